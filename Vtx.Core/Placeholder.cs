@@ -1,0 +1,3 @@
+namespace Vtx;
+/// <summary>x</summary>
+public static class P { }

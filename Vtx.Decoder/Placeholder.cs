@@ -1,0 +1,3 @@
+namespace Vtx.Decoding;
+/// <summary>x</summary>
+public static class P { }
