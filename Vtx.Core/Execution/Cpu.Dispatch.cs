@@ -1,0 +1,104 @@
+using System.Runtime.CompilerServices;
+using Vtx.Decoding;
+
+namespace Vtx;
+
+public sealed partial class Cpu
+{
+    /// <summary>
+    /// Executes one decoded instruction: one dense switch over <see cref="Op"/>. Handlers either
+    /// complete (possibly changing <c>_nextRip</c>) or record a fault and commit nothing.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void Execute(ref DecodedInstruction d)
+    {
+        switch (d.Op)
+        {
+            case Op.Mov: ExecMov(ref d); break;
+            case Op.Movzx: ExecMovzx(ref d); break;
+            case Op.Movsx: ExecMovsx(ref d); break;
+            case Op.Xchg: ExecXchg(ref d); break;
+            case Op.Xadd: ExecXadd(ref d); break;
+            case Op.Cmpxchg: ExecCmpxchg(ref d); break;
+            case Op.CmpxchgNb: ExecCmpxchgNb(ref d); break;
+            case Op.Bswap: ExecBswap(ref d); break;
+            case Op.Lea: ExecLea(ref d); break;
+            case Op.Push: ExecPush(ref d); break;
+            case Op.Pop: ExecPop(ref d); break;
+            case Op.PushSeg: ExecPushSeg(ref d); break;
+            case Op.PopSeg: ExecPopSeg(ref d); break;
+            case Op.Pushf: ExecPushf(ref d); break;
+            case Op.Popf: ExecPopf(ref d); break;
+            case Op.Enter: ExecEnter(ref d); break;
+            case Op.Leave: ExecLeave(ref d); break;
+            case Op.Movbe: ExecMovbe(ref d); break;
+            case Op.Cbw: ExecCbw(ref d); break;
+            case Op.Cwd: ExecCwd(ref d); break;
+            case Op.Lahf: ExecLahf(); break;
+            case Op.Sahf: ExecSahf(); break;
+
+            case Op.Add: Alu<AddOp>(ref d); break;
+            case Op.Or: Alu<OrOp>(ref d); break;
+            case Op.Adc: Alu<AdcOp>(ref d); break;
+            case Op.Sbb: Alu<SbbOp>(ref d); break;
+            case Op.And: Alu<AndOp>(ref d); break;
+            case Op.Sub: Alu<SubOp>(ref d); break;
+            case Op.Xor: Alu<XorOp>(ref d); break;
+            case Op.Cmp: Alu<CmpOp>(ref d); break;
+            case Op.Test: Alu<TestOp>(ref d); break;
+            case Op.Inc: ExecIncDec(ref d, false); break;
+            case Op.Dec: ExecIncDec(ref d, true); break;
+            case Op.Neg: ExecNeg(ref d); break;
+            case Op.Not: ExecNot(ref d); break;
+            case Op.Mul: ExecMul(ref d, false); break;
+            case Op.Imul1: ExecMul(ref d, true); break;
+            case Op.Imul: ExecImul(ref d); break;
+            case Op.Div: ExecDiv(ref d); break;
+            case Op.Idiv: ExecIdiv(ref d); break;
+            case Op.Adcx: ExecAdx(ref d, CF); break;
+            case Op.Adox: ExecAdx(ref d, OF); break;
+            case Op.Mulx: ExecMulx(ref d); break;
+
+            case Op.Rol: case Op.Ror: case Op.Rcl: case Op.Rcr: ExecRotate(ref d); break;
+            case Op.Shl: case Op.Shr: case Op.Sar: ExecShift(ref d); break;
+            case Op.Shld: case Op.Shrd: ExecShiftDouble(ref d); break;
+            case Op.Sarx: case Op.Shlx: case Op.Shrx: case Op.Rorx: ExecShiftBmi(ref d); break;
+
+            case Op.Bt: case Op.Bts: case Op.Btr: case Op.Btc: ExecBitTest(ref d); break;
+            case Op.Bsf: case Op.Bsr: ExecBitScan(ref d); break;
+            case Op.Lzcnt: case Op.Tzcnt: case Op.Popcnt: ExecCount(ref d); break;
+            case Op.Andn: case Op.Bextr: case Op.Blsi: case Op.Blsmsk: case Op.Blsr: case Op.Bzhi: case Op.Pdep: case Op.Pext: ExecBmi(ref d); break;
+
+            case Op.Jmp: ExecJmp(ref d); break;
+            case Op.JmpIndirect: ExecJmpIndirect(ref d); break;
+            case Op.Call: ExecCall(ref d); break;
+            case Op.CallIndirect: ExecCallIndirect(ref d); break;
+            case Op.Ret: ExecRet(ref d); break;
+            case Op.Jcc: if (Condition(d.Cond)) JumpRelative(ref d); break;
+            case Op.Jrcxz: ExecJrcxz(ref d); break;
+            case Op.Loop: case Op.Loope: case Op.Loopne: ExecLoop(ref d); break;
+            case Op.Setcc: ExecSetcc(ref d); break;
+            case Op.Cmovcc: ExecCmovcc(ref d); break;
+
+            case Op.Movs: ExecMovs(ref d); break;
+            case Op.Stos: ExecStos(ref d); break;
+            case Op.Lods: ExecLods(ref d); break;
+            case Op.Cmps: ExecCmps(ref d); break;
+            case Op.Scas: ExecScas(ref d); break;
+
+            case Op.Nop: case Op.Pause: break;
+            case Op.Clc: SetStatus(CF, 0); break;
+            case Op.Stc: SetStatus(CF, CF); break;
+            case Op.Cmc: SetStatus(CF, GetCF() ? 0 : CF); break;
+            case Op.Cld: _rflags &= ~DF; break;
+            case Op.Std: _rflags |= DF; break;
+            case Op.Cpuid: ExecCpuid(); break;
+            case Op.Rdtsc: ExecRdtsc(false); break;
+            case Op.Rdtscp: ExecRdtsc(true); break;
+            case Op.Hlt: ExecHlt(); break;
+
+            // Invalid, Unsupported, UD0/UD1/UD2: #UD (SDM Vol. 3A, 6.15, interrupt 6).
+            default: Fault(Execution.ExceptionVectors.UD); break;
+        }
+    }
+}

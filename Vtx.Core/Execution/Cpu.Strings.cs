@@ -1,0 +1,134 @@
+using System.Runtime.CompilerServices;
+using Vtx.Decoding;
+using Vtx.Execution;
+
+namespace Vtx;
+
+public sealed partial class Cpu
+{
+    // String instructions (SDM Vol. 1, 7.3.9; Vol. 2B, REP/REPE/REPNE). With a REP prefix the
+    // instruction runs iteration by iteration, stopping at the run's cycle boundary: then RIP stays
+    // on the instruction, rCX/rSI/rDI hold the progress, and the next run continues it. An iteration
+    // that faults leaves the registers as the previous iteration left them.
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ulong StrDelta(int size) => (_rflags & DF) != 0 ? (ulong)(-size) : (ulong)size;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ulong StrLin(int seg, ulong offset, int asz) => (_segBase[seg] + (offset & Sz.Mask(asz))) & _linMask;
+
+    /// <summary>
+    /// Bookkeeping after one iteration of a REP string instruction: decrements rCX and decides
+    /// whether to iterate again now, stop at a boundary (RIP stays), or finish.
+    /// Returns true to run another iteration within this step.
+    /// </summary>
+    private bool RepNext(ref DecodedInstruction d, bool zfStop)
+    {
+        int asz = d.AddrSize;
+        ulong c = (GetReg(1, asz) - 1) & Sz.Mask(asz);
+        SetReg(1, asz, c);
+        if (c == 0 || zfStop) return false;
+        // More to do: charge this iteration and either continue or yield at the boundary.
+        _cycles += d.Cost;
+        if (_cycles + d.Cost > _cycleBoundary)
+        {
+            // Not retired yet: the loop will add the cost of the step and count it; undo the count.
+            _nextRip = _rip;
+            _retired--;
+            _cycles -= d.Cost;
+            return false;
+        }
+        return true;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool RepCountZero(ref DecodedInstruction d) =>
+        (d.Flags & (DecodedFlags.Rep | DecodedFlags.Repne)) != 0 && (GetReg(1, d.AddrSize) & Sz.Mask(d.AddrSize)) == 0;
+
+    private void ExecMovs(ref DecodedInstruction d)
+    {
+        if (RepCountZero(ref d)) return;
+        int size = d.OpSize, asz = d.AddrSize;
+        bool rep = (d.Flags & DecodedFlags.Rep) != 0;
+        ulong delta = StrDelta(size);
+        do
+        {
+            ulong si = GetReg(6, asz), di = GetReg(7, asz);
+            if (!Read(StrLin(d.Segment, si, asz), size, out ulong v)) return;
+            if (!Write(StrLin(0, di, asz), size, v)) return;
+            SetReg(6, asz, si + delta);
+            SetReg(7, asz, di + delta);
+        } while (rep && RepNext(ref d, false));
+    }
+
+    private void ExecStos(ref DecodedInstruction d)
+    {
+        if (RepCountZero(ref d)) return;
+        int size = d.OpSize, asz = d.AddrSize;
+        bool rep = (d.Flags & DecodedFlags.Rep) != 0;
+        ulong delta = StrDelta(size);
+        ulong v = GetReg(0, size);
+        do
+        {
+            ulong di = GetReg(7, asz);
+            if (!Write(StrLin(0, di, asz), size, v)) return;
+            SetReg(7, asz, di + delta);
+        } while (rep && RepNext(ref d, false));
+    }
+
+    private void ExecLods(ref DecodedInstruction d)
+    {
+        if (RepCountZero(ref d)) return;
+        int size = d.OpSize, asz = d.AddrSize;
+        bool rep = (d.Flags & DecodedFlags.Rep) != 0;
+        ulong delta = StrDelta(size);
+        do
+        {
+            ulong si = GetReg(6, asz);
+            if (!Read(StrLin(d.Segment, si, asz), size, out ulong v)) return;
+            SetReg(0, size, v);
+            SetReg(6, asz, si + delta);
+        } while (rep && RepNext(ref d, false));
+    }
+
+    /// <summary>CMPS: compare [rSI] with ES:[rDI] (flags as CMP src, dst); REPE/REPNE stop on ZF.</summary>
+    private void ExecCmps(ref DecodedInstruction d)
+    {
+        if (RepCountZero(ref d)) return;
+        int size = d.OpSize, asz = d.AddrSize;
+        bool repe = (d.Flags & DecodedFlags.Rep) != 0, repne = (d.Flags & DecodedFlags.Repne) != 0;
+        ulong delta = StrDelta(size), m = Sz.Mask(size);
+        bool again;
+        do
+        {
+            ulong si = GetReg(6, asz), di = GetReg(7, asz);
+            if (!Read(StrLin(d.Segment, si, asz), size, out ulong a)) return;
+            if (!Read(StrLin(0, di, asz), size, out ulong b)) return;
+            SetReg(6, asz, si + delta);
+            SetReg(7, asz, di + delta);
+            SetFlags(FlagOp.Sub, size, a, b, a - b);
+            bool equal = (a & m) == (b & m);
+            again = (repe || repne) && RepNext(ref d, repe ? !equal : equal);
+        } while (again);
+    }
+
+    /// <summary>SCAS: compare the accumulator with ES:[rDI]; REPE/REPNE stop on ZF.</summary>
+    private void ExecScas(ref DecodedInstruction d)
+    {
+        if (RepCountZero(ref d)) return;
+        int size = d.OpSize, asz = d.AddrSize;
+        bool repe = (d.Flags & DecodedFlags.Rep) != 0, repne = (d.Flags & DecodedFlags.Repne) != 0;
+        ulong delta = StrDelta(size), m = Sz.Mask(size);
+        ulong a = GetReg(0, size);
+        bool again;
+        do
+        {
+            ulong di = GetReg(7, asz);
+            if (!Read(StrLin(0, di, asz), size, out ulong b)) return;
+            SetReg(7, asz, di + delta);
+            SetFlags(FlagOp.Sub, size, a, b, a - b);
+            bool equal = (a & m) == (b & m);
+            again = (repe || repne) && RepNext(ref d, repe ? !equal : equal);
+        } while (again);
+    }
+}

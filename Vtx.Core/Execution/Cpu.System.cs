@@ -1,0 +1,30 @@
+namespace Vtx;
+
+public sealed partial class Cpu
+{
+    /// <summary>CPUID: EAX/ECX select the leaf; answers come from <see cref="Model"/> (upper halves of RAX..RDX cleared).</summary>
+    private void ExecCpuid()
+    {
+        CpuidResult r = Model.Cpuid((uint)_gpr[0], (uint)_gpr[1]);
+        _gpr[0] = r.Eax;
+        _gpr[3] = r.Ebx;
+        _gpr[1] = r.Ecx;
+        _gpr[2] = r.Edx;
+    }
+
+    /// <summary>RDTSC / RDTSCP: EDX:EAX = TSC (the cycle clock at the start of the instruction); RDTSCP also ECX = IA32_TSC_AUX.</summary>
+    private void ExecRdtsc(bool aux)
+    {
+        ulong tsc = Tsc;
+        _gpr[0] = (uint)tsc;
+        _gpr[2] = tsc >> 32;
+        if (aux) _gpr[1] = TscAux;
+    }
+
+    /// <summary>HLT: privileged (#GP(0) above CPL 0); stops the processor after retiring.</summary>
+    private void ExecHlt()
+    {
+        if (_cpl != 0) { FaultGp0(); return; }
+        _signal |= SignalHalt;
+    }
+}

@@ -1,0 +1,511 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Vtx.Decoding;
+using Vtx.Execution;
+using Vtx.Memory;
+using Vtx.Timing;
+
+namespace Vtx;
+
+/// <summary>
+/// One x86-64 logical processor: its architectural state (SDM Vol. 1, chapter 3; Vol. 3A,
+/// chapter 2) and the interpreter that runs it, one instruction boundary at a time
+/// (see docs/ARCHITECTURE.md, "One instruction, end to end").
+/// </summary>
+/// <remarks>
+/// This version runs with flat segments and paging disabled (<see cref="SetFlatMode"/>), at CPL 0,
+/// in 64-, 32- or 16-bit code. Exceptions stop the run and are reported to the host in
+/// <see cref="RunResult"/>; delivery through the IDT, paging and mode transitions belong to the
+/// system-architecture layer. Instances are not thread-safe.
+/// </remarks>
+public sealed unsafe partial class Cpu
+{
+    private readonly PhysicalMemory _mem;
+    private readonly byte* _ram;
+    private readonly ulong[] _gpr = new ulong[16];
+    private readonly ulong[] _segBase = new ulong[6];
+    private readonly ushort[] _segSel = new ushort[6];
+    private ICostModel _costModel = DefaultCostModel.Instance;
+    private readonly bool[] _opEnabled;
+
+    private ulong _rip, _nextRip;
+    private ulong _ipMask = ulong.MaxValue;      // 0xFFFF / 0xFFFF_FFFF outside 64-bit mode
+    private ulong _linMask = ulong.MaxValue;     // linear addresses are 32-bit outside IA-32e mode
+    private int _codeBits = 64;
+    private int _stackSize = 8;
+    private int _cpl;
+    private ulong _cycles, _retired;
+    private ulong _cycleBoundary = ulong.MaxValue; // REP string instructions stop iterating here
+
+    // Why the loop must look at something after an instruction: fault or halt (0 = nothing).
+    private int _signal;
+    private const int SignalFault = 1, SignalHalt = 2;
+    private byte _faultVector;
+    private uint _faultError;
+    private bool _faultHasError;
+
+    // Fetch shortcut: the decoded page of the current code page (linear page _fetchLin).
+    private DecodedPage _fetchPage;
+    private ulong _fetchLin = 1; // never page-aligned: no page cached
+    private readonly DecodedPage _noPage;
+    private DecodedInstruction _scratch; // page-crossing or non-RAM decodings (never cached)
+
+    /// <summary>Creates a processor attached to <paramref name="memory"/>, modelling <paramref name="model"/>.</summary>
+    public Cpu(PhysicalMemory memory, CpuModel? model = null)
+    {
+        ArgumentNullException.ThrowIfNull(memory);
+        _mem = memory;
+        _ram = memory.Pointer;
+        Model = model ?? new CpuModel();
+        _opEnabled = BuildFeatureTable(Model);
+        _noPage = new DecodeCache().GetOrCreatePage(0, 64);
+        _fetchPage = _noPage;
+        _tlb = GC.AllocateArray<TlbEntry>(TlbSize * 2, pinned: true);
+        FlushTlb();
+        memory.CodeInvalidated += OnCodeInvalidated;
+    }
+
+    /// <summary>The processor model (CPUID answers and offered features).</summary>
+    public CpuModel Model { get; }
+
+    /// <summary>The guest-physical memory this processor accesses.</summary>
+    public PhysicalMemory Memory => _mem;
+
+    /// <summary>
+    /// The cost model charging cycles per instruction. Setting it drops all cached decodings
+    /// (costs are resolved at decode time).
+    /// </summary>
+    public ICostModel CostModel
+    {
+        get => _costModel;
+        set
+        {
+            ArgumentNullException.ThrowIfNull(value);
+            _costModel = value;
+            _mem.DecodeCache.Clear();
+            ForgetFetchPage();
+        }
+    }
+
+    /// <summary>General-purpose register <paramref name="r"/> (all 64 bits).</summary>
+    public ulong this[Gpr r]
+    {
+        get => _gpr[CheckGpr(r)];
+        set => _gpr[CheckGpr(r)] = value;
+    }
+
+    private static int CheckGpr(Gpr r) =>
+        (uint)r < 16 ? (int)r : throw new ArgumentOutOfRangeException(nameof(r), r, "not a general-purpose register (Rax..R15)");
+
+    /// <summary>The instruction pointer (RIP; EIP/IP outside 64-bit mode).</summary>
+    public ulong Rip
+    {
+        get => _rip;
+        set => _rip = value & _ipMask;
+    }
+
+    /// <summary>RFLAGS (SDM Vol. 1, 3.4.3). Writing forces the reserved bits (bit 1 = 1; 3, 5, 15, 22-63 = 0).</summary>
+    public ulong Rflags
+    {
+        get => ReadRflags();
+        set => WriteRflags(value);
+    }
+
+    /// <summary>Cycles elapsed, charged by the cost model at each retirement (and per REP iteration).</summary>
+    public ulong Cycles => _cycles;
+
+    /// <summary>Instructions retired (a REP string instruction counts once, when it completes).</summary>
+    public ulong InstructionsRetired => _retired;
+
+    /// <summary>The time-stamp counter: <see cref="Cycles"/> × <see cref="CpuModel.TscPerCycle"/> + <see cref="TscOffset"/>.</summary>
+    public ulong Tsc => _cycles * Model.TscPerCycle + TscOffset;
+
+    /// <summary>Added to the scaled cycle count to form the TSC (a write to IA32_TSC adjusts it).</summary>
+    public ulong TscOffset { get; set; }
+
+    /// <summary>IA32_TSC_AUX (MSR C000_0103h), returned in ECX by RDTSCP.</summary>
+    public uint TscAux { get; set; }
+
+    /// <summary>Current privilege level (0 in this version's flat mode).</summary>
+    public int Cpl => _cpl;
+
+    /// <summary>Code size in bits: 64 (64-bit mode), 32 or 16.</summary>
+    public int CodeSize => _codeBits;
+
+    /// <summary>True once HLT has stopped the processor (cleared by <see cref="SetFlatMode"/> or by setting <see cref="Rip"/> through <see cref="Resume"/>).</summary>
+    public bool IsHalted => (_signal & SignalHalt) != 0;
+
+    /// <summary>Leaves the halted state so that <c>Run</c> continues at <see cref="Rip"/>.</summary>
+    public void Resume() => _signal &= ~SignalHalt;
+
+    /// <summary>Base address of segment <paramref name="seg"/> (in 64-bit mode only FS and GS have non-zero bases, SDM Vol. 3A, 3.4.4).</summary>
+    public ulong GetSegmentBase(SegmentRegister seg) => _segBase[(int)seg];
+
+    /// <summary>FS base (IA32_FS_BASE).</summary>
+    public ulong FsBase { get => _segBase[4]; set => _segBase[4] = value; }
+
+    /// <summary>GS base (IA32_GS_BASE).</summary>
+    public ulong GsBase { get => _segBase[5]; set => _segBase[5] = value; }
+
+    /// <summary>Selector of segment register <paramref name="seg"/>.</summary>
+    public ushort GetSelector(SegmentRegister seg) => _segSel[(int)seg];
+
+    /// <summary>
+    /// Puts the processor in flat <paramref name="codeSize"/>-bit operation with paging disabled
+    /// and CPL 0: 64 = 64-bit mode; 32 = 32-bit protected mode with 4-GiB flat segments; 16 = 16-bit
+    /// protected mode with flat 64-KiB-addressable segments. Segment bases other than FS/GS are 0.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="codeSize"/> is not 16, 32 or 64.</exception>
+    public void SetFlatMode(int codeSize)
+    {
+        if (codeSize is not (16 or 32 or 64))
+            throw new ArgumentOutOfRangeException(nameof(codeSize), codeSize, "code size must be 16, 32 or 64");
+        _codeBits = codeSize;
+        _stackSize = codeSize / 8;
+        _ipMask = codeSize == 64 ? ulong.MaxValue : codeSize == 32 ? 0xFFFF_FFFFUL : 0xFFFFUL;
+        _linMask = codeSize == 64 ? ulong.MaxValue : 0xFFFF_FFFFUL;
+        _rip &= _ipMask;
+        for (int i = 0; i < 4; i++) _segBase[i] = 0;
+        _cpl = 0;
+        _signal = 0;
+        FlushTlb();
+    }
+
+    private static bool[] BuildFeatureTable(CpuModel m)
+    {
+        var t = new bool[Enum.GetValues<Op>().Length + 1];
+        Array.Fill(t, true);
+        void Off(bool on, params Op[] ops) { if (!on) foreach (var o in ops) t[(int)o] = false; }
+        Off(m.Movbe, Op.Movbe);
+        Off(m.Popcnt, Op.Popcnt);
+        Off(m.Bmi1, Op.Andn, Op.Bextr, Op.Blsi, Op.Blsmsk, Op.Blsr, Op.Tzcnt);
+        Off(m.Bmi2, Op.Bzhi, Op.Mulx, Op.Pdep, Op.Pext, Op.Rorx, Op.Sarx, Op.Shlx, Op.Shrx);
+        Off(m.Adx, Op.Adcx, Op.Adox);
+        Off(m.Lzcnt, Op.Lzcnt);
+        Off(m.Rdtscp, Op.Rdtscp);
+        return t;
+    }
+
+    // ------------------------------------------------------------------ faults
+
+    /// <summary>Records a fault for the current instruction; handlers return right after, committing nothing.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool Fault(ExceptionVector vector, uint errorCode = 0, bool hasError = false)
+    {
+        if ((_signal & SignalFault) != 0) return false; // the first fault of an instruction wins
+        _signal |= SignalFault;
+        _faultVector = (byte)vector;
+        _faultError = errorCode;
+        _faultHasError = hasError;
+        return false;
+    }
+
+    private bool FaultGp0() => Fault(ExceptionVector.GP, 0, true);
+
+    // ------------------------------------------------------------------ run loop
+
+    /// <summary>
+    /// Runs until a limit in <paramref name="limits"/> is reached, an exception occurs, or HLT.
+    /// Deterministic: the same state and limits always give the same result, counts and state.
+    /// </summary>
+    public RunResult Run(in RunLimits limits)
+    {
+        ulong startRetired = _retired, startCycles = _cycles;
+        ulong insnEnd = limits.MaxInstructions is ulong mi ? SatAdd(_retired, mi) : ulong.MaxValue;
+        ulong cycleEnd = limits.MaxCycles is ulong mc ? SatAdd(_cycles, mc) : ulong.MaxValue;
+        // A non-canonical value no RIP can take stands for "no stop address".
+        ulong stopAt = limits.StopAddress ?? 0x8000_0000_0000_0000UL;
+        _cycleBoundary = cycleEnd;
+
+        StopReason reason;
+        if ((_signal & SignalHalt) != 0)
+        {
+            reason = StopReason.Halted;
+            goto done;
+        }
+        _signal = 0;
+        while (true)
+        {
+            if (_retired >= insnEnd) { reason = StopReason.InstructionLimit; break; }
+            if (_cycles >= cycleEnd) { reason = StopReason.CycleLimit; break; }
+            if (_rip == stopAt) { reason = StopReason.StopAddress; break; }
+
+            ref DecodedInstruction d = ref Fetch();
+            if (_signal != 0) { reason = StopReason.Exception; break; }
+            _nextRip = (_rip + d.Length) & _ipMask;
+            Execute(ref d);
+            if (_signal != 0)
+            {
+                if ((_signal & SignalFault) != 0) { reason = StopReason.Exception; break; }
+                // HLT retires (its RIP is the next instruction) and then the processor halts.
+                _rip = _nextRip;
+                _cycles += d.Cost;
+                _retired++;
+                reason = StopReason.Halted;
+                break;
+            }
+            _rip = _nextRip;
+            _cycles += d.Cost;
+            _retired++;
+        }
+
+    done:
+        FaultInfo? fault = null;
+        if (reason == StopReason.Exception)
+        {
+            fault = new FaultInfo((ExceptionVector)_faultVector, _faultHasError ? _faultError : null);
+            _signal &= ~SignalFault;
+        }
+        _cycleBoundary = ulong.MaxValue;
+        return new RunResult(reason, _rip, _retired - startRetired, _cycles - startCycles, fault);
+    }
+
+    private static ulong SatAdd(ulong a, ulong b) => a + b < a ? ulong.MaxValue : a + b;
+
+    // ------------------------------------------------------------------ fetch
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ref DecodedInstruction Fetch()
+    {
+        ulong lin = _rip + _segBase[1];
+        if ((lin & ~0xFFFUL) == _fetchLin)
+        {
+            ref DecodedInstruction d = ref _fetchPage.Lookup((int)lin & 0xFFF);
+            if (!Unsafe.IsNullRef(ref d)) return ref d;
+        }
+        return ref FetchSlow(lin);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ref DecodedInstruction FetchSlow(ulong lin)
+    {
+        lin &= _linMask;
+        if (!Translate(lin, Access.Execute, out ulong pa)) return ref _scratch;
+        ulong ppn = pa >> 12;
+        int off = (int)(pa & 0xFFF);
+        DecodeCache cache = _mem.DecodeCache;
+        Span<byte> buf = stackalloc byte[15];
+        if (!_mem.IsRamPage(ppn))
+        {
+            // Fetching from outside RAM reads an unclaimed bus (all ones): never cached.
+            _mem.Read(pa, buf);
+            _scratch = cache.Decode(buf, _codeBits, out _);
+            Finish(ref _scratch);
+            return ref _scratch;
+        }
+
+        DecodedPage page = cache.GetOrCreatePage(ppn, _codeBits);
+        ref DecodedInstruction d = ref page.Lookup(off);
+        if (Unsafe.IsNullRef(ref d))
+        {
+            int avail = 4096 - off;
+            DecodedInstruction decoded = cache.Decode(new ReadOnlySpan<byte>(_ram + pa, Math.Min(avail, 15)), _codeBits, out bool more);
+            if (more && avail < 15)
+            {
+                // The instruction continues on the next page: fetch that page too (it may fault) and
+                // decode from both, without caching, so a write to either page is always seen.
+                ulong lin2 = ((lin & ~0xFFFUL) + 4096) & _linMask;
+                if (!Translate(lin2, Access.Execute, out ulong pa2)) return ref _scratch;
+                new ReadOnlySpan<byte>(_ram + pa, avail).CopyTo(buf);
+                _mem.Read(pa2, buf[avail..]);
+                _scratch = cache.Decode(buf, _codeBits, out _);
+                Finish(ref _scratch);
+                if (page.Count == 0) ForgetEmptyPage(ppn);
+                return ref _scratch;
+            }
+            Finish(ref decoded);
+            if (!_mem.IsCodePage(ppn))
+            {
+                _mem.MarkCodePage(ppn);
+                EvictWritable(ppn);
+            }
+            d = ref page.Add(off, decoded);
+        }
+        _fetchPage = page;
+        _fetchLin = ((_rip + _segBase[1]) & ~0xFFFUL) == (lin & ~0xFFFUL) ? lin & ~0xFFFUL : 1;
+        return ref d;
+    }
+
+    private void ForgetEmptyPage(ulong ppn)
+    {
+        if (!_mem.IsCodePage(ppn)) _mem.DecodeCache.InvalidatePage(ppn);
+    }
+
+    /// <summary>Resolves the cost and the model's feature set into a fresh decoding.</summary>
+    private void Finish(ref DecodedInstruction d)
+    {
+        if (!_opEnabled[(int)d.Op])
+        {
+            // Without LZCNT/BMI1, F3 0F BD/BC execute as BSR/BSF (the REP prefix is ignored); others #UD.
+            d.Op = d.Op == Op.Lzcnt ? Op.Bsr : d.Op == Op.Tzcnt ? Op.Bsf : Op.Invalid;
+        }
+        if (_codeBits == 64 && !Model.LahfSahf64 && d.Op is Op.Lahf or Op.Sahf) d.Op = Op.Invalid;
+        if (d.Op == Op.CmpxchgNb && d.OpSize == 16 && !Model.Cx16) d.Op = Op.Invalid;
+        d.Cost = (ushort)Math.Clamp(_costModel.Cost(d.Code, d.HasMemory), 1, 65535);
+    }
+
+    private void OnCodeInvalidated(ulong ppn)
+    {
+        if (_fetchPage.PageNumber == ppn) ForgetFetchPage();
+    }
+
+    private void ForgetFetchPage()
+    {
+        _fetchPage = _noPage;
+        _fetchLin = 1;
+    }
+
+    // ------------------------------------------------------------------ translation and TLB
+
+    private enum Access { Read, Write, Execute }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct TlbEntry
+    {
+        public ulong Tag;    // linear page number, or ulong.MaxValue when empty
+        public ulong Delta;  // physical minus linear address of the page
+    }
+
+    private const int TlbSize = 256;
+    private const ulong NoTag = ulong.MaxValue;
+    private readonly TlbEntry[] _tlb; // [0, TlbSize) reads, [TlbSize, 2*TlbSize) writes
+
+    /// <summary>Drops every TLB entry and the fetch shortcut.</summary>
+    private void FlushTlb()
+    {
+        for (int i = 0; i < _tlb.Length; i++) _tlb[i].Tag = NoTag;
+        ForgetFetchPage();
+    }
+
+    /// <summary>Write entries must never point at pages holding decodings, so that writes there take the invalidating path.</summary>
+    private void EvictWritable(ulong ppn)
+    {
+        for (int i = TlbSize; i < 2 * TlbSize; i++)
+        {
+            ref TlbEntry e = ref _tlb[i];
+            if (e.Tag != NoTag && ((e.Tag << 12) + e.Delta) >> 12 == ppn) e.Tag = NoTag;
+        }
+    }
+
+    /// <summary>
+    /// Linear to physical translation with its faults. Paging is disabled in this version, so a
+    /// linear address is the physical address; in 64-bit mode a non-canonical address faults with
+    /// #GP(0) (#SS(0) for stack references), SDM Vol. 3A, 3.3.7.1.
+    /// </summary>
+    private bool Translate(ulong lin, Access access, out ulong pa, bool stack = false)
+    {
+        if (_codeBits == 64 && (ulong)((long)(lin << 16) >> 16) != lin)
+        {
+            pa = 0;
+            return stack ? Fault(ExceptionVector.SS, 0, true) : FaultGp0();
+        }
+        _ = access;
+        pa = lin;
+        return true;
+    }
+
+    private void FillTlb(ulong lin, ulong pa, Access access)
+    {
+        ulong ppn = pa >> 12;
+        if (!_mem.IsRamPage(ppn)) return;
+        ulong vpn = lin >> 12;
+        int i = (int)(vpn & (TlbSize - 1));
+        if (access == Access.Write)
+        {
+            if (_mem.IsCodePage(ppn)) return;
+            i += TlbSize;
+        }
+        _tlb[i].Tag = vpn;
+        _tlb[i].Delta = (ppn << 12) - (vpn << 12);
+    }
+
+    // ------------------------------------------------------------------ memory access
+
+    /// <summary>Reads <paramref name="size"/> (1, 2, 4, 8) bytes at linear address <paramref name="lin"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool Read(ulong lin, int size, out ulong v, bool stack = false)
+    {
+        ulong vpn = lin >> 12;
+        ref TlbEntry e = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_tlb), (int)(vpn & (TlbSize - 1)));
+        if (e.Tag == vpn && (lin & 0xFFF) <= (ulong)(4096 - size))
+        {
+            byte* p = _ram + (lin + e.Delta);
+            v = size switch { 1 => *p, 2 => *(ushort*)p, 4 => *(uint*)p, _ => *(ulong*)p };
+            return true;
+        }
+        return ReadSlow(lin, size, out v, stack);
+    }
+
+    /// <summary>Writes the low <paramref name="size"/> (1, 2, 4, 8) bytes of <paramref name="v"/> at <paramref name="lin"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool Write(ulong lin, int size, ulong v, bool stack = false)
+    {
+        ulong vpn = lin >> 12;
+        ref TlbEntry e = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_tlb), TlbSize + (int)(vpn & (TlbSize - 1)));
+        if (e.Tag == vpn && (lin & 0xFFF) <= (ulong)(4096 - size))
+        {
+            byte* p = _ram + (lin + e.Delta);
+            switch (size)
+            {
+                case 1: *p = (byte)v; break;
+                case 2: *(ushort*)p = (ushort)v; break;
+                case 4: *(uint*)p = (uint)v; break;
+                default: *(ulong*)p = v; break;
+            }
+            return true;
+        }
+        return WriteSlow(lin, size, v, stack);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool ReadSlow(ulong lin, int size, out ulong v, bool stack)
+    {
+        v = 0;
+        lin &= _linMask;
+        ulong end = (lin + (ulong)size - 1) & _linMask;
+        if ((end >> 12) != (lin >> 12))
+        {
+            // Split across two pages: translate both before reading anything.
+            ulong lin2 = end & ~0xFFFUL;
+            if (!Translate(lin, Access.Read, out ulong pa1, stack) || !Translate(lin2, Access.Read, out ulong pa2, stack)) return false;
+            int n1 = (int)(lin2 - lin);
+            Span<byte> b = stackalloc byte[8];
+            _mem.Read(pa1, b[..n1]);
+            _mem.Read(pa2, b.Slice(n1, size - n1));
+            v = MemoryMarshal.Read<ulong>(b) & Sz.Mask(size);
+            return true;
+        }
+        if (!Translate(lin, Access.Read, out ulong pa, stack)) return false;
+        if (_mem.IsRamPage(pa >> 12))
+        {
+            FillTlb(lin, pa, Access.Read);
+            byte* p = _ram + pa;
+            v = size switch { 1 => *p, 2 => *(ushort*)p, 4 => *(uint*)p, _ => *(ulong*)p };
+            return true;
+        }
+        v = Sz.Mask(size); // unclaimed bus reads all ones
+        return true;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool WriteSlow(ulong lin, int size, ulong v, bool stack)
+    {
+        lin &= _linMask;
+        ulong end = (lin + (ulong)size - 1) & _linMask;
+        Span<byte> b = stackalloc byte[8];
+        MemoryMarshal.Write(b, in v);
+        if ((end >> 12) != (lin >> 12))
+        {
+            ulong lin2 = end & ~0xFFFUL;
+            if (!Translate(lin, Access.Write, out ulong pa1, stack) || !Translate(lin2, Access.Write, out ulong pa2, stack)) return false;
+            int n1 = (int)(lin2 - lin);
+            _mem.Write(pa1, b[..n1]);
+            _mem.Write(pa2, b.Slice(n1, size - n1));
+            return true;
+        }
+        if (!Translate(lin, Access.Write, out ulong pa, stack)) return false;
+        _mem.Write(pa, b[..size]); // drops decodings of the page when it holds code
+        FillTlb(lin, pa, Access.Write);
+        return true;
+    }
+}

@@ -1,0 +1,52 @@
+namespace Vtx;
+
+/// <summary>Why <see cref="Cpu.Run(in RunLimits)"/> returned.</summary>
+public enum StopReason
+{
+    /// <summary>The instruction limit was reached.</summary>
+    InstructionLimit,
+    /// <summary>The cycle limit was reached (checked at instruction boundaries and between REP iterations).</summary>
+    CycleLimit,
+    /// <summary>RIP reached the requested stop address (the instruction there has not executed).</summary>
+    StopAddress,
+    /// <summary>An instruction raised an exception; <see cref="RunResult.Fault"/> says which. RIP is the faulting instruction.</summary>
+    Exception,
+    /// <summary>HLT executed and nothing can wake the processor.</summary>
+    Halted,
+}
+
+/// <summary>An exception raised by the guest (SDM Vol. 3A, 6.3).</summary>
+/// <param name="Vector">Exception vector.</param>
+/// <param name="ErrorCode">Error code, for the exceptions that push one; null otherwise.</param>
+public readonly record struct FaultInfo(ExceptionVector Vector, uint? ErrorCode)
+{
+    /// <inheritdoc />
+    public override string ToString() => ErrorCode is uint e ? $"#{Vector}({e:X})" : $"#{Vector}";
+}
+
+/// <summary>Limits for one <see cref="Cpu.Run(in RunLimits)"/> call. A null limit is unlimited.</summary>
+public readonly record struct RunLimits
+{
+    /// <summary>Stop after this many more retired instructions.</summary>
+    public ulong? MaxInstructions { get; init; }
+    /// <summary>Stop once this many more cycles have elapsed (at the first boundary at or past it).</summary>
+    public ulong? MaxCycles { get; init; }
+    /// <summary>Stop when RIP equals this address, before executing the instruction there.</summary>
+    public ulong? StopAddress { get; init; }
+
+    /// <summary>Limits with only an instruction count.</summary>
+    public static RunLimits Instructions(ulong count) => new() { MaxInstructions = count };
+}
+
+/// <summary>The outcome of a run.</summary>
+/// <param name="Reason">Why the run stopped.</param>
+/// <param name="Rip">RIP at the stop.</param>
+/// <param name="Instructions">Instructions retired during this run.</param>
+/// <param name="Cycles">Cycles elapsed during this run.</param>
+/// <param name="Fault">The exception, when <paramref name="Reason"/> is <see cref="StopReason.Exception"/>.</param>
+public readonly record struct RunResult(StopReason Reason, ulong Rip, ulong Instructions, ulong Cycles, FaultInfo? Fault)
+{
+    /// <inheritdoc />
+    public override string ToString() =>
+        $"{Reason}{(Fault is FaultInfo f ? " " + f : "")} at 0x{Rip:X} after {Instructions} instructions, {Cycles} cycles";
+}

@@ -1,3 +1,0 @@
-namespace Vtx;
-/// <summary>x</summary>
-public static class P { }

@@ -1,0 +1,130 @@
+namespace Vtx;
+
+/// <summary>One CPUID answer: the four output registers (SDM Vol. 2A, CPUID).</summary>
+/// <param name="Eax">EAX output.</param>
+/// <param name="Ebx">EBX output.</param>
+/// <param name="Ecx">ECX output.</param>
+/// <param name="Edx">EDX output.</param>
+public readonly record struct CpuidResult(uint Eax, uint Ebx, uint Ecx, uint Edx);
+
+/// <summary>
+/// The processor a <see cref="Machine"/> pretends to be: its identification, which instruction-set
+/// features it offers (an instruction of a feature the model does not offer raises #UD, as on a
+/// part without it) and therefore what CPUID answers. The default resembles a recent Intel server
+/// core, restricted to what Vtx models; it is a plain object the host may change before creating
+/// a machine.
+/// </summary>
+/// <remarks>
+/// CPUID answers are derived from the properties below (SDM Vol. 2A, CPUID, Tables 3-8 to 3-20);
+/// <see cref="Overrides"/> replaces any leaf/subleaf answer wholesale for tests that need an exact
+/// table. Leaves above the maximum return the highest basic leaf's data, as Intel parts do.
+/// </remarks>
+public sealed class CpuModel
+{
+    /// <summary>Vendor identification string (12 ASCII characters), CPUID.0:EBX,EDX,ECX.</summary>
+    public string Vendor { get; init; } = "GenuineIntel";
+    /// <summary>Processor brand string (up to 48 characters), CPUID.80000002h-80000004h.</summary>
+    public string Brand { get; init; } = "Vtx Virtual CPU (Intel-compatible, VT-x model)";
+    /// <summary>Display family (6 for Intel Core/Xeon).</summary>
+    public int Family { get; init; } = 6;
+    /// <summary>Display model (0x8F: a Sapphire Rapids-class server core).</summary>
+    public int Model { get; init; } = 0x8F;
+    /// <summary>Stepping.</summary>
+    public int Stepping { get; init; } = 8;
+    /// <summary>Physical-address width in bits (MAXPHYADDR), CPUID.80000008h:EAX[7:0].</summary>
+    public int PhysicalAddressBits { get; init; } = 46;
+    /// <summary>Linear-address width in bits, CPUID.80000008h:EAX[15:8].</summary>
+    public int LinearAddressBits { get; init; } = 48;
+    /// <summary>Cycles are multiplied by this to give the time-stamp counter (1 = TSC counts cycles).</summary>
+    public ulong TscPerCycle { get; init; } = 1;
+
+    /// <summary>CMPXCHG16B (CPUID.1:ECX[13]).</summary>
+    public bool Cx16 { get; init; } = true;
+    /// <summary>MOVBE (CPUID.1:ECX[22]).</summary>
+    public bool Movbe { get; init; } = true;
+    /// <summary>POPCNT (CPUID.1:ECX[23]).</summary>
+    public bool Popcnt { get; init; } = true;
+    /// <summary>BMI1: ANDN, BEXTR, BLSI, BLSMSK, BLSR, TZCNT (CPUID.7.0:EBX[3]).</summary>
+    public bool Bmi1 { get; init; } = true;
+    /// <summary>BMI2: BZHI, MULX, PDEP, PEXT, RORX, SARX, SHLX, SHRX (CPUID.7.0:EBX[8]).</summary>
+    public bool Bmi2 { get; init; } = true;
+    /// <summary>ADX: ADCX, ADOX (CPUID.7.0:EBX[19]).</summary>
+    public bool Adx { get; init; } = true;
+    /// <summary>LZCNT (CPUID.80000001h:ECX[5]).</summary>
+    public bool Lzcnt { get; init; } = true;
+    /// <summary>RDTSCP and IA32_TSC_AUX (CPUID.80000001h:EDX[27]).</summary>
+    public bool Rdtscp { get; init; } = true;
+    /// <summary>LAHF/SAHF in 64-bit mode (CPUID.80000001h:ECX[0]).</summary>
+    public bool LahfSahf64 { get; init; } = true;
+
+    /// <summary>Exact answers for particular (leaf, subleaf) pairs, taking precedence over the derived ones.</summary>
+    public Dictionary<(uint Leaf, uint Subleaf), CpuidResult> Overrides { get; } = new();
+
+    /// <summary>Highest basic leaf reported in CPUID.0:EAX.</summary>
+    public uint MaxBasicLeaf => 0x7;
+    /// <summary>Highest extended leaf reported in CPUID.80000000h:EAX.</summary>
+    public uint MaxExtendedLeaf => 0x80000008;
+
+    /// <summary>The answer of CPUID for <paramref name="leaf"/> (EAX) and <paramref name="subleaf"/> (ECX).</summary>
+    public CpuidResult Cpuid(uint leaf, uint subleaf)
+    {
+        if (Overrides.TryGetValue((leaf, subleaf), out var o)) return o;
+        if (leaf >= 0x80000000 ? leaf > MaxExtendedLeaf : leaf > MaxBasicLeaf)
+        {
+            // Intel: an out-of-range leaf answers with the data of the highest basic leaf.
+            leaf = MaxBasicLeaf;
+            subleaf = 0;
+        }
+        switch (leaf)
+        {
+            case 0:
+                return new CpuidResult(MaxBasicLeaf, Chars(Vendor, 0), Chars(Vendor, 8), Chars(Vendor, 4));
+            case 1:
+            {
+                uint fam = (uint)Family, model = (uint)Model;
+                uint eax = (uint)Stepping & 0xF | (model & 0xF) << 4 | (Math.Min(fam, 0xFu) & 0xF) << 8
+                           | ((model >> 4) & 0xF) << 16 | (fam > 0xF ? (fam - 0xF) & 0xFF : 0) << 20;
+                uint ebx = 1u << 16; // one logical processor, APIC ID 0, CLFLUSH line size 0
+                uint ecx = (Cx16 ? 1u << 13 : 0) | (Movbe ? 1u << 22 : 0) | (Popcnt ? 1u << 23 : 0);
+                uint edx = 1u << 4 | 1u << 8 | 1u << 15; // TSC, CX8, CMOV
+                return new CpuidResult(eax, ebx, ecx, edx);
+            }
+            case 7 when subleaf == 0:
+            {
+                uint ebx = (Bmi1 ? 1u << 3 : 0) | (Bmi2 ? 1u << 8 : 0) | (Adx ? 1u << 19 : 0);
+                return new CpuidResult(0, ebx, 0, 0);
+            }
+            case 0x80000000:
+                return new CpuidResult(MaxExtendedLeaf, 0, 0, 0);
+            case 0x80000001:
+            {
+                uint ecx = (LahfSahf64 ? 1u : 0) | (Lzcnt ? 1u << 5 : 0);
+                uint edx = 1u << 29 | (Rdtscp ? 1u << 27 : 0); // LM
+                return new CpuidResult(0, 0, ecx, edx);
+            }
+            case 0x80000002:
+            case 0x80000003:
+            case 0x80000004:
+            {
+                int b = (int)(leaf - 0x80000002) * 16;
+                return new CpuidResult(Chars(Brand, b), Chars(Brand, b + 4), Chars(Brand, b + 8), Chars(Brand, b + 12));
+            }
+            case 0x80000008:
+                return new CpuidResult((uint)PhysicalAddressBits | (uint)LinearAddressBits << 8, 0, 0, 0);
+            default:
+                return default;
+        }
+    }
+
+    private static uint Chars(string s, int at)
+    {
+        uint v = 0;
+        for (int i = 0; i < 4; i++)
+        {
+            int k = at + i;
+            uint c = k < s.Length ? (byte)s[k] : 0u;
+            v |= c << (8 * i);
+        }
+        return v;
+    }
+}

@@ -1,0 +1,143 @@
+using System.Runtime.CompilerServices;
+using Iced.Intel;
+
+namespace Vtx.Decoding;
+
+/// <summary>
+/// The decodings of one guest-physical page in one code size (16, 32 or 64-bit): a slot per byte
+/// offset pointing into a dense array of <see cref="DecodedInstruction"/>. An instruction is
+/// decoded the first time execution reaches its offset and reused after that; only instructions
+/// whose bytes lie entirely inside the page are kept (a page-crossing instruction is decoded at
+/// every execution, so that a write to either page is always seen).
+/// </summary>
+public sealed class DecodedPage
+{
+    private readonly ushort[] _slot = new ushort[4096]; // 0 = not decoded, else index + 1
+    private DecodedInstruction[] _insns = new DecodedInstruction[16];
+    private int _count;
+
+    /// <summary>Guest-physical page number (address >> 12).</summary>
+    public ulong PageNumber { get; }
+
+    /// <summary>Code size in bits (16, 32 or 64) the page was decoded in.</summary>
+    public int Bitness { get; }
+
+    /// <summary>Number of decoded instructions held.</summary>
+    public int Count => _count;
+
+    internal DecodedPage(ulong pageNumber, int bitness)
+    {
+        PageNumber = pageNumber;
+        Bitness = bitness;
+    }
+
+    /// <summary>
+    /// The decoding at <paramref name="offset"/> or a null reference when none is cached.
+    /// Test with <see cref="Unsafe.IsNullRef{T}(ref readonly T)"/>. Allocates nothing.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ref DecodedInstruction Lookup(int offset)
+    {
+        int s = _slot[offset & 0xFFF];
+        if (s == 0) return ref Unsafe.NullRef<DecodedInstruction>();
+        return ref _insns[s - 1];
+    }
+
+    /// <summary>Stores a decoding for <paramref name="offset"/> and returns a reference to the stored copy.</summary>
+    public ref DecodedInstruction Add(int offset, DecodedInstruction d)
+    {
+        if (_count == _insns.Length) Array.Resize(ref _insns, _count * 2);
+        _insns[_count] = d;
+        _slot[offset & 0xFFF] = (ushort)(_count + 1);
+        return ref _insns[_count++];
+    }
+}
+
+/// <summary>
+/// Decoded instructions cached per guest-physical page, the only user of Iced's decoder.
+/// Self-modifying code stays correct because the memory system calls
+/// <see cref="InvalidatePage"/> on the first write to a page that holds decodings.
+/// </summary>
+public sealed class DecodeCache
+{
+    private readonly Dictionary<ulong, DecodedPage> _pages = new();
+    private readonly BoundedReader _reader = new();
+    private readonly Decoder[] _decoders = new Decoder[3];
+
+    /// <summary>A code reader over at most 15 bytes whose length can change between decodes (Iced's own reader's cannot).</summary>
+    private sealed class BoundedReader : CodeReader
+    {
+        public readonly byte[] Buffer = new byte[16];
+        public int Position;
+        public int Length;
+        public override int ReadByte() => Position < Length ? Buffer[Position++] : -1;
+    }
+
+    /// <summary>Creates an empty cache.</summary>
+    public DecodeCache()
+    {
+        _decoders[0] = Decoder.Create(16, _reader);
+        _decoders[1] = Decoder.Create(32, _reader);
+        _decoders[2] = Decoder.Create(64, _reader);
+    }
+
+    /// <summary>Number of pages that currently hold decodings.</summary>
+    public int PageCount => _pages.Count;
+
+    /// <summary>Total number of invalidated pages since creation (a statistic for tests and tools).</summary>
+    public long Invalidations { get; private set; }
+
+    private static ulong Key(ulong pageNumber, int bitness) => (pageNumber << 2) | (uint)(bitness >> 5);
+
+    /// <summary>The page record for <paramref name="pageNumber"/> in <paramref name="bitness"/>, created on first use.</summary>
+    public DecodedPage GetOrCreatePage(ulong pageNumber, int bitness)
+    {
+        ulong key = Key(pageNumber, bitness);
+        if (!_pages.TryGetValue(key, out var page))
+        {
+            page = new DecodedPage(pageNumber, bitness);
+            _pages.Add(key, page);
+        }
+        return page;
+    }
+
+    /// <summary>True when any decoding of <paramref name="pageNumber"/> is cached.</summary>
+    public bool Contains(ulong pageNumber) =>
+        _pages.ContainsKey(Key(pageNumber, 16)) || _pages.ContainsKey(Key(pageNumber, 32)) || _pages.ContainsKey(Key(pageNumber, 64));
+
+    /// <summary>Drops every decoding of <paramref name="pageNumber"/> (all code sizes).</summary>
+    public void InvalidatePage(ulong pageNumber)
+    {
+        bool any = _pages.Remove(Key(pageNumber, 16));
+        any |= _pages.Remove(Key(pageNumber, 32));
+        any |= _pages.Remove(Key(pageNumber, 64));
+        if (any) Invalidations++;
+    }
+
+    /// <summary>Drops every decoding (e.g. when the cost model changes).</summary>
+    public void Clear()
+    {
+        Invalidations += _pages.Count;
+        _pages.Clear();
+    }
+
+    /// <summary>
+    /// Decodes one instruction from <paramref name="bytes"/> (up to 15 bytes available from the
+    /// instruction's first byte) in a mode of <paramref name="bitness"/> bits.
+    /// <paramref name="needMoreBytes"/> is set when the bytes ended before the instruction did.
+    /// </summary>
+    public DecodedInstruction Decode(ReadOnlySpan<byte> bytes, int bitness, out bool needMoreBytes)
+    {
+        if (bitness is not (16 or 32 or 64)) throw new ArgumentOutOfRangeException(nameof(bitness), bitness, "code size must be 16, 32 or 64");
+        int n = Math.Min(bytes.Length, 15);
+        bytes[..n].CopyTo(_reader.Buffer);
+        _reader.Position = 0;
+        // The reader ends where the available bytes end, so Iced reports NoMoreBytes at a page end.
+        _reader.Length = n;
+        Decoder dec = _decoders[bitness >> 5];
+        dec.IP = 0x1000;
+        dec.Decode(out Instruction ins);
+        needMoreBytes = dec.LastError == DecoderError.NoMoreBytes;
+        return InstructionTranslator.Translate(in ins, bitness);
+    }
+}

@@ -1,0 +1,383 @@
+using Iced.Intel;
+
+namespace Vtx.Decoding;
+
+/// <summary>
+/// Turns an Iced <see cref="Instruction"/> into the library's <see cref="DecodedInstruction"/>.
+/// This is where operand roles are fixed (see the remarks on <see cref="DecodedInstruction"/>),
+/// so handlers never look at Iced's operand kinds again.
+/// </summary>
+public static class InstructionTranslator
+{
+    /// <summary>
+    /// Translates <paramref name="ins"/> (decoded by Iced in a mode of <paramref name="bitness"/> bits).
+    /// Instructions Vtx does not model become <see cref="Op.Unsupported"/>; undefined ones
+    /// <see cref="Op.Invalid"/>. Never throws for any decoded input.
+    /// </summary>
+    public static DecodedInstruction Translate(in Instruction ins, int bitness)
+    {
+        var d = new DecodedInstruction
+        {
+            Code = ins.Code,
+            Length = (byte)ins.Length,
+            Reg = DecodedInstruction.NoReg,
+            Reg2 = DecodedInstruction.NoReg,
+            Reg3 = DecodedInstruction.NoReg,
+            Base = DecodedInstruction.NoReg,
+            Index = DecodedInstruction.NoReg,
+            Segment = 3,
+            AddrSize = (byte)(bitness / 8),
+        };
+        if (ins.IsInvalid)
+        {
+            d.Op = Op.Invalid;
+            return d;
+        }
+        Op op = MapMnemonic(ins);
+        if (op == Op.Unsupported || !FillOperands(in ins, ref d, op, bitness))
+        {
+            d.Op = Op.Unsupported;
+            return d;
+        }
+        d.Op = op;
+        if (ins.HasLockPrefix) d.Flags |= DecodedFlags.Lock;
+        return d;
+    }
+
+    private static Op MapMnemonic(in Instruction ins) => ins.Mnemonic switch
+    {
+        Mnemonic.Mov => Op.Mov,
+        Mnemonic.Movzx => Op.Movzx,
+        Mnemonic.Movsx or Mnemonic.Movsxd => Op.Movsx,
+        Mnemonic.Xchg => Op.Xchg,
+        Mnemonic.Xadd => Op.Xadd,
+        Mnemonic.Cmpxchg => Op.Cmpxchg,
+        Mnemonic.Cmpxchg8b or Mnemonic.Cmpxchg16b => Op.CmpxchgNb,
+        Mnemonic.Bswap => Op.Bswap,
+        Mnemonic.Lea => Op.Lea,
+        Mnemonic.Push => ins.Op0Kind == OpKind.Register && ins.Op0Register.IsSegmentRegister() ? Op.PushSeg : Op.Push,
+        Mnemonic.Pop => ins.Op0Kind == OpKind.Register && ins.Op0Register.IsSegmentRegister() ? Op.PopSeg : Op.Pop,
+        Mnemonic.Pushf or Mnemonic.Pushfd or Mnemonic.Pushfq => Op.Pushf,
+        Mnemonic.Popf or Mnemonic.Popfd or Mnemonic.Popfq => Op.Popf,
+        Mnemonic.Enter => Op.Enter,
+        Mnemonic.Leave => Op.Leave,
+        Mnemonic.Movbe => Op.Movbe,
+        Mnemonic.Cbw or Mnemonic.Cwde or Mnemonic.Cdqe => Op.Cbw,
+        Mnemonic.Cwd or Mnemonic.Cdq or Mnemonic.Cqo => Op.Cwd,
+        Mnemonic.Lahf => Op.Lahf,
+        Mnemonic.Sahf => Op.Sahf,
+
+        Mnemonic.Add => Op.Add,
+        Mnemonic.Or => Op.Or,
+        Mnemonic.Adc => Op.Adc,
+        Mnemonic.Sbb => Op.Sbb,
+        Mnemonic.And => Op.And,
+        Mnemonic.Sub => Op.Sub,
+        Mnemonic.Xor => Op.Xor,
+        Mnemonic.Cmp => Op.Cmp,
+        Mnemonic.Test => Op.Test,
+        Mnemonic.Inc => Op.Inc,
+        Mnemonic.Dec => Op.Dec,
+        Mnemonic.Neg => Op.Neg,
+        Mnemonic.Not => Op.Not,
+        Mnemonic.Mul => Op.Mul,
+        Mnemonic.Imul => ins.OpCount == 1 ? Op.Imul1 : Op.Imul,
+        Mnemonic.Div => Op.Div,
+        Mnemonic.Idiv => Op.Idiv,
+        Mnemonic.Adcx => Op.Adcx,
+        Mnemonic.Adox => Op.Adox,
+        Mnemonic.Mulx => Op.Mulx,
+
+        Mnemonic.Rol => Op.Rol,
+        Mnemonic.Ror => Op.Ror,
+        Mnemonic.Rcl => Op.Rcl,
+        Mnemonic.Rcr => Op.Rcr,
+        Mnemonic.Shl or Mnemonic.Sal => Op.Shl,
+        Mnemonic.Shr => Op.Shr,
+        Mnemonic.Sar => Op.Sar,
+        Mnemonic.Shld => Op.Shld,
+        Mnemonic.Shrd => Op.Shrd,
+        Mnemonic.Sarx => Op.Sarx,
+        Mnemonic.Shlx => Op.Shlx,
+        Mnemonic.Shrx => Op.Shrx,
+        Mnemonic.Rorx => Op.Rorx,
+
+        Mnemonic.Bt => Op.Bt,
+        Mnemonic.Bts => Op.Bts,
+        Mnemonic.Btr => Op.Btr,
+        Mnemonic.Btc => Op.Btc,
+        Mnemonic.Bsf => Op.Bsf,
+        Mnemonic.Bsr => Op.Bsr,
+        Mnemonic.Lzcnt => Op.Lzcnt,
+        Mnemonic.Tzcnt => Op.Tzcnt,
+        Mnemonic.Popcnt => Op.Popcnt,
+        Mnemonic.Andn => Op.Andn,
+        Mnemonic.Bextr => Op.Bextr,
+        Mnemonic.Blsi => Op.Blsi,
+        Mnemonic.Blsmsk => Op.Blsmsk,
+        Mnemonic.Blsr => Op.Blsr,
+        Mnemonic.Bzhi => Op.Bzhi,
+        Mnemonic.Pdep => Op.Pdep,
+        Mnemonic.Pext => Op.Pext,
+
+        Mnemonic.Jmp => IsNearBranch(ins.Op0Kind) ? Op.Jmp : ins.Op0Kind is OpKind.Register or OpKind.Memory && !ins.IsJmpFarIndirect ? Op.JmpIndirect : Op.Unsupported,
+        Mnemonic.Call => IsNearBranch(ins.Op0Kind) ? Op.Call : ins.Op0Kind is OpKind.Register or OpKind.Memory && !ins.IsCallFarIndirect ? Op.CallIndirect : Op.Unsupported,
+        Mnemonic.Ret => Op.Ret,
+        Mnemonic.Jo or Mnemonic.Jno or Mnemonic.Jb or Mnemonic.Jae or Mnemonic.Je or Mnemonic.Jne or Mnemonic.Jbe or Mnemonic.Ja
+            or Mnemonic.Js or Mnemonic.Jns or Mnemonic.Jp or Mnemonic.Jnp or Mnemonic.Jl or Mnemonic.Jge or Mnemonic.Jle or Mnemonic.Jg => Op.Jcc,
+        Mnemonic.Jcxz or Mnemonic.Jecxz or Mnemonic.Jrcxz => Op.Jrcxz,
+        Mnemonic.Loop => Op.Loop,
+        Mnemonic.Loope => Op.Loope,
+        Mnemonic.Loopne => Op.Loopne,
+        Mnemonic.Seto or Mnemonic.Setno or Mnemonic.Setb or Mnemonic.Setae or Mnemonic.Sete or Mnemonic.Setne or Mnemonic.Setbe or Mnemonic.Seta
+            or Mnemonic.Sets or Mnemonic.Setns or Mnemonic.Setp or Mnemonic.Setnp or Mnemonic.Setl or Mnemonic.Setge or Mnemonic.Setle or Mnemonic.Setg => Op.Setcc,
+        Mnemonic.Cmovo or Mnemonic.Cmovno or Mnemonic.Cmovb or Mnemonic.Cmovae or Mnemonic.Cmove or Mnemonic.Cmovne or Mnemonic.Cmovbe or Mnemonic.Cmova
+            or Mnemonic.Cmovs or Mnemonic.Cmovns or Mnemonic.Cmovp or Mnemonic.Cmovnp or Mnemonic.Cmovl or Mnemonic.Cmovge or Mnemonic.Cmovle or Mnemonic.Cmovg => Op.Cmovcc,
+
+        Mnemonic.Movsb or Mnemonic.Movsw or Mnemonic.Movsq => Op.Movs,
+        // MOVSD is both the string instruction and the SSE2 move: only the string form (no XMM operand) is ours.
+        Mnemonic.Movsd when ins.Op0Kind is OpKind.MemoryESDI or OpKind.MemoryESEDI or OpKind.MemoryESRDI => Op.Movs,
+        Mnemonic.Stosb or Mnemonic.Stosw or Mnemonic.Stosd or Mnemonic.Stosq => Op.Stos,
+        Mnemonic.Lodsb or Mnemonic.Lodsw or Mnemonic.Lodsd or Mnemonic.Lodsq => Op.Lods,
+        Mnemonic.Cmpsb or Mnemonic.Cmpsw or Mnemonic.Cmpsq => Op.Cmps,
+        Mnemonic.Cmpsd when ins.Op1Kind is OpKind.MemoryESDI or OpKind.MemoryESEDI or OpKind.MemoryESRDI => Op.Cmps,
+        Mnemonic.Scasb or Mnemonic.Scasw or Mnemonic.Scasd or Mnemonic.Scasq => Op.Scas,
+
+        Mnemonic.Nop or Mnemonic.Endbr64 or Mnemonic.Endbr32 => Op.Nop,
+        Mnemonic.Clc => Op.Clc,
+        Mnemonic.Stc => Op.Stc,
+        Mnemonic.Cmc => Op.Cmc,
+        Mnemonic.Cld => Op.Cld,
+        Mnemonic.Std => Op.Std,
+        Mnemonic.Cpuid => Op.Cpuid,
+        Mnemonic.Rdtsc => Op.Rdtsc,
+        Mnemonic.Rdtscp => Op.Rdtscp,
+        Mnemonic.Pause => Op.Pause,
+        Mnemonic.Ud0 or Mnemonic.Ud1 or Mnemonic.Ud2 => Op.Ud,
+        Mnemonic.Hlt => Op.Hlt,
+        _ => Op.Unsupported,
+    };
+
+    private static bool IsNearBranch(OpKind k) => k is OpKind.NearBranch16 or OpKind.NearBranch32 or OpKind.NearBranch64;
+
+    private static bool FillOperands(in Instruction ins, ref DecodedInstruction d, Op op, int bitness)
+    {
+        int count = ins.OpCount;
+        int size = 0;
+        // Operand roles: op0 -> A; op1 -> B; op2 -> Reg3 or the third immediate. For the VEX forms
+        // whose second operand is VEX.vvvv (ANDN, PDEP, PEXT, MULX), op1 -> Reg3 and op2 -> B.
+        bool vvvvSecond = op is Op.Andn or Op.Pdep or Op.Pext or Op.Mulx;
+        for (int i = 0; i < count; i++)
+        {
+            int role = i == 0 ? 0 : i == 1 ? (vvvvSecond ? 2 : 1) : (vvvvSecond ? 1 : 2);
+            OpKind kind = ins.GetOpKind(i);
+            switch (kind)
+            {
+                case OpKind.Register:
+                {
+                    Register r = ins.GetOpRegister(i);
+                    if (!TryGpr(r, out byte num, out int rsize))
+                    {
+                        if (r.IsSegmentRegister() && op is Op.PushSeg or Op.PopSeg)
+                        {
+                            d.Segment = (byte)(r - Register.ES);
+                            d.OpSize = (byte)Math.Abs(ins.StackPointerIncrement);
+                            return true;
+                        }
+                        return false;
+                    }
+                    if (i == 0) size = rsize;
+                    if (role == 0) d.Reg = num;
+                    else if (role == 1) d.Reg2 = num;
+                    else d.Reg3 = num;
+                    break;
+                }
+                case OpKind.Memory:
+                    if (!FillMemory(in ins, ref d)) return false;
+                    d.Flags |= role == 0 ? DecodedFlags.MemA : DecodedFlags.MemB;
+                    if (i == 0) size = ins.MemorySize.GetSize();
+                    break;
+                case OpKind.Immediate8:
+                case OpKind.Immediate16:
+                case OpKind.Immediate32:
+                case OpKind.Immediate64:
+                case OpKind.Immediate8to16:
+                case OpKind.Immediate8to32:
+                case OpKind.Immediate8to64:
+                case OpKind.Immediate32to64:
+                    if (op == Op.Enter && i == 1) { d.Extra = (byte)ins.GetImmediate(i); break; }
+                    d.Imm = ins.GetImmediate(i);
+                    if (role == 1) d.Flags |= DecodedFlags.ImmB;
+                    else if (role == 2) d.Flags |= DecodedFlags.Imm3;
+                    else if (op is Op.Push or Op.Ret or Op.Enter) d.Flags |= DecodedFlags.ImmB;
+                    break;
+                case OpKind.NearBranch16:
+                    d.Disp = (short)(ushort)(ins.NearBranch16 - (ushort)ins.NextIP);
+                    size = 2;
+                    break;
+                case OpKind.NearBranch32:
+                    d.Disp = (int)(ins.NearBranch32 - (uint)ins.NextIP);
+                    size = 4;
+                    break;
+                case OpKind.NearBranch64:
+                    d.Disp = (long)(ins.NearBranch64 - ins.NextIP);
+                    size = 8;
+                    break;
+                case OpKind.MemorySegSI: case OpKind.MemorySegESI: case OpKind.MemorySegRSI:
+                    d.AddrSize = kind == OpKind.MemorySegSI ? (byte)2 : kind == OpKind.MemorySegESI ? (byte)4 : (byte)8;
+                    d.Segment = SegNum(ins.MemorySegment);
+                    if (i == 0) size = ins.MemorySize.GetSize();
+                    break;
+                case OpKind.MemoryESDI: case OpKind.MemoryESEDI: case OpKind.MemoryESRDI:
+                    d.AddrSize = kind == OpKind.MemoryESDI ? (byte)2 : kind == OpKind.MemoryESEDI ? (byte)4 : (byte)8;
+                    if (i == 0) size = ins.MemorySize.GetSize();
+                    break;
+                default:
+                    return false;
+            }
+        }
+
+        // Sizes that the first operand does not give.
+        switch (op)
+        {
+            case Op.Movzx:
+            case Op.Movsx:
+                d.SrcSize = (byte)(ins.Op1Kind == OpKind.Register ? ins.Op1Register.GetSize() : ins.MemorySize.GetSize());
+                break;
+            case Op.Push:
+            case Op.Pop:
+            case Op.Pushf:
+            case Op.Popf:
+                size = Math.Abs(ins.StackPointerIncrement);
+                break;
+            case Op.Call:
+            case Op.CallIndirect:
+            case Op.Jmp:
+            case Op.JmpIndirect:
+                if (size == 0) size = bitness == 64 ? 8 : bitness / 8;
+                break;
+            case Op.Ret:
+                size = ins.Code switch
+                {
+                    Code.Retnq or Code.Retnq_imm16 => 8,
+                    Code.Retnd or Code.Retnd_imm16 => 4,
+                    _ => 2,
+                };
+                break;
+            case Op.Enter:
+                size = ins.Code switch { Code.Enterq_imm16_imm8 => 8, Code.Enterd_imm16_imm8 => 4, _ => 2 };
+                break;
+            case Op.Leave:
+                size = ins.Code switch { Code.Leaveq => 8, Code.Leaved => 4, _ => 2 };
+                break;
+            case Op.Cbw:
+                size = ins.Code switch { Code.Cdqe => 8, Code.Cwde => 4, _ => 2 };
+                break;
+            case Op.Cwd:
+                size = ins.Code switch { Code.Cqo => 8, Code.Cdq => 4, _ => 2 };
+                break;
+            case Op.Jcc:
+            case Op.Setcc:
+            case Op.Cmovcc:
+                d.Cond = (byte)(ins.ConditionCode - ConditionCode.o);
+                break;
+            case Op.Loop:
+            case Op.Loope:
+            case Op.Loopne:
+                // The counter register width is the address size, which Iced names in the code.
+                d.AddrSize = ins.Code.ToString() switch
+                {
+                    var s when s.EndsWith("_RCX", StringComparison.Ordinal) => 8,
+                    var s when s.EndsWith("_ECX", StringComparison.Ordinal) => 4,
+                    _ => 2,
+                };
+                break;
+            case Op.Jrcxz:
+                d.AddrSize = ins.Mnemonic switch { Mnemonic.Jrcxz => 8, Mnemonic.Jecxz => 4, _ => 2 };
+                break;
+            case Op.CmpxchgNb:
+                size = ins.Mnemonic == Mnemonic.Cmpxchg16b ? 16 : 8;
+                break;
+            case Op.Movs:
+            case Op.Stos:
+            case Op.Lods:
+            case Op.Cmps:
+            case Op.Scas:
+                size = ins.MemorySize.GetSize();
+                if (ins.HasRepePrefix) d.Flags |= DecodedFlags.Rep;
+                else if (ins.HasRepnePrefix) d.Flags |= op is Op.Cmps or Op.Scas ? DecodedFlags.Repne : DecodedFlags.Rep;
+                break;
+        }
+        if (op is Op.Ret && (d.Flags & DecodedFlags.ImmB) == 0) d.Imm = 0;
+        if (size == 0) size = bitness == 64 ? 8 : bitness / 8;
+        d.OpSize = (byte)size;
+        return true;
+    }
+
+    private static bool FillMemory(in Instruction ins, ref DecodedInstruction d)
+    {
+        Register b = ins.MemoryBase, x = ins.MemoryIndex;
+        int asize;
+        if (b == Register.RIP || b == Register.EIP)
+        {
+            d.Base = DecodedInstruction.RipBase;
+            asize = b == Register.RIP ? 8 : 4;
+            // Iced resolves RIP-relative operands to absolute addresses; keep them relative to the next instruction.
+            d.Disp = (long)(ins.IPRelativeMemoryAddress - ins.NextIP);
+            if (asize == 4) d.Disp = (int)d.Disp;
+        }
+        else
+        {
+            if (b != Register.None)
+            {
+                if (!TryGpr(b, out d.Base, out asize)) return false;
+            }
+            else asize = 0;
+            if (x != Register.None)
+            {
+                if (!TryGpr(x, out d.Index, out int xs)) return false;
+                asize = xs;
+                d.Scale = (byte)System.Numerics.BitOperations.Log2((uint)ins.MemoryIndexScale);
+            }
+            if (asize == 0) asize = ins.MemoryDisplSize is 2 or 4 or 8 ? ins.MemoryDisplSize : 8;
+            d.Disp = asize switch
+            {
+                2 => (short)(ushort)ins.MemoryDisplacement64,
+                4 => (int)(uint)ins.MemoryDisplacement64,
+                _ => (long)ins.MemoryDisplacement64,
+            };
+        }
+        d.AddrSize = (byte)asize;
+        d.Segment = SegNum(ins.MemorySegment);
+        return true;
+    }
+
+    private static byte SegNum(Register seg) => seg switch
+    {
+        Register.ES => 0,
+        Register.CS => 1,
+        Register.SS => 2,
+        Register.FS => 4,
+        Register.GS => 5,
+        _ => 3,
+    };
+
+    /// <summary>Maps an Iced general-purpose register to the architectural number (16..19 = AH..BH) and its size.</summary>
+    internal static bool TryGpr(Register r, out byte num, out int size)
+    {
+        if (r >= Register.AL && r <= Register.R15L)
+        {
+            int n = r - Register.AL;
+            // Iced orders byte registers AL CL DL BL AH CH DH BH SPL BPL SIL DIL R8L..R15L.
+            num = n < 4 ? (byte)n : n < 8 ? (byte)(16 + n - 4) : n < 12 ? (byte)(n - 4) : (byte)(n - 4);
+            size = 1;
+            return true;
+        }
+        if (r >= Register.AX && r <= Register.R15W) { num = (byte)(r - Register.AX); size = 2; return true; }
+        if (r >= Register.EAX && r <= Register.R15D) { num = (byte)(r - Register.EAX); size = 4; return true; }
+        if (r >= Register.RAX && r <= Register.R15) { num = (byte)(r - Register.RAX); size = 8; return true; }
+        num = 0;
+        size = 0;
+        return false;
+    }
+}

@@ -1,0 +1,238 @@
+namespace Vtx.Decoding;
+
+/// <summary>
+/// The handler an instruction dispatches to: a dense index chosen once at decode time, so that
+/// execution is one switch and never a per-execution table lookup. Operand sizes (8/16/32/64)
+/// and operand forms (register, memory, immediate) share one handler; the decoded form
+/// (<see cref="DecodedInstruction"/>) carries them.
+/// </summary>
+/// <remarks>
+/// An instruction Iced decodes but Vtx does not model maps to <see cref="Unsupported"/>, which
+/// raises #UD exactly like an undefined opcode (<see cref="Invalid"/>); the host can tell them
+/// apart through <see cref="DecodedInstruction.Code"/>.
+/// </remarks>
+public enum Op : ushort
+{
+    /// <summary>Undefined opcode, or a LOCK prefix on a non-lockable form: #UD (SDM Vol. 2, 2.1.1 and Vol. 3A 6.15).</summary>
+    Invalid = 0,
+    /// <summary>A valid instruction Vtx does not model yet: #UD.</summary>
+    Unsupported,
+
+    // ---- data movement ----
+    /// <summary>MOV (all forms including moffs and the B8+r imm64 form).</summary>
+    Mov,
+    /// <summary>MOVZX: zero-extend the source (size in <see cref="DecodedInstruction.SrcSize"/>).</summary>
+    Movzx,
+    /// <summary>MOVSX / MOVSXD: sign-extend the source (size in <see cref="DecodedInstruction.SrcSize"/>).</summary>
+    Movsx,
+    /// <summary>XCHG (register/register, register/memory; memory form is implicitly locked).</summary>
+    Xchg,
+    /// <summary>XADD.</summary>
+    Xadd,
+    /// <summary>CMPXCHG.</summary>
+    Cmpxchg,
+    /// <summary>CMPXCHG8B / CMPXCHG16B (operand size 8 or 16 in <see cref="DecodedInstruction.OpSize"/>).</summary>
+    CmpxchgNb,
+    /// <summary>BSWAP.</summary>
+    Bswap,
+    /// <summary>LEA.</summary>
+    Lea,
+    /// <summary>PUSH r/m, r, imm.</summary>
+    Push,
+    /// <summary>POP r/m, r.</summary>
+    Pop,
+    /// <summary>PUSH FS/GS (and ES/CS/SS/DS outside 64-bit mode).</summary>
+    PushSeg,
+    /// <summary>POP FS/GS (and ES/SS/DS outside 64-bit mode).</summary>
+    PopSeg,
+    /// <summary>PUSHF/PUSHFD/PUSHFQ.</summary>
+    Pushf,
+    /// <summary>POPF/POPFD/POPFQ.</summary>
+    Popf,
+    /// <summary>ENTER imm16, imm8.</summary>
+    Enter,
+    /// <summary>LEAVE.</summary>
+    Leave,
+    /// <summary>MOVBE (load or store with byte swap).</summary>
+    Movbe,
+    /// <summary>CBW/CWDE/CDQE (by operand size).</summary>
+    Cbw,
+    /// <summary>CWD/CDQ/CQO (by operand size).</summary>
+    Cwd,
+    /// <summary>LAHF.</summary>
+    Lahf,
+    /// <summary>SAHF.</summary>
+    Sahf,
+
+    // ---- arithmetic and logic ----
+    /// <summary>ADD.</summary>
+    Add,
+    /// <summary>OR.</summary>
+    Or,
+    /// <summary>ADC.</summary>
+    Adc,
+    /// <summary>SBB.</summary>
+    Sbb,
+    /// <summary>AND.</summary>
+    And,
+    /// <summary>SUB.</summary>
+    Sub,
+    /// <summary>XOR.</summary>
+    Xor,
+    /// <summary>CMP.</summary>
+    Cmp,
+    /// <summary>TEST.</summary>
+    Test,
+    /// <summary>INC.</summary>
+    Inc,
+    /// <summary>DEC.</summary>
+    Dec,
+    /// <summary>NEG.</summary>
+    Neg,
+    /// <summary>NOT.</summary>
+    Not,
+    /// <summary>MUL (one operand, unsigned, into rDX:rAX).</summary>
+    Mul,
+    /// <summary>IMUL with one operand (signed, into rDX:rAX).</summary>
+    Imul1,
+    /// <summary>IMUL r, r/m and IMUL r, r/m, imm (truncated signed product).</summary>
+    Imul,
+    /// <summary>DIV (#DE on zero divisor or quotient overflow).</summary>
+    Div,
+    /// <summary>IDIV (#DE on zero divisor or quotient overflow).</summary>
+    Idiv,
+    /// <summary>ADCX (carry in and out through CF only).</summary>
+    Adcx,
+    /// <summary>ADOX (carry in and out through OF only).</summary>
+    Adox,
+    /// <summary>MULX (BMI2; flags unaffected).</summary>
+    Mulx,
+
+    // ---- shifts and rotates ----
+    /// <summary>ROL.</summary>
+    Rol,
+    /// <summary>ROR.</summary>
+    Ror,
+    /// <summary>RCL.</summary>
+    Rcl,
+    /// <summary>RCR.</summary>
+    Rcr,
+    /// <summary>SHL/SAL.</summary>
+    Shl,
+    /// <summary>SHR.</summary>
+    Shr,
+    /// <summary>SAR.</summary>
+    Sar,
+    /// <summary>SHLD.</summary>
+    Shld,
+    /// <summary>SHRD.</summary>
+    Shrd,
+    /// <summary>SARX (BMI2).</summary>
+    Sarx,
+    /// <summary>SHLX (BMI2).</summary>
+    Shlx,
+    /// <summary>SHRX (BMI2).</summary>
+    Shrx,
+    /// <summary>RORX (BMI2).</summary>
+    Rorx,
+
+    // ---- bit manipulation ----
+    /// <summary>BT.</summary>
+    Bt,
+    /// <summary>BTS.</summary>
+    Bts,
+    /// <summary>BTR.</summary>
+    Btr,
+    /// <summary>BTC.</summary>
+    Btc,
+    /// <summary>BSF.</summary>
+    Bsf,
+    /// <summary>BSR.</summary>
+    Bsr,
+    /// <summary>LZCNT.</summary>
+    Lzcnt,
+    /// <summary>TZCNT.</summary>
+    Tzcnt,
+    /// <summary>POPCNT.</summary>
+    Popcnt,
+    /// <summary>ANDN (BMI1).</summary>
+    Andn,
+    /// <summary>BEXTR (BMI1).</summary>
+    Bextr,
+    /// <summary>BLSI (BMI1).</summary>
+    Blsi,
+    /// <summary>BLSMSK (BMI1).</summary>
+    Blsmsk,
+    /// <summary>BLSR (BMI1).</summary>
+    Blsr,
+    /// <summary>BZHI (BMI2).</summary>
+    Bzhi,
+    /// <summary>PDEP (BMI2).</summary>
+    Pdep,
+    /// <summary>PEXT (BMI2).</summary>
+    Pext,
+
+    // ---- control flow ----
+    /// <summary>JMP rel8/rel32.</summary>
+    Jmp,
+    /// <summary>JMP r/m (near, indirect).</summary>
+    JmpIndirect,
+    /// <summary>CALL rel32.</summary>
+    Call,
+    /// <summary>CALL r/m (near, indirect).</summary>
+    CallIndirect,
+    /// <summary>RET near, with optional imm16 bytes to release.</summary>
+    Ret,
+    /// <summary>Jcc rel8/rel32 (condition in <see cref="DecodedInstruction.Cond"/>).</summary>
+    Jcc,
+    /// <summary>JCXZ/JECXZ/JRCXZ (counter width is the address size).</summary>
+    Jrcxz,
+    /// <summary>LOOP.</summary>
+    Loop,
+    /// <summary>LOOPE/LOOPZ.</summary>
+    Loope,
+    /// <summary>LOOPNE/LOOPNZ.</summary>
+    Loopne,
+    /// <summary>SETcc.</summary>
+    Setcc,
+    /// <summary>CMOVcc.</summary>
+    Cmovcc,
+
+    // ---- strings ----
+    /// <summary>MOVS.</summary>
+    Movs,
+    /// <summary>STOS.</summary>
+    Stos,
+    /// <summary>LODS.</summary>
+    Lods,
+    /// <summary>CMPS.</summary>
+    Cmps,
+    /// <summary>SCAS.</summary>
+    Scas,
+
+    // ---- misc ----
+    /// <summary>NOP and multi-byte NOPs (also hint NOPs Vtx treats as NOP, e.g. ENDBR64).</summary>
+    Nop,
+    /// <summary>CLC.</summary>
+    Clc,
+    /// <summary>STC.</summary>
+    Stc,
+    /// <summary>CMC.</summary>
+    Cmc,
+    /// <summary>CLD.</summary>
+    Cld,
+    /// <summary>STD.</summary>
+    Std,
+    /// <summary>CPUID (answers from the configured CPU model).</summary>
+    Cpuid,
+    /// <summary>RDTSC.</summary>
+    Rdtsc,
+    /// <summary>RDTSCP.</summary>
+    Rdtscp,
+    /// <summary>PAUSE.</summary>
+    Pause,
+    /// <summary>UD0/UD1/UD2: always #UD.</summary>
+    Ud,
+    /// <summary>HLT.</summary>
+    Hlt,
+}

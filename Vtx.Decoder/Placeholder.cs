@@ -1,3 +1,0 @@
-namespace Vtx.Decoding;
-/// <summary>x</summary>
-public static class P { }
