@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Iced.Intel;
 
 namespace Vtx.Decoding;
@@ -38,9 +39,10 @@ public sealed class DecodedPage
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ref DecodedInstruction Lookup(int offset)
     {
-        int s = _slot[offset & 0xFFF];
+        // The slot array has exactly 4096 entries and slots only hold valid indices: no bounds checks needed.
+        int s = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_slot), offset & 0xFFF);
         if (s == 0) return ref Unsafe.NullRef<DecodedInstruction>();
-        return ref _insns[s - 1];
+        return ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_insns), s - 1);
     }
 
     /// <summary>Stores a decoding for <paramref name="offset"/> and returns a reference to the stored copy.</summary>

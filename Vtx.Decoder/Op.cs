@@ -235,4 +235,121 @@ public enum Op : ushort
     Ud,
     /// <summary>HLT.</summary>
     Hlt,
+
+    // ---- fast forms: chosen at decode time for the commonest (operation, form, size) triples,
+    // so their handlers test no operand-form or size bits. Same semantics as the generic op. ----
+    /// <summary>Fast form of ADD register, register, 64-bit.</summary>
+    AddRR64,
+    /// <summary>Fast form of ADD register, register, 32-bit.</summary>
+    AddRR32,
+    /// <summary>Fast form of ADD register, immediate, 64-bit.</summary>
+    AddRI64,
+    /// <summary>Fast form of ADD register, immediate, 32-bit.</summary>
+    AddRI32,
+    /// <summary>Fast form of ADD register, memory, 64-bit.</summary>
+    AddRM64,
+    /// <summary>Fast form of ADD register, memory, 32-bit.</summary>
+    AddRM32,
+    /// <summary>Fast form of SUB register, register, 64-bit.</summary>
+    SubRR64,
+    /// <summary>Fast form of SUB register, register, 32-bit.</summary>
+    SubRR32,
+    /// <summary>Fast form of SUB register, immediate, 64-bit.</summary>
+    SubRI64,
+    /// <summary>Fast form of SUB register, immediate, 32-bit.</summary>
+    SubRI32,
+    /// <summary>Fast form of SUB register, memory, 64-bit.</summary>
+    SubRM64,
+    /// <summary>Fast form of SUB register, memory, 32-bit.</summary>
+    SubRM32,
+    /// <summary>Fast form of CMP register, register, 64-bit.</summary>
+    CmpRR64,
+    /// <summary>Fast form of CMP register, register, 32-bit.</summary>
+    CmpRR32,
+    /// <summary>Fast form of CMP register, immediate, 64-bit.</summary>
+    CmpRI64,
+    /// <summary>Fast form of CMP register, immediate, 32-bit.</summary>
+    CmpRI32,
+    /// <summary>Fast form of CMP register, memory, 64-bit.</summary>
+    CmpRM64,
+    /// <summary>Fast form of CMP register, memory, 32-bit.</summary>
+    CmpRM32,
+    /// <summary>Fast form of AND register, register, 64-bit.</summary>
+    AndRR64,
+    /// <summary>Fast form of AND register, register, 32-bit.</summary>
+    AndRR32,
+    /// <summary>Fast form of AND register, immediate, 64-bit.</summary>
+    AndRI64,
+    /// <summary>Fast form of AND register, immediate, 32-bit.</summary>
+    AndRI32,
+    /// <summary>Fast form of AND register, memory, 64-bit.</summary>
+    AndRM64,
+    /// <summary>Fast form of AND register, memory, 32-bit.</summary>
+    AndRM32,
+    /// <summary>Fast form of OR register, register, 64-bit.</summary>
+    OrRR64,
+    /// <summary>Fast form of OR register, register, 32-bit.</summary>
+    OrRR32,
+    /// <summary>Fast form of OR register, immediate, 64-bit.</summary>
+    OrRI64,
+    /// <summary>Fast form of OR register, immediate, 32-bit.</summary>
+    OrRI32,
+    /// <summary>Fast form of OR register, memory, 64-bit.</summary>
+    OrRM64,
+    /// <summary>Fast form of OR register, memory, 32-bit.</summary>
+    OrRM32,
+    /// <summary>Fast form of XOR register, register, 64-bit.</summary>
+    XorRR64,
+    /// <summary>Fast form of XOR register, register, 32-bit.</summary>
+    XorRR32,
+    /// <summary>Fast form of XOR register, immediate, 64-bit.</summary>
+    XorRI64,
+    /// <summary>Fast form of XOR register, immediate, 32-bit.</summary>
+    XorRI32,
+    /// <summary>Fast form of XOR register, memory, 64-bit.</summary>
+    XorRM64,
+    /// <summary>Fast form of XOR register, memory, 32-bit.</summary>
+    XorRM32,
+    /// <summary>Fast form of TEST register, register, 64-bit.</summary>
+    TestRR64,
+    /// <summary>Fast form of TEST register, register, 32-bit.</summary>
+    TestRR32,
+    /// <summary>Fast form of TEST register, immediate, 64-bit.</summary>
+    TestRI64,
+    /// <summary>Fast form of TEST register, immediate, 32-bit.</summary>
+    TestRI32,
+    /// <summary>Fast form of MOV r64, r64.</summary>
+    MovRR64,
+    /// <summary>Fast form of MOV r32, r32.</summary>
+    MovRR32,
+    /// <summary>Fast form of MOV r64, imm.</summary>
+    MovRI64,
+    /// <summary>Fast form of MOV r32, imm.</summary>
+    MovRI32,
+    /// <summary>Fast form of MOV r64, m64.</summary>
+    MovRM64,
+    /// <summary>Fast form of MOV r32, m32.</summary>
+    MovRM32,
+    /// <summary>Fast form of MOV m64, r64.</summary>
+    MovMR64,
+    /// <summary>Fast form of MOV m32, r32.</summary>
+    MovMR32,
+    /// <summary>Fast form of INC r64.</summary>
+    IncR64,
+    /// <summary>Fast form of INC r32.</summary>
+    IncR32,
+    /// <summary>Fast form of DEC r64.</summary>
+    DecR64,
+    /// <summary>Fast form of DEC r32.</summary>
+    DecR32,
+    /// <summary>Fast form of PUSH r64 with a 64-bit stack.</summary>
+    PushR64,
+    /// <summary>Fast form of POP r64 with a 64-bit stack.</summary>
+    PopR64,
+    /// <summary>Fast form of CALL rel32 in 64-bit mode.</summary>
+    CallRel64,
+    /// <summary>Fast form of RET in 64-bit mode (no immediate).</summary>
+    Ret64,
+    /// <summary>Fast form of LEA r64 with 64-bit addressing.</summary>
+    LeaR64,
 }

@@ -89,7 +89,6 @@ public sealed partial class Cpu
     }
 
     /// <summary>ADD, OR, ADC, SBB, AND, SUB, XOR, CMP, TEST: read both operands, write A (memory first), then flags.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void Alu<T>(ref DecodedInstruction d) where T : struct, IAluOp
     {
         int size = d.OpSize;

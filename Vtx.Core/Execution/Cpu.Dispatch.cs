@@ -9,11 +9,69 @@ public sealed partial class Cpu
     /// Executes one decoded instruction: one dense switch over <see cref="Op"/>. Handlers either
     /// complete (possibly changing <c>_nextRip</c>) or record a fault and commit nothing.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void Execute(ref DecodedInstruction d)
     {
         switch (d.Op)
         {
+            case Op.AddRR64: FastAluRR<AddOp, S64>(ref d); break;
+            case Op.AddRR32: FastAluRR<AddOp, S32>(ref d); break;
+            case Op.AddRI64: FastAluRI<AddOp, S64>(ref d); break;
+            case Op.AddRI32: FastAluRI<AddOp, S32>(ref d); break;
+            case Op.AddRM64: FastAluRM<AddOp, S64>(ref d); break;
+            case Op.AddRM32: FastAluRM<AddOp, S32>(ref d); break;
+            case Op.SubRR64: FastAluRR<SubOp, S64>(ref d); break;
+            case Op.SubRR32: FastAluRR<SubOp, S32>(ref d); break;
+            case Op.SubRI64: FastAluRI<SubOp, S64>(ref d); break;
+            case Op.SubRI32: FastAluRI<SubOp, S32>(ref d); break;
+            case Op.SubRM64: FastAluRM<SubOp, S64>(ref d); break;
+            case Op.SubRM32: FastAluRM<SubOp, S32>(ref d); break;
+            case Op.CmpRR64: FastAluRR<CmpOp, S64>(ref d); break;
+            case Op.CmpRR32: FastAluRR<CmpOp, S32>(ref d); break;
+            case Op.CmpRI64: FastAluRI<CmpOp, S64>(ref d); break;
+            case Op.CmpRI32: FastAluRI<CmpOp, S32>(ref d); break;
+            case Op.CmpRM64: FastAluRM<CmpOp, S64>(ref d); break;
+            case Op.CmpRM32: FastAluRM<CmpOp, S32>(ref d); break;
+            case Op.AndRR64: FastAluRR<AndOp, S64>(ref d); break;
+            case Op.AndRR32: FastAluRR<AndOp, S32>(ref d); break;
+            case Op.AndRI64: FastAluRI<AndOp, S64>(ref d); break;
+            case Op.AndRI32: FastAluRI<AndOp, S32>(ref d); break;
+            case Op.AndRM64: FastAluRM<AndOp, S64>(ref d); break;
+            case Op.AndRM32: FastAluRM<AndOp, S32>(ref d); break;
+            case Op.OrRR64: FastAluRR<OrOp, S64>(ref d); break;
+            case Op.OrRR32: FastAluRR<OrOp, S32>(ref d); break;
+            case Op.OrRI64: FastAluRI<OrOp, S64>(ref d); break;
+            case Op.OrRI32: FastAluRI<OrOp, S32>(ref d); break;
+            case Op.OrRM64: FastAluRM<OrOp, S64>(ref d); break;
+            case Op.OrRM32: FastAluRM<OrOp, S32>(ref d); break;
+            case Op.XorRR64: FastAluRR<XorOp, S64>(ref d); break;
+            case Op.XorRR32: FastAluRR<XorOp, S32>(ref d); break;
+            case Op.XorRI64: FastAluRI<XorOp, S64>(ref d); break;
+            case Op.XorRI32: FastAluRI<XorOp, S32>(ref d); break;
+            case Op.XorRM64: FastAluRM<XorOp, S64>(ref d); break;
+            case Op.XorRM32: FastAluRM<XorOp, S32>(ref d); break;
+            case Op.TestRR64: FastAluRR<TestOp, S64>(ref d); break;
+            case Op.TestRR32: FastAluRR<TestOp, S32>(ref d); break;
+            case Op.TestRI64: FastAluRI<TestOp, S64>(ref d); break;
+            case Op.TestRI32: FastAluRI<TestOp, S32>(ref d); break;
+            case Op.MovRR64: R(d.Reg) = R(d.Reg2); break;
+            case Op.MovRR32: R(d.Reg) = (uint)R(d.Reg2); break;
+            case Op.MovRI64: R(d.Reg) = d.Imm; break;
+            case Op.MovRI32: R(d.Reg) = (uint)d.Imm; break;
+            case Op.MovRM64: FastMovRM(ref d, 8); break;
+            case Op.MovRM32: FastMovRM(ref d, 4); break;
+            case Op.MovMR64: FastMovMR(ref d, 8); break;
+            case Op.MovMR32: FastMovMR(ref d, 4); break;
+            case Op.IncR64: FastIncDec<S64>(ref d, false); break;
+            case Op.IncR32: FastIncDec<S32>(ref d, false); break;
+            case Op.DecR64: FastIncDec<S64>(ref d, true); break;
+            case Op.DecR32: FastIncDec<S32>(ref d, true); break;
+            case Op.PushR64: FastPush64(ref d); break;
+            case Op.PopR64: FastPop64(ref d); break;
+            case Op.CallRel64: FastCall64(ref d); break;
+            case Op.Ret64: FastRet64(); break;
+            case Op.LeaR64: R(d.Reg) = Ea(ref d); break;
+
             case Op.Mov: ExecMov(ref d); break;
             case Op.Movzx: ExecMovzx(ref d); break;
             case Op.Movsx: ExecMovsx(ref d); break;

@@ -91,11 +91,33 @@ public sealed partial class Cpu
 
     private bool GetPF() => _fop == Execution.FlagOp.None ? (_rflags & PF) != 0 : Execution.Sz.Parity(_fres);
 
-    /// <summary>The six status flags as RFLAGS bits.</summary>
+    /// <summary>The six status flags as RFLAGS bits, computed in one pass over the lazy state.</summary>
     private ulong StatusBits()
     {
-        if (_fop == Execution.FlagOp.None) return _rflags & StatusMask;
-        return (GetCF() ? CF : 0) | (GetPF() ? PF : 0) | (GetAF() ? AF : 0) | (GetZF() ? ZF : 0) | (GetSF() ? SF : 0) | (GetOF() ? OF : 0);
+        Execution.FlagOp op = _fop;
+        if (op == Execution.FlagOp.None) return _rflags & StatusMask;
+        ulong m = Execution.Sz.Mask(_fsize), s = Execution.Sz.Sign(_fsize);
+        ulong res = _fres & m, dst = _fdst & m, src = _fsrc & m;
+        ulong bits = (res == 0 ? ZF : 0) | ((res & s) != 0 ? SF : 0) | (Execution.Sz.Parity(res) ? PF : 0);
+        switch (op)
+        {
+            case Execution.FlagOp.Add:
+                return bits | (res < dst ? CF : 0) | (((dst ^ res) & (src ^ res) & s) != 0 ? OF : 0) | ((dst ^ src ^ res) & AF);
+            case Execution.FlagOp.Adc:
+                return bits | ((_faux != 0 ? res <= dst : res < dst) ? CF : 0) | (((dst ^ res) & (src ^ res) & s) != 0 ? OF : 0) | ((dst ^ src ^ res) & AF);
+            case Execution.FlagOp.Sub:
+                return bits | (dst < src ? CF : 0) | (((dst ^ src) & (dst ^ res) & s) != 0 ? OF : 0) | ((dst ^ src ^ res) & AF);
+            case Execution.FlagOp.Sbb:
+                return bits | ((_faux != 0 ? dst <= src : dst < src) ? CF : 0) | (((dst ^ src) & (dst ^ res) & s) != 0 ? OF : 0) | ((dst ^ src ^ res) & AF);
+            case Execution.FlagOp.Logic:
+                return bits;
+            case Execution.FlagOp.Inc:
+                return bits | (_faux != 0 ? CF : 0) | (res == s ? OF : 0) | ((res & 0xF) == 0 ? AF : 0);
+            case Execution.FlagOp.Dec:
+                return bits | (_faux != 0 ? CF : 0) | (res == s - 1 ? OF : 0) | ((res & 0xF) == 0xF ? AF : 0);
+            default:
+                return bits | (_faux & (CF | AF | OF));
+        }
     }
 
     /// <summary>Computes the lazy flags into the RFLAGS image, so individual bits can be changed.</summary>

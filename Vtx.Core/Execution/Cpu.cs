@@ -29,6 +29,7 @@ public sealed unsafe partial class Cpu
     private readonly bool[] _opEnabled;
 
     private ulong _rip, _nextRip;
+    private ulong _csBase;                       // CS base, kept out of the segment array for the fetch path
     private ulong _ipMask = ulong.MaxValue;      // 0xFFFF / 0xFFFF_FFFF outside 64-bit mode
     private ulong _linMask = ulong.MaxValue;     // linear addresses are 32-bit outside IA-32e mode
     private int _codeBits = 64;
@@ -166,6 +167,7 @@ public sealed unsafe partial class Cpu
         _linMask = codeSize == 64 ? ulong.MaxValue : 0xFFFF_FFFFUL;
         _rip &= _ipMask;
         for (int i = 0; i < 4; i++) _segBase[i] = 0;
+        _csBase = 0;
         _cpl = 0;
         _signal = 0;
         FlushTlb();
@@ -208,6 +210,7 @@ public sealed unsafe partial class Cpu
     /// Runs until a limit in <paramref name="limits"/> is reached, an exception occurs, or HLT.
     /// Deterministic: the same state and limits always give the same result, counts and state.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public RunResult Run(in RunLimits limits)
     {
         ulong startRetired = _retired, startCycles = _cycles;
@@ -267,7 +270,7 @@ public sealed unsafe partial class Cpu
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ref DecodedInstruction Fetch()
     {
-        ulong lin = _rip + _segBase[1];
+        ulong lin = _rip + _csBase;
         if ((lin & ~0xFFFUL) == _fetchLin)
         {
             ref DecodedInstruction d = ref _fetchPage.Lookup((int)lin & 0xFFF);
@@ -322,7 +325,7 @@ public sealed unsafe partial class Cpu
             d = ref page.Add(off, decoded);
         }
         _fetchPage = page;
-        _fetchLin = ((_rip + _segBase[1]) & ~0xFFFUL) == (lin & ~0xFFFUL) ? lin & ~0xFFFUL : 1;
+        _fetchLin = ((_rip + _csBase) & ~0xFFFUL) == (lin & ~0xFFFUL) ? lin & ~0xFFFUL : 1;
         return ref d;
     }
 
@@ -341,6 +344,7 @@ public sealed unsafe partial class Cpu
         }
         if (_codeBits == 64 && !Model.LahfSahf64 && d.Op is Op.Lahf or Op.Sahf) d.Op = Op.Invalid;
         if (d.Op == Op.CmpxchgNb && d.OpSize == 16 && !Model.Cx16) d.Op = Op.Invalid;
+        d.Op = Specialize(in d);
         d.Cost = (ushort)Math.Clamp(_costModel.Cost(d.Code, d.HasMemory), 1, 65535);
     }
 
