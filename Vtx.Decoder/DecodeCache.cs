@@ -45,6 +45,31 @@ public sealed class DecodedPage
         return ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_insns), s - 1);
     }
 
+    /// <summary>
+    /// Marks the <paramref name="count"/> decodings added last as one sequential run — straight-line
+    /// code, each instruction followed in memory by the next — and records on each the length,
+    /// size and cost of the rest of the run, so the interpreter can execute a run without a lookup
+    /// or a limit check per instruction.
+    /// </summary>
+    public void SealRun(int count)
+    {
+        if (count <= 0 || count > _count || count > 255) throw new ArgumentOutOfRangeException(nameof(count), count, "not a run of added decodings");
+        int start = _count - count;
+        uint cycles = 0;
+        int bytes = 0;
+        for (int i = _count - 1; i >= start; i--)
+        {
+            ref DecodedInstruction d = ref _insns[i];
+            cycles += d.Cost;
+            bytes += d.Length;
+            d.RunLength = (byte)(_count - i);
+            d.RunBytes = (ushort)bytes;
+            d.RunCycles = cycles;
+            if (i < _count - 1) d.Flags |= DecodedFlags.Sequential;
+            else d.Flags &= ~DecodedFlags.Sequential;
+        }
+    }
+
     /// <summary>Stores a decoding for <paramref name="offset"/> and returns a reference to the stored copy.</summary>
     public ref DecodedInstruction Add(int offset, DecodedInstruction d)
     {

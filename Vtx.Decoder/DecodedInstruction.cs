@@ -23,6 +23,11 @@ public enum DecodedFlags : byte
     Repne = 32,
     /// <summary>LOCK prefix (already validated by the decoder: a LOCK on a non-lockable form decodes as <see cref="Op.Invalid"/>).</summary>
     Lock = 64,
+    /// <summary>
+    /// The next element of the page's decoding array is the instruction that follows this one in
+    /// memory (set by <see cref="DecodedPage.SealRun"/>), so execution may step to it without a lookup.
+    /// </summary>
+    Sequential = 128,
 }
 
 /// <summary>
@@ -80,6 +85,12 @@ public struct DecodedInstruction
     public byte Extra;
     /// <summary>Cycle cost charged when the instruction retires (per iteration for REP string instructions).</summary>
     public ushort Cost;
+    /// <summary>Instructions from this one to the end of its sequential run (at least 1).</summary>
+    public byte RunLength;
+    /// <summary>Bytes from this instruction's start to the end of its sequential run.</summary>
+    public ushort RunBytes;
+    /// <summary>Cycles charged by the instructions from this one to the end of its sequential run.</summary>
+    public uint RunCycles;
     /// <summary>Memory displacement, or for relative branches the target relative to the next instruction.</summary>
     public long Disp;
     /// <summary>Immediate value, sign- or zero-extended as the instruction defines.</summary>

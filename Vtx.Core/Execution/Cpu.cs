@@ -40,7 +40,7 @@ public sealed unsafe partial class Cpu
 
     // Why the loop must look at something after an instruction: fault or halt (0 = nothing).
     private int _signal;
-    private const int SignalFault = 1, SignalHalt = 2;
+    private const int SignalFault = 1, SignalHalt = 2, SignalRefetch = 4;
     private byte _faultVector;
     private uint _faultError;
     private bool _faultHasError;
@@ -235,21 +235,33 @@ public sealed unsafe partial class Cpu
 
             ref DecodedInstruction d = ref Fetch();
             if (_signal != 0) { reason = StopReason.Exception; break; }
-            _nextRip = (_rip + d.Length) & _ipMask;
-            Execute(ref d);
-            if (_signal != 0)
+
+            // A sequential run that ends before every limit executes with no per-instruction limit
+            // check or fetch; otherwise this step executes one instruction. Both give the same
+            // boundaries, counts and cycles: only the bookkeeping differs.
+            int left = _retired + d.RunLength <= insnEnd && _cycles + d.RunCycles <= cycleEnd
+                       && stopAt - _rip >= d.RunBytes ? int.MaxValue : 1;
+            while (true)
             {
-                if ((_signal & SignalFault) != 0) { reason = StopReason.Exception; break; }
-                // HLT retires (its RIP is the next instruction) and then the processor halts.
+                _nextRip = (_rip + d.Length) & _ipMask;
+                Execute(ref d);
+                if (_signal != 0)
+                {
+                    if ((_signal & SignalFault) != 0) { reason = StopReason.Exception; goto done; }
+                    // HLT, or a write to this code page: the instruction retires, then leave the run.
+                    _rip = _nextRip;
+                    _cycles += d.Cost;
+                    _retired++;
+                    if ((_signal & SignalHalt) != 0) { reason = StopReason.Halted; goto done; }
+                    _signal = 0;
+                    break;
+                }
                 _rip = _nextRip;
                 _cycles += d.Cost;
                 _retired++;
-                reason = StopReason.Halted;
-                break;
+                if ((d.Flags & DecodedFlags.Sequential) == 0 || --left == 0) break;
+                d = ref Unsafe.Add(ref d, 1);
             }
-            _rip = _nextRip;
-            _cycles += d.Cost;
-            _retired++;
         }
 
     done:
@@ -313,21 +325,44 @@ public sealed unsafe partial class Cpu
                 _mem.Read(pa2, buf[avail..]);
                 _scratch = cache.Decode(buf, _codeBits, out _);
                 Finish(ref _scratch);
+                _scratch.RunLength = 1;
+                _scratch.RunBytes = _scratch.Length;
+                _scratch.RunCycles = _scratch.Cost;
                 if (page.Count == 0) ForgetEmptyPage(ppn);
                 return ref _scratch;
             }
-            Finish(ref decoded);
             if (!_mem.IsCodePage(ppn))
             {
                 _mem.MarkCodePage(ppn);
                 EvictWritable(ppn);
             }
-            d = ref page.Add(off, decoded);
+            // Decode the straight-line run that starts here, up to a control transfer, the page end,
+            // an offset decoded before, or 64 instructions, so execution can step through it.
+            int start = page.Count, o = off;
+            byte* pageBase = _ram + (ppn << 12);
+            while (true)
+            {
+                Finish(ref decoded);
+                page.Add(o, decoded);
+                o += decoded.Length;
+                if (EndsRun(in decoded) || o >= 4096 || page.Count - start >= 64 || !Unsafe.IsNullRef(ref page.Lookup(o))) break;
+                decoded = cache.Decode(new ReadOnlySpan<byte>(pageBase + o, Math.Min(4096 - o, 15)), _codeBits, out more);
+                if (more) break; // crosses the page end: decoded when reached
+            }
+            page.SealRun(page.Count - start);
+            d = ref page.Lookup(off);
         }
         _fetchPage = page;
         _fetchLin = ((_rip + _csBase) & ~0xFFFUL) == (lin & ~0xFFFUL) ? lin & ~0xFFFUL : 1;
         return ref d;
     }
+
+    /// <summary>Instructions after which the next instruction is not necessarily the next one in memory.</summary>
+    private static bool EndsRun(in DecodedInstruction d) =>
+        d.Op is Op.Jmp or Op.JmpIndirect or Op.Call or Op.CallIndirect or Op.Ret or Op.Jcc or Op.Jrcxz
+            or Op.Loop or Op.Loope or Op.Loopne or Op.Hlt or Op.Invalid or Op.Unsupported or Op.Ud
+            or Op.CallRel64 or Op.Ret64
+        || (d.Flags & (DecodedFlags.Rep | DecodedFlags.Repne)) != 0;
 
     private void ForgetEmptyPage(ulong ppn)
     {
@@ -350,7 +385,10 @@ public sealed unsafe partial class Cpu
 
     private void OnCodeInvalidated(ulong ppn)
     {
-        if (_fetchPage.PageNumber == ppn) ForgetFetchPage();
+        if (_fetchPage.PageNumber != ppn) return;
+        // The running sequential run may live in the dropped page: make the loop fetch again.
+        ForgetFetchPage();
+        _signal |= SignalRefetch;
     }
 
     private void ForgetFetchPage()
