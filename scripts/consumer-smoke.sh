@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# Consumer-path proof for the Vtx packages.
+#
+# 1. Packs Vtx.Decoder and Vtx.Core from this working tree, with a version unique to this run,
+#    into a temporary local package folder. Build output goes to a temporary artifacts folder,
+#    so the working tree's bin/ and obj/ are left alone.
+# 2. Creates a throw-away console project in another temporary folder whose nuget.config lists
+#    that local folder (for Vtx.*) and nuget.org (for everything else, e.g. Iced), restores it
+#    into an empty, private global-packages folder, builds it and runs it.
+# 3. Checks that the program printed the expected results (add rax, rbx; hlt => 5, Halted).
+#
+# A stale package can't fake success: the version is new for every run, the package cache is
+# empty at the start, and package source mapping lets Vtx.* come only from the local folder.
+#
+# Usage: scripts/consumer-smoke.sh            (exit 0 on success, non-zero with a reason otherwise)
+# Env:   VTX_SMOKE_KEEP=1  keep the temporary folder for inspection
+#        NUGET_ORG_SOURCE  override the public source URL (default: nuget.org v3)
+set -euo pipefail
+
+fail() { echo "consumer-smoke: FAIL: $*" >&2; exit 1; }
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+[[ -f "$repo_root/Vtx.slnx" ]] || fail "cannot find Vtx.slnx at $repo_root"
+command -v dotnet >/dev/null 2>&1 || fail "'dotnet' is not on PATH"
+
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+export MSBUILDDISABLENODEREUSE=1 DOTNET_CLI_USE_MSBUILD_SERVER=0
+
+nuget_org="${NUGET_ORG_SOURCE:-https://api.nuget.org/v3/index.json}"
+work="$(mktemp -d "${TMPDIR:-/tmp}/vtx-consumer-smoke.XXXXXX")"
+cleanup() {
+  if [[ "${VTX_SMOKE_KEEP:-0}" == 1 ]]; then echo "consumer-smoke: kept $work"; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+
+# Unique per run: seconds since the epoch, plus the PID and a random number.
+version="0.0.1-smoke.$(date +%s).$$.$RANDOM"
+packages="$work/packages"
+consumer="$work/consumer"
+mkdir -p "$packages" "$consumer"
+
+# Runs one step with its output in a log file (not our stdout: build servers that outlive the
+# step must not hold the caller's pipe open). Prints the log's tail, or all of it on failure.
+step() {
+  local name="$1"; shift
+  local log="$work/$name.log" start=$SECONDS rc=0
+  echo "consumer-smoke: $name: $*"
+  "$@" >"$log" 2>&1 </dev/null || rc=$?
+  if (( rc != 0 )); then
+    echo "---- $name output ----"; cat "$log"; echo "---- end of $name output ----"
+    fail "$name exited with $rc"
+  fi
+  echo "consumer-smoke: $name ok ($((SECONDS - start)) s)"
+}
+
+# ---- 1. pack ---------------------------------------------------------------------------------
+# The two library projects one at a time (packing Vtx.slnx would also restore the test and
+# bench projects, for nothing: they are not packable).
+for proj in Vtx.Decoder Vtx.Core; do
+  step "pack-$proj" dotnet pack "$repo_root/$proj/$proj.csproj" -c Release -o "$packages" \
+    --artifacts-path "$work/artifacts" -nodeReuse:false -p:Version="$version"
+done
+
+for id in Vtx.Decoder Vtx.Core; do
+  for ext in nupkg snupkg; do
+    [[ -f "$packages/$id.$version.$ext" ]] || fail "pack did not produce $id.$version.$ext (got: $(ls "$packages"))"
+  done
+done
+unexpected="$(find "$packages" -name '*.nupkg' ! -name 'Vtx.Core.*' ! -name 'Vtx.Decoder.*' -printf '%f ')"
+[[ -z "$unexpected" ]] || fail "unexpected packages were produced: $unexpected"
+if command -v unzip >/dev/null 2>&1; then
+  for id in Vtx.Decoder Vtx.Core; do
+    listing="$(unzip -Z1 "$packages/$id.$version.nupkg")"
+    for f in README.md "lib/net10.0/$id.dll" "lib/net10.0/$id.xml"; do
+      grep -qxF "$f" <<<"$listing" || fail "$id.$version.nupkg lacks $f; it has: $listing"
+    done
+    grep -qxF "lib/net10.0/$id.pdb" <<<"$(unzip -Z1 "$packages/$id.$version.snupkg")" \
+      || fail "$id.$version.snupkg lacks lib/net10.0/$id.pdb"
+  done
+fi
+
+# ---- 2. consumer project -----------------------------------------------------------------------
+# Empty Directory.* files stop MSBuild from picking up any from folders above the temp folder.
+echo '<Project />' >"$consumer/Directory.Build.props"
+echo '<Project />' >"$consumer/Directory.Build.targets"
+echo '<Project />' >"$consumer/Directory.Packages.props"
+
+cat >"$consumer/nuget.config" <<EOF
+<?xml version="1.0" encoding="utf-8"?>
+<configuration>
+  <packageSources>
+    <clear />
+    <add key="vtx-local" value="$packages" />
+    <add key="nuget.org" value="$nuget_org" protocolVersion="3" />
+  </packageSources>
+  <packageSourceMapping>
+    <packageSource key="vtx-local">
+      <package pattern="Vtx.*" />
+    </packageSource>
+    <packageSource key="nuget.org">
+      <package pattern="*" />
+    </packageSource>
+  </packageSourceMapping>
+</configuration>
+EOF
+
+cat >"$consumer/Consumer.csproj" <<EOF
+<Project Sdk="Microsoft.NET.Sdk">
+  <PropertyGroup>
+    <OutputType>Exe</OutputType>
+    <TargetFramework>net10.0</TargetFramework>
+    <Nullable>enable</Nullable>
+    <ImplicitUsings>enable</ImplicitUsings>
+    <TreatWarningsAsErrors>true</TreatWarningsAsErrors>
+    <NuGetAudit>false</NuGetAudit>
+  </PropertyGroup>
+  <ItemGroup>
+    <PackageReference Include="Vtx.Core" Version="$version" />
+  </ItemGroup>
+</Project>
+EOF
+
+cat >"$consumer/Program.cs" <<'EOF'
+using Vtx;
+
+var m = new Machine(new MachineOptions { MemoryMiB = 1 });
+m.WriteMemory(0x1000, new byte[] { 0x48, 0x01, 0xD8, 0xF4 }); // add rax, rbx; hlt
+m.Cpu.Rip = 0x1000;
+m.Cpu[Gpr.Rax] = 2;
+m.Cpu[Gpr.Rbx] = 3;
+RunResult r = m.Run(RunLimits.Instructions(100));
+Console.WriteLine($"Rax={m.Cpu[Gpr.Rax]}");
+Console.WriteLine($"Reason={r.Reason}");
+EOF
+
+export NUGET_PACKAGES="$work/nuget-packages"   # empty: nothing cached can stand in for this run's packages
+step restore dotnet restore "$consumer/Consumer.csproj" --configfile "$consumer/nuget.config" \
+  --packages "$NUGET_PACKAGES" -nodeReuse:false
+[[ -f "$NUGET_PACKAGES/vtx.core/$version/vtx.core.$version.nupkg" ]] \
+  || fail "Vtx.Core $version was not restored into the private package folder"
+[[ -f "$NUGET_PACKAGES/vtx.decoder/$version/vtx.decoder.$version.nupkg" ]] \
+  || fail "Vtx.Decoder $version was not restored (transitive dependency of Vtx.Core)"
+ls "$NUGET_PACKAGES/iced" >/dev/null 2>&1 || fail "Iced was not restored from $nuget_org"
+
+step build dotnet build "$consumer/Consumer.csproj" -c Release --no-restore -nodeReuse:false
+
+# ---- 3. run and check --------------------------------------------------------------------------
+dll="$consumer/bin/Release/net10.0/Consumer.dll"
+[[ -f "$dll" ]] || fail "build did not produce $dll"
+echo "consumer-smoke: run: dotnet $dll"
+rc=0
+out="$(dotnet "$dll" 2>&1 </dev/null)" || rc=$?
+echo "$out"
+(( rc == 0 )) || fail "the consumer program exited with $rc"
+grep -qxF 'Rax=5' <<<"$out" || fail "expected 'Rax=5' in the program output"
+grep -qxF 'Reason=Halted' <<<"$out" || fail "expected 'Reason=Halted' in the program output"
+
+echo "consumer-smoke: PASS (Vtx.Core $version from a local package folder; Rax=5, Halted)"
