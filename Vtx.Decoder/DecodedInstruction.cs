@@ -81,7 +81,7 @@ public struct DecodedInstruction
     public byte Segment;
     /// <summary>Condition code 0..15 (O, NO, B, AE, E, NE, BE, A, S, NS, P, NP, L, GE, LE, G) for Jcc/SETcc/CMOVcc.</summary>
     public byte Cond;
-    /// <summary>Second immediate: ENTER's nesting level.</summary>
+    /// <summary>Second immediate (ENTER's nesting level), or the segment register a MOV Sreg / LDS-family instruction names (0 ES .. 5 GS).</summary>
     public byte Extra;
     /// <summary>Cycle cost charged when the instruction retires (per iteration for REP string instructions).</summary>
     public ushort Cost;

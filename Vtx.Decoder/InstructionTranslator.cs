@@ -46,7 +46,7 @@ public static class InstructionTranslator
 
     private static Op MapMnemonic(in Instruction ins) => ins.Mnemonic switch
     {
-        Mnemonic.Mov => Op.Mov,
+        Mnemonic.Mov => MapMov(ins),
         Mnemonic.Movzx => Op.Movzx,
         Mnemonic.Movsx or Mnemonic.Movsxd => Op.Movsx,
         Mnemonic.Xchg => Op.Xchg,
@@ -120,8 +120,8 @@ public static class InstructionTranslator
         Mnemonic.Pdep => Op.Pdep,
         Mnemonic.Pext => Op.Pext,
 
-        Mnemonic.Jmp => IsNearBranch(ins.Op0Kind) ? Op.Jmp : ins.Op0Kind is OpKind.Register or OpKind.Memory && !ins.IsJmpFarIndirect ? Op.JmpIndirect : Op.Unsupported,
-        Mnemonic.Call => IsNearBranch(ins.Op0Kind) ? Op.Call : ins.Op0Kind is OpKind.Register or OpKind.Memory && !ins.IsCallFarIndirect ? Op.CallIndirect : Op.Unsupported,
+        Mnemonic.Jmp => IsNearBranch(ins.Op0Kind) ? Op.Jmp : ins.IsJmpFar ? Op.JmpFar : ins.IsJmpFarIndirect ? Op.JmpFarIndirect : Op.JmpIndirect,
+        Mnemonic.Call => IsNearBranch(ins.Op0Kind) ? Op.Call : ins.IsCallFar ? Op.CallFar : ins.IsCallFarIndirect ? Op.CallFarIndirect : Op.CallIndirect,
         Mnemonic.Ret => Op.Ret,
         Mnemonic.Jo or Mnemonic.Jno or Mnemonic.Jb or Mnemonic.Jae or Mnemonic.Je or Mnemonic.Jne or Mnemonic.Jbe or Mnemonic.Ja
             or Mnemonic.Js or Mnemonic.Jns or Mnemonic.Jp or Mnemonic.Jnp or Mnemonic.Jl or Mnemonic.Jge or Mnemonic.Jle or Mnemonic.Jg => Op.Jcc,
@@ -155,8 +155,63 @@ public static class InstructionTranslator
         Mnemonic.Pause => Op.Pause,
         Mnemonic.Ud0 or Mnemonic.Ud1 or Mnemonic.Ud2 => Op.Ud,
         Mnemonic.Hlt => Op.Hlt,
+
+        Mnemonic.Lds or Mnemonic.Les or Mnemonic.Lfs or Mnemonic.Lgs or Mnemonic.Lss => Op.LoadFarPointer,
+        Mnemonic.Retf => Op.RetFar,
+        Mnemonic.Iret or Mnemonic.Iretd or Mnemonic.Iretq => Op.Iret,
+        Mnemonic.Int => Op.Int,
+        Mnemonic.Int3 => Op.Int3,
+        Mnemonic.Into => Op.Into,
+        Mnemonic.Int1 => Op.Int1,
+        Mnemonic.Cli => Op.Cli,
+        Mnemonic.Sti => Op.Sti,
+        Mnemonic.Lgdt => Op.Lgdt,
+        Mnemonic.Lidt => Op.Lidt,
+        Mnemonic.Lldt => Op.Lldt,
+        Mnemonic.Ltr => Op.Ltr,
+        Mnemonic.Sgdt => Op.Sgdt,
+        Mnemonic.Sidt => Op.Sidt,
+        Mnemonic.Sldt => Op.Sldt,
+        Mnemonic.Str => Op.Str,
+        Mnemonic.Lmsw => Op.Lmsw,
+        Mnemonic.Smsw => Op.Smsw,
+        Mnemonic.Clts => Op.Clts,
+        Mnemonic.Invlpg => Op.Invlpg,
+        Mnemonic.Invpcid => Op.Invpcid,
+        Mnemonic.Wbinvd or Mnemonic.Wbnoinvd => Op.Wbinvd,
+        Mnemonic.Invd => Op.Invd,
+        Mnemonic.Rdmsr => Op.Rdmsr,
+        Mnemonic.Wrmsr => Op.Wrmsr,
+        Mnemonic.Swapgs => Op.Swapgs,
+        Mnemonic.Syscall => Op.Syscall,
+        Mnemonic.Sysret or Mnemonic.Sysretq => Op.Sysret,
+        Mnemonic.Sysenter => Op.Sysenter,
+        Mnemonic.Sysexit or Mnemonic.Sysexitq => Op.Sysexit,
+        Mnemonic.In => Op.In,
+        Mnemonic.Out => Op.Out,
+        Mnemonic.Insb or Mnemonic.Insw or Mnemonic.Insd => Op.Ins,
+        Mnemonic.Outsb or Mnemonic.Outsw or Mnemonic.Outsd => Op.Outs,
+        Mnemonic.Rdpid => Op.Rdpid,
+        Mnemonic.Xgetbv => Op.Xgetbv,
+        Mnemonic.Xsetbv => Op.Xsetbv,
+        Mnemonic.Stac => Op.Stac,
+        Mnemonic.Clac => Op.Clac,
         _ => Op.Unsupported,
     };
+
+    /// <summary>MOV splits by operand class: segment, control and debug registers have their own handlers.</summary>
+    private static Op MapMov(in Instruction ins)
+    {
+        for (int i = 0; i < ins.OpCount; i++)
+        {
+            if (ins.GetOpKind(i) != OpKind.Register) continue;
+            Register r = ins.GetOpRegister(i);
+            if (r.IsSegmentRegister()) return i == 0 ? Op.MovToSeg : Op.MovFromSeg;
+            if (r.IsCR()) return i == 0 ? Op.MovToCr : Op.MovFromCr;
+            if (r.IsDR()) return i == 0 ? Op.MovToDr : Op.MovFromDr;
+        }
+        return Op.Mov;
+    }
 
     private static bool IsNearBranch(OpKind k) => k is OpKind.NearBranch16 or OpKind.NearBranch32 or OpKind.NearBranch64;
 
@@ -176,6 +231,17 @@ public static class InstructionTranslator
                 case OpKind.Register:
                 {
                     Register r = ins.GetOpRegister(i);
+                    if (r.IsSegmentRegister() && op is Op.MovToSeg or Op.MovFromSeg)
+                    {
+                        // The segment register goes to Extra: Segment belongs to a memory operand.
+                        d.Extra = (byte)(r - Register.ES);
+                        continue;
+                    }
+                    if (r.IsCR() || r.IsDR())
+                    {
+                        d.Reg3 = (byte)(r.IsCR() ? r - Register.CR0 : r - Register.DR0);
+                        continue;
+                    }
                     if (!TryGpr(r, out byte num, out int rsize))
                     {
                         if (r.IsSegmentRegister() && op is Op.PushSeg or Op.PopSeg)
@@ -198,6 +264,7 @@ public static class InstructionTranslator
                     if (i == 0) size = ins.MemorySize.GetSize();
                     break;
                 case OpKind.Immediate8:
+                case OpKind.Immediate8_2nd: // ENTER's nesting level
                 case OpKind.Immediate16:
                 case OpKind.Immediate32:
                 case OpKind.Immediate64:
@@ -206,10 +273,19 @@ public static class InstructionTranslator
                 case OpKind.Immediate8to64:
                 case OpKind.Immediate32to64:
                     if (op == Op.Enter && i == 1) { d.Extra = (byte)ins.GetImmediate(i); break; }
+                    if (op is Op.Int or Op.In or Op.Out or Op.RetFar) { d.Imm = ins.GetImmediate(i); d.Flags |= DecodedFlags.ImmB; break; }
                     d.Imm = ins.GetImmediate(i);
                     if (role == 1) d.Flags |= DecodedFlags.ImmB;
                     else if (role == 2) d.Flags |= DecodedFlags.Imm3;
                     else if (op is Op.Push or Op.Ret or Op.Enter) d.Flags |= DecodedFlags.ImmB;
+                    break;
+                case OpKind.FarBranch16:
+                    d.Imm = ins.FarBranch16 | ((ulong)ins.FarBranchSelector << 48);
+                    size = 2;
+                    break;
+                case OpKind.FarBranch32:
+                    d.Imm = ins.FarBranch32 | ((ulong)ins.FarBranchSelector << 48);
+                    size = 4;
                     break;
                 case OpKind.NearBranch16:
                     d.Disp = (short)(ushort)(ins.NearBranch16 - (ushort)ins.NextIP);
@@ -297,6 +373,41 @@ public static class InstructionTranslator
                 break;
             case Op.CmpxchgNb:
                 size = ins.Mnemonic == Mnemonic.Cmpxchg16b ? 16 : 8;
+                break;
+            case Op.LoadFarPointer:
+                d.Extra = ins.Mnemonic switch { Mnemonic.Les => 0, Mnemonic.Lss => 2, Mnemonic.Lds => 3, Mnemonic.Lfs => 4, _ => 5 };
+                size = ins.MemorySize switch { MemorySize.SegPtr16 => 2, MemorySize.SegPtr64 => 8, _ => 4 };
+                break;
+            case Op.JmpFarIndirect:
+            case Op.CallFarIndirect:
+                // m16:16 / m16:32 / m16:64: the operand size is the offset's size.
+                size = ins.MemorySize switch { MemorySize.SegPtr16 => 2, MemorySize.SegPtr64 => 8, _ => 4 };
+                break;
+            case Op.RetFar:
+                size = ins.Code switch { Code.Retfq or Code.Retfq_imm16 => 8, Code.Retfd or Code.Retfd_imm16 => 4, _ => 2 };
+                break;
+            case Op.Iret:
+                size = ins.Mnemonic switch { Mnemonic.Iretq => 8, Mnemonic.Iretd => 4, _ => 2 };
+                break;
+            case Op.Sysret:
+            case Op.Sysexit:
+                size = ins.Mnemonic is Mnemonic.Sysretq or Mnemonic.Sysexitq ? 8 : 4;
+                break;
+            case Op.In:
+            case Op.Out:
+                // IN AL/AX/EAX, DX|imm8 and OUT DX|imm8, AL/AX/EAX: the size is the accumulator's.
+                size = (op == Op.In ? ins.Op0Register : ins.Op1Register).GetSize();
+                break;
+            case Op.Ins:
+            case Op.Outs:
+                size = ins.MemorySize.GetSize();
+                if (ins.HasRepePrefix || ins.HasRepnePrefix) d.Flags |= DecodedFlags.Rep;
+                break;
+            case Op.MovToCr:
+            case Op.MovFromCr:
+            case Op.MovToDr:
+            case Op.MovFromDr:
+                size = bitness == 64 ? 8 : 4;
                 break;
             case Op.Movs:
             case Op.Stos:

@@ -236,6 +236,108 @@ public enum Op : ushort
     /// <summary>HLT.</summary>
     Hlt,
 
+    // ---- system instructions ----
+    /// <summary>MOV Sreg, r/m16 (segment in <see cref="DecodedInstruction.Segment"/>).</summary>
+    MovToSeg,
+    /// <summary>MOV r/m, Sreg.</summary>
+    MovFromSeg,
+    /// <summary>LDS/LES/LFS/LGS/LSS: load a segment register and a general register from a far pointer.</summary>
+    LoadFarPointer,
+    /// <summary>JMP ptr16:16/32 (selector in <see cref="DecodedInstruction.Imm"/> bits 63:48).</summary>
+    JmpFar,
+    /// <summary>JMP m16:16/32/64.</summary>
+    JmpFarIndirect,
+    /// <summary>CALL ptr16:16/32.</summary>
+    CallFar,
+    /// <summary>CALL m16:16/32/64.</summary>
+    CallFarIndirect,
+    /// <summary>RET far [imm16].</summary>
+    RetFar,
+    /// <summary>IRET/IRETD/IRETQ.</summary>
+    Iret,
+    /// <summary>INT imm8.</summary>
+    Int,
+    /// <summary>INT3.</summary>
+    Int3,
+    /// <summary>INTO.</summary>
+    Into,
+    /// <summary>INT1 (ICEBP).</summary>
+    Int1,
+    /// <summary>CLI.</summary>
+    Cli,
+    /// <summary>STI.</summary>
+    Sti,
+    /// <summary>LGDT.</summary>
+    Lgdt,
+    /// <summary>LIDT.</summary>
+    Lidt,
+    /// <summary>LLDT.</summary>
+    Lldt,
+    /// <summary>LTR.</summary>
+    Ltr,
+    /// <summary>SGDT.</summary>
+    Sgdt,
+    /// <summary>SIDT.</summary>
+    Sidt,
+    /// <summary>SLDT.</summary>
+    Sldt,
+    /// <summary>STR.</summary>
+    Str,
+    /// <summary>LMSW.</summary>
+    Lmsw,
+    /// <summary>SMSW.</summary>
+    Smsw,
+    /// <summary>CLTS.</summary>
+    Clts,
+    /// <summary>MOV CRn, r (register number in <see cref="DecodedInstruction.Reg3"/>).</summary>
+    MovToCr,
+    /// <summary>MOV r, CRn.</summary>
+    MovFromCr,
+    /// <summary>MOV DRn, r.</summary>
+    MovToDr,
+    /// <summary>MOV r, DRn.</summary>
+    MovFromDr,
+    /// <summary>INVLPG.</summary>
+    Invlpg,
+    /// <summary>INVPCID.</summary>
+    Invpcid,
+    /// <summary>WBINVD / WBNOINVD.</summary>
+    Wbinvd,
+    /// <summary>INVD.</summary>
+    Invd,
+    /// <summary>RDMSR.</summary>
+    Rdmsr,
+    /// <summary>WRMSR.</summary>
+    Wrmsr,
+    /// <summary>SWAPGS.</summary>
+    Swapgs,
+    /// <summary>SYSCALL.</summary>
+    Syscall,
+    /// <summary>SYSRET.</summary>
+    Sysret,
+    /// <summary>SYSENTER.</summary>
+    Sysenter,
+    /// <summary>SYSEXIT.</summary>
+    Sysexit,
+    /// <summary>IN (port in DX or imm8).</summary>
+    In,
+    /// <summary>OUT (port in DX or imm8).</summary>
+    Out,
+    /// <summary>INS.</summary>
+    Ins,
+    /// <summary>OUTS.</summary>
+    Outs,
+    /// <summary>RDPID.</summary>
+    Rdpid,
+    /// <summary>XGETBV.</summary>
+    Xgetbv,
+    /// <summary>XSETBV.</summary>
+    Xsetbv,
+    /// <summary>STAC.</summary>
+    Stac,
+    /// <summary>CLAC.</summary>
+    Clac,
+
     // ---- fast forms: chosen at decode time for the commonest (operation, form, size) triples,
     // so their handlers test no operand-form or size bits. Same semantics as the generic op. ----
     /// <summary>Fast form of ADD register, register, 64-bit.</summary>

@@ -268,7 +268,8 @@ public sealed partial class Cpu
         if (size == 8)
         {
             Int128 n = (Int128)(((UInt128)_gpr[2] << 64) | _gpr[0]);
-            Int128 qq = n / s;
+            // MIN / -1 overflows the host division too: its quotient (2^127) is out of range anyway.
+            Int128 qq = s == -1 ? (n == Int128.MinValue ? Int128.MaxValue : -n) : n / s;
             if (qq > long.MaxValue || qq < long.MinValue) { Fault(ExceptionVector.DE); return; }
             q = (ulong)(long)qq;
             rem = (ulong)(long)(n % s);
@@ -277,7 +278,7 @@ public sealed partial class Cpu
         {
             int bits = size * 8;
             long n = size == 1 ? (short)GetReg(0, 2) : (long)Sz.SignExtend((GetReg(2, size) << bits) | GetReg(0, size), size * 2);
-            long qq = n / s;
+            long qq = s == -1 ? (n == long.MinValue ? long.MaxValue : -n) : n / s; // as above (EDX:EAX = -2^63)
             long max = (long)(Sz.Sign(size) - 1), min = -max - 1;
             if (qq > max || qq < min) { Fault(ExceptionVector.DE); return; }
             q = (ulong)qq;

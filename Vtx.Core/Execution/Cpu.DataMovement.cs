@@ -170,23 +170,7 @@ public sealed partial class Cpu
     }
 
     /// <summary>PUSH FS/GS: pushes the selector (zero-extended).</summary>
-    private void ExecPushSeg(ref DecodedInstruction d) => Push(_segSel[d.Segment], d.OpSize);
-
-    /// <summary>
-    /// POP FS/GS (and other segment registers): loading a selector belongs to the segmentation
-    /// model of the system-architecture layer; in flat mode only a null selector is accepted
-    /// (base 0), anything else raises #GP(selector) as a descriptor-table miss would.
-    /// </summary>
-    private void ExecPopSeg(ref DecodedInstruction d)
-    {
-        int size = d.OpSize;
-        if (!Peek(size, out ulong v)) return;
-        ushort sel = (ushort)v;
-        if ((sel & 0xFFFC) != 0) { Fault(ExceptionVector.GP, (uint)(sel & 0xFFFC), true); return; }
-        SetSp(Sp() + (ulong)size);
-        _segSel[d.Segment] = sel;
-        if (d.Segment >= 4) _segBase[d.Segment] = 0;
-    }
+    private void ExecPushSeg(ref DecodedInstruction d) => Push(_seg[d.Segment].Selector, d.OpSize);
 
     /// <summary>PUSHF/PUSHFD/PUSHFQ: RFLAGS with VM and RF cleared in the pushed image (SDM Vol. 2B, PUSHF).</summary>
     private void ExecPushf(ref DecodedInstruction d)
@@ -216,6 +200,7 @@ public sealed partial class Cpu
         ulong nf = (old & ~changeable) | (v & changeable);
         if (size != 2) nf &= ~(ulong)RFlags.RF;
         WriteRflags(nf);
+        if (((old ^ nf) & (ulong)RFlags.IF) != 0) _signal |= SignalEvent; // the arbiter may now deliver
     }
 
     /// <summary>ENTER imm16, imm8: make a stack frame with up to 31 levels of display (SDM Vol. 2A, ENTER).</summary>

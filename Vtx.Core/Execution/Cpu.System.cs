@@ -15,6 +15,7 @@ public sealed partial class Cpu
     /// <summary>RDTSC / RDTSCP: EDX:EAX = TSC (the cycle clock at the start of the instruction); RDTSCP also ECX = IA32_TSC_AUX.</summary>
     private void ExecRdtsc(bool aux)
     {
+        if ((_cr4 & Cr4.TSD) != 0 && _cpl != 0 && (_cr0 & Cr0.PE) != 0) { FaultGp0(); return; }
         ulong tsc = Tsc;
         _gpr[0] = (uint)tsc;
         _gpr[2] = tsc >> 32;
@@ -25,6 +26,7 @@ public sealed partial class Cpu
     private void ExecHlt()
     {
         if (_cpl != 0) { FaultGp0(); return; }
-        _signal |= SignalHalt;
+        _halted = true;
+        _signal |= SignalEvent;
     }
 }

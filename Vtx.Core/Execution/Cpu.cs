@@ -24,7 +24,6 @@ public sealed unsafe partial class Cpu
     private readonly byte* _ram;
     private readonly ulong[] _gpr = new ulong[16];
     private readonly ulong[] _segBase = new ulong[6];
-    private readonly ushort[] _segSel = new ushort[6];
     private ICostModel _costModel = DefaultCostModel.Instance;
     private readonly bool[] _opEnabled;
 
@@ -40,7 +39,7 @@ public sealed unsafe partial class Cpu
 
     // Why the loop must look at something after an instruction: fault or halt (0 = nothing).
     private int _signal;
-    private const int SignalFault = 1, SignalHalt = 2, SignalRefetch = 4;
+    private const int SignalFault = 1, SignalEvent = 2, SignalRefetch = 4;
     private byte _faultVector;
     private uint _faultError;
     private bool _faultHasError;
@@ -64,6 +63,14 @@ public sealed unsafe partial class Cpu
         _tlb = GC.AllocateArray<TlbEntry>(TlbSize * 2, pinned: true);
         FlushTlb();
         memory.CodeInvalidated += OnCodeInvalidated;
+        // Any processor sharing this memory may turn a page into code: all must stop writing it directly.
+        memory.CodePageMarked += EvictWritable;
+        // A new processor starts like a new Machine: flat 64-bit mode, zeroed registers, RIP 0.
+        // Reset() gives the architectural power-up state instead.
+        Reset();
+        SetFlatMode(64);
+        _gpr[2] = 0;
+        _rip = 0;
     }
 
     /// <summary>The processor model (CPUID answers and offered features).</summary>
@@ -133,23 +140,23 @@ public sealed unsafe partial class Cpu
     /// <summary>Code size in bits: 64 (64-bit mode), 32 or 16.</summary>
     public int CodeSize => _codeBits;
 
-    /// <summary>True once HLT has stopped the processor (cleared by <see cref="SetFlatMode"/> or by setting <see cref="Rip"/> through <see cref="Resume"/>).</summary>
-    public bool IsHalted => (_signal & SignalHalt) != 0;
+    /// <summary>True while the processor is in the HLT state (it leaves it for an NMI or an unmasked interrupt, or by <see cref="Resume"/>).</summary>
+    public bool IsHalted => _halted;
 
-    /// <summary>Leaves the halted state so that <c>Run</c> continues at <see cref="Rip"/>.</summary>
-    public void Resume() => _signal &= ~SignalHalt;
+    /// <summary>Leaves the HLT state so that <c>Run</c> continues at <see cref="Rip"/>.</summary>
+    public void Resume() => _halted = false;
 
-    /// <summary>Base address of segment <paramref name="seg"/> (in 64-bit mode only FS and GS have non-zero bases, SDM Vol. 3A, 3.4.4).</summary>
-    public ulong GetSegmentBase(SegmentRegister seg) => _segBase[(int)seg];
+    /// <summary>Effective base address of segment <paramref name="seg"/> (in 64-bit mode only FS and GS have non-zero bases, SDM Vol. 3A, 3.4.4).</summary>
+    public ulong GetSegmentBase(SegmentRegister seg) => _segBase[CheckSeg(seg)];
 
     /// <summary>FS base (IA32_FS_BASE).</summary>
-    public ulong FsBase { get => _segBase[4]; set => _segBase[4] = value; }
+    public ulong FsBase { get => _seg[4].Base; set { _seg[4] = _seg[4] with { Base = value }; ModeChanged(); } }
 
     /// <summary>GS base (IA32_GS_BASE).</summary>
-    public ulong GsBase { get => _segBase[5]; set => _segBase[5] = value; }
+    public ulong GsBase { get => _seg[5].Base; set { _seg[5] = _seg[5] with { Base = value }; ModeChanged(); } }
 
     /// <summary>Selector of segment register <paramref name="seg"/>.</summary>
-    public ushort GetSelector(SegmentRegister seg) => _segSel[(int)seg];
+    public ushort GetSelector(SegmentRegister seg) => _seg[CheckSeg(seg)].Selector;
 
     /// <summary>
     /// Puts the processor in flat <paramref name="codeSize"/>-bit operation with paging disabled
@@ -161,15 +168,22 @@ public sealed unsafe partial class Cpu
     {
         if (codeSize is not (16 or 32 or 64))
             throw new ArgumentOutOfRangeException(nameof(codeSize), codeSize, "code size must be 16, 32 or 64");
-        _codeBits = codeSize;
-        _stackSize = codeSize / 8;
-        _ipMask = codeSize == 64 ? ulong.MaxValue : codeSize == 32 ? 0xFFFF_FFFFUL : 0xFFFFUL;
-        _linMask = codeSize == 64 ? ulong.MaxValue : 0xFFFF_FFFFUL;
-        _rip &= _ipMask;
-        for (int i = 0; i < 4; i++) _segBase[i] = 0;
-        _csBase = 0;
+        // Flat protected mode (or 64-bit mode: EFER.LME/LMA set, CS.L = 1); paging stays off here.
+        _cr0 = Cr0.PE | Cr0.ET | Cr0.NE;
+        _efer = codeSize == 64 ? Efer.LME | Efer.LMA : 0;
+        uint codeAr = 0x9B | (codeSize == 64 ? SegmentCache.L : codeSize == 32 ? SegmentCache.DB : 0) | SegmentCache.G;
+        uint dataAr = 0x93 | (codeSize == 16 ? 0 : SegmentCache.DB) | SegmentCache.G;
+        ulong fs = _seg[4].Base, gs = _seg[5].Base;
+        _seg[1] = SegmentCache.Flat(0x08, codeAr);
+        _seg[0] = _seg[2] = _seg[3] = SegmentCache.Flat(0x10, dataAr);
+        _seg[4] = SegmentCache.Flat(0x10, dataAr) with { Base = fs };
+        _seg[5] = SegmentCache.Flat(0x10, dataAr) with { Base = gs };
         _cpl = 0;
         _signal = 0;
+        _halted = false;
+        _shutdown = false;
+        InterceptedExceptions = 0xFFFF_FFFF; // flat mode has no IDT: exceptions stop the run
+        ModeChanged();
         FlushTlb();
     }
 
@@ -221,38 +235,62 @@ public sealed unsafe partial class Cpu
         _cycleBoundary = cycleEnd;
 
         StopReason reason;
-        if ((_signal & SignalHalt) != 0)
-        {
-            reason = StopReason.Halted;
-            goto done;
-        }
         _signal = 0;
         while (true)
         {
+            // HLT with nothing that could ever wake it ends the run at once, whatever the limits.
+            if (_halted && !CanWake && NextDeadline == ulong.MaxValue) { reason = StopReason.Halted; break; }
             if (_retired >= insnEnd) { reason = StopReason.InstructionLimit; break; }
             if (_cycles >= cycleEnd) { reason = StopReason.CycleLimit; break; }
+            if (_shutdown) { reason = StopReason.Shutdown; break; }
+
+            // Boundary: one test when nothing is pending; otherwise the arbiter decides.
+            ulong deadline = cycleEnd;
+            if (EventsPending)
+            {
+                if (Arbitrate())
+                {
+                    _cycles += EventDeliveryCycles;
+                    continue;
+                }
+                if (_halted)
+                {
+                    // Time passes in HLT until the next posted event.
+                    _cycles = Math.Max(_cycles, Math.Min(NextDeadline, cycleEnd));
+                    continue;
+                }
+                deadline = Math.Min(deadline, NextDeadline);
+            }
             if (_rip == stopAt) { reason = StopReason.StopAddress; break; }
 
             ref DecodedInstruction d = ref Fetch();
-            if (_signal != 0) { reason = StopReason.Exception; break; }
+            if (_signal != 0)
+            {
+                if (HandleFault(out reason)) continue;
+                break;
+            }
 
-            // A sequential run that ends before every limit executes with no per-instruction limit
-            // check or fetch; otherwise this step executes one instruction. Both give the same
-            // boundaries, counts and cycles: only the bookkeeping differs.
-            int left = _retired + d.RunLength <= insnEnd && _cycles + d.RunCycles <= cycleEnd
-                       && stopAt - _rip >= d.RunBytes ? int.MaxValue : 1;
+            // A sequential run that ends before every limit and deadline executes with no
+            // per-instruction limit check or fetch; otherwise this step executes one instruction.
+            // Both give the same boundaries, counts and cycles: only the bookkeeping differs.
+            int left = _retired + d.RunLength <= insnEnd && _cycles + d.RunCycles <= deadline
+                       && stopAt - _rip >= d.RunBytes && !EventsPending ? int.MaxValue : 1;
             while (true)
             {
                 _nextRip = (_rip + d.Length) & _ipMask;
                 Execute(ref d);
                 if (_signal != 0)
                 {
-                    if ((_signal & SignalFault) != 0) { reason = StopReason.Exception; goto done; }
-                    // HLT, or a write to this code page: the instruction retires, then leave the run.
+                    if ((_signal & SignalFault) != 0)
+                    {
+                        if (HandleFault(out reason)) break;
+                        goto done;
+                    }
+                    // HLT, STI, MOV SS, a write to this code page...: the instruction retires, then
+                    // the loop goes back to the boundary.
                     _rip = _nextRip;
                     _cycles += d.Cost;
                     _retired++;
-                    if ((_signal & SignalHalt) != 0) { reason = StopReason.Halted; goto done; }
                     _signal = 0;
                     break;
                 }
@@ -276,6 +314,25 @@ public sealed unsafe partial class Cpu
     }
 
     private static ulong SatAdd(ulong a, ulong b) => a + b < a ? ulong.MaxValue : a + b;
+
+    /// <summary>Cycles charged for delivering an event through the IDT.</summary>
+    private const int EventDeliveryCycles = 20;
+
+    /// <summary>
+    /// A fault is pending: stop the run when the host intercepts its vector (the fault stays
+    /// recorded for the result), or deliver it. Returns true to continue running.
+    /// </summary>
+    private bool HandleFault(out StopReason reason)
+    {
+        reason = StopReason.Exception;
+        if ((InterceptedExceptions & (1u << (_faultVector & 31))) != 0 || _faultVector >= 32) return false;
+        _signal &= ~SignalFault;
+        bool delivered = DeliverEvent(_faultVector, EventKind.HardwareException, _faultError, _faultHasError, _rip);
+        _signal = 0;
+        if (!delivered) { reason = StopReason.Shutdown; return false; }
+        _cycles += EventDeliveryCycles;
+        return true;
+    }
 
     // ------------------------------------------------------------------ fetch
 
@@ -333,8 +390,7 @@ public sealed unsafe partial class Cpu
             }
             if (!_mem.IsCodePage(ppn))
             {
-                _mem.MarkCodePage(ppn);
-                EvictWritable(ppn);
+                _mem.MarkCodePage(ppn); // evicts write TLB entries of every processor (EvictWritable)
             }
             // Decode the straight-line run that starts here, up to a control transfer, the page end,
             // an offset decoded before, or 64 instructions, so execution can step through it.

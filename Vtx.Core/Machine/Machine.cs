@@ -39,6 +39,7 @@ public sealed class Machine
         Memory = new PhysicalMemory((ulong)options.MemoryMiB << 20);
         Cpu = new Cpu(Memory, options.CpuModel);
         Cpu.SetFlatMode(options.CodeSize);
+        Cpu.Rip = 0;
     }
 
     /// <summary>The processor.</summary>

@@ -11,8 +11,10 @@ public enum StopReason
     StopAddress,
     /// <summary>An instruction raised an exception; <see cref="RunResult.Fault"/> says which. RIP is the faulting instruction.</summary>
     Exception,
-    /// <summary>HLT executed and nothing can wake the processor.</summary>
+    /// <summary>HLT executed and nothing can wake the processor (no NMI or unmasked interrupt pending, none posted).</summary>
     Halted,
+    /// <summary>A triple fault put the processor in the shutdown state (SDM Vol. 3A, 6.15, interrupt 8).</summary>
+    Shutdown,
 }
 
 /// <summary>An exception raised by the guest (SDM Vol. 3A, 6.3).</summary>

@@ -51,8 +51,15 @@ public sealed unsafe class PhysicalMemory
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal bool IsCodePage(ulong pageNumber) => _codePage[pageNumber] != 0;
 
+    /// <summary>Called after a page became a code page (every processor drops its direct write mappings of it).</summary>
+    internal Action<ulong>? CodePageMarked;
+
     /// <summary>Marks a RAM page as holding decodings.</summary>
-    internal void MarkCodePage(ulong pageNumber) => _codePage[pageNumber] = 1;
+    internal void MarkCodePage(ulong pageNumber)
+    {
+        _codePage[pageNumber] = 1;
+        CodePageMarked?.Invoke(pageNumber);
+    }
 
     /// <summary>Drops the decodings of a page that is about to be written.</summary>
     internal void InvalidateCode(ulong pageNumber)

@@ -1,0 +1,103 @@
+namespace Vtx;
+
+public sealed partial class Cpu
+{
+    // The instruction-boundary arbiter (SDM Vol. 3A, 6.9, Table 6-2): the one place that decides
+    // what happens between two instructions — pending debug traps, NMI, maskable interrupts —
+    // with blocking by STI, by MOV SS/POP SS, by NMI (until IRET) and by RFLAGS.IF.
+
+    private const int ShadowSti = 1, ShadowMovSs = 2;
+    private int _shadow;           // kind of interrupt shadow, valid while _shadowAt == _retired
+    private ulong _shadowAt;       // the boundary (retired count) the shadow covers
+    private bool _nmiPending, _nmiBlocked, _intrPending;
+    private byte _intrVector;
+    private bool _halted;
+    private readonly SortedList<(ulong Cycle, ulong Seq), PostedEvent> _posted = new();
+    private ulong _postSeq;
+
+    private readonly record struct PostedEvent(bool Nmi, byte Vector);
+
+    /// <summary>True while an NMI has been delivered and no IRET has executed since (SDM Vol. 3A, 6.7.1).</summary>
+    public bool NmiBlocked { get => _nmiBlocked; set => _nmiBlocked = value; }
+
+    /// <summary>True while an NMI is latched, waiting to be delivered.</summary>
+    public bool NmiPending => _nmiPending;
+
+    /// <summary>The interrupt shadow in force at the current boundary: "sti", "mov-ss" or null.</summary>
+    public string? InterruptShadow => _shadowAt == _retired ? _shadow switch { ShadowSti => "sti", ShadowMovSs => "mov-ss", _ => null } : null;
+
+    /// <summary>Raises the NMI line now: the NMI is latched (one at most) and delivered at the first boundary where NMIs are not blocked.</summary>
+    public void RaiseNmi() => _nmiPending = true;
+
+    /// <summary>
+    /// Asserts a maskable external interrupt with <paramref name="vector"/> (the INTR line with the
+    /// vector an interrupt controller would supply on acknowledge). It stays pending until delivered.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">Vectors 0-15 are not valid external interrupt vectors here (they alias exceptions).</exception>
+    public void RaiseInterrupt(byte vector)
+    {
+        if (vector < 16) throw new ArgumentOutOfRangeException(nameof(vector), vector, "external interrupt vectors must be 16..255");
+        _intrPending = true;
+        _intrVector = vector;
+    }
+
+    /// <summary>
+    /// Schedules an NMI (<paramref name="nmi"/> true) or an external interrupt at cycle
+    /// <paramref name="cycle"/>: it is raised at the first instruction boundary whose cycle count is
+    /// at least <paramref name="cycle"/> (time passes in HLT until then). Events at the same cycle
+    /// are raised in the order posted.
+    /// </summary>
+    public void PostEvent(ulong cycle, bool nmi, byte vector = 0)
+    {
+        if (!nmi && vector < 16) throw new ArgumentOutOfRangeException(nameof(vector), vector, "external interrupt vectors must be 16..255");
+        _posted.Add((cycle, _postSeq++), new PostedEvent(nmi, vector));
+    }
+
+    private ulong NextDeadline => _posted.Count == 0 ? ulong.MaxValue : _posted.Keys[0].Cycle;
+
+    /// <summary>Starts an interrupt shadow covering the boundary after the current instruction; back-to-back SS loads do not extend it.</summary>
+    private void BeginShadow(int kind)
+    {
+        if (kind == ShadowMovSs && _shadowAt == _retired && _shadow == ShadowMovSs) return;
+        _shadow = kind;
+        _shadowAt = _retired + 1;
+        _signal |= SignalEvent;
+    }
+
+    /// <summary>An NMI or interrupt is pending that is not masked by NMI blocking or RFLAGS.IF (shadows aside).</summary>
+    private bool CanWake => (_nmiPending && !_nmiBlocked) || (_intrPending && (_rflags & (ulong)RFlags.IF) != 0);
+
+    private bool EventsPending => _nmiPending || _intrPending || _posted.Count != 0 || _halted;
+
+    /// <summary>
+    /// Arbitrates at an instruction boundary. Returns true when an event was delivered (or the
+    /// processor shut down), so the caller re-fetches.
+    /// </summary>
+    private bool Arbitrate()
+    {
+        while (_posted.Count != 0 && _posted.Keys[0].Cycle <= _cycles)
+        {
+            var e = _posted.Values[0];
+            _posted.RemoveAt(0);
+            if (e.Nmi) _nmiPending = true;
+            else { _intrPending = true; _intrVector = e.Vector; }
+        }
+        int shadow = _shadowAt == _retired ? _shadow : 0;
+        if (_nmiPending && !_nmiBlocked && shadow != ShadowMovSs)
+        {
+            _nmiPending = false;
+            _halted = false;
+            if (!DeliverEvent(2, EventKind.Nmi, 0, false, _rip)) return true;
+            _nmiBlocked = true;
+            return true;
+        }
+        if (_intrPending && (_rflags & (ulong)RFlags.IF) != 0 && shadow == 0)
+        {
+            _intrPending = false;
+            _halted = false;
+            DeliverEvent(_intrVector, EventKind.ExternalInterrupt, 0, false, _rip);
+            return true;
+        }
+        return false;
+    }
+}

@@ -1,0 +1,171 @@
+using Vtx.Decoding;
+using Vtx.Execution;
+
+namespace Vtx;
+
+public sealed partial class Cpu
+{
+    // Protected-mode segmentation (SDM Vol. 3A, chapter 3 and 5.5-5.8): descriptor reads, segment
+    // register loads with their privilege and type checks, and the selector-error-code faults.
+
+    /// <summary>Selector error code: index and TI of <paramref name="sel"/> (RPL cleared), plus EXT.</summary>
+    private static uint SelError(ushort sel, bool ext = false) => (uint)(sel & 0xFFFC) | (ext ? 1u : 0u);
+
+    /// <summary>
+    /// Reads the 8-byte descriptor <paramref name="sel"/> names in the GDT or LDT (an implicit
+    /// supervisor access). #GP(selector) when the index is beyond the table limit.
+    /// </summary>
+    private bool ReadDescriptor(ushort sel, out ulong desc, out ulong lin, bool ext = false)
+    {
+        desc = 0;
+        bool ldt = (sel & 4) != 0;
+        ulong tableBase = ldt ? _ldtr.Base : _gdtr.Base;
+        uint limit = ldt ? (_ldtr.IsUnusable ? 0 : _ldtr.Limit) : _gdtr.Limit;
+        uint offset = (uint)(sel & 0xFFF8);
+        lin = (tableBase + offset) & _linMask;
+        if ((ldt && _ldtr.IsUnusable) || offset + 7 > limit) return Fault(ExceptionVector.GP, SelError(sel, ext), true);
+        return ReadSupervisor(lin, 8, out desc);
+    }
+
+    /// <summary>An implicit supervisor-mode read (descriptor tables, TSS, IDT).</summary>
+    private bool ReadSupervisor(ulong lin, int size, out ulong v)
+    {
+        int cpl = _cpl;
+        _cpl = 0;
+        bool ok = Read(lin & _linMask, size, out v);
+        _cpl = cpl;
+        return ok;
+    }
+
+    /// <summary>An implicit supervisor-mode write (accessed bits, busy TSS).</summary>
+    private bool WriteSupervisor(ulong lin, int size, ulong v)
+    {
+        int cpl = _cpl;
+        _cpl = 0;
+        bool ok = Write(lin & _linMask, size, v);
+        _cpl = cpl;
+        return ok;
+    }
+
+    /// <summary>Sets the accessed bit of a code/data descriptor in memory if it is clear (SDM Vol. 3A, 3.4.5.1).</summary>
+    private bool MarkAccessed(ulong desc, ulong lin)
+    {
+        if ((desc & (1UL << 40)) != 0) return true;
+        return WriteSupervisor(lin + 5, 1, (desc >> 40) | 1);
+    }
+
+    /// <summary>
+    /// Loads data/stack segment register <paramref name="seg"/> with <paramref name="sel"/>
+    /// (MOV Sreg, POP Sreg, LDS/LES/LFS/LGS/LSS), with the checks of SDM Vol. 2B MOV and 5.6:
+    /// null selectors, table limits, type, privilege, presence.
+    /// </summary>
+    private bool LoadSegment(int seg, ushort sel)
+    {
+        if (seg == 1) return Fault(ExceptionVector.UD); // MOV CS is undefined
+        if ((_cr0 & Cr0.PE) == 0 || (_rflags & (ulong)RFlags.VM) != 0)
+        {
+            _seg[seg] = _seg[seg] with { Selector = sel, Base = (ulong)sel << 4 };
+            ModeChanged();
+            return true;
+        }
+        int rpl = sel & 3;
+        if ((sel & 0xFFFC) == 0)
+        {
+            if (seg == 2)
+            {
+                // A null SS is allowed only in 64-bit mode below CPL 3 with RPL = CPL.
+                if (Mode != OperatingMode.Long64 || _cpl == 3 || rpl != _cpl) return FaultGp0();
+                _seg[2] = new SegmentCache(sel, 0, 0, SegmentCache.Unusable | (uint)(_cpl << 5) | SegmentCache.DB);
+            }
+            else _seg[seg] = SegmentCache.Null(sel);
+            ModeChanged();
+            return true;
+        }
+        if (!ReadDescriptor(sel, out ulong desc, out ulong lin)) return false;
+        var c = SegmentCache.FromDescriptor(sel, desc);
+        bool codeOrData = (c.AccessRights & SegmentCache.S) != 0;
+        bool code = codeOrData && (c.Type & 8) != 0;
+        if (seg == 2)
+        {
+            bool writableData = codeOrData && !code && (c.Type & 2) != 0;
+            if (rpl != _cpl || !writableData || c.Dpl != _cpl) return Fault(ExceptionVector.GP, SelError(sel), true);
+            if (!c.Present) return Fault(ExceptionVector.SS, SelError(sel), true);
+        }
+        else
+        {
+            bool readable = codeOrData && (!code || (c.Type & 2) != 0);
+            bool conforming = code && (c.Type & 4) != 0;
+            if (!readable || (!conforming && (rpl > c.Dpl || _cpl > c.Dpl))) return Fault(ExceptionVector.GP, SelError(sel), true);
+            if (!c.Present) return Fault(ExceptionVector.NP, SelError(sel), true);
+        }
+        if (!MarkAccessed(desc, lin)) return false;
+        _seg[seg] = c with { AccessRights = c.AccessRights | 1 };
+        ModeChanged();
+        return true;
+    }
+
+    /// <summary>
+    /// Loads CS for a far transfer to a code segment at privilege <paramref name="newCpl"/>
+    /// (the selector's RPL becomes the CPL), reading the 64-bit base rules of IA-32e mode.
+    /// </summary>
+    private void LoadCs(ushort sel, ulong desc, int newCpl)
+    {
+        var c = SegmentCache.FromDescriptor((ushort)((sel & 0xFFFC) | newCpl), desc);
+        _seg[1] = c with { AccessRights = c.AccessRights | 1 };
+        _cpl = newCpl;
+        ModeChanged();
+    }
+
+    /// <summary>Checks a code-segment descriptor as a far JMP/CALL/RET target (SDM Vol. 3A, 5.8.1-5.8.2), CS.L/D consistency in IA-32e mode.</summary>
+    private bool CheckCodeTarget(ushort sel, ulong desc, bool isReturn, bool ext = false)
+    {
+        var c = SegmentCache.FromDescriptor(sel, desc);
+        if ((c.AccessRights & SegmentCache.S) == 0 || (c.Type & 8) == 0) return Fault(ExceptionVector.GP, SelError(sel, ext), true);
+        bool conforming = (c.Type & 4) != 0;
+        int rpl = sel & 3;
+        if (isReturn)
+        {
+            if (rpl < _cpl || (conforming ? c.Dpl > rpl : c.Dpl != rpl)) return Fault(ExceptionVector.GP, SelError(sel, ext), true);
+        }
+        else if (conforming ? c.Dpl > _cpl : (rpl > _cpl || c.Dpl != _cpl)) return Fault(ExceptionVector.GP, SelError(sel, ext), true);
+        if ((_efer & Efer.LMA) != 0 && c.Long && c.Big) return Fault(ExceptionVector.GP, SelError(sel, ext), true);
+        if (!c.Present) return Fault(ExceptionVector.NP, SelError(sel, ext), true);
+        return true;
+    }
+
+    // ------------------------------------------------------------------ instructions
+
+    private void ExecMovToSeg(ref DecodedInstruction d)
+    {
+        if (!ReadB(ref d, 2, out ulong sel)) return;
+        if (!LoadSegment(d.Extra, (ushort)sel)) return;
+        if (d.Extra == 2) BeginShadow(ShadowMovSs);
+    }
+
+    private void ExecMovFromSeg(ref DecodedInstruction d)
+    {
+        ushort sel = _seg[d.Extra].Selector;
+        // To a register: zero-extended at the operand size; to memory: always 16 bits.
+        if ((d.Flags & DecodedFlags.MemA) != 0) Write(Lin(ref d), 2, sel, d.Segment == 2);
+        else SetReg(d.Reg, d.OpSize, sel);
+    }
+
+    private void ExecLoadFarPointer(ref DecodedInstruction d)
+    {
+        int size = d.OpSize;
+        ulong lin = Lin(ref d);
+        if (!Read(lin, size, out ulong offset, d.Segment == 2) || !Read(lin + (ulong)size, 2, out ulong sel, d.Segment == 2)) return;
+        if (!LoadSegment(d.Extra, (ushort)sel)) return;
+        SetReg(d.Reg, size, offset);
+    }
+
+    private void ExecPopSegChecked(ref DecodedInstruction d)
+    {
+        int size = d.OpSize;
+        if (!Peek(size, out ulong v)) return;
+        ulong oldSp = _gpr[4];
+        SetSp(Sp() + (ulong)size);
+        if (!LoadSegment(d.Segment, (ushort)v)) { _gpr[4] = oldSp; return; }
+        if (d.Segment == 2) BeginShadow(ShadowMovSs);
+    }
+}

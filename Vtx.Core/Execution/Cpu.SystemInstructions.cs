@@ -1,0 +1,463 @@
+using Vtx.Decoding;
+using Vtx.Execution;
+
+namespace Vtx;
+
+public sealed partial class Cpu
+{
+    // Privileged system instructions (SDM Vol. 2 instruction pages; Vol. 3A 2.5-2.8, 5.9, 9.8).
+
+    private ulong _star, _lstar, _cstar, _fmask, _kernelGsBase, _sysenterCs, _sysenterEsp, _sysenterEip;
+    private ulong _pat = 0x0007_0406_0007_0406UL, _mtrrDefType, _featureControl, _apicBase = 0xFEE0_0900;
+    private ulong _cr8;
+    private readonly ulong[] _mtrrVar = new ulong[16];
+    private readonly ulong[] _mtrrFixed = new ulong[11];
+
+    /// <summary>IA32_FEATURE_CONTROL (MSR 3Ah); once bit 0 (lock) is set, WRMSR to it faults until reset.</summary>
+    public ulong FeatureControl { get => _featureControl; set => _featureControl = value; }
+
+    private bool CheckCpl0() => _cpl == 0 || FaultGp0();
+
+    private bool IsPagingFlushBit(ulong changed) => (changed & (Cr4.PGE | Cr4.PAE | Cr4.PSE | Cr4.SMEP | Cr4.SMAP | Cr4.PCIDE | Cr4.LA57)) != 0;
+
+    /// <summary>MOV CR0 with the checks of SDM Vol. 2B MOV-CR and 9.8.5 (IA-32e activation when PG turns on with EFER.LME).</summary>
+    private bool WriteCr0(ulong v)
+    {
+        if ((v >> 32) != 0) return FaultGp0();
+        v |= Cr0.ET;
+        if ((v & Cr0.PG) != 0 && (v & Cr0.PE) == 0) return FaultGp0();
+        if ((v & Cr0.NW) != 0 && (v & Cr0.CD) == 0) return FaultGp0();
+        bool pgOn = (v & Cr0.PG) != 0 && (_cr0 & Cr0.PG) == 0, pgOff = (v & Cr0.PG) == 0 && (_cr0 & Cr0.PG) != 0;
+        if (pgOn && (_efer & Efer.LME) != 0)
+        {
+            if ((_cr4 & Cr4.PAE) == 0 || _seg[1].Long) return FaultGp0();
+            _efer |= Efer.LMA;
+        }
+        if (pgOff && (_efer & Efer.LMA) != 0)
+        {
+            if (Mode == OperatingMode.Long64) return FaultGp0();
+            _efer &= ~Efer.LMA;
+        }
+        ulong changed = _cr0 ^ v;
+        _cr0 = v;
+        if ((changed & (Cr0.PG | Cr0.WP | Cr0.PE)) != 0) FlushTlb();
+        ModeChanged();
+        return true;
+    }
+
+    private bool WriteCr4(ulong v)
+    {
+        const ulong supported = Cr4.VME | Cr4.PVI | Cr4.TSD | Cr4.DE | Cr4.PSE | Cr4.PAE | Cr4.MCE | Cr4.PGE | Cr4.PCE
+            | Cr4.OSFXSR | Cr4.OSXMMEXCPT | Cr4.UMIP | Cr4.VMXE | Cr4.FSGSBASE | Cr4.PCIDE | Cr4.OSXSAVE | Cr4.SMEP | Cr4.SMAP;
+        if ((v & ~supported) != 0) return FaultGp0();
+        if ((_efer & Efer.LMA) != 0 && (v & Cr4.PAE) == 0) return FaultGp0();
+        if ((v & Cr4.PCIDE) != 0 && (_cr4 & Cr4.PCIDE) == 0 && ((_efer & Efer.LMA) == 0 || (_cr3 & 0xFFF) != 0)) return FaultGp0();
+        ulong changed = _cr4 ^ v;
+        _cr4 = v;
+        if (IsPagingFlushBit(changed)) FlushTlb();
+        ModeChanged();
+        return true;
+    }
+
+    private bool WriteCr3(ulong v)
+    {
+        ulong mask = (_efer & Efer.LMA) != 0 ? (1UL << Model.PhysicalAddressBits) - 1 : 0xFFFF_FFFFUL;
+        if ((_cr4 & Cr4.PCIDE) != 0) mask |= 1UL << 63;
+        if ((v & ~mask) != 0) return FaultGp0();
+        _cr3 = v & ~(1UL << 63);
+        FlushTlb();
+        return true;
+    }
+
+    private void ExecMovToCr(ref DecodedInstruction d)
+    {
+        if (!CheckCpl0()) return;
+        ulong v = GetReg(d.Reg2, d.OpSize);
+        switch (d.Reg3)
+        {
+            case 0: WriteCr0(v); break;
+            case 2: _cr2 = v; break;
+            case 3: WriteCr3(v); break;
+            case 4: WriteCr4(v); break;
+            case 8:
+                if ((v & ~0xFUL) != 0) { FaultGp0(); return; }
+                _cr8 = v;
+                break;
+            default: Fault(ExceptionVector.UD); return;
+        }
+        _signal |= SignalEvent; // the mode, paging or TPR may have changed: leave the run
+    }
+
+    private void ExecMovFromCr(ref DecodedInstruction d)
+    {
+        if (!CheckCpl0()) return;
+        ulong v;
+        switch (d.Reg3)
+        {
+            case 0: v = _cr0; break;
+            case 2: v = _cr2; break;
+            case 3: v = _cr3; break;
+            case 4: v = _cr4; break;
+            case 8: v = _cr8; break;
+            default: Fault(ExceptionVector.UD); return;
+        }
+        SetReg(d.Reg, d.OpSize, v);
+    }
+
+    private void ExecMovDr(ref DecodedInstruction d, bool toDr)
+    {
+        if (!CheckCpl0()) return;
+        int n = d.Reg3;
+        if (n is 4 or 5)
+        {
+            if ((_cr4 & Cr4.DE) != 0) { Fault(ExceptionVector.UD); return; }
+            n += 2;
+        }
+        if (n > 7) { Fault(ExceptionVector.UD); return; }
+        if (toDr)
+        {
+            ulong v = GetReg(d.Reg2, d.OpSize);
+            if (n >= 6 && (v >> 32) != 0) { FaultGp0(); return; }
+            // DR6/DR7 fixed bits (SDM Vol. 3A, 18.2.3-18.2.4).
+            if (n == 6) v = (v & 0x0001_E00FUL) | 0xFFFE_0FF0UL;
+            if (n == 7) v = (v & 0xFFFF_2BFFUL) | 0x400UL;
+            _dr[n] = v;
+        }
+        else SetReg(d.Reg, d.OpSize, _dr[n]);
+    }
+
+    private void ExecLoadTable(ref DecodedInstruction d, bool idt)
+    {
+        if (!CheckCpl0()) return;
+        ulong lin = Lin(ref d);
+        int bsize = _codeBits == 64 ? 8 : 4;
+        if (!Read(lin, 2, out ulong limit) || !Read(lin + 2, bsize, out ulong b)) return;
+        if (_codeBits != 64 && d.OpSize == 2) b &= 0xFF_FFFF;
+        var r = new DescriptorTableRegister(b, (ushort)limit);
+        if (idt) _idtr = r;
+        else _gdtr = r;
+    }
+
+    private void ExecStoreTable(ref DecodedInstruction d, bool idt)
+    {
+        if (_cpl > 0 && (_cr4 & Cr4.UMIP) != 0) { FaultGp0(); return; }
+        var r = idt ? _idtr : _gdtr;
+        ulong lin = Lin(ref d);
+        int bsize = _codeBits == 64 ? 8 : 4;
+        if (!Write(lin, 2, r.Limit) || !Write(lin + 2, bsize, r.Base)) return;
+    }
+
+    /// <summary>LLDT / LTR: a system descriptor from the GDT (16 bytes in IA-32e mode); LTR marks the TSS busy.</summary>
+    private void ExecLoadSystemSegment(ref DecodedInstruction d, bool tr)
+    {
+        if (!CheckCpl0()) return;
+        if ((_cr0 & Cr0.PE) == 0) { Fault(ExceptionVector.UD); return; }
+        if (!ReadA(ref d, 2, out ulong selv, out _)) return;
+        ushort sel = (ushort)selv;
+        if ((sel & 0xFFFC) == 0)
+        {
+            if (tr) { FaultGp0(); return; }
+            _ldtr = SegmentCache.Null(sel);
+            return;
+        }
+        if ((sel & 4) != 0) { Fault(ExceptionVector.GP, SelError(sel), true); return; }
+        if (!ReadDescriptor(sel, out ulong desc, out ulong lin)) return;
+        var c = SegmentCache.FromDescriptor(sel, desc);
+        bool lma = (_efer & Efer.LMA) != 0;
+        bool ok = tr ? (c.AccessRights & SegmentCache.S) == 0 && (c.Type == 9 || (!lma && c.Type == 1))
+                     : (c.AccessRights & SegmentCache.S) == 0 && c.Type == 2;
+        if (!ok) { Fault(ExceptionVector.GP, SelError(sel), true); return; }
+        if (!c.Present) { Fault(ExceptionVector.NP, SelError(sel), true); return; }
+        if (lma)
+        {
+            if (!ReadSupervisor(lin + 8, 8, out ulong hi)) return;
+            if (((hi >> 8) & 0x1F) != 0) { Fault(ExceptionVector.GP, SelError(sel), true); return; }
+            c = c with { Base = c.Base | ((hi & 0xFFFF_FFFF) << 32) };
+        }
+        if (tr)
+        {
+            if (!WriteSupervisor(lin + 5, 1, (desc >> 40) | 2)) return;
+            _tr = c with { AccessRights = c.AccessRights | 2 };
+        }
+        else _ldtr = c;
+    }
+
+    private void ExecStoreSystemSelector(ref DecodedInstruction d, bool tr)
+    {
+        if ((_cr0 & Cr0.PE) == 0) { Fault(ExceptionVector.UD); return; }
+        if (_cpl > 0 && (_cr4 & Cr4.UMIP) != 0) { FaultGp0(); return; }
+        ushort sel = tr ? _tr.Selector : _ldtr.Selector;
+        if ((d.Flags & DecodedFlags.MemA) != 0) Write(Lin(ref d), 2, sel);
+        else SetReg(d.Reg, d.OpSize, sel);
+    }
+
+    private void ExecLmsw(ref DecodedInstruction d)
+    {
+        if (!CheckCpl0()) return;
+        if (!ReadA(ref d, 2, out ulong v, out _)) return;
+        // LMSW changes PE, MP, EM, TS and can set but not clear PE.
+        ulong nv = (_cr0 & ~0xEUL) | (v & 0xF) | (_cr0 & Cr0.PE);
+        WriteCr0(nv);
+        _signal |= SignalEvent;
+    }
+
+    private void ExecSmsw(ref DecodedInstruction d)
+    {
+        if (_cpl > 0 && (_cr4 & Cr4.UMIP) != 0) { FaultGp0(); return; }
+        if ((d.Flags & DecodedFlags.MemA) != 0) Write(Lin(ref d), 2, _cr0 & 0xFFFF);
+        else SetReg(d.Reg, d.OpSize, _cr0);
+    }
+
+    private void ExecClts()
+    {
+        if (CheckCpl0()) _cr0 &= ~Cr0.TS;
+    }
+
+    private void ExecInvlpg(ref DecodedInstruction d)
+    {
+        if (!CheckCpl0()) return;
+        InvalidatePage(Lin(ref d));
+    }
+
+    private void ExecInvpcid(ref DecodedInstruction d)
+    {
+        if (!CheckCpl0()) return;
+        ulong type = GetReg(d.Reg, _codeBits == 64 ? 8 : 4);
+        ulong lin = Lin(ref d);
+        if (!Read(lin, 8, out ulong pcid) || !Read(lin + 8, 8, out ulong addr)) return;
+        if (type > 3 || (pcid >> 12) != 0) { FaultGp0(); return; }
+        if (type == 0)
+        {
+            if ((ulong)((long)(addr << 16) >> 16) != addr) { FaultGp0(); return; }
+            InvalidatePage(addr);
+        }
+        else FlushTlb();
+    }
+
+    /// <summary>Drops any TLB entry for the page of <paramref name="lin"/> (INVLPG).</summary>
+    private void InvalidatePage(ulong lin)
+    {
+        ulong vpn = lin >> 12;
+        int i = (int)(vpn & (TlbSize - 1));
+        if (_tlb[i].Tag == vpn) _tlb[i].Tag = NoTag;
+        if (_tlb[TlbSize + i].Tag == vpn) _tlb[TlbSize + i].Tag = NoTag;
+        ForgetFetchPage();
+    }
+
+    /// <summary>RDMSR/WRMSR for the MSRs the model exposes; any other index raises #GP(0) (SDM Vol. 2B, RDMSR).</summary>
+    private bool TryReadMsr(uint index, out ulong v)
+    {
+        switch (index)
+        {
+            case Msr.Tsc: v = Tsc; return true;
+            case Msr.ApicBase: v = _apicBase; return true;
+            case Msr.FeatureControl: v = _featureControl; return true;
+            case Msr.MtrrCap: v = 0x508; return true; // 8 variable ranges, fixed ranges, write-combining
+            case Msr.SysenterCs: v = _sysenterCs; return true;
+            case Msr.SysenterEsp: v = _sysenterEsp; return true;
+            case Msr.SysenterEip: v = _sysenterEip; return true;
+            case Msr.Pat: v = _pat; return true;
+            case Msr.MtrrDefType: v = _mtrrDefType; return true;
+            case Msr.Efer: v = _efer; return true;
+            case Msr.Star: v = _star; return true;
+            case Msr.Lstar: v = _lstar; return true;
+            case Msr.Cstar: v = _cstar; return true;
+            case Msr.Fmask: v = _fmask; return true;
+            case Msr.FsBase: v = _seg[4].Base; return true;
+            case Msr.GsBase: v = _seg[5].Base; return true;
+            case Msr.KernelGsBase: v = _kernelGsBase; return true;
+            case Msr.TscAux: v = TscAux; return true;
+        }
+        if (index is >= Msr.MtrrPhysBase0 and < Msr.MtrrPhysBase0 + 16) { v = _mtrrVar[index - Msr.MtrrPhysBase0]; return true; }
+        int fixedIdx = FixedMtrrIndex(index);
+        if (fixedIdx >= 0) { v = _mtrrFixed[fixedIdx]; return true; }
+        v = 0;
+        return false;
+    }
+
+    private static int FixedMtrrIndex(uint index) => index switch
+    {
+        0x250 => 0,
+        0x258 => 1,
+        0x259 => 2,
+        >= 0x268 and <= 0x26F => (int)(index - 0x268) + 3,
+        _ => -1,
+    };
+
+    private bool TryWriteMsr(uint index, ulong v)
+    {
+        bool canonical = (ulong)((long)(v << 16) >> 16) == v;
+        switch (index)
+        {
+            case Msr.Tsc: TscOffset = v - _cycles * Model.TscPerCycle; return true;
+            case Msr.ApicBase:
+                if ((v & ~((1UL << Model.PhysicalAddressBits) - 1) & ~0xFFFUL) != 0 || (v & 0x6FF) != 0) return false;
+                _apicBase = (v & ~0x100UL) | (_apicBase & 0x100); // BSP flag is read-only
+                return true;
+            case Msr.FeatureControl:
+                if ((_featureControl & 1) != 0) return false;
+                _featureControl = v;
+                return true;
+            case Msr.SysenterCs: _sysenterCs = v & 0xFFFF; return true;
+            case Msr.SysenterEsp: if (!canonical) return false; _sysenterEsp = v; return true;
+            case Msr.SysenterEip: if (!canonical) return false; _sysenterEip = v; return true;
+            case Msr.Pat:
+                for (int i = 0; i < 8; i++)
+                {
+                    ulong t = (v >> (i * 8)) & 0xFF;
+                    if (t is 2 or 3 or > 7) return false;
+                }
+                _pat = v;
+                return true;
+            case Msr.MtrrDefType:
+                if ((v & ~0xCFFUL) != 0) return false;
+                _mtrrDefType = v;
+                return true;
+            case Msr.Efer:
+            {
+                const ulong writable = Efer.SCE | Efer.LME | Efer.NXE;
+                if ((v & ~(writable | Efer.LMA)) != 0) return false;
+                if (((v ^ _efer) & Efer.LME) != 0 && (_cr0 & Cr0.PG) != 0) return false;
+                _efer = (v & writable) | (_efer & Efer.LMA);
+                FlushTlb();
+                ModeChanged();
+                return true;
+            }
+            case Msr.Star: _star = v; return true;
+            case Msr.Lstar: if (!canonical) return false; _lstar = v; return true;
+            case Msr.Cstar: if (!canonical) return false; _cstar = v; return true;
+            case Msr.Fmask: _fmask = v & 0xFFFF_FFFF; return true;
+            case Msr.FsBase: if (!canonical) return false; _seg[4] = _seg[4] with { Base = v }; ModeChanged(); return true;
+            case Msr.GsBase: if (!canonical) return false; _seg[5] = _seg[5] with { Base = v }; ModeChanged(); return true;
+            case Msr.KernelGsBase: if (!canonical) return false; _kernelGsBase = v; return true;
+            case Msr.TscAux: if ((v >> 32) != 0) return false; TscAux = (uint)v; return true;
+        }
+        if (index is >= Msr.MtrrPhysBase0 and < Msr.MtrrPhysBase0 + 16) { _mtrrVar[index - Msr.MtrrPhysBase0] = v; return true; }
+        int fixedIdx = FixedMtrrIndex(index);
+        if (fixedIdx >= 0) { _mtrrFixed[fixedIdx] = v; return true; }
+        return false;
+    }
+
+    /// <summary>Reads an MSR as RDMSR would (null for an index the model does not expose).</summary>
+    public ulong? ReadMsr(uint index) => TryReadMsr(index, out ulong v) ? v : null;
+
+    /// <summary>Writes an MSR as WRMSR would; false when WRMSR would raise #GP(0).</summary>
+    public bool WriteMsr(uint index, ulong value) => TryWriteMsr(index, value);
+
+    private void ExecRdmsr()
+    {
+        if (!CheckCpl0()) return;
+        if (!TryReadMsr((uint)_gpr[1], out ulong v)) { FaultGp0(); return; }
+        _gpr[0] = (uint)v;
+        _gpr[2] = v >> 32;
+    }
+
+    private void ExecWrmsr()
+    {
+        if (!CheckCpl0()) return;
+        ulong v = ((ulong)(uint)_gpr[2] << 32) | (uint)_gpr[0];
+        if (!TryWriteMsr((uint)_gpr[1], v)) { FaultGp0(); return; }
+        _signal |= SignalEvent;
+    }
+
+    private void ExecSwapgs()
+    {
+        if (_codeBits != 64) { Fault(ExceptionVector.UD); return; }
+        if (!CheckCpl0()) return;
+        ulong t = _seg[5].Base;
+        _seg[5] = _seg[5] with { Base = _kernelGsBase };
+        _kernelGsBase = t;
+        ModeChanged();
+    }
+
+    /// <summary>SYSCALL (64-bit mode): RCX = next RIP, R11 = RFLAGS, CS/SS from STAR[47:32], RFLAGS &amp;= ~FMASK, RIP = LSTAR (SDM Vol. 2B, SYSCALL).</summary>
+    private void ExecSyscall()
+    {
+        if ((_efer & Efer.SCE) == 0 || _codeBits != 64) { Fault(ExceptionVector.UD); return; }
+        ushort cs = (ushort)((_star >> 32) & 0xFFFC);
+        _gpr[1] = _nextRip;
+        _gpr[11] = ReadRflags() & ~(ulong)RFlags.RF;
+        WriteRflags(ReadRflags() & ~_fmask & ~(ulong)RFlags.RF);
+        _seg[1] = new SegmentCache(cs, 0, 0xFFFF_FFFF, 0x9B | SegmentCache.L | SegmentCache.G);
+        _seg[2] = new SegmentCache((ushort)(cs + 8), 0, 0xFFFF_FFFF, 0x93 | SegmentCache.DB | SegmentCache.G);
+        _cpl = 0;
+        ModeChanged();
+        _nextRip = _lstar;
+    }
+
+    /// <summary>SYSRET: back to CPL 3 in 64-bit (REX.W) or compatibility mode; #GP(0) for a non-canonical RCX (SDM Vol. 2B, SYSRET).</summary>
+    private void ExecSysret(ref DecodedInstruction d)
+    {
+        if ((_efer & Efer.SCE) == 0 || _codeBits != 64) { Fault(ExceptionVector.UD); return; }
+        if (!CheckCpl0()) return;
+        bool to64 = d.OpSize == 8;
+        ulong rip = to64 ? _gpr[1] : (uint)_gpr[1];
+        if (to64 && (ulong)((long)(rip << 16) >> 16) != rip) { FaultGp0(); return; }
+        ushort baseSel = (ushort)(_star >> 48);
+        ushort cs = (ushort)((to64 ? baseSel + 16 : baseSel) | 3);
+        WriteRflags((_gpr[11] & 0x3C7FD7) | 2);
+        _seg[1] = new SegmentCache(cs, 0, 0xFFFF_FFFF, 0xFB | SegmentCache.G | (to64 ? SegmentCache.L : SegmentCache.DB));
+        _seg[2] = _seg[2] with { Selector = (ushort)((baseSel + 8) | 3), AccessRights = 0xF3 | SegmentCache.DB | SegmentCache.G, Limit = 0xFFFF_FFFF, Base = 0 };
+        _cpl = 3;
+        ModeChanged();
+        _nextRip = rip;
+        _signal |= SignalEvent;
+    }
+
+    /// <summary>SYSENTER: CPL 0 flat code/stack from IA32_SYSENTER_CS, RIP/RSP from the MSRs; clears IF, VM, RF (SDM Vol. 2B, SYSENTER).</summary>
+    private void ExecSysenter()
+    {
+        if ((_cr0 & Cr0.PE) == 0 || (_sysenterCs & 0xFFFC) == 0) { FaultGp0(); return; }
+        bool lma = (_efer & Efer.LMA) != 0;
+        ushort cs = (ushort)(_sysenterCs & 0xFFFC);
+        WriteRflags(ReadRflags() & ~(ulong)(RFlags.IF | RFlags.VM | RFlags.RF));
+        _seg[1] = new SegmentCache(cs, 0, 0xFFFF_FFFF, 0x9B | SegmentCache.G | (lma ? SegmentCache.L : SegmentCache.DB));
+        _seg[2] = new SegmentCache((ushort)(cs + 8), 0, 0xFFFF_FFFF, 0x93 | SegmentCache.DB | SegmentCache.G);
+        _cpl = 0;
+        ModeChanged();
+        _gpr[4] = lma ? _sysenterEsp : (uint)_sysenterEsp;
+        _nextRip = lma ? _sysenterEip : (uint)_sysenterEip;
+        _signal |= SignalEvent;
+    }
+
+    /// <summary>SYSEXIT: to CPL 3, RIP = rDX, RSP = rCX; 64-bit with REX.W (SDM Vol. 2B, SYSEXIT).</summary>
+    private void ExecSysexit(ref DecodedInstruction d)
+    {
+        if ((_cr0 & Cr0.PE) == 0 || (_sysenterCs & 0xFFFC) == 0 || _cpl != 0) { FaultGp0(); return; }
+        bool to64 = d.OpSize == 8;
+        ushort cs = (ushort)(((_sysenterCs & 0xFFFC) + (to64 ? 32u : 16u)) | 3);
+        ulong rip = to64 ? _gpr[2] : (uint)_gpr[2];
+        if (to64 && (ulong)((long)(rip << 16) >> 16) != rip) { FaultGp0(); return; }
+        _seg[1] = new SegmentCache(cs, 0, 0xFFFF_FFFF, 0xFB | SegmentCache.G | (to64 ? SegmentCache.L : SegmentCache.DB));
+        _seg[2] = new SegmentCache((ushort)((cs + 8) | 3), 0, 0xFFFF_FFFF, 0xF3 | SegmentCache.DB | SegmentCache.G);
+        _cpl = 3;
+        ModeChanged();
+        _gpr[4] = to64 ? _gpr[1] : (uint)_gpr[1];
+        _nextRip = rip;
+    }
+
+    private void ExecXgetbv()
+    {
+        if ((_cr4 & Cr4.OSXSAVE) == 0) { Fault(ExceptionVector.UD); return; }
+        if ((uint)_gpr[1] != 0) { FaultGp0(); return; }
+        _gpr[0] = (uint)_xcr0;
+        _gpr[2] = _xcr0 >> 32;
+    }
+
+    private void ExecXsetbv()
+    {
+        if ((_cr4 & Cr4.OSXSAVE) == 0) { Fault(ExceptionVector.UD); return; }
+        if (!CheckCpl0()) return;
+        ulong v = ((ulong)(uint)_gpr[2] << 32) | (uint)_gpr[0];
+        // Only x87 state (bit 0) is offered by this model, and it must stay set.
+        if ((uint)_gpr[1] != 0 || v != 1) { FaultGp0(); return; }
+        _xcr0 = v;
+    }
+
+    private void ExecStacClac(bool set)
+    {
+        if (!CheckCpl0()) return;
+        if (set) _rflags |= (ulong)RFlags.AC;
+        else _rflags &= ~(ulong)RFlags.AC;
+    }
+}
