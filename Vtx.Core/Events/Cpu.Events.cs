@@ -53,7 +53,7 @@ public sealed partial class Cpu
         _posted.Add((cycle, _postSeq++), new PostedEvent(nmi, vector));
     }
 
-    private ulong NextDeadline => _posted.Count == 0 ? ulong.MaxValue : _posted.Keys[0].Cycle;
+    private ulong NextDeadline => Math.Min(_posted.Count == 0 ? ulong.MaxValue : _posted.Keys[0].Cycle, Apic.NextTimerDeadline);
 
     /// <summary>Starts an interrupt shadow covering the boundary after the current instruction; back-to-back SS loads do not extend it.</summary>
     private void BeginShadow(int kind)
@@ -65,9 +65,10 @@ public sealed partial class Cpu
     }
 
     /// <summary>An NMI or interrupt is pending that is not masked by NMI blocking or RFLAGS.IF (shadows aside).</summary>
-    private bool CanWake => (_nmiPending && !_nmiBlocked) || (_intrPending && (_rflags & (ulong)RFlags.IF) != 0);
+    private bool CanWake => (_nmiPending && !_nmiBlocked) || ((_intrPending || Apic.HasDeliverable) && (_rflags & (ulong)RFlags.IF) != 0);
 
-    private bool EventsPending => _nmiPending || _intrPending || _posted.Count != 0 || _halted;
+    private bool EventsPending => _nmiPending || _intrPending || _posted.Count != 0 || _halted
+                                  || Apic.NextTimerDeadline != ulong.MaxValue || Apic.HasDeliverable;
 
     /// <summary>
     /// Arbitrates at an instruction boundary. Returns true when an event was delivered (or the
@@ -82,6 +83,7 @@ public sealed partial class Cpu
             if (e.Nmi) _nmiPending = true;
             else { _intrPending = true; _intrVector = e.Vector; }
         }
+        Apic.Advance(_cycles);
         int shadow = _shadowAt == _retired ? _shadow : 0;
         if (_nmiPending && !_nmiBlocked && shadow != ShadowMovSs)
         {
@@ -91,12 +93,22 @@ public sealed partial class Cpu
             _nmiBlocked = true;
             return true;
         }
-        if (_intrPending && (_rflags & (ulong)RFlags.IF) != 0 && shadow == 0)
+        if ((_rflags & (ulong)RFlags.IF) != 0 && shadow == 0)
         {
-            _intrPending = false;
-            _halted = false;
-            DeliverEvent(_intrVector, EventKind.ExternalInterrupt, 0, false, _rip);
-            return true;
+            // The external INTR line (host-raised) first, then the local APIC.
+            if (_intrPending)
+            {
+                _intrPending = false;
+                _halted = false;
+                DeliverEvent(_intrVector, EventKind.ExternalInterrupt, 0, false, _rip);
+                return true;
+            }
+            if (Apic.HasDeliverable)
+            {
+                _halted = false;
+                DeliverEvent(Apic.Acknowledge(), EventKind.ExternalInterrupt, 0, false, _rip);
+                return true;
+            }
         }
         return false;
     }

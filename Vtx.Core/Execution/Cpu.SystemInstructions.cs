@@ -8,8 +8,7 @@ public sealed partial class Cpu
     // Privileged system instructions (SDM Vol. 2 instruction pages; Vol. 3A 2.5-2.8, 5.9, 9.8).
 
     private ulong _star, _lstar, _cstar, _fmask, _kernelGsBase, _sysenterCs, _sysenterEsp, _sysenterEip;
-    private ulong _pat = 0x0007_0406_0007_0406UL, _mtrrDefType, _featureControl, _apicBase = 0xFEE0_0900;
-    private ulong _cr8;
+    private ulong _pat = 0x0007_0406_0007_0406UL, _mtrrDefType, _featureControl;
     private readonly ulong[] _mtrrVar = new ulong[16];
     private readonly ulong[] _mtrrFixed = new ulong[11];
 
@@ -80,8 +79,9 @@ public sealed partial class Cpu
             case 3: WriteCr3(v); break;
             case 4: WriteCr4(v); break;
             case 8:
+                // CR8 is TPR[7:4] (SDM Vol. 3A, 10.8.6.1).
                 if ((v & ~0xFUL) != 0) { FaultGp0(); return; }
-                _cr8 = v;
+                Apic.Tpr = (byte)(v << 4);
                 break;
             default: Fault(ExceptionVector.UD); return;
         }
@@ -98,7 +98,7 @@ public sealed partial class Cpu
             case 2: v = _cr2; break;
             case 3: v = _cr3; break;
             case 4: v = _cr4; break;
-            case 8: v = _cr8; break;
+            case 8: v = (ulong)(Apic.Tpr >> 4); break;
             default: Fault(ExceptionVector.UD); return;
         }
         SetReg(d.Reg, d.OpSize, v);
@@ -250,7 +250,7 @@ public sealed partial class Cpu
         switch (index)
         {
             case Msr.Tsc: v = Tsc; return true;
-            case Msr.ApicBase: v = _apicBase; return true;
+            case Msr.ApicBase: v = Apic.BaseMsr; return true;
             case Msr.FeatureControl: v = _featureControl; return true;
             case Msr.MtrrCap: v = 0x508; return true; // 8 variable ranges, fixed ranges, write-combining
             case Msr.SysenterCs: v = _sysenterCs; return true;
@@ -271,8 +271,7 @@ public sealed partial class Cpu
         if (index is >= Msr.MtrrPhysBase0 and < Msr.MtrrPhysBase0 + 16) { v = _mtrrVar[index - Msr.MtrrPhysBase0]; return true; }
         int fixedIdx = FixedMtrrIndex(index);
         if (fixedIdx >= 0) { v = _mtrrFixed[fixedIdx]; return true; }
-        v = 0;
-        return false;
+        return Apic.TryReadMsr(index, out v);
     }
 
     private static int FixedMtrrIndex(uint index) => index switch
@@ -291,8 +290,8 @@ public sealed partial class Cpu
         {
             case Msr.Tsc: TscOffset = v - _cycles * Model.TscPerCycle; return true;
             case Msr.ApicBase:
-                if ((v & ~((1UL << Model.PhysicalAddressBits) - 1) & ~0xFFFUL) != 0 || (v & 0x6FF) != 0) return false;
-                _apicBase = (v & ~0x100UL) | (_apicBase & 0x100); // BSP flag is read-only
+                if (!Apic.TryWriteBaseMsr(v)) return false;
+                FlushTlb(); // the APIC page may have moved or appeared over RAM
                 return true;
             case Msr.FeatureControl:
                 if ((_featureControl & 1) != 0) return false;
@@ -335,7 +334,7 @@ public sealed partial class Cpu
         if (index is >= Msr.MtrrPhysBase0 and < Msr.MtrrPhysBase0 + 16) { _mtrrVar[index - Msr.MtrrPhysBase0] = v; return true; }
         int fixedIdx = FixedMtrrIndex(index);
         if (fixedIdx >= 0) { _mtrrFixed[fixedIdx] = v; return true; }
-        return false;
+        return Apic.TryWriteMsr(index, v);
     }
 
     /// <summary>Reads an MSR as RDMSR would (null for an index the model does not expose).</summary>

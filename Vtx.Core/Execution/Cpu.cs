@@ -65,6 +65,7 @@ public sealed unsafe partial class Cpu
         memory.CodeInvalidated += OnCodeInvalidated;
         // Any processor sharing this memory may turn a page into code: all must stop writing it directly.
         memory.CodePageMarked += EvictWritable;
+        Apic = new Apic.LocalApic(() => _cycles, () => Tsc, () => _nmiPending = true, 0, Model.PhysicalAddressBits);
         // A new processor starts like a new Machine: flat 64-bit mode, zeroed registers, RIP 0.
         // Reset() gives the architectural power-up state instead.
         Reset();
@@ -72,6 +73,9 @@ public sealed unsafe partial class Cpu
         _gpr[2] = 0;
         _rip = 0;
     }
+
+    /// <summary>This processor's local APIC (SDM Vol. 3A, chapter 11).</summary>
+    public Apic.LocalApic Apic { get; }
 
     /// <summary>The processor model (CPUID answers and offered features).</summary>
     public CpuModel Model { get; }
@@ -505,7 +509,7 @@ public sealed unsafe partial class Cpu
     private void FillTlb(ulong lin, ulong pa, Access access)
     {
         ulong ppn = pa >> 12;
-        if (!_mem.IsRamPage(ppn)) return;
+        if (!_mem.IsRamPage(ppn) || IsApicPage(pa)) return;
         ulong vpn = lin >> 12;
         int i = (int)(vpn & (TlbSize - 1));
         if (access == Access.Write)
@@ -567,21 +571,13 @@ public sealed unsafe partial class Cpu
             ulong lin2 = end & ~0xFFFUL;
             if (!Translate(lin, Access.Read, out ulong pa1, stack) || !Translate(lin2, Access.Read, out ulong pa2, stack)) return false;
             int n1 = (int)(lin2 - lin);
-            Span<byte> b = stackalloc byte[8];
-            _mem.Read(pa1, b[..n1]);
-            _mem.Read(pa2, b.Slice(n1, size - n1));
-            v = MemoryMarshal.Read<ulong>(b) & Sz.Mask(size);
+            ulong lo = ReadPhysical(pa1, n1), hi = ReadPhysical(pa2, size - n1);
+            v = (lo | (hi << (n1 * 8))) & Sz.Mask(size);
             return true;
         }
         if (!Translate(lin, Access.Read, out ulong pa, stack)) return false;
-        if (_mem.IsRamPage(pa >> 12))
-        {
-            FillTlb(lin, pa, Access.Read);
-            byte* p = _ram + pa;
-            v = size switch { 1 => *p, 2 => *(ushort*)p, 4 => *(uint*)p, _ => *(ulong*)p };
-            return true;
-        }
-        v = Sz.Mask(size); // unclaimed bus reads all ones
+        FillTlb(lin, pa, Access.Read);
+        v = ReadPhysical(pa, size);
         return true;
     }
 
@@ -590,20 +586,63 @@ public sealed unsafe partial class Cpu
     {
         lin &= _linMask;
         ulong end = (lin + (ulong)size - 1) & _linMask;
-        Span<byte> b = stackalloc byte[8];
-        MemoryMarshal.Write(b, in v);
         if ((end >> 12) != (lin >> 12))
         {
             ulong lin2 = end & ~0xFFFUL;
             if (!Translate(lin, Access.Write, out ulong pa1, stack) || !Translate(lin2, Access.Write, out ulong pa2, stack)) return false;
             int n1 = (int)(lin2 - lin);
-            _mem.Write(pa1, b[..n1]);
-            _mem.Write(pa2, b.Slice(n1, size - n1));
+            WritePhysical(pa1, n1, v);
+            WritePhysical(pa2, size - n1, v >> (n1 * 8));
             return true;
         }
         if (!Translate(lin, Access.Write, out ulong pa, stack)) return false;
-        _mem.Write(pa, b[..size]); // drops decodings of the page when it holds code
+        WritePhysical(pa, size, v);
         FillTlb(lin, pa, Access.Write);
         return true;
+    }
+
+    /// <summary>True when <paramref name="pa"/> lies in the xAPIC register page (which hides RAM or the bus there).</summary>
+    private bool IsApicPage(ulong pa) => Apic.XApicMode && (pa & ~0xFFFUL) == Apic.BaseAddress;
+
+    /// <summary>
+    /// A physical read of 1..8 bytes inside one page, routed the way the platform decodes addresses:
+    /// the local APIC page (xAPIC mode), then RAM, then the unclaimed bus (all ones).
+    /// </summary>
+    private ulong ReadPhysical(ulong pa, int size)
+    {
+        if (IsApicPage(pa))
+        {
+            uint reg = Apic.Read((uint)(pa & 0xFF0));
+            return (reg >> (int)((pa & 3) * 8)) & Sz.Mask(Math.Min(size, 4));
+        }
+        if (_mem.IsRamPage(pa >> 12))
+        {
+            byte* p = _ram + pa;
+            return size switch { 1 => *p, 2 => *(ushort*)p, 4 => *(uint*)p, 8 => *(ulong*)p, _ => ReadBytes(p, size) };
+        }
+        return Sz.Mask(Math.Min(size, 8));
+
+        static ulong ReadBytes(byte* p, int n)
+        {
+            ulong v = 0;
+            for (int i = 0; i < n; i++) v |= (ulong)p[i] << (i * 8);
+            return v;
+        }
+    }
+
+    /// <summary>A physical write of 1..8 bytes inside one page (routing as <see cref="ReadPhysical"/>; RAM writes drop decodings).</summary>
+    private void WritePhysical(ulong pa, int size, ulong v)
+    {
+        if (IsApicPage(pa))
+        {
+            // xAPIC registers are written as aligned 32-bit quantities.
+            if ((pa & 0xF) == 0 && size >= 4) Apic.Write((uint)(pa & 0xFF0), (uint)v);
+            _signal |= SignalEvent; // an EOI, IPI or TPR change may change what the arbiter can deliver
+            return;
+        }
+        if (!_mem.IsRamPage(pa >> 12)) return;
+        Span<byte> b = stackalloc byte[8];
+        MemoryMarshal.Write(b, in v);
+        _mem.Write(pa, b[..size]); // drops decodings of the page when it holds code
     }
 }

@@ -85,8 +85,10 @@ public sealed class CpuModel
                 uint eax = (uint)Stepping & 0xF | (model & 0xF) << 4 | (Math.Min(fam, 0xFu) & 0xF) << 8
                            | ((model >> 4) & 0xF) << 16 | (fam > 0xF ? (fam - 0xF) & 0xFF : 0) << 20;
                 uint ebx = 1u << 16; // one logical processor, APIC ID 0, CLFLUSH line size 0
-                uint ecx = (Cx16 ? 1u << 13 : 0) | (Movbe ? 1u << 22 : 0) | (Popcnt ? 1u << 23 : 0);
-                uint edx = 1u << 4 | 1u << 8 | 1u << 15; // TSC, CX8, CMOV
+                uint ecx = (Cx16 ? 1u << 13 : 0) | (Movbe ? 1u << 22 : 0) | (Popcnt ? 1u << 23 : 0)
+                           | 1u << 21 | 1u << 24; // x2APIC, TSC-deadline timer
+                // TSC, MSR, CX8, APIC, SEP, MTRR, CMOV, PAT
+                uint edx = 1u << 4 | 1u << 5 | 1u << 8 | 1u << 9 | 1u << 11 | 1u << 12 | 1u << 15 | 1u << 16;
                 return new CpuidResult(eax, ebx, ecx, edx);
             }
             case 7 when subleaf == 0:
@@ -99,7 +101,7 @@ public sealed class CpuModel
             case 0x80000001:
             {
                 uint ecx = (LahfSahf64 ? 1u : 0) | (Lzcnt ? 1u << 5 : 0);
-                uint edx = 1u << 29 | (Rdtscp ? 1u << 27 : 0); // LM
+                uint edx = 1u << 29 | 1u << 11 | (Rdtscp ? 1u << 27 : 0); // LM, SYSCALL/SYSRET
                 return new CpuidResult(0, 0, ecx, edx);
             }
             case 0x80000002:
