@@ -58,7 +58,7 @@ public sealed unsafe partial class Cpu
         _ram = memory.Pointer;
         Model = model ?? new CpuModel();
         _opEnabled = BuildFeatureTable(Model);
-        _noPage = new DecodeCache().GetOrCreatePage(0, 64);
+        _noPage = new DecodedPage(ulong.MaxValue, 64); // a page number no RAM page has: never matches an invalidation
         _fetchPage = _noPage;
         _tlb = GC.AllocateArray<TlbEntry>(TlbSize * 2, pinned: true);
         FlushTlb();

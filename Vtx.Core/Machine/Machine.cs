@@ -5,7 +5,7 @@ namespace Vtx;
 /// <summary>Options for creating a <see cref="Machine"/>.</summary>
 public sealed record MachineOptions
 {
-    /// <summary>RAM size in MiB (1 to 65536). RAM starts at guest-physical address 0.</summary>
+    /// <summary>RAM size in MiB (1 to 2047: RAM is one .NET array). RAM starts at guest-physical address 0.</summary>
     public int MemoryMiB { get; init; } = 16;
     /// <summary>The processor model; the default resembles a recent Intel server core.</summary>
     public CpuModel? CpuModel { get; init; }
@@ -34,8 +34,8 @@ public sealed class Machine
     public Machine(MachineOptions? options = null)
     {
         options ??= new MachineOptions();
-        if (options.MemoryMiB is < 1 or > 65536)
-            throw new ArgumentOutOfRangeException(nameof(options), options.MemoryMiB, "MemoryMiB must be between 1 and 65536");
+        if (options.MemoryMiB is < 1 or > 2047)
+            throw new ArgumentOutOfRangeException(nameof(options), options.MemoryMiB, "MemoryMiB must be between 1 and 2047");
         Memory = new PhysicalMemory((ulong)options.MemoryMiB << 20);
         Cpu = new Cpu(Memory, options.CpuModel);
         Cpu.SetFlatMode(options.CodeSize);

@@ -64,15 +64,39 @@ internal static class CoreHarness
         Convert.ToHexString(SHA256.HashData(m.Memory.View(0, (int)m.Memory.Size)));
 
     /// <summary>A readable fingerprint of the architectural state and the counters: equal fingerprints, equal machines.</summary>
-    public static string Fingerprint(Machine m)
+    public static string Fingerprint(Machine m) => RegisterState(m) + " mem=" + MemoryHash(m);
+
+    /// <summary>Registers, RIP, RFLAGS, counters and the halted state as text.</summary>
+    public static string RegisterState(Machine m)
     {
         var c = m.Cpu;
         var sb = new StringBuilder();
         for (int i = 0; i < 16; i++) sb.Append((Gpr)i).Append('=').Append(c[(Gpr)i].ToString("X16")).Append(' ');
         sb.Append("rip=").Append(c.Rip.ToString("X")).Append(" rflags=").Append(c.Rflags.ToString("X"));
         sb.Append(" retired=").Append(c.InstructionsRetired).Append(" cycles=").Append(c.Cycles);
-        sb.Append(" halted=").Append(c.IsHalted).Append(" mem=").Append(MemoryHash(m));
+        sb.Append(" halted=").Append(c.IsHalted);
         return sb.ToString();
+    }
+
+    /// <summary>Registers and a copy of RAM, to check later that nothing changed (cheaper than hashing).</summary>
+    public sealed class Snapshot
+    {
+        private readonly string _registers;
+        private readonly byte[] _ram;
+
+        public Snapshot(Machine m)
+        {
+            _registers = RegisterState(m);
+            _ram = m.Memory.View(0, (int)m.Memory.Size).ToArray();
+        }
+
+        public void AssertUnchanged(Machine m)
+        {
+            Assert.Equal(_registers, RegisterState(m));
+            var now = m.Memory.View(0, (int)m.Memory.Size);
+            int at = now.CommonPrefixLength(_ram);
+            Assert.True(at == _ram.Length, $"memory changed at 0x{at:X}");
+        }
     }
 
     /// <summary>True when <paramref name="a"/> is canonical for 48-bit linear addresses (bits 63:47 all equal).</summary>

@@ -23,31 +23,31 @@ public class FaultTests
     /// Loads "nop; insn; hlt", runs the nop, runs again and returns the outcome of <c>insn</c>
     /// with the state before it, so that a fault can be checked for changing nothing.
     /// </summary>
-    private static (Machine M, RunResult R, string Before) RunOne(Action<Assembler> insn, Action<Cpu> setup, int bitness = 64) =>
+    private static (Machine M, RunResult R, CoreHarness.Snapshot Before) RunOne(Action<Assembler> insn, Action<Cpu> setup, int bitness = 64) =>
         RunOne(Assemble(insn, bitness), setup, bitness);
 
     /// <summary>"nop; insn; hlt" assembled once (properties run the same code many times).</summary>
     private static byte[] Assemble(Action<Assembler> insn, int bitness = 64) =>
         Guest.Assemble(a => { a.nop(); insn(a); a.hlt(); }, Guest.CodeBase, bitness);
 
-    private static (Machine M, RunResult R, string Before) RunOne(byte[] code, Action<Cpu> setup, int bitness = 64)
+    private static (Machine M, RunResult R, CoreHarness.Snapshot Before) RunOne(byte[] code, Action<Cpu> setup, int bitness = 64)
     {
         var m = CoreHarness.Load(code, bitness);
         setup(m.Cpu);
         Assert.Equal(StopReason.InstructionLimit, CoreHarness.Step(m).Reason);
-        string before = CoreHarness.Fingerprint(m);
+        var before = new CoreHarness.Snapshot(m);
         var r = m.Run(RunLimits.Instructions(1));
         return (m, r, before);
     }
 
-    private static void AssertFaultedAtSecondInstruction(Machine m, RunResult r, string before, FaultInfo expected)
+    private static void AssertFaultedAtSecondInstruction(Machine m, RunResult r, CoreHarness.Snapshot before, FaultInfo expected)
     {
         Assert.Equal(StopReason.Exception, r.Reason);
         Assert.Equal(expected, r.Fault);
         Assert.Equal(Guest.CodeBase + 1, r.Rip);
         Assert.Equal(0UL, r.Instructions);
         // Nothing changed: registers, RIP, RFLAGS, memory, and the instruction did not retire.
-        Assert.Equal(before, CoreHarness.Fingerprint(m));
+        before.AssertUnchanged(m);
     }
 
     // ------------------------------------------------------------------ #DE
@@ -179,7 +179,7 @@ public class FaultTests
         (from size in new[] { 1, 2, 4, 8 } from signed in new[] { false, true } select (size, signed))
         .ToDictionary(k => k, k => Assemble(a => EmitDiv(a, k.size, k.signed, false)));
 
-    [Property(MaxTest = 400)]
+    [Property(MaxTest = 250)]
     public Property DivideFaultsExactlyWhenTheQuotientDoesNotFit() =>
         Prop.ForAll(
             Arb.From(from rdx in CoreHarness.Full64
@@ -325,7 +325,7 @@ public class FaultTests
     private static readonly byte[] Ret = Assemble(a => a.ret());
 
     /// <summary>A data read faults (#GP(0)) exactly when its first or last byte is non-canonical.</summary>
-    [Property(MaxTest = 300)]
+    [Property(MaxTest = 150)]
     public Property DataReadFaultsExactlyForNonCanonicalAddresses() =>
         Prop.ForAll(CoreHarness.ArbFull64, addr =>
         {
@@ -337,7 +337,7 @@ public class FaultTests
         });
 
     /// <summary>PUSH faults (#SS(0)) exactly when the pushed slot is non-canonical; RSP is unchanged then.</summary>
-    [Property(MaxTest = 300)]
+    [Property(MaxTest = 150)]
     public Property PushFaultsExactlyForNonCanonicalStack() =>
         Prop.ForAll(CoreHarness.ArbFull64, rsp =>
         {
@@ -382,7 +382,7 @@ public class FaultTests
     }
 
     /// <summary>CALL r64 with any target: #GP(0) with nothing pushed iff non-canonical; else RIP = target, return address pushed.</summary>
-    [Property(MaxTest = 300)]
+    [Property(MaxTest = 150)]
     public Property CallFaultsExactlyForNonCanonicalTargets() =>
         Prop.ForAll(CoreHarness.ArbFull64, target =>
         {
@@ -399,7 +399,7 @@ public class FaultTests
         });
 
     /// <summary>RET with any return address: #GP(0) with RSP unchanged iff non-canonical.</summary>
-    [Property(MaxTest = 300)]
+    [Property(MaxTest = 150)]
     public Property RetFaultsExactlyForNonCanonicalReturnAddresses() =>
         Prop.ForAll(CoreHarness.ArbFull64, target =>
         {
