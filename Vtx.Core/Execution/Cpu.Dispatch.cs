@@ -198,6 +198,10 @@ public sealed partial class Cpu
             case Op.Rdpid: SetReg(d.Reg, _codeBits == 64 ? 8 : 4, TscAux); break;
             case Op.Xgetbv: ExecXgetbv(); break;
             case Op.Xsetbv: ExecXsetbv(); break;
+            case Op.In: ExecIn(ref d); break;
+            case Op.Out: ExecOut(ref d); break;
+            case Op.Ins: ExecIns(ref d); break;
+            case Op.Outs: ExecOuts(ref d); break;
             case Op.Stac: ExecStacClac(true); break;
             case Op.Clac: ExecStacClac(false); break;
 

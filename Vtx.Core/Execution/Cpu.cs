@@ -247,10 +247,12 @@ public sealed unsafe partial class Cpu
             if (_retired >= insnEnd) { reason = StopReason.InstructionLimit; break; }
             if (_cycles >= cycleEnd) { reason = StopReason.CycleLimit; break; }
             if (_shutdown) { reason = StopReason.Shutdown; break; }
+            if (_exitCode is not null) { reason = StopReason.DebugExit; break; }
 
             // Boundary: one test when nothing is pending; otherwise the arbiter decides.
             ulong deadline = cycleEnd;
-            if (EventsPending)
+            bool pending = EventsPending;
+            if (pending)
             {
                 if (Arbitrate())
                 {
@@ -278,7 +280,7 @@ public sealed unsafe partial class Cpu
             // per-instruction limit check or fetch; otherwise this step executes one instruction.
             // Both give the same boundaries, counts and cycles: only the bookkeeping differs.
             int left = _retired + d.RunLength <= insnEnd && _cycles + d.RunCycles <= deadline
-                       && stopAt - _rip >= d.RunBytes && !EventsPending ? int.MaxValue : 1;
+                       && stopAt - _rip >= d.RunBytes && !pending ? int.MaxValue : 1;
             while (true)
             {
                 _nextRip = (_rip + d.Length) & _ipMask;
@@ -314,7 +316,9 @@ public sealed unsafe partial class Cpu
             _signal &= ~SignalFault;
         }
         _cycleBoundary = ulong.MaxValue;
-        return new RunResult(reason, _rip, _retired - startRetired, _cycles - startCycles, fault);
+        int? exitCode = reason == StopReason.DebugExit ? _exitCode : null;
+        _exitCode = null;
+        return new RunResult(reason, _rip, _retired - startRetired, _cycles - startCycles, fault) { ExitCode = exitCode };
     }
 
     private static ulong SatAdd(ulong a, ulong b) => a + b < a ? ulong.MaxValue : a + b;

@@ -15,6 +15,8 @@ public enum StopReason
     Halted,
     /// <summary>A triple fault put the processor in the shutdown state (SDM Vol. 3A, 6.15, interrupt 8).</summary>
     Shutdown,
+    /// <summary>The guest asked to stop through a device (the debug-exit port); <see cref="RunResult.ExitCode"/> holds the code.</summary>
+    DebugExit,
 }
 
 /// <summary>An exception raised by the guest (SDM Vol. 3A, 6.3).</summary>
@@ -48,6 +50,9 @@ public readonly record struct RunLimits
 /// <param name="Fault">The exception, when <paramref name="Reason"/> is <see cref="StopReason.Exception"/>.</param>
 public readonly record struct RunResult(StopReason Reason, ulong Rip, ulong Instructions, ulong Cycles, FaultInfo? Fault)
 {
+    /// <summary>The exit code a guest gave through the debug-exit device (<see cref="StopReason.DebugExit"/>), else null.</summary>
+    public int? ExitCode { get; init; }
+
     /// <inheritdoc />
     public override string ToString() =>
         $"{Reason}{(Fault is FaultInfo f ? " " + f : "")} at 0x{Rip:X} after {Instructions} instructions, {Cycles} cycles";
