@@ -251,8 +251,7 @@ public sealed unsafe partial class Cpu
 
             // Boundary: one test when nothing is pending; otherwise the arbiter decides.
             ulong deadline = cycleEnd;
-            bool pending = EventsPending;
-            if (pending)
+            if (EventsPending)
             {
                 if (Arbitrate())
                 {
@@ -279,8 +278,10 @@ public sealed unsafe partial class Cpu
             // A sequential run that ends before every limit and deadline executes with no
             // per-instruction limit check or fetch; otherwise this step executes one instruction.
             // Both give the same boundaries, counts and cycles: only the bookkeeping differs.
+            // An NMI or interrupt held back only by a shadow or by IF is looked at every boundary.
+            bool held = _nmiPending || _intrPending || Apic.HasDeliverable;
             int left = _retired + d.RunLength <= insnEnd && _cycles + d.RunCycles <= deadline
-                       && stopAt - _rip >= d.RunBytes && !pending ? int.MaxValue : 1;
+                       && stopAt - _rip >= d.RunBytes && !held ? int.MaxValue : 1;
             while (true)
             {
                 _nextRip = (_rip + d.Length) & _ipMask;
