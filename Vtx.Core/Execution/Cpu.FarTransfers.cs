@@ -312,6 +312,13 @@ public sealed partial class Cpu
     /// <summary>INT n / INT3 / INTO / INT1: a software event delivered now, returning after the instruction.</summary>
     private void SoftwareInterrupt(byte vector, EventKind kind)
     {
+        // INT3, INTO and INT1 raise exceptions (#BP, #OF, #DB): an intercepted vector stops the run at
+        // the instruction, like the VMX exception bitmap (INT n is not an exception and is never intercepted).
+        if (kind != EventKind.SoftwareInterrupt && (InterceptedExceptions & (1u << vector)) != 0)
+        {
+            Fault((ExceptionVector)vector);
+            return;
+        }
         if (DeliverEvent(vector, kind, 0, false, _nextRip)) _nextRip = _rip;
         else _signal |= SignalEvent; // shut down: the loop sees IsShutdown
     }

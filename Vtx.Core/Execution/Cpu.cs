@@ -28,7 +28,8 @@ public sealed unsafe partial class Cpu
     private readonly bool[] _opEnabled;
 
     private ulong _rip, _nextRip;
-    private ulong _csBase;                       // CS base, kept out of the segment array for the fetch path
+    private ulong _csBase;
+    private int _mmioGeneration;                       // CS base, kept out of the segment array for the fetch path
     private ulong _ipMask = ulong.MaxValue;      // 0xFFFF / 0xFFFF_FFFF outside 64-bit mode
     private ulong _linMask = ulong.MaxValue;     // linear addresses are 32-bit outside IA-32e mode
     private int _codeBits = 64;
@@ -73,6 +74,9 @@ public sealed unsafe partial class Cpu
         _gpr[2] = 0;
         _rip = 0;
     }
+
+    /// <summary>Memory-mapped I/O regions (host devices); they take precedence over RAM.</summary>
+    public Devices.MmioMap Mmio { get; } = new();
 
     /// <summary>This processor's local APIC (SDM Vol. 3A, chapter 11).</summary>
     public Apic.LocalApic Apic { get; }
@@ -240,6 +244,12 @@ public sealed unsafe partial class Cpu
 
         StopReason reason;
         _signal = 0;
+        if (Mmio.Generation != _mmioGeneration)
+        {
+            // Regions changed since the last run: no TLB entry may bypass a new region.
+            _mmioGeneration = Mmio.Generation;
+            FlushTlb();
+        }
         while (true)
         {
             // HLT with nothing that could ever wake it ends the run at once, whatever the limits.
@@ -427,6 +437,9 @@ public sealed unsafe partial class Cpu
         d.Op is Op.Jmp or Op.JmpIndirect or Op.Call or Op.CallIndirect or Op.Ret or Op.Jcc or Op.Jrcxz
             or Op.Loop or Op.Loope or Op.Loopne or Op.Hlt or Op.Invalid or Op.Unsupported or Op.Ud
             or Op.CallRel64 or Op.Ret64
+            // Far transfers and events: the next instruction is at another CS:RIP (maybe another code size).
+            or Op.JmpFar or Op.CallFar or Op.JmpFarIndirect or Op.CallFarIndirect or Op.RetFar or Op.Iret
+            or Op.Int or Op.Int3 or Op.Into or Op.Int1 or Op.Syscall or Op.Sysret or Op.Sysenter or Op.Sysexit
         || (d.Flags & (DecodedFlags.Rep | DecodedFlags.Repne)) != 0;
 
     private void ForgetEmptyPage(ulong ppn)
@@ -514,7 +527,7 @@ public sealed unsafe partial class Cpu
     private void FillTlb(ulong lin, ulong pa, Access access)
     {
         ulong ppn = pa >> 12;
-        if (!_mem.IsRamPage(ppn) || IsApicPage(pa)) return;
+        if (!_mem.IsRamPage(ppn) || IsApicPage(pa) || (!Mmio.IsEmpty && Mmio.Intersects(pa & ~0xFFFUL, 4096))) return;
         ulong vpn = lin >> 12;
         int i = (int)(vpn & (TlbSize - 1));
         if (access == Access.Write)
@@ -620,6 +633,7 @@ public sealed unsafe partial class Cpu
             uint reg = Apic.Read((uint)(pa & 0xFF0));
             return (reg >> (int)((pa & 3) * 8)) & Sz.Mask(Math.Min(size, 4));
         }
+        if (!Mmio.IsEmpty && Mmio.TryRead(pa, size, out ulong mv)) return mv;
         if (_mem.IsRamPage(pa >> 12))
         {
             byte* p = _ram + pa;
@@ -643,6 +657,11 @@ public sealed unsafe partial class Cpu
             // xAPIC registers are written as aligned 32-bit quantities.
             if ((pa & 0xF) == 0 && size >= 4) Apic.Write((uint)(pa & 0xFF0), (uint)v);
             _signal |= SignalEvent; // an EOI, IPI or TPR change may change what the arbiter can deliver
+            return;
+        }
+        if (!Mmio.IsEmpty && Mmio.TryWrite(pa, size, v))
+        {
+            _signal |= SignalEvent; // a device may have raised an event or asked to stop
             return;
         }
         if (!_mem.IsRamPage(pa >> 12)) return;

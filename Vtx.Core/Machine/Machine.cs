@@ -1,3 +1,5 @@
+using Vtx.Devices;
+using Vtx.Loaders;
 using Vtx.Memory;
 
 namespace Vtx;
@@ -40,6 +42,91 @@ public sealed class Machine
         Cpu = new Cpu(Memory, options.CpuModel);
         Cpu.SetFlatMode(options.CodeSize);
         Cpu.Rip = 0;
+
+        // The PC devices every machine has (ports as QEMU's q35/pc machines place them).
+        Uart = new Uart16550();
+        Cpu.Io.Register(Uart16550.Com1Port, 8, Uart);
+        DebugExit = new DebugExitDevice(Cpu);
+        Cpu.Io.Register(DebugExitDevice.DefaultPort, DebugExitDevice.DefaultPortCount, DebugExit);
+        FwCfg = new FwCfg(Memory.Size);
+        Cpu.Io.Register(FwCfg.SelectorPort, FwCfg.PortCount, FwCfg);
+        Pic = new Pic8259Pair();
+        Pic.RegisterOn(Cpu.Io);
+        PostCodes = new PostCodePort();
+        Cpu.Io.Register(0x80, 1, PostCodes);
+        DebugConsole = new DebugConsole();
+        Cpu.Io.Register(0xE9, 1, DebugConsole);
+    }
+
+    /// <summary>The 16550A UART at I/O port 3F8h (COM1); its <see cref="Uart16550.Output"/> is what the guest printed.</summary>
+    public Uart16550 Uart { get; }
+
+    /// <summary>The debug-exit device at port F4h: a guest write of v stops the run with exit code (v &lt;&lt; 1) | 1.</summary>
+    public DebugExitDevice DebugExit { get; }
+
+    /// <summary>QEMU-compatible fw_cfg at ports 510h/511h.</summary>
+    public FwCfg FwCfg { get; }
+
+    /// <summary>The masked 8259 interrupt-controller pair at 20h/21h and A0h/A1h.</summary>
+    public Pic8259Pair Pic { get; }
+
+    /// <summary>The POST-code sink at port 80h.</summary>
+    public PostCodePort PostCodes { get; }
+
+    /// <summary>The debug console at port E9h (Bochs/QEMU convention).</summary>
+    public DebugConsole DebugConsole { get; }
+
+    /// <summary>Memory-mapped I/O regions with host callbacks; they take precedence over RAM.</summary>
+    public MmioMap Mmio => Cpu.Mmio;
+
+    /// <summary>
+    /// Loads a multiboot (v1) kernel and puts the processor in the entry state QEMU's <c>-kernel</c>
+    /// gives: 32-bit protected mode with flat segments, paging off, interrupts off, EAX = 2BADB002h,
+    /// EBX = the information structure, EIP = the entry point; other registers zero. Exceptions are
+    /// delivered through the guest's IDT (no interception).
+    /// </summary>
+    /// <exception cref="InvalidImageException">The image is not a valid multiboot kernel (the message says why).</exception>
+    public MultibootImage LoadMultiboot(ReadOnlySpan<byte> kernel, MultibootOptions? options = null)
+    {
+        var image = MultibootLoader.Load(Memory, kernel, options);
+        var st = image.EntryState;
+        EnterBareMetal(st.CodeSegment, st.DataSegment, st.Cr0, st.Rflags);
+        Cpu[Gpr.Rax] = st.Eax;
+        Cpu[Gpr.Rbx] = st.Ebx;
+        Cpu.Rip = st.Eip;
+        return image;
+    }
+
+    /// <summary>
+    /// Loads an ELF32/ELF64 executable by its program headers and enters it at its physical entry
+    /// point in 32-bit flat protected mode (paging off, interrupts off, exceptions delivered), as a
+    /// multiboot loader would for a kernel without a multiboot header.
+    /// </summary>
+    /// <exception cref="InvalidImageException">The image is not a valid loadable ELF (the message says why).</exception>
+    public ElfImage LoadElf(ReadOnlySpan<byte> image)
+    {
+        var elf = ElfLoader.Load(Memory, image);
+        var st = new MultibootEntryState { Eip = 0, Ebx = 0 };
+        EnterBareMetal(st.CodeSegment, st.DataSegment, st.Cr0, st.Rflags);
+        Cpu.Rip = elf.PhysicalEntry;
+        return elf;
+    }
+
+    /// <summary>Loads a flat binary at <paramref name="address"/> (no change to the processor state).</summary>
+    public void LoadFlat(ReadOnlySpan<byte> image, ulong address) => FlatBinaryLoader.Load(Memory, image, address);
+
+    private void EnterBareMetal(SegmentCache code, SegmentCache data, ulong cr0, ulong rflags)
+    {
+        var cpu = Cpu;
+        cpu.Reset();
+        for (int i = 0; i < 16; i++) cpu[(Gpr)i] = 0;
+        cpu.Cr0Value = cr0;
+        cpu.EferValue = 0;
+        cpu.Rflags = rflags;
+        foreach (var seg in new[] { SegmentRegister.Es, SegmentRegister.Ss, SegmentRegister.Ds, SegmentRegister.Fs, SegmentRegister.Gs })
+            cpu.SetSegment(seg, data);
+        cpu.SetSegment(SegmentRegister.Cs, code);
+        cpu.InterceptedExceptions = 0;
     }
 
     /// <summary>The processor.</summary>
