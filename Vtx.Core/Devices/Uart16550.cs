@@ -11,7 +11,8 @@ namespace Vtx.Devices;
 /// <para>
 /// Transmission is instantaneous: a byte written to THR leaves at once (to <see cref="Transmitted"/>,
 /// <see cref="OutputWriter"/> and <see cref="Output"/>), so LSR.THRE and LSR.TEMT always read 1.
-/// Only the data bits of the configured word length (LCR bits 1:0) are sent. Baud rate, parity and
+/// The whole byte is delivered whatever the word length, as QEMU's UART does, so a guest that
+/// never programs LCR (most test kernels) still prints text. Word length, baud rate, parity and
 /// stop bits are stored and read back but do not change what is delivered.
 /// </para>
 /// <para>
@@ -222,7 +223,6 @@ public sealed class Uart16550 : IPortDevice
 
     private void Transmit(byte value)
     {
-        value &= (byte)((1 << (5 + (_lcr & 3))) - 1); // only the word-length data bits go out
         _thrInterrupt = true; // THR empties immediately
         if (Loopback)
         {

@@ -89,11 +89,7 @@ public sealed class Machine
     public MultibootImage LoadMultiboot(ReadOnlySpan<byte> kernel, MultibootOptions? options = null)
     {
         var image = MultibootLoader.Load(Memory, kernel, options);
-        var st = image.EntryState;
-        EnterBareMetal(st.CodeSegment, st.DataSegment, st.Cr0, st.Rflags);
-        Cpu[Gpr.Rax] = st.Eax;
-        Cpu[Gpr.Rbx] = st.Ebx;
-        Cpu.Rip = st.Eip;
+        LoadMultibootState(image.EntryState);
         return image;
     }
 
@@ -110,6 +106,16 @@ public sealed class Machine
         EnterBareMetal(st.CodeSegment, st.DataSegment, st.Cr0, st.Rflags);
         Cpu.Rip = elf.PhysicalEntry;
         return elf;
+    }
+
+    /// <summary>Puts the processor in a multiboot-style entry state (flat 32-bit protected mode, paging off) given by <paramref name="state"/>.</summary>
+    public void LoadMultibootState(MultibootEntryState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        EnterBareMetal(state.CodeSegment, state.DataSegment, state.Cr0, state.Rflags);
+        Cpu[Gpr.Rax] = state.Eax;
+        Cpu[Gpr.Rbx] = state.Ebx;
+        Cpu.Rip = state.Eip;
     }
 
     /// <summary>Loads a flat binary at <paramref name="address"/> (no change to the processor state).</summary>
