@@ -30,20 +30,22 @@ public sealed partial class Cpu
     /// <summary>An implicit supervisor-mode read (descriptor tables, TSS, IDT).</summary>
     private bool ReadSupervisor(ulong lin, int size, out ulong v)
     {
-        int cpl = _cpl;
-        _cpl = 0;
+        _implicitAccess = true;
+        UpdateTlbKey();
         bool ok = Read(lin & _linMask, size, out v);
-        _cpl = cpl;
+        _implicitAccess = false;
+        UpdateTlbKey();
         return ok;
     }
 
     /// <summary>An implicit supervisor-mode write (accessed bits, busy TSS).</summary>
     private bool WriteSupervisor(ulong lin, int size, ulong v)
     {
-        int cpl = _cpl;
-        _cpl = 0;
+        _implicitAccess = true;
+        UpdateTlbKey();
         bool ok = Write(lin & _linMask, size, v);
-        _cpl = cpl;
+        _implicitAccess = false;
+        UpdateTlbKey();
         return ok;
     }
 

@@ -38,7 +38,16 @@ public sealed partial class Cpu
             _efer &= ~Efer.LMA;
         }
         ulong changed = _cr0 ^ v;
+        ulong oldCr0 = _cr0, oldEfer = _efer;
         _cr0 = v;
+        // Turning on PAE paging (not IA-32e) loads the PDPTE registers; a reserved bit there is #GP(0).
+        if ((changed & Cr0.PG) != 0 && !RefreshPaging(true))
+        {
+            _cr0 = oldCr0;
+            _efer = oldEfer;
+            RefreshPaging(false);
+            return FaultGp0();
+        }
         if ((changed & (Cr0.PG | Cr0.WP | Cr0.PE)) != 0) FlushTlb();
         ModeChanged();
         return true;
@@ -52,7 +61,14 @@ public sealed partial class Cpu
         if ((_efer & Efer.LMA) != 0 && (v & Cr4.PAE) == 0) return FaultGp0();
         if ((v & Cr4.PCIDE) != 0 && (_cr4 & Cr4.PCIDE) == 0 && ((_efer & Efer.LMA) == 0 || (_cr3 & 0xFFF) != 0)) return FaultGp0();
         ulong changed = _cr4 ^ v;
+        ulong old = _cr4;
         _cr4 = v;
+        if ((changed & (Cr4.PAE | Cr4.PSE | Cr4.PGE | Cr4.SMEP)) != 0 && (_cr0 & Cr0.PG) != 0 && !RefreshPaging(true))
+        {
+            _cr4 = old;
+            RefreshPaging(false);
+            return FaultGp0();
+        }
         if (IsPagingFlushBit(changed)) FlushTlb();
         ModeChanged();
         return true;
@@ -63,7 +79,14 @@ public sealed partial class Cpu
         ulong mask = (_efer & Efer.LMA) != 0 ? (1UL << Model.PhysicalAddressBits) - 1 : 0xFFFF_FFFFUL;
         if ((_cr4 & Cr4.PCIDE) != 0) mask |= 1UL << 63;
         if ((v & ~mask) != 0) return FaultGp0();
+        ulong old = _cr3;
         _cr3 = v & ~(1UL << 63);
+        if ((_cr0 & Cr0.PG) != 0 && !RefreshPaging(true))
+        {
+            _cr3 = old;
+            RefreshPaging(false);
+            return FaultGp0();
+        }
         FlushTlb();
         return true;
     }

@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using Vtx.Decoding;
 using Vtx.Execution;
 using Vtx.Memory;
+using Vtx.Memory.Paging;
 using Vtx.Timing;
 
 namespace Vtx;
@@ -66,7 +67,7 @@ public sealed unsafe partial class Cpu
         memory.CodeInvalidated += OnCodeInvalidated;
         // Any processor sharing this memory may turn a page into code: all must stop writing it directly.
         memory.CodePageMarked += EvictWritable;
-        Apic = new Apic.LocalApic(() => _cycles, () => Tsc, () => _nmiPending = true, 0, Model.PhysicalAddressBits);
+        Apic = new Apic.LocalApic(() => _cycles, () => Tsc, () => _nmiPending = true, 0, Model.PhysicalAddressBits, Model.TscPerCycle);
         // A new processor starts like a new Machine: flat 64-bit mode, zeroed registers, RIP 0.
         // Reset() gives the architectural power-up state instead.
         Reset();
@@ -137,7 +138,13 @@ public sealed unsafe partial class Cpu
     public ulong Tsc => _cycles * Model.TscPerCycle + TscOffset;
 
     /// <summary>Added to the scaled cycle count to form the TSC (a write to IA32_TSC adjusts it).</summary>
-    public ulong TscOffset { get; set; }
+    public ulong TscOffset
+    {
+        get => _tscOffset;
+        set { _tscOffset = value; Apic.TscChanged(); } // an armed TSC deadline follows the TSC
+    }
+
+    private ulong _tscOffset;
 
     /// <summary>IA32_TSC_AUX (MSR C000_0103h), returned in ECX by RDTSCP.</summary>
     public uint TscAux { get; set; }
@@ -270,8 +277,11 @@ public sealed unsafe partial class Cpu
                 }
                 if (_halted)
                 {
-                    // Time passes in HLT until the next posted event.
-                    _cycles = Math.Max(_cycles, Math.Min(NextDeadline, cycleEnd));
+                    // Time passes in HLT until the next posted event or timer deadline. When there is
+                    // none (the one just reached was masked by IF), time stands still: the check at
+                    // the top ends the run.
+                    ulong next = NextDeadline;
+                    if (next != ulong.MaxValue || CanWake) _cycles = Math.Max(_cycles, Math.Min(next, cycleEnd));
                     continue;
                 }
                 deadline = Math.Min(deadline, NextDeadline);
@@ -503,7 +513,7 @@ public sealed unsafe partial class Cpu
         for (int i = TlbSize; i < 2 * TlbSize; i++)
         {
             ref TlbEntry e = ref _tlb[i];
-            if (e.Tag != NoTag && ((e.Tag << 12) + e.Delta) >> 12 == ppn) e.Tag = NoTag;
+            if (e.Tag != NoTag && (((e.Tag & ~TlbUserKey) << 12) + e.Delta) >> 12 == ppn) e.Tag = NoTag;
         }
     }
 
@@ -519,8 +529,56 @@ public sealed unsafe partial class Cpu
             pa = 0;
             return stack ? Fault(ExceptionVector.SS, 0, true) : FaultGp0();
         }
-        _ = access;
-        pa = lin;
+        if ((_cr0 & Cr0.PG) == 0)
+        {
+            pa = lin;
+            _lastRights = PageRights.All;
+            return true;
+        }
+        var kind = access switch
+        {
+            Access.Write => PageAccessKind.Write,
+            Access.Execute => PageAccessKind.Execute,
+            _ => PageAccessKind.Read,
+        };
+        var acc = new PageAccess(kind, _implicitAccess ? 0 : _cpl, _implicitAccess, (_rflags & (ulong)RFlags.AC) != 0);
+        var r = PageWalker.Walk(new PhysicalMemoryAccess(_mem), in _paging, lin, acc);
+        if (!r.Success)
+        {
+            pa = 0;
+            _cr2 = lin;
+            return Fault(ExceptionVector.PF, (uint)r.ErrorCode, true);
+        }
+        pa = r.PhysicalAddress;
+        _lastRights = r.Rights;
+        _lastDirty = r.Dirty;
+        return true;
+    }
+
+    // Rights and dirty state of the last successful translation, for the TLB fill that follows it.
+    private PageRights _lastRights;
+    private bool _lastDirty;
+    private bool _implicitAccess;
+    private PagingContext _paging;
+
+    /// <summary>TLB tags carry the privilege class (user or supervisor) of the accesses they serve.</summary>
+    private ulong TlbKey => _tlbKey;
+    private ulong _tlbKey; // TlbUserKey at CPL 3 (outside implicit supervisor accesses), else 0
+
+    /// <summary>Re-derives the TLB privilege key after CPL or the implicit-access state changed.</summary>
+    private void UpdateTlbKey() => _tlbKey = _cpl == 3 && !_implicitAccess ? TlbUserKey : 0;
+    private const ulong TlbUserKey = 1UL << 62;
+
+    /// <summary>Rebuilds the paging context after CR0, CR3, CR4 or EFER changed (and reloads PAE PDPTEs when required).</summary>
+    private bool RefreshPaging(bool loadPdptes)
+    {
+        var ctx = new PagingContext(_cr0, _cr3, _cr4, _efer, Model.PhysicalAddressBits, _paging.Pdptes);
+        if (loadPdptes && ctx.Mode == PagingMode.Pae)
+        {
+            if (!PageWalker.LoadPdptes(new PhysicalMemoryAccess(_mem), _cr3, Model.PhysicalAddressBits, out var pdptes)) return false;
+            ctx = ctx.WithPdptes(pdptes);
+        }
+        _paging = ctx;
         return true;
     }
 
@@ -528,14 +586,17 @@ public sealed unsafe partial class Cpu
     {
         ulong ppn = pa >> 12;
         if (!_mem.IsRamPage(ppn) || IsApicPage(pa) || (!Mmio.IsEmpty && Mmio.Intersects(pa & ~0xFFFUL, 4096))) return;
+        // With SMAP, supervisor accesses to user pages depend on RFLAGS.AC: they always walk.
+        if ((_cr4 & Cr4.SMAP) != 0 && (_lastRights & PageRights.User) != 0 && TlbKey == 0 && (_cr0 & Cr0.PG) != 0) return;
         ulong vpn = lin >> 12;
         int i = (int)(vpn & (TlbSize - 1));
         if (access == Access.Write)
         {
-            if (_mem.IsCodePage(ppn)) return;
+            // Only a page whose dirty flag is already set may be written without a walk.
+            if (_mem.IsCodePage(ppn) || !_lastDirty && (_cr0 & Cr0.PG) != 0) return;
             i += TlbSize;
         }
-        _tlb[i].Tag = vpn;
+        _tlb[i].Tag = vpn | TlbKey;
         _tlb[i].Delta = (ppn << 12) - (vpn << 12);
     }
 
@@ -547,7 +608,7 @@ public sealed unsafe partial class Cpu
     {
         ulong vpn = lin >> 12;
         ref TlbEntry e = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_tlb), (int)(vpn & (TlbSize - 1)));
-        if (e.Tag == vpn && (lin & 0xFFF) <= (ulong)(4096 - size))
+        if (e.Tag == (vpn | TlbKey) && (lin & 0xFFF) <= (ulong)(4096 - size))
         {
             byte* p = _ram + (lin + e.Delta);
             v = size switch { 1 => *p, 2 => *(ushort*)p, 4 => *(uint*)p, _ => *(ulong*)p };
@@ -562,7 +623,7 @@ public sealed unsafe partial class Cpu
     {
         ulong vpn = lin >> 12;
         ref TlbEntry e = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_tlb), TlbSize + (int)(vpn & (TlbSize - 1)));
-        if (e.Tag == vpn && (lin & 0xFFF) <= (ulong)(4096 - size))
+        if (e.Tag == (vpn | TlbKey) && (lin & 0xFFF) <= (ulong)(4096 - size))
         {
             byte* p = _ram + (lin + e.Delta);
             switch (size)
