@@ -35,6 +35,7 @@ public sealed class LocalApic
     private readonly Func<ulong> _tsc;
     private readonly Action _raiseNmi;
     private readonly int _physicalAddressBits;
+    private readonly ulong _tscPerCycle;
 
     /// <summary>Creates the APIC of the bootstrap processor with APIC ID <paramref name="id"/>, enabled in xAPIC mode at <see cref="DefaultBase"/>.</summary>
     /// <param name="clock">Current cycle count (the timer counts cycles divided by the divide configuration).</param>
@@ -42,10 +43,12 @@ public sealed class LocalApic
     /// <param name="raiseNmi">Delivers an NMI to the processor (LVT or IPI with NMI delivery mode).</param>
     /// <param name="id">APIC ID.</param>
     /// <param name="physicalAddressBits">MAXPHYADDR, which bounds the APIC base.</param>
-    public LocalApic(Func<ulong> clock, Func<ulong> tsc, Action raiseNmi, uint id = 0, int physicalAddressBits = 46)
+    /// <param name="tscPerCycle">TSC increments per cycle (to turn a TSC deadline into a cycle; 0 = the TSC stands still).</param>
+    public LocalApic(Func<ulong> clock, Func<ulong> tsc, Action raiseNmi, uint id = 0, int physicalAddressBits = 46, ulong tscPerCycle = 1)
     {
         _clock = clock;
         _tsc = tsc;
+        _tscPerCycle = tscPerCycle;
         _raiseNmi = raiseNmi;
         _physicalAddressBits = physicalAddressBits;
         BaseMsr = DefaultBase | BaseBsp | BaseEnable;
@@ -109,7 +112,14 @@ public sealed class LocalApic
         v = (v & ~BaseBsp) | (BaseMsr & BaseBsp);
         BaseMsr = v;
         if (!en) ResetState();
-        else if (extd && !wasX2) _ldr = LogicalIdX2();
+        else if (extd && !wasX2)
+        {
+            // SDM Vol. 3A, 11.12.5.1: a written xAPIC ID, the LDR and ICR[63:32] are not preserved;
+            // the x2APIC ID is the initial APIC ID and the LDR is derived from it.
+            _id = _initialId;
+            _icrHigh = 0;
+            _ldr = LogicalIdX2();
+        }
         return true;
     }
 
@@ -259,8 +269,15 @@ public sealed class LocalApic
     {
         if (TimerMode != 2 || _tscDeadline == 0) { if (TimerMode == 2) _timerDeadline = ulong.MaxValue; return; }
         ulong tsc = _tsc(), now = _clock();
-        _timerDeadline = _tscDeadline <= tsc ? now : now + (_tscDeadline - tsc);
+        if (_tscDeadline <= tsc) { _timerDeadline = now; return; }
+        if (_tscPerCycle == 0) { _timerDeadline = ulong.MaxValue; return; }
+        // The first cycle whose TSC is at or past the deadline.
+        ulong cycles = (_tscDeadline - tsc - 1) / _tscPerCycle + 1;
+        _timerDeadline = now + cycles < now ? ulong.MaxValue : now + cycles;
     }
+
+    /// <summary>The TSC was written (or its offset changed): an armed TSC deadline fires when the new TSC reaches it.</summary>
+    public void TscChanged() => ArmTscDeadline();
 
     // ------------------------------------------------------------------ registers
 
@@ -321,7 +338,8 @@ public sealed class LocalApic
             {
                 int oldMode = TimerMode;
                 WriteLvt(LvtTimer, value, 0x7_00FF);
-                if (TimerMode != oldMode) { _initialCount = 0; _timerDeadline = ulong.MaxValue; if (TimerMode == 2) ArmTscDeadline(); }
+                // A transition to or from TSC-deadline mode disarms the timer (SDM Vol. 3A, 11.5.4.1).
+                if (TimerMode != oldMode) { _initialCount = 0; _timerDeadline = ulong.MaxValue; _tscDeadline = 0; }
                 break;
             }
             case 0x330: WriteLvt(LvtThermal, value, 0x1_07FF); break;
@@ -424,6 +442,7 @@ public sealed class LocalApic
         switch (offset)
         {
             case 0x300:
+                if ((v & 0xFFF3_2000UL) != 0) return false; // reserved (RsvdZ) ICR bits 13, 17:16, 31:20
                 _icrHigh = (uint)(v >> 32);
                 _icrLow = (uint)v & 0x000C_CFFF;
                 SendIpi();
@@ -437,6 +456,9 @@ public sealed class LocalApic
                 if (v != 0) return false;
                 EndOfInterrupt();
                 return true;
+            case 0x80 when (v & ~0xFFUL) != 0:
+            case 0x280 when v != 0: // SDM Vol. 3A, Table 11-6: a non-zero ESR write is #GP(0)
+                return false;
             case 0x80: case 0xF0: case 0x280: case 0x2F0: case 0x320: case 0x330: case 0x340:
             case 0x350: case 0x360: case 0x370: case 0x380: case 0x3E0:
                 if ((v >> 32) != 0) return false;

@@ -81,7 +81,9 @@ public sealed partial class Cpu
             }
             kind = EventKind.HardwareException;
             benignFirst = false;
-            // The faulting delivery's return address is still that of the original instruction.
+            // A fault during delivery is a fault of the instruction at RIP: for INT n/INT3/INTO/INT1 the
+            // frame points at that instruction, not after it (SDM Vol. 3A, 6.5 "Faults").
+            returnRip = _rip;
         }
         _shutdown = true;
         return false;
@@ -90,7 +92,8 @@ public sealed partial class Cpu
     /// <summary>One delivery attempt; on failure a fault is recorded (no state committed).</summary>
     private bool DeliverOnce(byte vector, EventKind kind, uint error, bool hasError, ulong returnRip)
     {
-        bool ext = kind is EventKind.ExternalInterrupt or EventKind.Nmi or EventKind.HardwareException;
+        // EXT is set for events external to the program, INT1 included (SDM Vol. 2A, INT n: "IF instruction = INT1 THEN EXT := 1").
+        bool ext = kind is EventKind.ExternalInterrupt or EventKind.Nmi or EventKind.HardwareException or EventKind.PrivilegedSoftwareException;
         bool software = kind is EventKind.SoftwareInterrupt or EventKind.SoftwareException;
         ulong flags = ReadRflags();
         // Faults push RF = 1 so the handler's IRET does not re-trigger instruction breakpoints (SDM Vol. 3A, 18.3.1.1).

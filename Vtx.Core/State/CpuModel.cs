@@ -86,22 +86,25 @@ public sealed class CpuModel
                            | ((model >> 4) & 0xF) << 16 | (fam > 0xF ? (fam - 0xF) & 0xFF : 0) << 20;
                 uint ebx = 1u << 16; // one logical processor, APIC ID 0, CLFLUSH line size 0
                 uint ecx = (Cx16 ? 1u << 13 : 0) | (Movbe ? 1u << 22 : 0) | (Popcnt ? 1u << 23 : 0)
-                           | 1u << 21 | 1u << 24; // x2APIC, TSC-deadline timer
-                // TSC, MSR, CX8, APIC, SEP, MTRR, CMOV, PAT
-                uint edx = 1u << 4 | 1u << 5 | 1u << 8 | 1u << 9 | 1u << 11 | 1u << 12 | 1u << 15 | 1u << 16;
+                           | 1u << 17 | 1u << 21 | 1u << 24; // PCID, x2APIC, TSC-deadline timer
+                // DE, PSE, TSC, MSR, PAE, CX8, APIC, SEP, MTRR, PGE, CMOV, PAT, PSE-36
+                uint edx = 1u << 2 | 1u << 3 | 1u << 4 | 1u << 5 | 1u << 6 | 1u << 8 | 1u << 9 | 1u << 11 | 1u << 12
+                           | 1u << 13 | 1u << 15 | 1u << 16 | 1u << 17;
                 return new CpuidResult(eax, ebx, ecx, edx);
             }
             case 7 when subleaf == 0:
             {
-                uint ebx = (Bmi1 ? 1u << 3 : 0) | (Bmi2 ? 1u << 8 : 0) | (Adx ? 1u << 19 : 0);
-                return new CpuidResult(0, ebx, 0, 0);
+                // SMEP (7), INVPCID (10), SMAP (20); ECX: UMIP (2), LA57 (16).
+                uint ebx = (Bmi1 ? 1u << 3 : 0) | (Bmi2 ? 1u << 8 : 0) | (Adx ? 1u << 19 : 0) | 1u << 7 | 1u << 10 | 1u << 20;
+                return new CpuidResult(0, ebx, 1u << 2 | 1u << 16, 0);
             }
             case 0x80000000:
                 return new CpuidResult(MaxExtendedLeaf, 0, 0, 0);
             case 0x80000001:
             {
                 uint ecx = (LahfSahf64 ? 1u : 0) | (Lzcnt ? 1u << 5 : 0);
-                uint edx = 1u << 29 | 1u << 11 | (Rdtscp ? 1u << 27 : 0); // LM, SYSCALL/SYSRET
+                // LM, SYSCALL/SYSRET, NX, 1-GiB pages
+                uint edx = 1u << 29 | 1u << 11 | 1u << 20 | 1u << 26 | (Rdtscp ? 1u << 27 : 0);
                 return new CpuidResult(0, 0, ecx, edx);
             }
             case 0x80000002:

@@ -130,7 +130,8 @@ public readonly struct PageWalkResult
     /// <summary>
     /// The dirty flag of the entry mapping the page is 1 after this walk (set by this write, or
     /// already set). A TLB entry filled with Dirty = false must not serve writes: a write must walk
-    /// again so the processor sets D (SDM Vol. 3A, 4.8 and 4.10.2.2).
+    /// again so the processor sets D (SDM Vol. 3A, 4.8 and 4.10.2.2). True with paging disabled
+    /// (there is no dirty flag to set).
     /// </summary>
     public bool Dirty => (_flags & FlagDirty) != 0;
 

@@ -202,7 +202,7 @@ public static class PageWalker
                 var size = shift switch { 12 => PageSize.Size4KiB, 21 => PageSize.Size2MiB, _ => PageSize.Size1GiB };
                 return Leaf(memory, in context, access, linear, address, entry, wide: true, rightsAnd, xdOr, pa, size, accesses);
             }
-            if ((entry & A) == 0) { accesses++; }
+            if ((entry & A) == 0) { memory.WriteU64(address, entry | A); accesses++; }
             table = entry & context.AddressMask;
             level--;
         }
