@@ -79,6 +79,13 @@ public sealed class LocalApic
     /// <summary>The cycle at which the timer fires next, or <see cref="ulong.MaxValue"/>.</summary>
     public ulong NextTimerDeadline => _timerDeadline;
 
+    /// <summary>Power-up/RESET state (SDM Vol. 3A, 11.4.7.1): xAPIC mode at the default base, registers at their reset values.</summary>
+    public void Reset()
+    {
+        BaseMsr = DefaultBase | BaseBsp | BaseEnable;
+        ResetState();
+    }
+
     private void ResetState()
     {
         Array.Clear(_irr);

@@ -281,7 +281,7 @@ public sealed unsafe partial class Cpu
                     // none (the one just reached was masked by IF), time stands still: the check at
                     // the top ends the run.
                     ulong next = NextDeadline;
-                    /*TMPREVERT*/ _cycles = Math.Max(_cycles, Math.Min(next, cycleEnd));
+                    if (next != ulong.MaxValue || CanWake) _cycles = Math.Max(_cycles, Math.Min(next, cycleEnd));
                     continue;
                 }
                 deadline = Math.Min(deadline, NextDeadline);

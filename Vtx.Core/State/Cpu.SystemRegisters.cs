@@ -227,6 +227,7 @@ public sealed partial class Cpu
         _nmiPending = _nmiBlocked = _intrPending = false;
         _shadow = 0;
         InterceptedExceptions = 0;
+        Apic?.Reset(); // null only while the constructor runs its first Reset
         ModeChanged();
         _rip = 0xFFF0;
         FlushTlb();
