@@ -342,6 +342,13 @@ public sealed unsafe partial class Cpu
         return new RunResult(reason, _rip, _retired - startRetired, _cycles - startCycles, fault) { ExitCode = exitCode };
     }
 
+    /// <summary>After a snapshot restore: caches are dropped and derived state is recomputed.</summary>
+    internal void AfterRestore()
+    {
+        FlushTlb();
+        ModeChanged();
+    }
+
     private static ulong SatAdd(ulong a, ulong b) => a + b < a ? ulong.MaxValue : a + b;
 
     /// <summary>Cycles charged for delivering an event through the IDT.</summary>

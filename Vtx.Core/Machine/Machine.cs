@@ -29,7 +29,7 @@ public sealed record MachineOptions
 /// RunResult r = m.Run(RunLimits.Instructions(100));           // r.Reason == StopReason.Halted
 /// </code>
 /// </example>
-public sealed class Machine
+public sealed partial class Machine
 {
     /// <summary>Creates a machine with <paramref name="options"/>.</summary>
     /// <exception cref="ArgumentOutOfRangeException">The memory size or code size is out of range.</exception>

@@ -21,7 +21,7 @@ public class LongModeKernelTests
     private const byte TimerVector = 0x40;
     private const uint TimerCount = 5000;
 
-    private static byte[] BuildKernel(out ulong timerHandler, out ulong nmiHandler)
+    internal static byte[] BuildKernel(out ulong timerHandler, out ulong nmiHandler)
     {
         var code32 = Guest.Assemble(a =>
         {

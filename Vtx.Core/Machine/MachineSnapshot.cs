@@ -1,0 +1,135 @@
+using System.Reflection;
+using Vtx.Apic;
+using Vtx.Devices;
+
+namespace Vtx;
+
+/// <summary>
+/// A saved copy of a whole <see cref="Machine"/>: RAM, the processor's architectural and internal
+/// state (registers, caches of segment descriptors, lazy flags, event and interrupt-shadow state,
+/// posted events, counters), the local APIC and the built-in devices. Restoring it makes the
+/// machine continue exactly as it would have from the moment it was taken — same instructions,
+/// same cycles — which is what deterministic replay and "what if" exploration need.
+/// </summary>
+/// <remarks>
+/// Host-side wiring is not part of a snapshot: hooks, registered MMIO regions and port devices the
+/// host added, the cost model and the CPU model stay as they are at restore time. Decoded
+/// instructions and TLB entries are dropped on restore (they are caches).
+/// </remarks>
+public sealed class MachineSnapshot
+{
+    private readonly byte[] _ram;
+    private readonly ObjectState _cpu, _apic, _uart, _fwcfg, _pic, _post, _console, _debugExit;
+
+    internal MachineSnapshot(Machine m)
+    {
+        _ram = new byte[m.Memory.Size];
+        m.Memory.Read(0, _ram);
+        _cpu = ObjectState.Capture(m.Cpu);
+        _apic = ObjectState.Capture(m.Cpu.Apic);
+        _uart = ObjectState.Capture(m.Uart);
+        _fwcfg = ObjectState.Capture(m.FwCfg);
+        _pic = ObjectState.Capture(m.Pic);
+        _post = ObjectState.Capture(m.PostCodes);
+        _console = ObjectState.Capture(m.DebugConsole);
+        _debugExit = ObjectState.Capture(m.DebugExit);
+    }
+
+    /// <summary>RAM size the snapshot was taken with.</summary>
+    public ulong MemorySize => (ulong)_ram.LongLength;
+
+    internal void RestoreInto(Machine m)
+    {
+        if (m.Memory.Size != (ulong)_ram.LongLength)
+            throw new ArgumentException($"snapshot holds {_ram.LongLength} bytes of RAM but the machine has {m.Memory.Size}", nameof(m));
+        m.Memory.Write(0, _ram);
+        m.Memory.DecodeCache.Clear();
+        _cpu.Restore(m.Cpu);
+        _apic.Restore(m.Cpu.Apic);
+        _uart.Restore(m.Uart);
+        _fwcfg.Restore(m.FwCfg);
+        _pic.Restore(m.Pic);
+        _post.Restore(m.PostCodes);
+        _console.Restore(m.DebugConsole);
+        _debugExit.Restore(m.DebugExit);
+        m.Cpu.AfterRestore();
+    }
+
+    /// <summary>
+    /// The state fields of one component: values, arrays of values (copied), strings, and nested
+    /// value collections; references to other components, hooks and caches are left alone.
+    /// </summary>
+    private sealed class ObjectState
+    {
+        private readonly List<(FieldInfo Field, object? Value)> _fields = new();
+
+        public static ObjectState Capture(object o)
+        {
+            var s = new ObjectState();
+            for (Type? t = o.GetType(); t is not null && t != typeof(object); t = t.BaseType)
+            {
+                foreach (var f in t.GetFields(BindingFlags.Instance | BindingFlags.NonPublic | BindingFlags.Public | BindingFlags.DeclaredOnly))
+                {
+                    if (!IsState(f.FieldType)) continue;
+                    s._fields.Add((f, Copy(f.GetValue(o))));
+                }
+            }
+            return s;
+        }
+
+        public void Restore(object o)
+        {
+            foreach (var (f, v) in _fields)
+            {
+                object? current = f.GetValue(o);
+                if (current is Array dst && v is Array src && dst.Length == src.Length && !f.FieldType.IsValueType)
+                    Array.Copy(src, dst, src.Length); // keep the array the object holds (it may be pinned or shared)
+                else if (current is MemoryStream ms && v is byte[] bytes)
+                {
+                    ms.SetLength(0);
+                    ms.Write(bytes);
+                }
+                else f.SetValue(o, Copy(v)); // collections are replaced by a fresh copy
+            }
+        }
+
+        private static bool IsState(Type t)
+        {
+            if (t.IsValueType || t == typeof(string)) return !typeof(Delegate).IsAssignableFrom(t);
+            if (t.IsArray) return t.GetElementType()!.IsValueType;
+            if (t.IsGenericType)
+            {
+                var g = t.GetGenericTypeDefinition();
+                bool collection = g == typeof(List<>) || g == typeof(Queue<>) || g == typeof(SortedList<,>) || g == typeof(Dictionary<,>);
+                return collection && t.GetGenericArguments().All(a => a.IsValueType || a == typeof(string));
+            }
+            return t == typeof(System.Text.StringBuilder) || t == typeof(MemoryStream);
+        }
+
+        private static object? Copy(object? v) => v switch
+        {
+            null => null,
+            Array a => a.Clone(),
+            System.Text.StringBuilder sb => new System.Text.StringBuilder(sb.ToString()),
+            MemoryStream ms => ms.ToArray(),
+            string => v,
+            _ when v.GetType().IsValueType => v,
+            // List<T>, Queue<T>, SortedList<K,V>, Dictionary<K,V>: each has a copying constructor.
+            _ => Activator.CreateInstance(v.GetType(), v),
+        };
+    }
+}
+
+public sealed partial class Machine
+{
+    /// <summary>Takes a snapshot of the whole machine (see <see cref="MachineSnapshot"/>).</summary>
+    public MachineSnapshot Snapshot() => new(this);
+
+    /// <summary>Restores a snapshot taken from this machine (or one with the same RAM size).</summary>
+    /// <exception cref="ArgumentException">The RAM sizes differ.</exception>
+    public void Restore(MachineSnapshot snapshot)
+    {
+        ArgumentNullException.ThrowIfNull(snapshot);
+        snapshot.RestoreInto(this);
+    }
+}
