@@ -389,6 +389,11 @@ public static class InstructionTranslator
             case Op.Iret:
                 size = ins.Mnemonic switch { Mnemonic.Iretq => 8, Mnemonic.Iretd => 4, _ => 2 };
                 break;
+            case Op.Lgdt:
+            case Op.Lidt:
+                // The operand size (not the 6/10-byte memory size): with 16 bits only 24 bits of the base load.
+                size = ins.Code is Code.Lgdt_m1632_16 or Code.Lidt_m1632_16 ? 2 : bitness == 64 ? 8 : 4;
+                break;
             case Op.Sysret:
             case Op.Sysexit:
                 size = ins.Mnemonic is Mnemonic.Sysretq or Mnemonic.Sysexitq ? 8 : 4;
