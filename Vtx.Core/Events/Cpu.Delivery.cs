@@ -173,6 +173,7 @@ public sealed partial class Cpu
         {
             if (!ReadTssStack(newCpl, out ushort ssSel, out ulong tssSp, ext)) return false;
             if ((ssSel & 0xFFFC) == 0) return Fault(ExceptionVector.TS, ext ? 1u : 0u, true);
+            if (!InDescriptorTable(ssSel)) return Fault(ExceptionVector.TS, SelError(ssSel, ext), true);
             if (!ReadDescriptor(ssSel, out ulong ssDesc, out _, ext)) return false;
             newSs = SegmentCache.FromDescriptor(ssSel, ssDesc);
             bool writable = (newSs.AccessRights & SegmentCache.S) != 0 && (newSs.Type & 0xA) == 2;
@@ -244,6 +245,10 @@ public sealed partial class Cpu
             if (!ReadSupervisor(_tr.Base + off, 8, out rsp)) return false;
         }
         rsp &= ~0xFUL;
+        // The frame is written at 64-bit addresses whatever the interrupted code size (compatibility
+        // mode included): a non-canonical stack is #SS(EXT), never a write where the low bits point.
+        static bool Canonical(ulong a) => (ulong)((long)(a << 16) >> 16) == a;
+        if (!Canonical(rsp - 1) || !Canonical(rsp - 48)) return Fault(ExceptionVector.SS, ext ? 1u : 0u, true);
         ulong sp = rsp;
         bool Push8(ulong value)
         {

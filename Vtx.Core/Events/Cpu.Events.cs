@@ -9,7 +9,7 @@ public sealed partial class Cpu
     private const int ShadowSti = 1, ShadowMovSs = 2;
     private int _shadow;           // kind of interrupt shadow, valid while _shadowAt == _retired
     private ulong _shadowAt;       // the boundary (retired count) the shadow covers
-    private bool _nmiPending, _nmiBlocked, _intrPending;
+    private bool _nmiPending, _nmiBlocked, _intrPending, _dbTrapPending;
     private byte _intrVector;
     private bool _halted;
     private readonly SortedList<(ulong Cycle, ulong Seq), PostedEvent> _posted = new();
@@ -67,7 +67,7 @@ public sealed partial class Cpu
     /// <summary>An NMI or interrupt is pending that is not masked by NMI blocking or RFLAGS.IF (shadows aside).</summary>
     private bool CanWake => (_nmiPending && !_nmiBlocked) || ((_intrPending || Apic.HasDeliverable) && (_rflags & (ulong)RFlags.IF) != 0);
 
-    private bool EventsPending => _nmiPending || _intrPending || _posted.Count != 0 || _halted
+    private bool EventsPending => _nmiPending || _intrPending || _dbTrapPending || _posted.Count != 0 || _halted
                                   || Apic.NextTimerDeadline != ulong.MaxValue || Apic.HasDeliverable;
 
     /// <summary>
@@ -85,6 +85,16 @@ public sealed partial class Cpu
         }
         Apic.Advance(_cycles);
         int shadow = _shadowAt == _retired ? _shadow : 0;
+        // Traps on the previous instruction (single step) come before NMI and interrupts; a MOV SS
+        // shadow holds them off for one instruction (SDM Vol. 3A, 6.9 and 6.8.3).
+        if (_dbTrapPending && shadow != ShadowMovSs)
+        {
+            _dbTrapPending = false;
+            // A host that intercepts #DB sees the trap as a stop, RIP after the stepped instruction.
+            if ((InterceptedExceptions & 2) != 0) { Fault(ExceptionVector.DB); return false; }
+            DeliverEvent(1, EventKind.HardwareException, 0, false, _rip);
+            return true;
+        }
         if (_nmiPending && !_nmiBlocked && shadow != ShadowMovSs)
         {
             _nmiPending = false;

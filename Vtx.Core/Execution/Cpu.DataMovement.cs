@@ -200,7 +200,8 @@ public sealed partial class Cpu
         ulong nf = (old & ~changeable) | (v & changeable);
         if (size != 2) nf &= ~(ulong)RFlags.RF;
         WriteRflags(nf);
-        if (((old ^ nf) & (ulong)RFlags.IF) != 0) _signal |= SignalEvent; // the arbiter may now deliver
+        // IF or TF changed: back to the boundary, where the arbiter (and single-stepping) look again.
+        if (((old ^ nf) & (ulong)(RFlags.IF | RFlags.TF)) != 0) _signal |= SignalEvent;
     }
 
     /// <summary>ENTER imm16, imm8: make a stack frame with up to 31 levels of display (SDM Vol. 2A, ENTER).</summary>

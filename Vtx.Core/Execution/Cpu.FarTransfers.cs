@@ -117,6 +117,7 @@ public sealed partial class Cpu
         {
             if (!ReadTssStack(newCpl, out ushort ssSel, out ulong tssSp, false)) return false;
             if ((ssSel & 0xFFFC) == 0) return Fault(ExceptionVector.TS, 0, true);
+            if (!InDescriptorTable(ssSel)) return Fault(ExceptionVector.TS, SelError(ssSel), true);
             if (!ReadDescriptor(ssSel, out ulong ssDesc, out _)) return false;
             var ss = SegmentCache.FromDescriptor(ssSel, ssDesc);
             bool writable = (ss.AccessRights & SegmentCache.S) != 0 && (ss.Type & 0xA) == 2;
@@ -273,8 +274,9 @@ public sealed partial class Cpu
         if (toLong) { if (!CanonicalOrGp(ip)) return; }
         else if ((ip & Sz.Mask(size)) > cs.Limit) { FaultGp0(); return; }
         int rpl = sel & 3;
-        // IRETQ always pops SS:RSP; otherwise only a return to an outer level does.
-        bool popStack = rpl > _cpl || (lma && size == 8);
+        // In 64-bit mode IRET (any operand size) always pops SS:RSP; otherwise only a return to an
+        // outer level does (SDM Vol. 2A, IRET: "IF instruction began in 64-Bit Mode").
+        bool popStack = rpl > _cpl || _codeBits == 64;
         ulong newSp = 0, newSs = 0;
         if (popStack && (!Peek(size, out newSp, (ulong)(3 * size)) || !Peek(size, out newSs, (ulong)(4 * size)))) return;
         if (!MarkAccessed(desc, descLin)) return;

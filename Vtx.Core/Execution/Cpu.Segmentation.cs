@@ -27,6 +27,14 @@ public sealed partial class Cpu
         return ReadSupervisor(lin, 8, out desc);
     }
 
+    /// <summary>True when <paramref name="sel"/> indexes a descriptor inside the GDT or the (usable) LDT.</summary>
+    private bool InDescriptorTable(ushort sel)
+    {
+        bool ldt = (sel & 4) != 0;
+        if (ldt && _ldtr.IsUnusable) return false;
+        return (uint)(sel & 0xFFF8) + 7 <= (ldt ? _ldtr.Limit : _gdtr.Limit);
+    }
+
     /// <summary>An implicit supervisor-mode read (descriptor tables, TSS, IDT).</summary>
     private bool ReadSupervisor(ulong lin, int size, out ulong v)
     {

@@ -300,8 +300,10 @@ public sealed unsafe partial class Cpu
             // Both give the same boundaries, counts and cycles: only the bookkeeping differs.
             // An NMI or interrupt held back only by a shadow or by IF is looked at every boundary.
             bool held = _nmiPending || _intrPending || Apic.HasDeliverable;
+            // RFLAGS.TF at the start of an instruction: a single-step #DB trap follows it (SDM Vol. 3A, 18.3.1.4).
+            bool singleStep = (_rflags & (ulong)RFlags.TF) != 0;
             int left = _retired + d.RunLength <= insnEnd && _cycles + d.RunCycles <= deadline
-                       && stopAt - _rip >= d.RunBytes && !held ? int.MaxValue : 1;
+                       && stopAt - _rip >= d.RunBytes && !held && !singleStep ? int.MaxValue : 1;
             while (true)
             {
                 _nextRip = (_rip + d.Length) & _ipMask;
@@ -319,11 +321,13 @@ public sealed unsafe partial class Cpu
                     _cycles += d.Cost;
                     _retired++;
                     _signal = 0;
+                    if (singleStep) SingleStepTrap(ref d);
                     break;
                 }
                 _rip = _nextRip;
                 _cycles += d.Cost;
                 _retired++;
+                if (singleStep) SingleStepTrap(ref d);
                 if ((d.Flags & DecodedFlags.Sequential) == 0 || --left == 0) break;
                 d = ref Unsafe.Add(ref d, 1);
             }
@@ -340,6 +344,17 @@ public sealed unsafe partial class Cpu
         int? exitCode = reason == StopReason.DebugExit ? _exitCode : null;
         _exitCode = null;
         return new RunResult(reason, _rip, _retired - startRetired, _cycles - startCycles, fault) { ExitCode = exitCode };
+    }
+
+    /// <summary>
+    /// Records the single-step trap of an instruction that began with TF = 1 (DR6.BS); software
+    /// interrupts that cleared TF on delivery take none.
+    /// </summary>
+    private void SingleStepTrap(ref DecodedInstruction d)
+    {
+        if ((_rflags & (ulong)RFlags.TF) == 0 && d.Op is Op.Int or Op.Int3 or Op.Into or Op.Int1) return;
+        _dr[6] |= 1UL << 14;
+        _dbTrapPending = true;
     }
 
     /// <summary>After a snapshot restore: caches are dropped and derived state is recomputed.</summary>

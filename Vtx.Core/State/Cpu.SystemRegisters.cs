@@ -224,7 +224,7 @@ public sealed partial class Cpu
         _cpl = 0;
         _signal = 0;
         _halted = _shutdown = false;
-        _nmiPending = _nmiBlocked = _intrPending = false;
+        _nmiPending = _nmiBlocked = _intrPending = _dbTrapPending = false;
         _shadow = 0;
         InterceptedExceptions = 0;
         Apic?.Reset(); // null only while the constructor runs its first Reset
