@@ -264,7 +264,8 @@ public sealed partial class Cpu
             return;
         }
         bool lma = (_efer & Efer.LMA) != 0;
-        if ((oldFlags & (ulong)RFlags.NT) != 0 && !lma) { FaultGp0(); return; }
+        // NT = 1: a task return (not modelled) in legacy mode, architecturally #GP(0) in IA-32e mode.
+        if ((oldFlags & (ulong)RFlags.NT) != 0) { FaultGp0(); return; }
         if ((fl & (ulong)RFlags.VM) != 0 && _cpl == 0 && !lma && size == 4) { FaultGp0(); return; }
         if ((sel & 0xFFFC) == 0) { FaultGp0(); return; }
         if (!ReadDescriptor(sel, out ulong desc, out ulong descLin)) return;

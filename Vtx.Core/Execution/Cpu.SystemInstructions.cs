@@ -300,6 +300,9 @@ public sealed partial class Cpu
         return Apic.TryReadMsr(index, out v);
     }
 
+    /// <summary>Memory types an MTRR may hold: UC, WC, WT, WP, WB (SDM Vol. 3A, Table 12-8).</summary>
+    private static bool IsMtrrType(ulong t) => t is 0 or 1 or 4 or 5 or 6;
+
     private static int FixedMtrrIndex(uint index) => index switch
     {
         0x250 => 0,
@@ -335,7 +338,7 @@ public sealed partial class Cpu
                 _pat = v;
                 return true;
             case Msr.MtrrDefType:
-                if ((v & ~0xCFFUL) != 0) return false;
+                if ((v & ~0xCFFUL) != 0 || !IsMtrrType(v & 0xFF)) return false;
                 _mtrrDefType = v;
                 return true;
             case Msr.Efer:
@@ -357,9 +360,24 @@ public sealed partial class Cpu
             case Msr.KernelGsBase: if (!canonical) return false; _kernelGsBase = v; return true;
             case Msr.TscAux: if ((v >> 32) != 0) return false; TscAux = (uint)v; return true;
         }
-        if (index is >= Msr.MtrrPhysBase0 and < Msr.MtrrPhysBase0 + 16) { _mtrrVar[index - Msr.MtrrPhysBase0] = v; return true; }
+        // MTRRs: reserved bits and undefined memory types are #GP(0) (SDM Vol. 3A, 12.11.2-12.11.3).
+        ulong physMask = (1UL << Model.PhysicalAddressBits) - 1;
+        if (index is >= Msr.MtrrPhysBase0 and < Msr.MtrrPhysBase0 + 16)
+        {
+            bool ok = (index & 1) == 0
+                ? IsMtrrType(v & 0xFF) && (v & 0xF00) == 0 && (v & ~physMask) == 0   // IA32_MTRR_PHYSBASEn
+                : (v & 0x7FF) == 0 && (v & ~physMask) == 0;                          // IA32_MTRR_PHYSMASKn
+            if (!ok) return false;
+            _mtrrVar[index - Msr.MtrrPhysBase0] = v;
+            return true;
+        }
         int fixedIdx = FixedMtrrIndex(index);
-        if (fixedIdx >= 0) { _mtrrFixed[fixedIdx] = v; return true; }
+        if (fixedIdx >= 0)
+        {
+            for (int i = 0; i < 64; i += 8) if (!IsMtrrType((v >> i) & 0xFF)) return false;
+            _mtrrFixed[fixedIdx] = v;
+            return true;
+        }
         return Apic.TryWriteMsr(index, v);
     }
 

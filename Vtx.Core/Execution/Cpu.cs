@@ -302,8 +302,10 @@ public sealed unsafe partial class Cpu
             bool held = _nmiPending || _intrPending || Apic.HasDeliverable;
             // RFLAGS.TF at the start of an instruction: a single-step #DB trap follows it (SDM Vol. 3A, 18.3.1.4).
             bool singleStep = (_rflags & (ulong)RFlags.TF) != 0;
+            // RFLAGS.RF at the start of an instruction: cleared once it completes, unless it is an IRET (SDM Vol. 3A, 18.3.1.1).
+            bool resume = (_rflags & (ulong)RFlags.RF) != 0;
             int left = _retired + d.RunLength <= insnEnd && _cycles + d.RunCycles <= deadline
-                       && stopAt - _rip >= d.RunBytes && !held && !singleStep ? int.MaxValue : 1;
+                       && stopAt - _rip >= d.RunBytes && !held && !singleStep && !resume ? int.MaxValue : 1;
             while (true)
             {
                 _nextRip = (_rip + d.Length) & _ipMask;
@@ -321,12 +323,14 @@ public sealed unsafe partial class Cpu
                     _cycles += d.Cost;
                     _retired++;
                     _signal = 0;
+                    if (resume && d.Op != Op.Iret) _rflags &= ~(ulong)RFlags.RF;
                     if (singleStep) SingleStepTrap(ref d);
                     break;
                 }
                 _rip = _nextRip;
                 _cycles += d.Cost;
                 _retired++;
+                if (resume && d.Op != Op.Iret) _rflags &= ~(ulong)RFlags.RF;
                 if (singleStep) SingleStepTrap(ref d);
                 if ((d.Flags & DecodedFlags.Sequential) == 0 || --left == 0) break;
                 d = ref Unsafe.Add(ref d, 1);
