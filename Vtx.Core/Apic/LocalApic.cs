@@ -77,7 +77,11 @@ public sealed class LocalApic
     public byte Tpr { get => (byte)_tpr; set => _tpr = value; }
 
     /// <summary>The cycle at which the timer fires next, or <see cref="ulong.MaxValue"/>.</summary>
-    public ulong NextTimerDeadline => _timerDeadline;
+    public ulong NextTimerDeadline
+    {
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        get => _timerDeadline;
+    }
 
     /// <summary>Power-up/RESET state (SDM Vol. 3A, 11.4.7.1): xAPIC mode at the default base, registers at their reset values.</summary>
     public void Reset()
@@ -176,12 +180,16 @@ public sealed class LocalApic
     /// <summary>True when an IRR vector outranks the processor priority, so the processor can take it when RFLAGS.IF allows.</summary>
     public bool HasDeliverable
     {
-        get
-        {
-            if (!_anyIrr || (BaseMsr & BaseEnable) == 0) return false;
-            int irrv = Highest(_irr);
-            return irrv >= 0 && (uint)(irrv & 0xF0) > (Ppr & 0xF0);
-        }
+        // The processor asks at every boundary: the common "nothing requested" answer is one field test.
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        get => _anyIrr && Deliverable();
+    }
+
+    private bool Deliverable()
+    {
+        if ((BaseMsr & BaseEnable) == 0) return false;
+        int irrv = Highest(_irr);
+        return irrv >= 0 && (uint)(irrv & 0xF0) > (Ppr & 0xF0);
     }
 
     /// <summary>Interrupt acknowledge: moves the highest deliverable IRR vector to the ISR and returns it (or the spurious vector when none is deliverable any more).</summary>

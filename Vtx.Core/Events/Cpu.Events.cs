@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Vtx;
 
 public sealed partial class Cpu
@@ -67,8 +69,12 @@ public sealed partial class Cpu
     /// <summary>An NMI or interrupt is pending that is not masked by NMI blocking or RFLAGS.IF (shadows aside).</summary>
     private bool CanWake => (_nmiPending && !_nmiBlocked) || ((_intrPending || Apic.HasDeliverable) && (_rflags & (ulong)RFlags.IF) != 0);
 
-    private bool EventsPending => _nmiPending || _intrPending || _dbTrapPending || _posted.Count != 0 || _halted
-                                  || Apic.NextTimerDeadline != ulong.MaxValue || Apic.HasDeliverable;
+    private bool EventsPending
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => _nmiPending | _intrPending | _dbTrapPending | _halted || _posted.Count != 0
+               || Apic.NextTimerDeadline != ulong.MaxValue || Apic.HasDeliverable;
+    }
 
     /// <summary>
     /// Arbitrates at an instruction boundary. Returns true when an event was delivered (or the
