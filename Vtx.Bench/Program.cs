@@ -1,1 +1,29 @@
-System.Console.WriteLine(1);
+using System.Globalization;
+using BenchmarkDotNet.Running;
+using Vtx.Bench;
+
+// Usage (see BENCHMARKS.md):
+//   dotnet run -c Release --project Vtx.Bench -- --filter '*'          full BenchmarkDotNet run
+//   dotnet run -c Release --project Vtx.Bench -- --filter '*' --job short   BenchmarkDotNet with few iterations
+//   dotnet run -c Release --project Vtx.Bench -- --short [seconds]     quick self-timed MIPS report (~20 s), no BenchmarkDotNet
+//   dotnet run -c Release --project Vtx.Bench -- --loop NAME [seconds] runs one workload in Vtx in a loop (for perf/profilers)
+int shortAt = Array.IndexOf(args, "--short");
+if (shortAt >= 0)
+{
+    double seconds = 2;
+    if (shortAt + 1 < args.Length && double.TryParse(args[shortAt + 1], NumberStyles.Float, CultureInfo.InvariantCulture, out double s) && s > 0)
+        seconds = s;
+    return QuickReport.Run(seconds);
+}
+
+int loopAt = Array.IndexOf(args, "--loop");
+if (loopAt >= 0 && loopAt + 1 < args.Length)
+{
+    double seconds = 10;
+    if (loopAt + 2 < args.Length && double.TryParse(args[loopAt + 2], NumberStyles.Float, CultureInfo.InvariantCulture, out double s) && s > 0)
+        seconds = s;
+    return QuickReport.Loop(args[loopAt + 1], seconds);
+}
+
+BenchmarkSwitcher.FromAssembly(typeof(CpuBenchmarks).Assembly).Run(args);
+return 0;
