@@ -454,4 +454,32 @@ public enum Op : ushort
     Ret64,
     /// <summary>Fast form of LEA r64 with 64-bit addressing.</summary>
     LeaR64,
+    /// <summary>Fast form of ADD memory, register, 64-bit.</summary>
+    AddMR64,
+    /// <summary>Fast form of ADD memory, register, 32-bit.</summary>
+    AddMR32,
+    /// <summary>Fast form of SUB memory, register, 64-bit.</summary>
+    SubMR64,
+    /// <summary>Fast form of SUB memory, register, 32-bit.</summary>
+    SubMR32,
+    /// <summary>Fast form of CMP memory, register, 64-bit.</summary>
+    CmpMR64,
+    /// <summary>Fast form of CMP memory, register, 32-bit.</summary>
+    CmpMR32,
+    /// <summary>Fast form of AND memory, register, 64-bit.</summary>
+    AndMR64,
+    /// <summary>Fast form of AND memory, register, 32-bit.</summary>
+    AndMR32,
+    /// <summary>Fast form of OR memory, register, 64-bit.</summary>
+    OrMR64,
+    /// <summary>Fast form of OR memory, register, 32-bit.</summary>
+    OrMR32,
+    /// <summary>Fast form of XOR memory, register, 64-bit.</summary>
+    XorMR64,
+    /// <summary>Fast form of XOR memory, register, 32-bit.</summary>
+    XorMR32,
+    /// <summary>Fast form of TEST memory, register, 64-bit.</summary>
+    TestMR64,
+    /// <summary>Fast form of TEST memory, register, 32-bit.</summary>
+    TestMR32,
 }

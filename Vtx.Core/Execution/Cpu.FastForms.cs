@@ -22,6 +22,16 @@ public sealed partial class Cpu
         DecodedFlags f = d.Flags & (DecodedFlags.MemA | DecodedFlags.MemB | DecodedFlags.ImmB | DecodedFlags.Imm3);
         bool rr = f == 0, ri = f == DecodedFlags.ImmB, rm = f == DecodedFlags.MemB;
         bool wide = size is 8 or 4, s64 = size == 8;
+        if (wide && f == DecodedFlags.MemA)
+        {
+            // Memory destination, register source: the read-modify-write (or compare) forms.
+            Op mr = d.Op switch
+            {
+                Op.Add => Op.AddMR64, Op.Sub => Op.SubMR64, Op.Cmp => Op.CmpMR64, Op.And => Op.AndMR64,
+                Op.Or => Op.OrMR64, Op.Xor => Op.XorMR64, Op.Test => Op.TestMR64, _ => Op.Invalid,
+            };
+            if (mr != Op.Invalid) return s64 ? mr : mr + 1;
+        }
         switch (d.Op)
         {
             case Op.Mov when wide:
@@ -85,6 +95,18 @@ public sealed partial class Cpu
         ulong a = size == 8 ? dst : (uint)dst;
         ulong r = T.Compute(a, b, 0);
         if (T.Store) dst = size == 8 ? r : (uint)r;
+        T.Flags(this, size, a, b, r, 0);
+    }
+
+    private void FastAluMR<T, S>(ref DecodedInstruction d) where T : struct, IAluOp where S : struct, IOpSize
+    {
+        int size = S.Size;
+        ulong lin = Lin(ref d);
+        bool stack = d.Segment == 2;
+        if (!Read(lin, size, out ulong a, stack)) return;
+        ulong b = size == 8 ? R(d.Reg2) : (uint)R(d.Reg2);
+        ulong r = T.Compute(a, b, 0);
+        if (T.Store && !Write(lin, size, r, stack)) return;
         T.Flags(this, size, a, b, r, 0);
     }
 

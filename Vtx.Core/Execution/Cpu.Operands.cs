@@ -57,7 +57,8 @@ public sealed partial class Cpu
 
     /// <summary>Linear address of the memory operand: segment base plus effective address.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private ulong Lin(ref DecodedInstruction d) => (_segBase[d.Segment] + Ea(ref d)) & _linMask;
+    private ulong Lin(ref DecodedInstruction d) =>
+        (Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_segBase), d.Segment) + Ea(ref d)) & _linMask; // Segment is 0..5 by construction
 
     /// <summary>Reads operand B (register, memory or immediate) at <paramref name="size"/> bytes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
