@@ -15,21 +15,21 @@ public sealed partial class Cpu
     {
         switch (d.Op)
         {
-            case Op.AddRR64: { ref ulong g = ref R(d.Reg); ulong a = g, b = R(d.Reg2); g = a + b; SetFlags(FlagOp.Add, 8, a, b, a + b); break; }
+            case Op.AddRR64: FastAluRR<AddOp, S64>(ref d); break;
             case Op.AddRR32: FastAluRR<AddOp, S32>(ref d); break;
-            case Op.AddRI64: { ref ulong g = ref R(d.Reg); ulong a = g; g = a + d.Imm; SetFlags(FlagOp.Add, 8, a, d.Imm, a + d.Imm); break; }
+            case Op.AddRI64: FastAluRI<AddOp, S64>(ref d); break;
             case Op.AddRI32: FastAluRI<AddOp, S32>(ref d); break;
             case Op.AddRM64: FastAluRM<AddOp, S64>(ref d); break;
             case Op.AddRM32: FastAluRM<AddOp, S32>(ref d); break;
             case Op.SubRR64: FastAluRR<SubOp, S64>(ref d); break;
             case Op.SubRR32: FastAluRR<SubOp, S32>(ref d); break;
-            case Op.SubRI64: { ref ulong g = ref R(d.Reg); ulong a = g; g = a - d.Imm; SetFlags(FlagOp.Sub, 8, a, d.Imm, a - d.Imm); break; }
+            case Op.SubRI64: FastAluRI<SubOp, S64>(ref d); break;
             case Op.SubRI32: FastAluRI<SubOp, S32>(ref d); break;
             case Op.SubRM64: FastAluRM<SubOp, S64>(ref d); break;
             case Op.SubRM32: FastAluRM<SubOp, S32>(ref d); break;
-            case Op.CmpRR64: { ulong a = R(d.Reg), b = R(d.Reg2); SetFlags(FlagOp.Sub, 8, a, b, a - b); break; }
+            case Op.CmpRR64: FastAluRR<CmpOp, S64>(ref d); break;
             case Op.CmpRR32: FastAluRR<CmpOp, S32>(ref d); break;
-            case Op.CmpRI64: { ulong a = R(d.Reg); SetFlags(FlagOp.Sub, 8, a, d.Imm, a - d.Imm); break; }
+            case Op.CmpRI64: FastAluRI<CmpOp, S64>(ref d); break;
             case Op.CmpRI32: FastAluRI<CmpOp, S32>(ref d); break;
             case Op.CmpRM64: FastAluRM<CmpOp, S64>(ref d); break;
             case Op.CmpRM32: FastAluRM<CmpOp, S32>(ref d); break;
@@ -45,7 +45,7 @@ public sealed partial class Cpu
             case Op.OrRI32: FastAluRI<OrOp, S32>(ref d); break;
             case Op.OrRM64: FastAluRM<OrOp, S64>(ref d); break;
             case Op.OrRM32: FastAluRM<OrOp, S32>(ref d); break;
-            case Op.XorRR64: { ref ulong g = ref R(d.Reg); ulong a = g, b = R(d.Reg2); g = a ^ b; SetFlags(FlagOp.Logic, 8, a, b, a ^ b); break; }
+            case Op.XorRR64: FastAluRR<XorOp, S64>(ref d); break;
             case Op.XorRR32: FastAluRR<XorOp, S32>(ref d); break;
             case Op.XorRI64: FastAluRI<XorOp, S64>(ref d); break;
             case Op.XorRI32: FastAluRI<XorOp, S32>(ref d); break;
