@@ -57,8 +57,41 @@ public sealed partial class Cpu
 
     /// <summary>Linear address of the memory operand: segment base plus effective address.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private ulong Lin(ref DecodedInstruction d) =>
-        (Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_segBase), d.Segment) + Ea(ref d)) & _linMask; // Segment is 0..5 by construction
+    private ulong Lin(ref DecodedInstruction d)
+    {
+        if (_segChecks) return LinChecked(ref d);
+        return (Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_segBase), d.Segment) + Ea(ref d)) & _linMask; // Segment is 0..5 by construction
+    }
+
+    /// <summary>
+    /// An address the TLB never holds and whose slow path fails: returned by a segment check that
+    /// recorded a fault, so the access that follows aborts without touching memory or registers.
+    /// </summary>
+    private const ulong FaultedAddress = 0x8000_0000_0000_0000UL;
+
+    /// <summary>
+    /// Outside 64-bit mode: the segment checks of SDM Vol. 3A, 5.3 for a memory operand — a null
+    /// (unusable) segment raises #GP(0); an offset outside the limit (expand-up: offset + size - 1
+    /// above the limit; expand-down: offset at or below the limit or above the upper bound)
+    /// raises #GP(0), or #SS(0) for SS. The operand size stands for the access size.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ulong LinChecked(ref DecodedInstruction d)
+    {
+        int seg = d.Segment;
+        ulong ea = Ea(ref d);
+        ref SegmentCache s = ref _seg[seg];
+        bool stack = seg == 2;
+        ExceptionVector v = stack ? ExceptionVector.SS : ExceptionVector.GP;
+        if ((_cr0 & Cr0.PE) != 0 && s.IsUnusable) { Fault(v, 0, true); return FaultedAddress; }
+        ulong last = ea + (ulong)Math.Max((int)d.OpSize, 1) - 1;
+        bool expandDown = !s.IsCode && (s.AccessRights & SegmentCache.S) != 0 && (s.Type & 4) != 0;
+        bool ok = expandDown
+            ? ea > s.Limit && last <= (s.Big ? 0xFFFF_FFFFUL : 0xFFFFUL)
+            : last <= s.Limit;
+        if (!ok) { Fault(v, 0, true); return FaultedAddress; }
+        return (_segBase[seg] + ea) & _linMask;
+    }
 
     /// <summary>Reads operand B (register, memory or immediate) at <paramref name="size"/> bytes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -30,7 +30,8 @@ public sealed unsafe partial class Cpu
 
     private ulong _rip, _nextRip;
     private ulong _csBase;
-    private int _mmioGeneration;                       // CS base, kept out of the segment array for the fetch path
+    private int _mmioGeneration;
+    private bool _segChecks; // segment limit checks apply (outside 64-bit mode, some segment not flat)                       // CS base, kept out of the segment array for the fetch path
     private ulong _ipMask = ulong.MaxValue;      // 0xFFFF / 0xFFFF_FFFF outside 64-bit mode
     private ulong _linMask = ulong.MaxValue;     // linear addresses are 32-bit outside IA-32e mode
     private int _codeBits = 64;
@@ -668,6 +669,7 @@ public sealed unsafe partial class Cpu
     private bool ReadSlow(ulong lin, int size, out ulong v, bool stack)
     {
         v = 0;
+        if ((_signal & SignalFault) != 0) return false; // a segment check already faulted this access
         lin &= _linMask;
         ulong end = (lin + (ulong)size - 1) & _linMask;
         if ((end >> 12) != (lin >> 12))
@@ -689,6 +691,7 @@ public sealed unsafe partial class Cpu
     [MethodImpl(MethodImplOptions.NoInlining)]
     private bool WriteSlow(ulong lin, int size, ulong v, bool stack)
     {
+        if ((_signal & SignalFault) != 0) return false; // a segment check already faulted this access
         lin &= _linMask;
         ulong end = (lin + (ulong)size - 1) & _linMask;
         if ((end >> 12) != (lin >> 12))

@@ -196,6 +196,15 @@ public sealed partial class Cpu
         }
         _csBase = _segBase[1];
         _rip &= _ipMask;
+        // Limit checks cost nothing in 64-bit mode and with flat 4-GiB data segments (the common case).
+        _segChecks = false;
+        if (mode != OperatingMode.Long64)
+            foreach (int i in new[] { 0, 2, 3, 4, 5, 1 })
+            {
+                var sc = _seg[i];
+                bool flat = !sc.IsUnusable && sc.Limit == 0xFFFF_FFFF && (sc.IsCode || (sc.Type & 4) == 0);
+                if (!flat && !(mode == OperatingMode.Real && sc.Limit == 0xFFFF && !sc.IsUnusable)) _segChecks = true;
+            }
         ForgetFetchPage();
     }
 
