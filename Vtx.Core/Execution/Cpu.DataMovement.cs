@@ -215,19 +215,19 @@ public sealed partial class Cpu
         ulong bp = _stackSize == 8 ? _gpr[5] : _gpr[5] & smask;
         // Writes go below rSP; registers change only after all of them succeed.
         sp -= (ulong)size;
-        if (!Write(StackLin(sp), size, GetReg(5, size), true)) return;
+        if (!Write(StackLin(sp, size), size, GetReg(5, size), true)) return;
         ulong frameTemp = sp;
         if (level > 0)
         {
             for (int i = 1; i < level; i++)
             {
                 bp -= (ulong)size;
-                if (!Read(StackLin(bp), size, out ulong v, true)) return;
+                if (!Read(StackLin(bp, size), size, out ulong v, true)) return;
                 sp -= (ulong)size;
-                if (!Write(StackLin(sp), size, v, true)) return;
+                if (!Write(StackLin(sp, size), size, v, true)) return;
             }
             sp -= (ulong)size;
-            if (!Write(StackLin(sp), size, frameTemp, true)) return;
+            if (!Write(StackLin(sp, size), size, frameTemp, true)) return;
         }
         sp -= allocation;
         // The new frame pointer is written at the operand size; the stack pointer at the stack size.
@@ -240,7 +240,7 @@ public sealed partial class Cpu
     {
         int size = d.OpSize;
         ulong bp = _gpr[5] & Sz.Mask(_stackSize);
-        if (!Read(StackLin(bp), size, out ulong v, true)) return;
+        if (!Read(StackLin(bp, size), size, out ulong v, true)) return;
         SetSp(bp + (ulong)size);
         SetReg(5, size, v);
     }

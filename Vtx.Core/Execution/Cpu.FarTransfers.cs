@@ -127,7 +127,7 @@ public sealed partial class Cpu
             if (!PushAt(ref sp, oldSs, gateSize, ss.Base, m) || !PushAt(ref sp, oldSp, gateSize, ss.Base, m)) return false;
             for (int i = paramCount - 1; i >= 0; i--)
             {
-                if (!Read(StackLin(Sp() + (ulong)(i * gateSize)), gateSize, out ulong p, true)) return false;
+                if (!Read(StackLin(Sp() + (ulong)(i * gateSize), gateSize), gateSize, out ulong p, true)) return false;
                 if (!PushAt(ref sp, p, gateSize, ss.Base, m)) return false;
             }
             if (!PushAt(ref sp, oldCs, gateSize, ss.Base, m) || !PushAt(ref sp, ret, gateSize, ss.Base, m)) return false;

@@ -69,7 +69,7 @@ public sealed partial class Cpu : IMachineControl
         do
         {
             ulong di = GetReg(7, asz);
-            ulong lin = StrLin(0, di, asz);
+            ulong lin = StrLin(0, di, asz, size);
             // The destination is checked for writability before the port is read (an IN has side effects).
             if (!Read(lin, size, out _)) return;
             if (!Write(lin, size, Io.Read(port, size))) return;
@@ -89,7 +89,7 @@ public sealed partial class Cpu : IMachineControl
         do
         {
             ulong si = GetReg(6, asz);
-            if (!Read(StrLin(d.Segment, si, asz), size, out ulong v)) return;
+            if (!Read(StrLin(d.Segment, si, asz, size), size, out ulong v)) return;
             Io.Write(port, size, (uint)v);
             SetReg(6, asz, si + delta);
         } while (rep && RepNext(ref d, false));

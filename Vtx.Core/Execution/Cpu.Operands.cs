@@ -78,19 +78,7 @@ public sealed partial class Cpu
     [MethodImpl(MethodImplOptions.NoInlining)]
     private ulong LinChecked(ref DecodedInstruction d)
     {
-        int seg = d.Segment;
-        ulong ea = Ea(ref d);
-        ref SegmentCache s = ref _seg[seg];
-        bool stack = seg == 2;
-        ExceptionVector v = stack ? ExceptionVector.SS : ExceptionVector.GP;
-        if ((_cr0 & Cr0.PE) != 0 && s.IsUnusable) { Fault(v, 0, true); return FaultedAddress; }
-        ulong last = ea + (ulong)Math.Max((int)d.OpSize, 1) - 1;
-        bool expandDown = !s.IsCode && (s.AccessRights & SegmentCache.S) != 0 && (s.Type & 4) != 0;
-        bool ok = expandDown
-            ? ea > s.Limit && last <= (s.Big ? 0xFFFF_FFFFUL : 0xFFFFUL)
-            : last <= s.Limit;
-        if (!ok) { Fault(v, 0, true); return FaultedAddress; }
-        return (_segBase[seg] + ea) & _linMask;
+        return SegLinChecked(d.Segment, Ea(ref d), Math.Max((int)d.OpSize, 1));
     }
 
     /// <summary>Reads operand B (register, memory or immediate) at <paramref name="size"/> bytes.</summary>
@@ -142,19 +130,34 @@ public sealed partial class Cpu
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private ulong StackLin(ulong sp) => (_segBase[2] + (sp & Sz.Mask(_stackSize))) & _linMask;
+    private ulong StackLin(ulong sp, int size) =>
+        _segChecks ? SegLinChecked(2, sp & Sz.Mask(_stackSize), size) : (_segBase[2] + (sp & Sz.Mask(_stackSize))) & _linMask;
+
+    /// <summary>The segment checks of <see cref="LinChecked"/> for an implicit operand (stack, string) at <paramref name="offset"/>.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ulong SegLinChecked(int seg, ulong offset, int size)
+    {
+        ref SegmentCache s = ref _seg[seg];
+        ExceptionVector v = seg == 2 ? ExceptionVector.SS : ExceptionVector.GP;
+        if ((_cr0 & Cr0.PE) != 0 && s.IsUnusable) { Fault(v, 0, true); return FaultedAddress; }
+        ulong last = offset + (ulong)size - 1;
+        bool expandDown = !s.IsCode && (s.AccessRights & SegmentCache.S) != 0 && (s.Type & 4) != 0;
+        bool ok = expandDown ? offset > s.Limit && last <= (s.Big ? 0xFFFF_FFFFUL : 0xFFFFUL) : last <= s.Limit;
+        if (!ok) { Fault(v, 0, true); return FaultedAddress; }
+        return (_segBase[seg] + offset) & _linMask;
+    }
 
     /// <summary>Pushes <paramref name="size"/> bytes; RSP changes only if the write succeeds.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool Push(ulong v, int size)
     {
         ulong sp = Sp() - (ulong)size;
-        if (!Write(StackLin(sp), size, v, stack: true)) return false;
+        if (!Write(StackLin(sp, size), size, v, stack: true)) return false;
         SetSp(sp);
         return true;
     }
 
     /// <summary>Reads the top of stack without popping (so a later fault leaves RSP intact).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private bool Peek(int size, out ulong v, ulong offset = 0) => Read(StackLin(Sp() + offset), size, out v, stack: true);
+    private bool Peek(int size, out ulong v, ulong offset = 0) => Read(StackLin(Sp() + offset, size), size, out v, stack: true);
 }

@@ -15,7 +15,8 @@ public sealed partial class Cpu
     private ulong StrDelta(int size) => (_rflags & DF) != 0 ? (ulong)(-size) : (ulong)size;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private ulong StrLin(int seg, ulong offset, int asz) => (_segBase[seg] + (offset & Sz.Mask(asz))) & _linMask;
+    private ulong StrLin(int seg, ulong offset, int asz, int size) =>
+        _segChecks ? SegLinChecked(seg, offset & Sz.Mask(asz), size) : (_segBase[seg] + (offset & Sz.Mask(asz))) & _linMask;
 
     /// <summary>
     /// Bookkeeping after one iteration of a REP string instruction: decrements rCX and decides
@@ -54,8 +55,8 @@ public sealed partial class Cpu
         do
         {
             ulong si = GetReg(6, asz), di = GetReg(7, asz);
-            if (!Read(StrLin(d.Segment, si, asz), size, out ulong v)) return;
-            if (!Write(StrLin(0, di, asz), size, v)) return;
+            if (!Read(StrLin(d.Segment, si, asz, size), size, out ulong v)) return;
+            if (!Write(StrLin(0, di, asz, size), size, v)) return;
             SetReg(6, asz, si + delta);
             SetReg(7, asz, di + delta);
         } while (rep && RepNext(ref d, false));
@@ -71,7 +72,7 @@ public sealed partial class Cpu
         do
         {
             ulong di = GetReg(7, asz);
-            if (!Write(StrLin(0, di, asz), size, v)) return;
+            if (!Write(StrLin(0, di, asz, size), size, v)) return;
             SetReg(7, asz, di + delta);
         } while (rep && RepNext(ref d, false));
     }
@@ -85,7 +86,7 @@ public sealed partial class Cpu
         do
         {
             ulong si = GetReg(6, asz);
-            if (!Read(StrLin(d.Segment, si, asz), size, out ulong v)) return;
+            if (!Read(StrLin(d.Segment, si, asz, size), size, out ulong v)) return;
             SetReg(0, size, v);
             SetReg(6, asz, si + delta);
         } while (rep && RepNext(ref d, false));
@@ -102,8 +103,8 @@ public sealed partial class Cpu
         do
         {
             ulong si = GetReg(6, asz), di = GetReg(7, asz);
-            if (!Read(StrLin(d.Segment, si, asz), size, out ulong a)) return;
-            if (!Read(StrLin(0, di, asz), size, out ulong b)) return;
+            if (!Read(StrLin(d.Segment, si, asz, size), size, out ulong a)) return;
+            if (!Read(StrLin(0, di, asz, size), size, out ulong b)) return;
             SetReg(6, asz, si + delta);
             SetReg(7, asz, di + delta);
             SetFlags(FlagOp.Sub, size, a, b, a - b);
@@ -124,7 +125,7 @@ public sealed partial class Cpu
         do
         {
             ulong di = GetReg(7, asz);
-            if (!Read(StrLin(0, di, asz), size, out ulong b)) return;
+            if (!Read(StrLin(0, di, asz, size), size, out ulong b)) return;
             SetReg(7, asz, di + delta);
             SetFlags(FlagOp.Sub, size, a, b, a - b);
             bool equal = (a & m) == (b & m);

@@ -74,3 +74,31 @@ public class SegmentLimitTests
         Assert.Equal(StopReason.Halted, m.Run(RunLimits.Instructions(10)).Reason);
     }
 }
+
+public class StackAndStringSegmentLimitTests
+{
+    [Fact]
+    public void PushBelowAnExpandDownStackLimitIsSs0AndLeavesEspAlone()
+    {
+        // Expand-down 32-bit stack (B = 1) with limit 0x7FFF: valid offsets are 0x8000..0xFFFFFFFF.
+        var m = Guest.Load(Guest.Assemble(a => { a.push(eax); a.push(eax); a.hlt(); }, Guest.CodeBase, 32), bitness: 32);
+        m.Cpu.SetSegment(SegmentRegister.Ss, new SegmentCache(0x10, 0, 0x7FFF, 7 | SegmentCache.S | SegmentCache.P | SegmentCache.DB));
+        m.Cpu[Gpr.Rsp] = 0x8004;
+        var r = m.Run(RunLimits.Instructions(10));
+        Assert.Equal(new FaultInfo(ExceptionVector.SS, 0), r.Fault); // the second push would write 0x7FFC..0x7FFF
+        Assert.Equal(0x8000UL, m.Cpu[Gpr.Rsp]);
+    }
+
+    [Fact]
+    public void StringStorePastEsLimitIsGp0AfterTheIterationsThatFit()
+    {
+        var m = Guest.Load(Guest.Assemble(a => { a.rep.stosb(); a.hlt(); }, Guest.CodeBase, 32), bitness: 32);
+        m.Cpu.SetSegment(SegmentRegister.Es, new SegmentCache(0x10, 0, 0x2003, 3 | SegmentCache.S | SegmentCache.P | SegmentCache.DB));
+        m.Cpu[Gpr.Rdi] = 0x2000;
+        m.Cpu[Gpr.Rcx] = 8;
+        var r = m.Run(RunLimits.Instructions(10));
+        Assert.Equal(new FaultInfo(ExceptionVector.GP, 0), r.Fault);
+        Assert.Equal(0x2004UL, m.Cpu[Gpr.Rdi]);  // four bytes stored, then the fifth faulted
+        Assert.Equal(4UL, m.Cpu[Gpr.Rcx]);
+    }
+}
