@@ -83,6 +83,7 @@ public sealed partial class Cpu
         if ((_cr4 & Cr4.PCIDE) != 0) mask |= 1UL << 63;
         if ((v & ~mask) != 0) return FaultGp0();
         ulong old = _cr3;
+        bool noFlush = (_cr4 & Cr4.PCIDE) != 0 && (v >> 63) != 0;
         _cr3 = v & ~(1UL << 63);
         if ((_cr0 & Cr0.PG) != 0 && !RefreshPaging(true))
         {
@@ -90,7 +91,11 @@ public sealed partial class Cpu
             RefreshPaging(false);
             return FaultGp0();
         }
-        FlushTlb();
+        UpdateTlbKey(); // the PCID is part of every TLB tag
+        // MOV CR3 drops the non-global translations (of the new PCID with CR4.PCIDE; none when
+        // bit 63 asks to keep them); global ones survive (SDM Vol. 3A, 4.10.4.1).
+        if (noFlush) ForgetFetchPage();
+        else FlushTlbNonGlobal((_cr4 & Cr4.PCIDE) != 0 ? (int)(_cr3 & 0xFFF) : null);
         return true;
     }
 
@@ -252,21 +257,26 @@ public sealed partial class Cpu
         ulong lin = Lin(ref d);
         if (!Read(lin, 8, out ulong pcid) || !Read(lin + 8, 8, out ulong addr)) return;
         if (type > 3 || (pcid >> 12) != 0) { FaultGp0(); return; }
-        if (type == 0)
+        switch (type)
         {
-            if ((ulong)((long)(addr << 16) >> 16) != addr) { FaultGp0(); return; }
-            InvalidatePage(addr);
+            case 0: // individual address
+                if ((ulong)((long)(addr << 16) >> 16) != addr) { FaultGp0(); return; }
+                InvalidatePage(addr);
+                break;
+            case 1: FlushTlbNonGlobal((int)pcid); break;   // single context
+            case 2: FlushTlb(); break;                     // all contexts, globals included
+            default: FlushTlbNonGlobal(); break;           // all contexts, globals kept
         }
-        else FlushTlb();
     }
 
     /// <summary>Drops any TLB entry for the page of <paramref name="lin"/> (INVLPG).</summary>
     private void InvalidatePage(ulong lin)
     {
+        // Whatever the PCID or privilege key, and global or not (SDM Vol. 3A, INVLPG).
         ulong vpn = lin >> 12;
         int i = (int)(vpn & (TlbSize - 1));
-        if (_tlb[i].Tag == vpn) _tlb[i].Tag = NoTag;
-        if (_tlb[TlbSize + i].Tag == vpn) _tlb[TlbSize + i].Tag = NoTag;
+        if ((_tlb[i].Tag & TlbVpnMask) == vpn) _tlb[i].Tag = NoTag;
+        if ((_tlb[TlbSize + i].Tag & TlbVpnMask) == vpn) _tlb[TlbSize + i].Tag = NoTag;
         ForgetFetchPage();
     }
 

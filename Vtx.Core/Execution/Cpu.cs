@@ -519,9 +519,14 @@ public sealed unsafe partial class Cpu
     [StructLayout(LayoutKind.Sequential)]
     private struct TlbEntry
     {
-        public ulong Tag;    // linear page number, or ulong.MaxValue when empty
+        public ulong Tag;    // linear page number | PCID << 46 | privilege key, or ulong.MaxValue when empty
         public ulong Delta;  // physical minus linear address of the page
+        public bool Global;  // a global translation (G = 1 with CR4.PGE): survives CR3 loads
     }
+
+    private const int TlbPcidShift = 46;              // linear page numbers use at most 45 bits (LA57)
+    private const ulong TlbVpnMask = (1UL << TlbPcidShift) - 1;
+    private const ulong TlbPcidMask = 0xFFFUL << TlbPcidShift;
 
     private const int TlbSize = 256;
     private const ulong NoTag = ulong.MaxValue;
@@ -534,13 +539,29 @@ public sealed unsafe partial class Cpu
         ForgetFetchPage();
     }
 
+    /// <summary>
+    /// Drops the non-global translations (of <paramref name="pcid"/> only, when given): what MOV CR3
+    /// and INVPCID types 1 and 3 must do (SDM Vol. 3A, 4.10.4.1). Global ones may stay.
+    /// </summary>
+    private void FlushTlbNonGlobal(int? pcid = null)
+    {
+        ulong want = pcid is int p ? (ulong)p << TlbPcidShift : 0;
+        for (int i = 0; i < _tlb.Length; i++)
+        {
+            ref TlbEntry e = ref _tlb[i];
+            if (e.Tag == NoTag || e.Global) continue;
+            if (pcid is null || (e.Tag & TlbPcidMask) == want) e.Tag = NoTag;
+        }
+        ForgetFetchPage();
+    }
+
     /// <summary>Write entries must never point at pages holding decodings, so that writes there take the invalidating path.</summary>
     private void EvictWritable(ulong ppn)
     {
         for (int i = TlbSize; i < 2 * TlbSize; i++)
         {
             ref TlbEntry e = ref _tlb[i];
-            if (e.Tag != NoTag && (((e.Tag & ~TlbUserKey) << 12) + e.Delta) >> 12 == ppn) e.Tag = NoTag;
+            if (e.Tag != NoTag && (((e.Tag & TlbVpnMask) << 12) + e.Delta) >> 12 == ppn) e.Tag = NoTag;
         }
     }
 
@@ -560,6 +581,7 @@ public sealed unsafe partial class Cpu
         {
             pa = lin;
             _lastRights = PageRights.All;
+            _lastGlobal = false;
             return true;
         }
         var kind = access switch
@@ -579,12 +601,13 @@ public sealed unsafe partial class Cpu
         pa = r.PhysicalAddress;
         _lastRights = r.Rights;
         _lastDirty = r.Dirty;
+        _lastGlobal = r.Global;
         return true;
     }
 
     // Rights and dirty state of the last successful translation, for the TLB fill that follows it.
     private PageRights _lastRights;
-    private bool _lastDirty;
+    private bool _lastDirty, _lastGlobal;
     private bool _implicitAccess;
     private PagingContext _paging;
 
@@ -593,7 +616,8 @@ public sealed unsafe partial class Cpu
     private ulong _tlbKey; // TlbUserKey at CPL 3 (outside implicit supervisor accesses), else 0
 
     /// <summary>Re-derives the TLB privilege key after CPL or the implicit-access state changed.</summary>
-    private void UpdateTlbKey() => _tlbKey = _cpl == 3 && !_implicitAccess ? TlbUserKey : 0;
+    private void UpdateTlbKey() =>
+        _tlbKey = (_cpl == 3 && !_implicitAccess ? TlbUserKey : 0) | ((ulong)_paging.Pcid << TlbPcidShift);
     private const ulong TlbUserKey = 1UL << 62;
 
     /// <summary>Rebuilds the paging context after CR0, CR3, CR4 or EFER changed (and reloads PAE PDPTEs when required).</summary>
@@ -625,6 +649,7 @@ public sealed unsafe partial class Cpu
         }
         _tlb[i].Tag = vpn | TlbKey;
         _tlb[i].Delta = (ppn << 12) - (vpn << 12);
+        _tlb[i].Global = _lastGlobal && (_cr0 & Cr0.PG) != 0;
     }
 
     // ------------------------------------------------------------------ memory access

@@ -115,7 +115,7 @@ public sealed partial class Cpu
     public ulong Cr2Value { get => _cr2; set => _cr2 = value; }
 
     /// <summary>CR3: the paging-structure base (and PCID). The host setter flushes the TLB.</summary>
-    public ulong Cr3Value { get => _cr3; set { _cr3 = value; RefreshPaging(true); FlushTlb(); } }
+    public ulong Cr3Value { get => _cr3; set { _cr3 = value; RefreshPaging(true); UpdateTlbKey(); FlushTlb(); } }
 
     /// <summary>CR4 (SDM Vol. 3A, 2.5). The host setter loads it as is and re-derives the mode.</summary>
     public ulong Cr4Value { get => _cr4; set { _cr4 = value; ModeChanged(); } }
