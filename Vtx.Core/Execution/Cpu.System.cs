@@ -6,6 +6,8 @@ public sealed partial class Cpu
     private void ExecCpuid()
     {
         CpuidResult r = Model.Cpuid((uint)_gpr[0], (uint)_gpr[1]);
+        // CPUID.1:ECX.OSXSAVE[27] mirrors CR4.OSXSAVE (SDM Vol. 2A, CPUID).
+        if ((uint)_gpr[0] == 1 && (_cr4 & Cr4.OSXSAVE) != 0) r = r with { Ecx = r.Ecx | 1u << 27 };
         _gpr[0] = r.Eax;
         _gpr[3] = r.Ebx;
         _gpr[1] = r.Ecx;

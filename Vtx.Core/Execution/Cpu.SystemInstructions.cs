@@ -59,7 +59,7 @@ public sealed partial class Cpu
         // no V86 extensions, no SSE/FXSR, no XSAVE, no FSGSBASE, no VMX (yet).
         const ulong supported = Cr4.TSD | Cr4.DE | Cr4.PSE | Cr4.PAE | Cr4.PGE | Cr4.PCE
             | Cr4.UMIP | Cr4.LA57 | Cr4.PCIDE | Cr4.SMEP | Cr4.SMAP;
-        if ((v & ~supported) != 0) return FaultGp0();
+        if ((v & ~supported & ~(Model.Xsave ? Cr4.OSXSAVE : 0)) != 0) return FaultGp0();
         if ((_efer & Efer.LMA) != 0 && ((v ^ _cr4) & Cr4.LA57) != 0) return FaultGp0(); // LA57 is fixed in IA-32e mode
         if ((_efer & Efer.LMA) != 0 && (v & Cr4.PAE) == 0) return FaultGp0();
         if ((v & Cr4.PCIDE) != 0 && (_cr4 & Cr4.PCIDE) == 0 && ((_efer & Efer.LMA) == 0 || (_cr3 & 0xFFF) != 0)) return FaultGp0();

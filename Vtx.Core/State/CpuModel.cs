@@ -54,6 +54,13 @@ public sealed class CpuModel
     public bool Lzcnt { get; init; } = true;
     /// <summary>RDTSCP and IA32_TSC_AUX (CPUID.80000001h:EDX[27]).</summary>
     public bool Rdtscp { get; init; } = true;
+    /// <summary>
+    /// XSAVE feature set enumeration (CPUID.1:ECX[26]): CR4.OSXSAVE and XGETBV/XSETBV with XCR0
+    /// holding x87 state only (this model offers no SSE/AVX state). Off by default because the
+    /// XSAVE/XRSTOR family of instructions itself is not modelled (#UD).
+    /// </summary>
+    public bool Xsave { get; init; }
+
     /// <summary>LAHF/SAHF in 64-bit mode (CPUID.80000001h:ECX[0]).</summary>
     public bool LahfSahf64 { get; init; } = true;
 
@@ -61,7 +68,7 @@ public sealed class CpuModel
     public Dictionary<(uint Leaf, uint Subleaf), CpuidResult> Overrides { get; } = new();
 
     /// <summary>Highest basic leaf reported in CPUID.0:EAX.</summary>
-    public uint MaxBasicLeaf => 0x7;
+    public uint MaxBasicLeaf => Xsave ? 0xDu : 0x7u;
     /// <summary>Highest extended leaf reported in CPUID.80000000h:EAX.</summary>
     public uint MaxExtendedLeaf => 0x80000008;
 
@@ -79,6 +86,9 @@ public sealed class CpuModel
         {
             case 0:
                 return new CpuidResult(MaxBasicLeaf, Chars(Vendor, 0), Chars(Vendor, 8), Chars(Vendor, 4));
+            case 0xD when Xsave && subleaf == 0:
+                // XCR0 may hold x87 state only; the save area is the 512-byte legacy area plus the 64-byte header.
+                return new CpuidResult(1, 576, 576, 0);
             case 1:
             {
                 uint fam = (uint)Family, model = (uint)Model;
@@ -86,7 +96,8 @@ public sealed class CpuModel
                            | ((model >> 4) & 0xF) << 16 | (fam > 0xF ? (fam - 0xF) & 0xFF : 0) << 20;
                 uint ebx = 1u << 16; // one logical processor, APIC ID 0, CLFLUSH line size 0
                 uint ecx = (Cx16 ? 1u << 13 : 0) | (Movbe ? 1u << 22 : 0) | (Popcnt ? 1u << 23 : 0)
-                           | 1u << 17 | 1u << 21 | 1u << 24; // PCID, x2APIC, TSC-deadline timer
+                           | 1u << 17 | 1u << 21 | 1u << 24 // PCID, x2APIC, TSC-deadline timer
+                           | (Xsave ? 1u << 26 : 0);
                 // DE, PSE, TSC, MSR, PAE, CX8, APIC, SEP, MTRR, PGE, CMOV, PAT, PSE-36
                 uint edx = 1u << 2 | 1u << 3 | 1u << 4 | 1u << 5 | 1u << 6 | 1u << 8 | 1u << 9 | 1u << 11 | 1u << 12
                            | 1u << 13 | 1u << 15 | 1u << 16 | 1u << 17;
