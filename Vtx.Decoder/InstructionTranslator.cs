@@ -196,6 +196,8 @@ public static class InstructionTranslator
         Mnemonic.Xsetbv => Op.Xsetbv,
         Mnemonic.Stac => Op.Stac,
         Mnemonic.Clac => Op.Clac,
+        Mnemonic.Vmxon => Op.Vmxon,
+        Mnemonic.Vmxoff => Op.Vmxoff,
         _ => Op.Unsupported,
     };
 

@@ -338,6 +338,12 @@ public enum Op : ushort
     /// <summary>CLAC.</summary>
     Clac,
 
+    // ---- VMX instructions ----
+    /// <summary>VMXON m64.</summary>
+    Vmxon,
+    /// <summary>VMXOFF.</summary>
+    Vmxoff,
+
     // ---- fast forms: chosen at decode time for the commonest (operation, form, size) triples,
     // so their handlers test no operand-form or size bits. Same semantics as the generic op. ----
     /// <summary>Fast form of ADD register, register, 64-bit.</summary>

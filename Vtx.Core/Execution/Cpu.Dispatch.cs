@@ -217,6 +217,8 @@ public sealed partial class Cpu
             case Op.Out: ExecOut(ref d); break;
             case Op.Ins: ExecIns(ref d); break;
             case Op.Outs: ExecOuts(ref d); break;
+            case Op.Vmxon: ExecVmxon(ref d); break;
+            case Op.Vmxoff: ExecVmxoff(); break;
             case Op.Stac: ExecStacClac(true); break;
             case Op.Clac: ExecStacClac(false); break;
 

@@ -24,6 +24,7 @@ public sealed partial class Cpu
     {
         if ((v >> 32) != 0) return FaultGp0();
         v |= Cr0.ET;
+        if (_vmxOn && !Cr0FixedOk(v)) return FaultGp0(); // in VMX operation CR0 keeps its fixed bits
         if ((v & Cr0.PG) != 0 && (v & Cr0.PE) == 0) return FaultGp0();
         if ((v & Cr0.NW) != 0 && (v & Cr0.CD) == 0) return FaultGp0();
         bool pgOn = (v & Cr0.PG) != 0 && (_cr0 & Cr0.PG) == 0, pgOff = (v & Cr0.PG) == 0 && (_cr0 & Cr0.PG) != 0;
@@ -59,7 +60,8 @@ public sealed partial class Cpu
         // no V86 extensions, no SSE/FXSR, no XSAVE, no FSGSBASE, no VMX (yet).
         const ulong supported = Cr4.TSD | Cr4.DE | Cr4.PSE | Cr4.PAE | Cr4.PGE | Cr4.PCE
             | Cr4.UMIP | Cr4.LA57 | Cr4.PCIDE | Cr4.SMEP | Cr4.SMAP;
-        if ((v & ~supported & ~(Model.Xsave ? Cr4.OSXSAVE : 0)) != 0) return FaultGp0();
+        if ((v & ~supported & ~(Model.Xsave ? Cr4.OSXSAVE : 0) & ~(Model.Vmx is not null ? Cr4.VMXE : 0)) != 0) return FaultGp0();
+        if (_vmxOn && !Cr4FixedOk(v)) return FaultGp0(); // in VMX operation CR4 keeps its fixed bits (VMXE stays set)
         if ((_efer & Efer.LMA) != 0 && ((v ^ _cr4) & Cr4.LA57) != 0) return FaultGp0(); // LA57 is fixed in IA-32e mode
         if ((_efer & Efer.LMA) != 0 && (v & Cr4.PAE) == 0) return FaultGp0();
         if ((v & Cr4.PCIDE) != 0 && (_cr4 & Cr4.PCIDE) == 0 && ((_efer & Efer.LMA) == 0 || (_cr3 & 0xFFF) != 0)) return FaultGp0();
@@ -307,6 +309,7 @@ public sealed partial class Cpu
         if (index is >= Msr.MtrrPhysBase0 and < Msr.MtrrPhysBase0 + 16) { v = _mtrrVar[index - Msr.MtrrPhysBase0]; return true; }
         int fixedIdx = FixedMtrrIndex(index);
         if (fixedIdx >= 0) { v = _mtrrFixed[fixedIdx]; return true; }
+        if (Model.Vmx is { } vmx && vmx.TryReadMsr(index, out v)) return true;
         return Apic.TryReadMsr(index, out v);
     }
 

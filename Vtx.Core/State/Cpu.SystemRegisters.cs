@@ -234,6 +234,8 @@ public sealed partial class Cpu
         _signal = 0;
         _halted = _shutdown = false;
         _nmiPending = _nmiBlocked = _intrPending = _dbTrapPending = false;
+        _vmxOn = false; // RESET leaves VMX operation
+        _currentVmcs = ulong.MaxValue;
         _shadow = 0;
         InterceptedExceptions = 0;
         Apic?.Reset(); // null only while the constructor runs its first Reset

@@ -61,6 +61,12 @@ public sealed class CpuModel
     /// </summary>
     public bool Xsave { get; init; }
 
+    /// <summary>
+    /// The VMX capabilities offered (SDM Vol. 3D, Appendix A), or null for a processor without VMX
+    /// (CPUID.1:ECX.VMX[5] = 0, CR4.VMXE reserved, the VMX instructions #UD).
+    /// </summary>
+    public Vmx.VmxCapabilities? Vmx { get; init; } = new();
+
     /// <summary>LAHF/SAHF in 64-bit mode (CPUID.80000001h:ECX[0]).</summary>
     public bool LahfSahf64 { get; init; } = true;
 
@@ -97,7 +103,7 @@ public sealed class CpuModel
                 uint ebx = 1u << 16; // one logical processor, APIC ID 0, CLFLUSH line size 0
                 uint ecx = (Cx16 ? 1u << 13 : 0) | (Movbe ? 1u << 22 : 0) | (Popcnt ? 1u << 23 : 0)
                            | 1u << 17 | 1u << 21 | 1u << 24 // PCID, x2APIC, TSC-deadline timer
-                           | (Xsave ? 1u << 26 : 0);
+                           | (Xsave ? 1u << 26 : 0) | (Vmx is not null ? 1u << 5 : 0);
                 // DE, PSE, TSC, MSR, PAE, CX8, APIC, SEP, MTRR, PGE, CMOV, PAT, PSE-36
                 uint edx = 1u << 2 | 1u << 3 | 1u << 4 | 1u << 5 | 1u << 6 | 1u << 8 | 1u << 9 | 1u << 11 | 1u << 12
                            | 1u << 13 | 1u << 15 | 1u << 16 | 1u << 17;
