@@ -198,6 +198,11 @@ public static class InstructionTranslator
         Mnemonic.Clac => Op.Clac,
         Mnemonic.Vmxon => Op.Vmxon,
         Mnemonic.Vmxoff => Op.Vmxoff,
+        Mnemonic.Vmclear => Op.Vmclear,
+        Mnemonic.Vmptrld => Op.Vmptrld,
+        Mnemonic.Vmptrst => Op.Vmptrst,
+        Mnemonic.Vmread => Op.Vmread,
+        Mnemonic.Vmwrite => Op.Vmwrite,
         _ => Op.Unsupported,
     };
 

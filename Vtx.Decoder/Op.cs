@@ -343,6 +343,16 @@ public enum Op : ushort
     Vmxon,
     /// <summary>VMXOFF.</summary>
     Vmxoff,
+    /// <summary>VMCLEAR m64.</summary>
+    Vmclear,
+    /// <summary>VMPTRLD m64.</summary>
+    Vmptrld,
+    /// <summary>VMPTRST m64.</summary>
+    Vmptrst,
+    /// <summary>VMREAD r/m, reg (A = destination, B = register holding the encoding).</summary>
+    Vmread,
+    /// <summary>VMWRITE reg, r/m (A = register holding the encoding, B = value).</summary>
+    Vmwrite,
 
     // ---- fast forms: chosen at decode time for the commonest (operation, form, size) triples,
     // so their handlers test no operand-form or size bits. Same semantics as the generic op. ----

@@ -219,6 +219,11 @@ public sealed partial class Cpu
             case Op.Outs: ExecOuts(ref d); break;
             case Op.Vmxon: ExecVmxon(ref d); break;
             case Op.Vmxoff: ExecVmxoff(); break;
+            case Op.Vmclear: ExecVmclear(ref d); break;
+            case Op.Vmptrld: ExecVmptrld(ref d); break;
+            case Op.Vmptrst: ExecVmptrst(ref d); break;
+            case Op.Vmread: ExecVmread(ref d); break;
+            case Op.Vmwrite: ExecVmwrite(ref d); break;
             case Op.Stac: ExecStacClac(true); break;
             case Op.Clac: ExecStacClac(false); break;
 

@@ -236,6 +236,7 @@ public sealed partial class Cpu
         _nmiPending = _nmiBlocked = _intrPending = _dbTrapPending = false;
         _vmxOn = false; // RESET leaves VMX operation
         _currentVmcs = ulong.MaxValue;
+        _activeVmcs?.Clear();
         _shadow = 0;
         InterceptedExceptions = 0;
         Apic?.Reset(); // null only while the constructor runs its first Reset

@@ -45,7 +45,7 @@ public sealed partial class Cpu
         LastVmInstructionError = error;
     }
 
-    /// <summary>The VM-instruction error of the last VMfailValid (the VMCS field 4400h once VMCS storage exists).</summary>
+    /// <summary>The VM-instruction error of the last VMfailValid (also stored in the current VMCS's field 4400h).</summary>
     public VmInstructionError LastVmInstructionError { get; private set; }
 
     /// <summary>
@@ -70,7 +70,7 @@ public sealed partial class Cpu
         if (_vmxOn)
         {
             if (_cpl > 0) { FaultGp0(); return; }
-            VmFail(VmInstructionError.VmxonInVmxRoot);
+            VmFailRecord(VmInstructionError.VmxonInVmxRoot);
             return;
         }
         if (_cpl > 0 || !Cr0FixedOk(_cr0) || !Cr4FixedOk(_cr4) || (_featureControl & 1) == 0 || (_featureControl & 4) == 0)

@@ -1,0 +1,129 @@
+using Vtx.Decoding;
+using Vtx.Vmx;
+
+namespace Vtx;
+
+public sealed partial class Cpu
+{
+    // VMCLEAR, VMPTRLD, VMPTRST, VMREAD, VMWRITE (SDM Vol. 3C, 30.3) with the checks in the SDM's
+    // order. Active VMCSs live in a cache keyed by region address, as on real parts; VMCLEAR writes
+    // one back to memory and marks it clear.
+
+    private readonly Dictionary<ulong, Vmcs> _activeVmcs = new();
+
+    /// <summary>The current VMCS, or null (VMREAD/VMWRITE-level access for the host: read and write any field).</summary>
+    public Vmcs? CurrentVmcs => _currentVmcs == ulong.MaxValue ? null : _activeVmcs[_currentVmcs];
+
+    /// <summary>The prelude shared by VMX instructions other than VMXON (SDM Vol. 3C, 30.3): #UD outside VMX operation or in the wrong mode, #GP(0) above CPL 0.</summary>
+    private bool VmxPrelude()
+    {
+        if (!_vmxOn || VmxModeUd()) return Fault(ExceptionVector.UD);
+        if (_cpl > 0) return FaultGp0();
+        return true;
+    }
+
+    private bool BadPhysicalAddress(ulong pa) => (pa & 0xFFF) != 0 || (pa >> Model.PhysicalAddressBits) != 0;
+
+    /// <summary>VMfailValid also records the error in the current VMCS's VM-instruction error field (4400h).</summary>
+    private void VmFailRecord(VmInstructionError error)
+    {
+        VmFail(error);
+        if (_currentVmcs != ulong.MaxValue) _activeVmcs[_currentVmcs].Write(VmcsField.VmInstructionError, (uint)error);
+    }
+
+    private void ExecVmclear(ref DecodedInstruction d)
+    {
+        if (!VmxPrelude()) return;
+        if (!Read(Lin(ref d), 8, out ulong pa, d.Segment == 2)) return;
+        if (BadPhysicalAddress(pa)) { VmFailRecord(VmInstructionError.VmclearInvalidAddress); return; }
+        if (pa == _vmxonPointer) { VmFailRecord(VmInstructionError.VmclearVmxonPointer); return; }
+        // Write the VMCS data back to its region (the revision id and abort indicator stay as software wrote them).
+        var image = new byte[Vmcs.ImageSize];
+        _mem.Read(pa, image);
+        var vmcs = _activeVmcs.TryGetValue(pa, out var active) ? active : Vmcs.Load(pa, image);
+        vmcs.Launched = false;
+        vmcs.Store(image);
+        _mem.Write(pa + 8, image.AsSpan(8));
+        _activeVmcs.Remove(pa);
+        if (pa == _currentVmcs) _currentVmcs = ulong.MaxValue;
+        VmSucceed();
+    }
+
+    private void ExecVmptrld(ref DecodedInstruction d)
+    {
+        if (!VmxPrelude()) return;
+        if (!Read(Lin(ref d), 8, out ulong pa, d.Segment == 2)) return;
+        if (BadPhysicalAddress(pa)) { VmFailRecord(VmInstructionError.VmptrldInvalidAddress); return; }
+        if (pa == _vmxonPointer) { VmFailRecord(VmInstructionError.VmptrldVmxonPointer); return; }
+        uint revision = (uint)ReadPhysical(pa, 4);
+        // Bit 31 (shadow VMCS) is accepted only when VMCS shadowing is offered; it is not, yet.
+        if ((revision & 0x7FFF_FFFF) != Model.Vmx!.RevisionId || (revision & 0x8000_0000) != 0)
+        {
+            VmFailRecord(VmInstructionError.VmptrldIncorrectRevisionId);
+            return;
+        }
+        if (!_activeVmcs.ContainsKey(pa))
+        {
+            var image = new byte[Vmcs.ImageSize];
+            _mem.Read(pa, image);
+            _activeVmcs[pa] = Vmcs.Load(pa, image);
+        }
+        _currentVmcs = pa;
+        VmSucceed();
+    }
+
+    private void ExecVmptrst(ref DecodedInstruction d)
+    {
+        if (!VmxPrelude()) return;
+        if (!Write(Lin(ref d), 8, _currentVmcs, d.Segment == 2)) return;
+        VmSucceed();
+    }
+
+    /// <summary>
+    /// VMREAD r/m, reg: the encoding comes from the register (in 64-bit mode bits 63:32 must be 0);
+    /// no current VMCS → VMfailInvalid; unsupported component → VMfail(12); a memory destination
+    /// is written only after those checks (SDM Vol. 3C, 30.3 VMREAD).
+    /// </summary>
+    private void ExecVmread(ref DecodedInstruction d)
+    {
+        if (!VmxPrelude()) return;
+        if (_currentVmcs == ulong.MaxValue) { VmFailInvalid(); return; }
+        int size = _codeBits == 64 ? 8 : 4;
+        ulong enc = GetReg(d.Reg2, size);
+        var field = new VmcsField((uint)enc);
+        if ((enc >> 32) != 0 || !field.IsValid || !Model.Vmx!.Supports(field.FullAccess))
+        {
+            VmFailRecord(VmInstructionError.UnsupportedVmcsComponent);
+            return;
+        }
+        ulong v = _activeVmcs[_currentVmcs].Read(field) & Execution.Sz.Mask(size);
+        if ((d.Flags & DecodedFlags.MemA) != 0) { if (!Write(Lin(ref d), size, v, d.Segment == 2)) return; }
+        else SetReg(d.Reg, size, v);
+        VmSucceed();
+    }
+
+    /// <summary>
+    /// VMWRITE reg, r/m: a memory source is read before the component checks; unsupported component
+    /// → VMfail(12); a VM-exit information field without IA32_VMX_MISC[29] → VMfail(13)
+    /// (SDM Vol. 3C, 30.3 VMWRITE). Values wider than the field are truncated.
+    /// </summary>
+    private void ExecVmwrite(ref DecodedInstruction d)
+    {
+        if (!VmxPrelude()) return;
+        if (_currentVmcs == ulong.MaxValue) { VmFailInvalid(); return; }
+        int size = _codeBits == 64 ? 8 : 4;
+        if (!ReadB(ref d, size, out ulong value)) return;
+        value &= Execution.Sz.Mask(size);
+        ulong enc = GetReg(d.Reg, size);
+        var field = new VmcsField((uint)enc);
+        var caps = Model.Vmx!;
+        if ((enc >> 32) != 0 || !field.IsValid || !caps.Supports(field.FullAccess))
+        {
+            VmFailRecord(VmInstructionError.UnsupportedVmcsComponent);
+            return;
+        }
+        if (field.IsReadOnly(caps)) { VmFailRecord(VmInstructionError.VmwriteReadOnlyComponent); return; }
+        _activeVmcs[_currentVmcs].Write(field, value);
+        VmSucceed();
+    }
+}
