@@ -203,6 +203,9 @@ public static class InstructionTranslator
         Mnemonic.Vmptrst => Op.Vmptrst,
         Mnemonic.Vmread => Op.Vmread,
         Mnemonic.Vmwrite => Op.Vmwrite,
+        Mnemonic.Invept => Op.Invept,
+        Mnemonic.Invvpid => Op.Invvpid,
+        Mnemonic.Vmcall => Op.Vmcall,
         _ => Op.Unsupported,
     };
 

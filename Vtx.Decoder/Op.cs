@@ -353,6 +353,12 @@ public enum Op : ushort
     Vmread,
     /// <summary>VMWRITE reg, r/m (A = register holding the encoding, B = value).</summary>
     Vmwrite,
+    /// <summary>INVEPT reg, m128.</summary>
+    Invept,
+    /// <summary>INVVPID reg, m128.</summary>
+    Invvpid,
+    /// <summary>VMCALL.</summary>
+    Vmcall,
 
     // ---- fast forms: chosen at decode time for the commonest (operation, form, size) triples,
     // so their handlers test no operand-form or size bits. Same semantics as the generic op. ----

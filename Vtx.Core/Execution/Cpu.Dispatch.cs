@@ -224,6 +224,9 @@ public sealed partial class Cpu
             case Op.Vmptrst: ExecVmptrst(ref d); break;
             case Op.Vmread: ExecVmread(ref d); break;
             case Op.Vmwrite: ExecVmwrite(ref d); break;
+            case Op.Invept: ExecInvept(ref d); break;
+            case Op.Invvpid: ExecInvvpid(ref d); break;
+            case Op.Vmcall: ExecVmcall(); break;
             case Op.Stac: ExecStacClac(true); break;
             case Op.Clac: ExecStacClac(false); break;
 
