@@ -7,7 +7,7 @@ namespace Vtx;
 /// <summary>
 /// A saved copy of a whole <see cref="Machine"/>: RAM, the processor's architectural and internal
 /// state (registers, caches of segment descriptors, lazy flags, event and interrupt-shadow state,
-/// posted events, counters), the local APIC and the built-in devices. Restoring it makes the
+/// posted events, counters, VMX operation and the active VMCSs), the local APIC and the built-in devices. Restoring it makes the
 /// machine continue exactly as it would have from the moment it was taken — same instructions,
 /// same cycles — which is what deterministic replay and "what if" exploration need.
 /// </summary>
@@ -20,6 +20,7 @@ public sealed class MachineSnapshot
 {
     private readonly byte[] _ram;
     private readonly ObjectState _cpu, _apic, _uart, _fwcfg, _pic, _post, _console, _debugExit;
+    private readonly List<Vmx.Vmcs> _activeVmcs;
 
     internal MachineSnapshot(Machine m)
     {
@@ -33,6 +34,7 @@ public sealed class MachineSnapshot
         _post = ObjectState.Capture(m.PostCodes);
         _console = ObjectState.Capture(m.DebugConsole);
         _debugExit = ObjectState.Capture(m.DebugExit);
+        _activeVmcs = m.Cpu.CloneActiveVmcs();
     }
 
     /// <summary>RAM size the snapshot was taken with.</summary>
@@ -52,6 +54,7 @@ public sealed class MachineSnapshot
         _post.Restore(m.PostCodes);
         _console.Restore(m.DebugConsole);
         _debugExit.Restore(m.DebugExit);
+        m.Cpu.RestoreActiveVmcs(_activeVmcs);
         m.Cpu.AfterRestore();
     }
 

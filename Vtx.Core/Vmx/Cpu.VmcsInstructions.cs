@@ -15,6 +15,16 @@ public sealed partial class Cpu
     public Vmcs? CurrentVmcs => _currentVmcs == ulong.MaxValue ? null : _activeVmcs[_currentVmcs];
 
     /// <summary>The prelude shared by VMX instructions other than VMXON (SDM Vol. 3C, 30.3): #UD outside VMX operation or in the wrong mode, #GP(0) above CPL 0.</summary>
+    /// <summary>Deep copies of the active VMCSs (machine snapshots).</summary>
+    internal List<Vmcs> CloneActiveVmcs() => _activeVmcs.Values.Select(v => v.Clone()).ToList();
+
+    /// <summary>Replaces the active VMCSs with copies of <paramref name="saved"/> (machine snapshots).</summary>
+    internal void RestoreActiveVmcs(List<Vmcs> saved)
+    {
+        _activeVmcs.Clear();
+        foreach (var v in saved) _activeVmcs[v.Address] = v.Clone();
+    }
+
     private bool VmxPrelude()
     {
         if (!_vmxOn || VmxModeUd()) return Fault(ExceptionVector.UD);

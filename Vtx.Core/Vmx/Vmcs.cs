@@ -23,6 +23,14 @@ public sealed class Vmcs
 
     internal Vmcs(ulong address) => Address = address;
 
+    /// <summary>A deep copy (for machine snapshots).</summary>
+    internal Vmcs Clone()
+    {
+        var c = new Vmcs(Address) { Launched = Launched };
+        foreach (var kv in _values) c._values[kv.Key] = kv.Value;
+        return c;
+    }
+
     private static Dictionary<uint, int> BuildSlots()
     {
         var d = new Dictionary<uint, int>();

@@ -175,3 +175,41 @@ public class VmcsInstructionTests
         }).QuickCheckThrowOnFailure();
     }
 }
+
+public class VmxSnapshotTests
+{
+    [Fact]
+    public void ASnapshotKeepsVmxOperationAndTheActiveVmcs()
+    {
+        var s = new Sys();
+        s.EnterLong(0);
+        s.Cpu.FeatureControl = 5;
+        s.Cpu.Cr4Value |= Cr4.VMXE;
+        uint rev = new VmxCapabilities().RevisionId;
+        s.W32(0x2_0000, rev);
+        s.W32(0x2_1000, rev);
+        s.W64(Sys.Scratch, 0x2_0000);
+        s.W64(Sys.Scratch + 8, 0x2_1000);
+        s.Load(a =>
+        {
+            a.vmxon(__qword_ptr[Sys.Scratch]);
+            a.vmptrld(__qword_ptr[Sys.Scratch + 8]);
+            a.mov(ecx, VmcsField.GuestRip.Encoding);
+            a.mov(eax, 0x1234);
+            a.vmwrite(rcx, rax);
+            a.ud2();
+        });
+        s.Cpu.Rip = Sys.Code;
+        s.Cpu.InterceptedExceptions = 0xFFFF_FFFF;
+        s.Run(100);
+        var snap = s.M.Snapshot();
+        s.Cpu.CurrentVmcs!.Write(VmcsField.GuestRip, 0x9999);
+        s.Cpu.Reset();
+        Assert.False(s.Cpu.InVmxOperation);
+
+        s.M.Restore(snap);
+        Assert.True(s.Cpu.InVmxOperation);
+        Assert.Equal(0x2_1000UL, s.Cpu.CurrentVmcsPointer);
+        Assert.Equal(0x1234UL, s.Cpu.CurrentVmcs!.Read(VmcsField.GuestRip));
+    }
+}
