@@ -29,6 +29,9 @@ public sealed partial class Cpu
     /// <summary>Vectors that stop the run (reported as <see cref="StopReason.Exception"/>) instead of being delivered, one bit per vector 0-31.</summary>
     public uint InterceptedExceptions { get; set; }
 
+    /// <summary>True when the host intercepts exception <paramref name="vector"/> (it stops the run instead of being delivered).</summary>
+    private bool IsIntercepted(int vector) => vector < 32 && (InterceptedExceptions & (1u << vector)) != 0;
+
     /// <summary>True after a triple fault: the processor is in the shutdown state until <see cref="Reset"/>.</summary>
     public bool IsShutdown => _shutdown;
 
@@ -119,7 +122,7 @@ public sealed partial class Cpu
         SetSp(sp - 6);
         WriteRflags(flags & ~(ulong)(RFlags.IF | RFlags.TF | RFlags.AC | RFlags.RF));
         ushort cs = (ushort)(ivt >> 16);
-        _seg[1] = _seg[1] with { Selector = cs, Base = (ulong)cs << 4 };
+        LoadRealModeSegment(1, cs);
         ModeChanged();
         _rip = ivt & 0xFFFF;
         return true;
@@ -235,7 +238,7 @@ public sealed partial class Cpu
         if (!cs.Present) return Fault(ExceptionVector.NP, SelError(sel, ext), true);
         bool conforming = (cs.Type & 4) != 0;
         int newCpl = conforming ? _cpl : cs.Dpl;
-        if ((ulong)((long)(offset << 16) >> 16) != offset) return FaultGp0();
+        if (!IsCanonical(offset)) return FaultGp0();
 
         ulong rsp = _gpr[4];
         if (ist != 0 || newCpl < _cpl)
@@ -247,8 +250,7 @@ public sealed partial class Cpu
         rsp &= ~0xFUL;
         // The frame is written at 64-bit addresses whatever the interrupted code size (compatibility
         // mode included): a non-canonical stack is #SS(EXT), never a write where the low bits point.
-        static bool Canonical(ulong a) => (ulong)((long)(a << 16) >> 16) == a;
-        if (!Canonical(rsp - 1) || !Canonical(rsp - 48)) return Fault(ExceptionVector.SS, ext ? 1u : 0u, true);
+        if (!IsCanonical(rsp - 1) || !IsCanonical(rsp - 48)) return Fault(ExceptionVector.SS, ext ? 1u : 0u, true);
         ulong sp = rsp;
         bool Push8(ulong value)
         {
@@ -259,7 +261,7 @@ public sealed partial class Cpu
         if (hasError && !Push8(error)) return false;
         if (!MarkAccessed(desc, descLin)) return false;
 
-        if (newCpl < _cpl) _seg[2] = new SegmentCache((ushort)newCpl, 0, 0, SegmentCache.Unusable | (uint)(newCpl << 5) | SegmentCache.DB);
+        if (newCpl < _cpl) _seg[2] = SegmentCache.NullStack((ushort)newCpl, newCpl);
         _gpr[4] = sp;
         LoadCs(sel, desc, newCpl);
         ulong cleared = (ulong)(RFlags.TF | RFlags.NT | RFlags.RF | RFlags.VM) | (trap ? 0 : (ulong)RFlags.IF);

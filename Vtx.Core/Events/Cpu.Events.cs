@@ -97,7 +97,7 @@ public sealed partial class Cpu
         {
             _dbTrapPending = false;
             // A host that intercepts #DB sees the trap as a stop, RIP after the stepped instruction.
-            if ((InterceptedExceptions & 2) != 0) { Fault(ExceptionVector.DB); return false; }
+            if (IsIntercepted(1)) { Fault(ExceptionVector.DB); return false; }
             DeliverEvent(1, EventKind.HardwareException, 0, false, _rip);
             return true;
         }

@@ -6,6 +6,23 @@ namespace Vtx;
 
 public sealed partial class Cpu
 {
+    /// <summary>
+    /// The operands of a shift or rotate: the count (B, masked to 5 bits, 6 with 64-bit operands)
+    /// and operand A (masked to its size). False when the instruction is done: a fault, or a zero
+    /// count, which changes nothing but still writes a 32-bit register (zero-extending it).
+    /// </summary>
+    private bool ShiftOperands(ref DecodedInstruction d, int size, out int cnt, out ulong a, out ulong lin)
+    {
+        cnt = 0;
+        a = lin = 0;
+        if (!ReadB(ref d, 1, out ulong c)) return false;
+        cnt = (int)(c & (size == 8 ? 63u : 31u));
+        if (!ReadA(ref d, size, out a, out lin)) return false;
+        if (cnt == 0) { ZeroCountWrite(ref d, size, a); return false; }
+        a &= Sz.Mask(size);
+        return true;
+    }
+
     /// <summary>A zero shift/rotate count changes nothing but still writes a 32-bit register (zero-extending it).</summary>
     private void ZeroCountWrite(ref DecodedInstruction d, int size, ulong a)
     {
@@ -20,12 +37,8 @@ public sealed partial class Cpu
     private void ExecShift(ref DecodedInstruction d)
     {
         int size = d.OpSize, bits = size * 8;
-        if (!ReadB(ref d, 1, out ulong c)) return;
-        int cnt = (int)(c & (size == 8 ? 63u : 31u));
-        if (!ReadA(ref d, size, out ulong a, out ulong lin)) return;
-        if (cnt == 0) { ZeroCountWrite(ref d, size, a); return; }
+        if (!ShiftOperands(ref d, size, out int cnt, out ulong a, out ulong lin)) return;
         ulong m = Sz.Mask(size), sign = Sz.Sign(size);
-        a &= m;
         ulong r;
         bool cf, of;
         switch (d.Op)
@@ -60,12 +73,8 @@ public sealed partial class Cpu
     private void ExecRotate(ref DecodedInstruction d)
     {
         int size = d.OpSize, bits = size * 8;
-        if (!ReadB(ref d, 1, out ulong c)) return;
-        int cnt = (int)(c & (size == 8 ? 63u : 31u));
-        if (!ReadA(ref d, size, out ulong a, out ulong lin)) return;
-        if (cnt == 0) { ZeroCountWrite(ref d, size, a); return; }
+        if (!ShiftOperands(ref d, size, out int cnt, out ulong a, out ulong lin)) return;
         ulong m = Sz.Mask(size), sign = Sz.Sign(size);
-        a &= m;
         ulong r;
         bool cf, of;
         switch (d.Op)
@@ -127,7 +136,7 @@ public sealed partial class Cpu
     /// </summary>
     private void ExecShiftDouble(ref DecodedInstruction d)
     {
-        int size = d.OpSize, bits = size * 8;
+        int size = d.OpSize;
         ulong c = (d.Flags & DecodedFlags.Imm3) != 0 ? d.Imm : GetReg(1, 1);
         int cnt = (int)(c & (size == 8 ? 63u : 31u));
         if (!ReadA(ref d, size, out ulong a, out ulong lin)) return;
@@ -167,7 +176,6 @@ public sealed partial class Cpu
         bool of = ((r & sign) != 0) != ((a & sign) != 0);
         if (!WriteA(ref d, size, r, lin)) return;
         SetFlagsResult(size, r, (cf ? CF : 0) | (of ? OF : 0));
-        _ = bits;
     }
 
     /// <summary>SARX, SHLX, SHRX (count in VEX.vvvv) and RORX (imm8): no flags (SDM Vol. 2B).</summary>

@@ -15,7 +15,7 @@ public sealed partial class Cpu
     {
         if (size == 8)
         {
-            if ((ulong)((long)(target << 16) >> 16) != target) return FaultGp0();
+            if (!IsCanonical(target)) return FaultGp0();
             _nextRip = target;
         }
         else _nextRip = target & Sz.Mask(size);

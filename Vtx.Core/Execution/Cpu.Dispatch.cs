@@ -231,7 +231,7 @@ public sealed partial class Cpu
             case Op.Clac: ExecStacClac(false); break;
 
             // Invalid, Unsupported, UD0/UD1/UD2: #UD (SDM Vol. 3A, 6.15, interrupt 6).
-            default: Fault(Execution.ExceptionVectors.UD); break;
+            default: Fault(ExceptionVector.UD); break;
         }
     }
 }

@@ -21,7 +21,7 @@ public sealed partial class Cpu
 
     private ulong StackMask => _stackSize == 8 ? ulong.MaxValue : Sz.Mask(_stackSize);
 
-    private bool CanonicalOrGp(ulong target) => (ulong)((long)(target << 16) >> 16) == target || FaultGp0();
+    private bool CanonicalOrGp(ulong target) => IsCanonical(target) || FaultGp0();
 
     /// <summary>Far JMP or CALL to <paramref name="sel"/>:<paramref name="offset"/> with operand size <paramref name="size"/>.</summary>
     private bool FarTransfer(ushort sel, ulong offset, int size, bool call)
@@ -33,7 +33,7 @@ public sealed partial class Cpu
             ulong sp = Sp(), m = StackMask;
             if (call && (!PushAt(ref sp, oldCs, size, _segBase[2], m) || !PushAt(ref sp, ret, size, _segBase[2], m))) return false;
             if (call) SetSp(sp);
-            _seg[1] = _seg[1] with { Selector = sel, Base = (ulong)sel << 4 };
+            LoadRealModeSegment(1, sel);
             ModeChanged();
             _nextRip = offset & Sz.Mask(size);
             return true;
@@ -110,7 +110,7 @@ public sealed partial class Cpu
             if (!PushAt(ref sp, oldSs, 8, 0, ulong.MaxValue) || !PushAt(ref sp, oldSp, 8, 0, ulong.MaxValue)
                 || !PushAt(ref sp, oldCs, 8, 0, ulong.MaxValue) || !PushAt(ref sp, ret, 8, 0, ulong.MaxValue)) return false;
             if (!MarkAccessed(csDesc, csLin)) return false;
-            _seg[2] = new SegmentCache((ushort)newCpl, 0, 0, SegmentCache.Unusable | (uint)(newCpl << 5) | SegmentCache.DB);
+            _seg[2] = SegmentCache.NullStack((ushort)newCpl, newCpl);
             _gpr[4] = sp;
         }
         else
@@ -172,7 +172,7 @@ public sealed partial class Cpu
         if ((ssSel & 0xFFFC) == 0)
         {
             if (!(lma && toLong && newCpl < 3 && (ssSel & 3) == newCpl)) return FaultGp0();
-            _seg[2] = new SegmentCache(ssSel, 0, 0, SegmentCache.Unusable | (uint)(newCpl << 5) | SegmentCache.DB);
+            _seg[2] = SegmentCache.NullStack(ssSel, newCpl);
             _gpr[4] = sp;
             return true;
         }
@@ -198,7 +198,7 @@ public sealed partial class Cpu
         if (IsRealOrV86)
         {
             SetSp(Sp() + (ulong)(2 * size) + release);
-            _seg[1] = _seg[1] with { Selector = sel, Base = (ulong)sel << 4 };
+            LoadRealModeSegment(1, sel);
             ModeChanged();
             _nextRip = offset & Sz.Mask(size);
             return;
@@ -255,7 +255,7 @@ public sealed partial class Cpu
         {
             if ((_rflags & (ulong)RFlags.VM) != 0) { FaultGp0(); return; }
             SetSp(Sp() + (ulong)(3 * size));
-            _seg[1] = _seg[1] with { Selector = sel, Base = (ulong)sel << 4 };
+            LoadRealModeSegment(1, sel);
             ModeChanged();
             ulong keep = size == 2 ? ~0xFFFFUL : (ulong)(RFlags.VM | RFlags.VIF | RFlags.VIP);
             WriteRflags((oldFlags & keep) | (fl & ~keep));
@@ -317,7 +317,7 @@ public sealed partial class Cpu
     {
         // INT3, INTO and INT1 raise exceptions (#BP, #OF, #DB): an intercepted vector stops the run at
         // the instruction, like the VMX exception bitmap (INT n is not an exception and is never intercepted).
-        if (kind != EventKind.SoftwareInterrupt && (InterceptedExceptions & (1u << vector)) != 0)
+        if (kind != EventKind.SoftwareInterrupt && IsIntercepted(vector))
         {
             Fault((ExceptionVector)vector);
             return;

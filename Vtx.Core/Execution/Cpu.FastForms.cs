@@ -148,7 +148,7 @@ public sealed partial class Cpu
     private void FastCall64(ref DecodedInstruction d)
     {
         ulong ret = _nextRip, target = ret + (ulong)d.Disp;
-        if ((ulong)((long)(target << 16) >> 16) != target) { FaultGp0(); return; }
+        if (!IsCanonical(target)) { FaultGp0(); return; }
         ulong sp = _gpr[4] - 8;
         if (!Write(sp, 8, ret, stack: true)) return;
         _gpr[4] = sp;
@@ -159,7 +159,7 @@ public sealed partial class Cpu
     {
         ulong sp = _gpr[4];
         if (!Read(sp, 8, out ulong target, stack: true)) return;
-        if ((ulong)((long)(target << 16) >> 16) != target) { FaultGp0(); return; }
+        if (!IsCanonical(target)) { FaultGp0(); return; }
         _gpr[4] = sp + 8;
         _nextRip = target;
     }

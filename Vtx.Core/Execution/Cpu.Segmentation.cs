@@ -35,6 +35,12 @@ public sealed partial class Cpu
         return (uint)(sel & 0xFFF8) + 7 <= (ldt ? _ldtr.Limit : _gdtr.Limit);
     }
 
+    /// <summary>A real-mode (or virtual-8086) segment load: selector and base = selector × 16; limit and attributes stay.</summary>
+    private void LoadRealModeSegment(int seg, ushort sel) => _seg[seg] = _seg[seg] with { Selector = sel, Base = (ulong)sel << 4 };
+
+    /// <summary>In 64-bit mode a canonical address has bits 63:47 all equal (SDM Vol. 1, 3.3.7.1).</summary>
+    private static bool IsCanonical(ulong a) => (ulong)((long)(a << 16) >> 16) == a;
+
     /// <summary>An implicit supervisor-mode read (descriptor tables, TSS, IDT).</summary>
     private bool ReadSupervisor(ulong lin, int size, out ulong v)
     {
@@ -74,7 +80,7 @@ public sealed partial class Cpu
         if (seg == 1) return Fault(ExceptionVector.UD); // MOV CS is undefined
         if ((_cr0 & Cr0.PE) == 0 || (_rflags & (ulong)RFlags.VM) != 0)
         {
-            _seg[seg] = _seg[seg] with { Selector = sel, Base = (ulong)sel << 4 };
+            LoadRealModeSegment(seg, sel);
             ModeChanged();
             return true;
         }
@@ -85,7 +91,7 @@ public sealed partial class Cpu
             {
                 // A null SS is allowed only in 64-bit mode below CPL 3 with RPL = CPL.
                 if (Mode != OperatingMode.Long64 || _cpl == 3 || rpl != _cpl) return FaultGp0();
-                _seg[2] = new SegmentCache(sel, 0, 0, SegmentCache.Unusable | (uint)(_cpl << 5) | SegmentCache.DB);
+                _seg[2] = SegmentCache.NullStack(sel, _cpl);
             }
             else _seg[seg] = SegmentCache.Null(sel);
             ModeChanged();

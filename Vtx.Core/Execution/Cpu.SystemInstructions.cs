@@ -262,7 +262,7 @@ public sealed partial class Cpu
         switch (type)
         {
             case 0: // individual address
-                if ((ulong)((long)(addr << 16) >> 16) != addr) { FaultGp0(); return; }
+                if (!IsCanonical(addr)) { FaultGp0(); return; }
                 InvalidatePage(addr);
                 break;
             case 1: FlushTlbNonGlobal((int)pcid); break;   // single context
@@ -327,7 +327,7 @@ public sealed partial class Cpu
 
     private bool TryWriteMsr(uint index, ulong v)
     {
-        bool canonical = (ulong)((long)(v << 16) >> 16) == v;
+        bool canonical = IsCanonical(v);
         switch (index)
         {
             case Msr.Tsc: TscOffset = v - _cycles * Model.TscPerCycle; return true;
@@ -448,7 +448,7 @@ public sealed partial class Cpu
         if (!CheckCpl0()) return;
         bool to64 = d.OpSize == 8;
         ulong rip = to64 ? _gpr[1] : (uint)_gpr[1];
-        if (to64 && (ulong)((long)(rip << 16) >> 16) != rip) { FaultGp0(); return; }
+        if (to64 && !IsCanonical(rip)) { FaultGp0(); return; }
         ushort baseSel = (ushort)(_star >> 48);
         ushort cs = (ushort)((to64 ? baseSel + 16 : baseSel) | 3);
         WriteRflags((_gpr[11] & 0x3C7FD7) | 2);
@@ -483,7 +483,7 @@ public sealed partial class Cpu
         bool to64 = d.OpSize == 8;
         ushort cs = (ushort)(((_sysenterCs & 0xFFFC) + (to64 ? 32u : 16u)) | 3);
         ulong rip = to64 ? _gpr[2] : (uint)_gpr[2];
-        if (to64 && (ulong)((long)(rip << 16) >> 16) != rip) { FaultGp0(); return; }
+        if (to64 && !IsCanonical(rip)) { FaultGp0(); return; }
         _seg[1] = new SegmentCache(cs, 0, 0xFFFF_FFFF, 0xFB | SegmentCache.G | (to64 ? SegmentCache.L : SegmentCache.DB));
         _seg[2] = new SegmentCache((ushort)((cs + 8) | 3), 0, 0xFFFF_FFFF, 0xF3 | SegmentCache.DB | SegmentCache.G);
         _cpl = 3;

@@ -381,7 +381,7 @@ public sealed unsafe partial class Cpu
     private bool HandleFault(out StopReason reason)
     {
         reason = StopReason.Exception;
-        if ((InterceptedExceptions & (1u << (_faultVector & 31))) != 0 || _faultVector >= 32) return false;
+        if (IsIntercepted(_faultVector) || _faultVector >= 32) return false;
         _signal &= ~SignalFault;
         bool delivered = DeliverEvent(_faultVector, EventKind.HardwareException, _faultError, _faultHasError, _rip);
         _signal = 0;
@@ -572,7 +572,7 @@ public sealed unsafe partial class Cpu
     /// </summary>
     private bool Translate(ulong lin, Access access, out ulong pa, bool stack = false)
     {
-        if (_codeBits == 64 && (ulong)((long)(lin << 16) >> 16) != lin)
+        if (_codeBits == 64 && !IsCanonical(lin))
         {
             pa = 0;
             return stack ? Fault(ExceptionVector.SS, 0, true) : FaultGp0();

@@ -61,6 +61,9 @@ public readonly record struct SegmentCache(ushort Selector, ulong Base, uint Lim
     /// <summary>A flat segment (base 0, 4-GiB limit) with the given access rights.</summary>
     public static SegmentCache Flat(ushort selector, uint accessRights) => new(selector, 0, 0xFFFF_FFFF, accessRights);
 
+    /// <summary>The null SS of IA-32e mode (SDM Vol. 3A, 5.8.6 / 6.14.4): unusable, with DPL = <paramref name="cpl"/>.</summary>
+    public static SegmentCache NullStack(ushort selector, int cpl) => new(selector, 0, 0, Unusable | (uint)(cpl << 5) | DB);
+
     /// <summary>A null (unusable) segment.</summary>
     public static SegmentCache Null(ushort selector = 0) => new(selector, 0, 0, Unusable);
 }
