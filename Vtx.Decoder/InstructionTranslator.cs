@@ -206,6 +206,9 @@ public static class InstructionTranslator
         Mnemonic.Invept => Op.Invept,
         Mnemonic.Invvpid => Op.Invvpid,
         Mnemonic.Vmcall => Op.Vmcall,
+        Mnemonic.Vmlaunch => Op.Vmlaunch,
+        Mnemonic.Vmresume => Op.Vmresume,
+        Mnemonic.Vmfunc => Op.Vmfunc,
         _ => Op.Unsupported,
     };
 

@@ -359,6 +359,12 @@ public enum Op : ushort
     Invvpid,
     /// <summary>VMCALL.</summary>
     Vmcall,
+    /// <summary>VMLAUNCH.</summary>
+    Vmlaunch,
+    /// <summary>VMRESUME.</summary>
+    Vmresume,
+    /// <summary>VMFUNC (function number in EAX).</summary>
+    Vmfunc,
 
     // ---- fast forms: chosen at decode time for the commonest (operation, form, size) triples,
     // so their handlers test no operand-form or size bits. Same semantics as the generic op. ----

@@ -47,15 +47,32 @@ public sealed partial class Cpu
     /// contributory exception or #PF during a contributory/#PF delivery becomes #DF; a fault while
     /// delivering #DF is a triple fault (shutdown). Returns false when the processor shut down.
     /// </summary>
-    private bool DeliverEvent(byte vector, EventKind kind, uint error, bool hasError, ulong returnRip)
+    /// <remarks>
+    /// In VMX non-root operation each exception (hardware, INT1, INT3, INTO) is first checked
+    /// against the exception bitmap — before the double-fault rules — and may cause a VM exit; an
+    /// exit while an outer event was being delivered records that event as IDT-vectoring
+    /// information; a triple fault is VM exit 2 (SDM Vol. 3C, 25.2, 27.2.3). An event injected by
+    /// VM entry (<paramref name="injected"/>) is not subject to the bitmap.
+    /// </remarks>
+    private bool DeliverEvent(byte vector, EventKind kind, uint error, bool hasError, ulong returnRip, bool injected = false)
     {
         int current = vector;
         bool benignFirst = kind != EventKind.HardwareException;
+        _vectoringInfo = 0;
         for (int depth = 0; depth < 4; depth++)
         {
             _signal &= ~SignalFault;
+            if (_nonRoot && !(depth == 0 && injected) && kind is EventKind.HardwareException or EventKind.SoftwareException or EventKind.PrivilegedSoftwareException
+                && ExceptionExits(current, error))
+            {
+                ExitForException(current, kind, error, hasError, returnRip);
+                return true;
+            }
+            if (_nonRoot) _vectoringInfo = InterruptionInfo(current, kind, hasError && (_cr0 & Cr0.PE) != 0);
+            _vectoringError = error;
             if (DeliverOnce((byte)current, kind, error, hasError, returnRip))
             {
+                _vectoringInfo = 0;
                 EventDelivered?.Invoke((byte)current, kind, hasError ? error : null);
                 return true;
             }
@@ -64,17 +81,22 @@ public sealed partial class Cpu
             bool secondHasError = _faultHasError;
             _signal &= ~SignalFault;
             if (current == 8 && kind == EventKind.HardwareException && (IsContributory(second) || second == 14 || second == 8))
-            {
-                _shutdown = true;
-                return false;
-            }
+                return TripleFault();
             bool toDouble = !benignFirst && kind == EventKind.HardwareException
                             && ((IsContributory(current) && IsContributory(second)) || (current == 14 && (second == 14 || IsContributory(second))));
             if (toDouble)
             {
+                // The nested exception may itself exit (the bitmap is consulted before #DF forms).
+                if (_nonRoot && ExceptionExits(second, secondError))
+                {
+                    _rflags |= (ulong)RFlags.RF;
+                    ExitForException(second, EventKind.HardwareException, secondError, secondHasError, _rip);
+                    return true;
+                }
                 current = 8;
                 error = 0;
                 hasError = true;
+                _vectoringInfo = 0; // a #DF that exits records no IDT-vectoring information
             }
             else
             {
@@ -88,8 +110,20 @@ public sealed partial class Cpu
             // frame points at that instruction, not after it (SDM Vol. 3A, 6.5 "Faults").
             returnRip = _rip;
         }
-        _shutdown = true;
-        return false;
+        return TripleFault();
+    }
+
+    /// <summary>A triple fault: shutdown in root operation (returns false), VM exit 2 in non-root operation (SDM Vol. 3C, 25.2).</summary>
+    private bool TripleFault()
+    {
+        _vectoringInfo = 0;
+        if (!_nonRoot)
+        {
+            _shutdown = true;
+            return false;
+        }
+        VmExit(Vmx.VmxExitReason.TripleFault);
+        return true;
     }
 
     /// <summary>One delivery attempt; on failure a fault is recorded (no state committed).</summary>

@@ -55,7 +55,7 @@ public sealed partial class Cpu
         _posted.Add((cycle, _postSeq++), new PostedEvent(nmi, vector));
     }
 
-    private ulong NextDeadline => Math.Min(_posted.Count == 0 ? ulong.MaxValue : _posted.Keys[0].Cycle, Apic.NextTimerDeadline);
+    private ulong NextDeadline => Math.Min(Math.Min(_posted.Count == 0 ? ulong.MaxValue : _posted.Keys[0].Cycle, Apic.NextTimerDeadline), PreemptionDeadlineCycle);
 
     /// <summary>Starts an interrupt shadow covering the boundary after the current instruction; back-to-back SS loads do not extend it.</summary>
     private void BeginShadow(int kind)
@@ -67,13 +67,14 @@ public sealed partial class Cpu
     }
 
     /// <summary>An NMI or interrupt is pending that is not masked by NMI blocking or RFLAGS.IF (shadows aside).</summary>
-    private bool CanWake => (_nmiPending && !_nmiBlocked) || ((_intrPending || Apic.HasDeliverable) && (_rflags & (ulong)RFlags.IF) != 0);
+    private bool CanWake => _nonRoot ? NonRootCanWake
+        : (_nmiPending && !_nmiBlocked) || ((_intrPending || Apic.HasDeliverable) && (_rflags & (ulong)RFlags.IF) != 0);
 
     private bool EventsPending
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         get => _nmiPending | _intrPending | _dbTrapPending | _halted || _posted.Count != 0
-               || Apic.NextTimerDeadline != ulong.MaxValue || Apic.HasDeliverable;
+               || Apic.NextTimerDeadline != ulong.MaxValue || Apic.HasDeliverable || _vmxWatch;
     }
 
     /// <summary>
@@ -91,11 +92,14 @@ public sealed partial class Cpu
         }
         Apic.Advance(_cycles);
         int shadow = _shadowAt == _retired ? _shadow : 0;
+        if (_nonRoot) return ArbitrateNonRoot(shadow);
         // Traps on the previous instruction (single step) come before NMI and interrupts; a MOV SS
         // shadow holds them off for one instruction (SDM Vol. 3A, 6.9 and 6.8.3).
         if (_dbTrapPending && shadow != ShadowMovSs)
         {
             _dbTrapPending = false;
+            _dr[6] |= _pendingDbg;
+            _pendingDbg = 0;
             // A host that intercepts #DB sees the trap as a stop, RIP after the stepped instruction.
             if (IsIntercepted(1)) { Fault(ExceptionVector.DB); return false; }
             DeliverEvent(1, EventKind.HardwareException, 0, false, _rip);

@@ -227,6 +227,9 @@ public sealed partial class Cpu
             case Op.Invept: ExecInvept(ref d); break;
             case Op.Invvpid: ExecInvvpid(ref d); break;
             case Op.Vmcall: ExecVmcall(); break;
+            case Op.Vmlaunch: ExecVmentry(ref d, false); break;
+            case Op.Vmresume: ExecVmentry(ref d, true); break;
+            case Op.Vmfunc: ExecVmfunc(ref d); break;
             case Op.Stac: ExecStacClac(true); break;
             case Op.Clac: ExecStacClac(false); break;
 

@@ -246,7 +246,7 @@ public sealed partial class Cpu
     /// </summary>
     private void ExecIret(ref DecodedInstruction d)
     {
-        _nmiBlocked = false;
+        IretUnblocksNmis();
         int size = d.OpSize;
         ulong oldFlags = ReadRflags();
         if (!Peek(size, out ulong ip) || !Peek(size, out ulong selv, (ulong)size) || !Peek(size, out ulong fl, (ulong)(2 * size))) return;

@@ -273,6 +273,7 @@ public sealed unsafe partial class Cpu
             {
                 if (Arbitrate())
                 {
+                    _signal &= ~SignalVmx;
                     _cycles += EventDeliveryCycles;
                     continue;
                 }
@@ -300,7 +301,7 @@ public sealed unsafe partial class Cpu
             // per-instruction limit check or fetch; otherwise this step executes one instruction.
             // Both give the same boundaries, counts and cycles: only the bookkeeping differs.
             // An NMI or interrupt held back only by a shadow or by IF is looked at every boundary.
-            bool held = _nmiPending || _intrPending || Apic.HasDeliverable;
+            bool held = _nmiPending || _intrPending || Apic.HasDeliverable || _vmxStep;
             // RFLAGS.TF at the start of an instruction: a single-step #DB trap follows it (SDM Vol. 3A, 18.3.1.4).
             bool singleStep = (_rflags & (ulong)RFlags.TF) != 0;
             // RFLAGS.RF at the start of an instruction: cleared once it completes, unless it is an IRET (SDM Vol. 3A, 18.3.1.1).
@@ -323,7 +324,11 @@ public sealed unsafe partial class Cpu
                     _rip = _nextRip;
                     _cycles += d.Cost;
                     _retired++;
+                    // A VM entry or exit replaced the state the instruction ran in: no RF or single-step bookkeeping.
+                    bool transition = (_signal & SignalVmx) != 0;
                     _signal = 0;
+                    if (transition) break;
+                    if (_nonRoot && _vmxStep) NonRootRetired();
                     if (resume && d.Op != Op.Iret) _rflags &= ~(ulong)RFlags.RF;
                     if (singleStep) SingleStepTrap(ref d);
                     break;
@@ -333,6 +338,7 @@ public sealed unsafe partial class Cpu
                 _retired++;
                 if (resume && d.Op != Op.Iret) _rflags &= ~(ulong)RFlags.RF;
                 if (singleStep) SingleStepTrap(ref d);
+                if (_vmxStep && _nonRoot) NonRootRetired();
                 if ((d.Flags & DecodedFlags.Sequential) == 0 || --left == 0) break;
                 d = ref Unsafe.Add(ref d, 1);
             }
@@ -358,7 +364,7 @@ public sealed unsafe partial class Cpu
     private void SingleStepTrap(ref DecodedInstruction d)
     {
         if ((_rflags & (ulong)RFlags.TF) == 0 && d.Op is Op.Int or Op.Int3 or Op.Into or Op.Int1) return;
-        _dr[6] |= 1UL << 14;
+        _pendingDbg |= 1UL << 14;
         _dbTrapPending = true;
     }
 
@@ -383,8 +389,11 @@ public sealed unsafe partial class Cpu
         reason = StopReason.Exception;
         if (IsIntercepted(_faultVector) || _faultVector >= 32) return false;
         _signal &= ~SignalFault;
+        bool wasNonRoot = _nonRoot;
         bool delivered = DeliverEvent(_faultVector, EventKind.HardwareException, _faultError, _faultHasError, _rip);
         _signal = 0;
+        // MTF: an exit becomes pending after the delivery of a fault the instruction raised (unless that caused a VM exit).
+        if (wasNonRoot && _nonRoot && NrProc(Vmx.PrimaryProcessorBasedControls.MonitorTrapFlag)) { _mtfPending = true; UpdateVmxWatch(); }
         if (!delivered) { reason = StopReason.Shutdown; return false; }
         _cycles += EventDeliveryCycles;
         return true;
@@ -595,6 +604,7 @@ public sealed unsafe partial class Cpu
         if (!r.Success)
         {
             pa = 0;
+            if ((_signal & SignalFault) == 0) _cr2BeforeFault = _cr2; // a #PF that exits in non-root leaves CR2 unchanged
             _cr2 = lin;
             return Fault(ExceptionVector.PF, (uint)r.ErrorCode, true);
         }
@@ -608,6 +618,7 @@ public sealed unsafe partial class Cpu
     // Rights and dirty state of the last successful translation, for the TLB fill that follows it.
     private PageRights _lastRights;
     private bool _lastDirty, _lastGlobal;
+    private ulong _cr2BeforeFault;
     private bool _implicitAccess;
     private PagingContext _paging;
 

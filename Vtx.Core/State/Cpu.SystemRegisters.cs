@@ -72,6 +72,8 @@ public static class Cr4
     public const ulong SMEP = 1UL << 20;
     /// <summary>Supervisor-mode access prevention.</summary>
     public const ulong SMAP = 1UL << 21;
+    /// <summary>Bit 23: control-flow enforcement technology (not offered by the default model; named for the VMX checks that test it).</summary>
+    public const ulong CET = 1UL << 23;
 }
 
 /// <summary>IA32_EFER bits (MSR C000_0080h, SDM Vol. 3A, 2.2.1).</summary>

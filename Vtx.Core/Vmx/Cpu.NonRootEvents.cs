@@ -1,0 +1,226 @@
+using Vtx.Vmx;
+
+namespace Vtx;
+
+public sealed partial class Cpu
+{
+    // Events in VMX non-root operation, decided by the same arbiter as in root operation, in the
+    // order of SDM Vol. 3C, 25.2/26.6 (VMX.md 8.2): pending MTF exit, debug traps, VMX-preemption
+    // timer, NMI window, NMI, interrupt window, external interrupt. Blocking by MOV SS holds off all
+    // of them but MTF; blocking by STI holds off the interrupt window, maskable interrupts and (Vtx's
+    // choice where the SDM leaves it to the implementation, as Bochs does) the preemption timer.
+
+    private ulong _pendingDbg; // DR6-format bits of the pending #DB trap (B3-B0, BS)
+
+    /// <summary>The TSC deadline of the VMX-preemption timer as a cycle count (ulong.MaxValue when not armed).</summary>
+    private ulong PreemptionDeadlineCycle
+    {
+        get
+        {
+            if (!_preemptArmed || !_nonRoot) return ulong.MaxValue;
+            ulong tsc = Tsc;
+            if (tsc >= _preemptDeadlineTsc) return _cycles;
+            ulong per = Model.TscPerCycle;
+            ulong delta = _preemptDeadlineTsc - tsc;
+            return SatAdd(_cycles, (delta + per - 1) / per);
+        }
+    }
+
+    /// <summary>In non-root operation, something wakes the guest from HLT (or an exit it would take wakes the processor).</summary>
+    private bool NonRootCanWake
+    {
+        get
+        {
+            if (_guestActivity == 3) return false; // wait-for-SIPI: only a SIPI ends it (not modelled as an exit source)
+            if (_mtfPending && _guestActivity != 2) return true;
+            bool iflag = (_rflags & (ulong)RFlags.IF) != 0;
+            if (_guestActivity != 2 && NrProc(PrimaryProcessorBasedControls.InterruptWindowExiting) && iflag) return true;
+            if (NrProc(PrimaryProcessorBasedControls.NmiWindowExiting) && !_vnmiBlocked) return true;
+            if (_nmiPending && (NrPin(PinBasedControls.NmiExiting) ? NrPin(PinBasedControls.VirtualNmis) || !_nmiBlocked : !_nmiBlocked)) return true;
+            bool intr = _intrPending || Apic.HasDeliverable;
+            return _guestActivity != 2 && intr && (iflag || NrPin(PinBasedControls.ExternalInterruptExiting));
+        }
+    }
+
+    /// <summary>The boundary arbiter in non-root operation. Returns true when an event was delivered or a VM exit taken.</summary>
+    private bool ArbitrateNonRoot(int shadow)
+    {
+        // A pending MTF VM exit comes before debug traps and everything lower (25.5.2).
+        if (_mtfPending && _guestActivity is not (2 or 3))
+        {
+            _mtfPending = false;
+            VmExit(VmxExitReason.MonitorTrapFlag);
+            return true;
+        }
+        if (_dbTrapPending && shadow != ShadowMovSs)
+        {
+            _dbTrapPending = false;
+            _halted = false;
+            ulong bits = _pendingDbg;
+            _pendingDbg = 0;
+            if (ExceptionExits(1, 0))
+            {
+                VmExit(VmxExitReason.ExceptionOrNmi, bits & 0x400F, 0x8000_0301, guestRip: _rip);
+                return true;
+            }
+            _dr[6] |= bits;
+            DeliverEvent(1, EventKind.HardwareException, 0, false, _rip);
+            return true;
+        }
+        if (shadow != 0) return false; // both shadows hold off everything below (Vtx follows Bochs for the timer)
+        if (_preemptArmed && Tsc >= _preemptDeadlineTsc && _guestActivity != 3)
+        {
+            VmExit(VmxExitReason.PreemptionTimerExpired);
+            return true;
+        }
+        if (NrProc(PrimaryProcessorBasedControls.NmiWindowExiting) && !_vnmiBlocked && _guestActivity != 3)
+        {
+            VmExit(VmxExitReason.NmiWindow);
+            return true;
+        }
+        if (_nmiPending && _guestActivity != 3)
+        {
+            if (NrPin(PinBasedControls.NmiExiting))
+            {
+                // Virtual NMIs: physical NMIs are never blocked by guest state. Otherwise NMI blocking
+                // (loaded from the guest or set by an injected NMI) holds them until the VM exit.
+                if (NrPin(PinBasedControls.VirtualNmis) || !_nmiBlocked)
+                {
+                    _nmiPending = false;
+                    VmExit(VmxExitReason.ExceptionOrNmi, 0, 0x8000_0202);
+                    return true;
+                }
+            }
+            else if (!_nmiBlocked)
+            {
+                _nmiPending = false;
+                _halted = false;
+                _guestActivity = 0;
+                _nmiBlocked = true;
+                DeliverEvent(2, EventKind.Nmi, 0, false, _rip);
+                return true;
+            }
+        }
+        bool iflag = (_rflags & (ulong)RFlags.IF) != 0;
+        if (_guestActivity is 2 or 3) return false; // shutdown and wait-for-SIPI block the rest
+        if (NrProc(PrimaryProcessorBasedControls.InterruptWindowExiting) && iflag)
+        {
+            VmExit(VmxExitReason.InterruptWindow);
+            return true;
+        }
+        bool line = _intrPending, apic = !line && Apic.HasDeliverable;
+        if (!line && !apic) return false;
+        if (NrPin(PinBasedControls.ExternalInterruptExiting))
+        {
+            // With "acknowledge interrupt on exit" the vector is taken from the controller and
+            // reported; otherwise the interrupt stays pending for the host (27.2.2).
+            uint info = 0;
+            if ((_nr.Exit & ExitControls.AcknowledgeInterruptOnExit) != 0)
+            {
+                byte vector = line ? _intrVector : Apic.Acknowledge();
+                if (line) _intrPending = false;
+                info = 0x8000_0000u | vector;
+            }
+            VmExit(VmxExitReason.ExternalInterrupt, 0, info);
+            return true;
+        }
+        if (!iflag) return false;
+        _halted = false;
+        _guestActivity = 0;
+        if (line)
+        {
+            _intrPending = false;
+            DeliverEvent(_intrVector, EventKind.ExternalInterrupt, 0, false, _rip);
+        }
+        else DeliverEvent(Apic.Acknowledge(), EventKind.ExternalInterrupt, 0, false, _rip);
+        return true;
+    }
+
+    /// <summary>
+    /// True when exception <paramref name="vector"/> causes a VM exit by the exception bitmap; for
+    /// #PF the error code is matched against the mask and match fields (SDM Vol. 3C, 25.2).
+    /// </summary>
+    private bool ExceptionExits(int vector, uint error)
+    {
+        if (vector >= 32) return false;
+        bool bit = (_nr.ExceptionBitmap & (1u << vector)) != 0;
+        if (vector != 14) return bit;
+        bool match = (error & _nr.PfMask) == _nr.PfMatch;
+        return match == bit;
+    }
+
+    /// <summary>The VMX interruption-information encoding of an event (SDM Vol. 3C, 24.9.2).</summary>
+    private static uint InterruptionInfo(int vector, EventKind kind, bool hasError) =>
+        0x8000_0000u | ((uint)kind << 8) | (uint)(byte)vector | (hasError ? 0x800u : 0);
+
+    /// <summary>
+    /// VM exit for an exception that hits the exception bitmap (exit reason 0): the exception is not
+    /// delivered and changes no architectural state (CR2, DR6 stay); RIP is where delivery would have
+    /// returned, or the INT3/INTO/INT1 itself for software exceptions (SDM Vol. 3C, 27.2.2, 27.3.3).
+    /// </summary>
+    private void ExitForException(int vector, EventKind kind, uint error, bool hasError, ulong returnRip)
+    {
+        bool software = kind is EventKind.SoftwareException or EventKind.PrivilegedSoftwareException;
+        ulong qual = 0;
+        if (vector == 14)
+        {
+            qual = _cr2;
+            _cr2 = _cr2BeforeFault;
+        }
+        else if (vector == 1 && !software)
+        {
+            qual = _pendingDbg & 0x600F;
+        }
+        // Bit 12: NMI unblocking due to IRET, when an IRET that removed (virtual-)NMI blocking faults.
+        uint info = InterruptionInfo(vector, kind, hasError && (_cr0 & Cr0.PE) != 0);
+        bool iretFault = _iretNmiUnblockAt == _retired && _vectoringInfo == 0 && vector != 8;
+        if (iretFault && !(NrPin(PinBasedControls.NmiExiting) && !NrPin(PinBasedControls.VirtualNmis))) info |= 0x1000;
+        // RF as the delivered frame would have had it: set for faults other than #DB.
+        if (!software && returnRip == _rip && vector is not (1 or 3 or 4)) _rflags |= (ulong)RFlags.RF;
+        int length = software ? (int)((returnRip - _rip) & _ipMask) : 0;
+        VmExit(VmxExitReason.ExceptionOrNmi, qual, info, error, guestRip: software ? _rip : returnRip, instructionLength: length);
+    }
+
+    /// <summary>
+    /// IRET and NMI blocking (SDM Vol. 3A, 6.7.1; Vol. 3C, 25.3): IRET removes NMI blocking — even
+    /// when it then faults. In non-root operation with NMI exiting it leaves NMI blocking alone, and
+    /// with virtual NMIs it removes virtual-NMI blocking instead. A removal is remembered for the
+    /// "NMI unblocking due to IRET" bit of a VM exit the IRET's own fault may cause.
+    /// </summary>
+    private void IretUnblocksNmis()
+    {
+        if (!_nonRoot) { _nmiBlocked = false; return; }
+        if (NrPin(PinBasedControls.NmiExiting))
+        {
+            if (!NrPin(PinBasedControls.VirtualNmis)) return;
+            if (_vnmiBlocked) _iretNmiUnblockAt = _retired;
+            _vnmiBlocked = false;
+            return;
+        }
+        if (_nmiBlocked) _iretNmiUnblockAt = _retired;
+        _nmiBlocked = false;
+    }
+
+    /// <summary>Non-root bookkeeping after an instruction retired while windows or MTF are armed: MTF makes an exit pending (SDM Vol. 3C, 25.5.2).</summary>
+    private void NonRootRetired()
+    {
+        if (NrProc(PrimaryProcessorBasedControls.MonitorTrapFlag))
+        {
+            _mtfPending = true;
+            _vmxWatch = true;
+        }
+    }
+
+    /// <summary>
+    /// VMFUNC (SDM Vol. 3C, 25.5.5): #UD outside non-root operation, without "enable VM functions",
+    /// or with EAX &gt;= 64; a function not enabled in the VM-function controls exits (reason 59).
+    /// EPTP switching (function 0) needs EPT, which this version cannot enable, so every enabled
+    /// VMFUNC exits as invalid.
+    /// </summary>
+    private void ExecVmfunc(ref Decoding.DecodedInstruction d)
+    {
+        uint fn = (uint)_gpr[0];
+        if (!_nonRoot || !NrProc2(SecondaryProcessorBasedControls.EnableVmFunctions) || fn >= 64) { Fault(ExceptionVector.UD); return; }
+        ExitForInstruction(ref d, VmxExitReason.Vmfunc);
+    }
+}
