@@ -273,7 +273,7 @@ public sealed unsafe partial class Cpu
             {
                 if (Arbitrate())
                 {
-                    _signal &= ~SignalVmx;
+                    _signal = 0; // a VM exit taken here leaves nothing for the fetch below to handle
                     _cycles += EventDeliveryCycles;
                     continue;
                 }

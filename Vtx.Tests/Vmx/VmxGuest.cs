@@ -1,0 +1,182 @@
+using Iced.Intel;
+using Vtx.Tests.SystemArchitecture;
+using Vtx.Vmx;
+using Xunit;
+using static Iced.Intel.AssemblerRegisters;
+
+namespace Vtx.Tests.Vmx;
+
+/// <summary>
+/// Test harness for VM entries and exits: a 64-bit host in VMX root operation with a current VMCS
+/// whose host and guest state are filled through the host API (<see cref="Cpu.CurrentVmcs"/>). The
+/// guest is a 64-bit ring-0 guest sharing the host's GDT and page tables, with its own IDT at
+/// <see cref="GuestIdt"/> and stack at <see cref="GuestStack"/>. The host runs <c>VMLAUNCH</c> at
+/// <see cref="Sys.Code"/>; a VMfail continues at <see cref="FailStop"/>, every VM exit lands on
+/// <see cref="ExitStop"/>; both are HLT with IF = 0, so the run ends there.
+/// </summary>
+internal sealed class VmxGuest
+{
+    public const ulong VmxonRegion = 0x2_0000, VmcsRegion = 0x2_1000, GuestCode = 0x3_0000, GuestStack = 0x3_8000;
+    public const ulong GuestIdt = 0x4_0000, Handlers = 0x4_2000, ExitStop = Sys.Code + 0x800, FailStop = Sys.Code + 3;
+    public const ulong HostStack = 0x9_8000, MsrArea = 0x5_0000, IoBitmaps = 0x6_0000, MsrBitmap = 0x6_2000;
+
+    public Sys S { get; }
+    public Cpu Cpu => S.Cpu;
+    public Vmcs Vmcs => Cpu.CurrentVmcs!;
+    public VmxCapabilities Caps => Cpu.Model.Vmx!;
+    public List<VmxTransition> Transitions { get; } = new();
+    private readonly Dictionary<int, ulong> _handlers = new();
+
+    public VmxGuest()
+    {
+        S = new Sys();
+        S.EnterLong(0);
+        Cpu.FeatureControl = 5;
+        Cpu.Cr4Value |= Cr4.VMXE;
+        uint rev = Caps.RevisionId;
+        S.W32(VmxonRegion, rev);
+        S.W32(VmcsRegion, rev);
+        S.W64(Sys.Scratch, VmxonRegion);
+        S.W64(Sys.Scratch + 8, VmcsRegion);
+        S.Load(a => { a.vmxon(__qword_ptr[Sys.Scratch]); a.vmclear(__qword_ptr[Sys.Scratch + 8]); a.vmptrld(__qword_ptr[Sys.Scratch + 8]); a.hlt(); });
+        Cpu.Rip = Sys.Code;
+        var r = S.Run(100);
+        Assert.True(r.Reason == StopReason.Halted && Cpu.CurrentVmcsPointer == VmcsRegion, "VMX setup failed: " + r);
+        Cpu.VmxTransitionObserved = Transitions.Add;
+        FillHostState();
+        FillGuestState();
+        Controls();
+        // The host: VMLAUNCH, a VMfail lands on FailStop; exits land on ExitStop.
+        S.Load(a => { a.vmlaunch(); a.hlt(); });
+        S.Load(a => a.hlt(), ExitStop);
+        // Guest exception handlers: each stores its vector at Scratch+0x200 and halts.
+        for (int v = 0; v < 32; v++) SetGuestHandler(v, a => { a.mov(__dword_ptr[Sys.Scratch + 0x200], v); a.hlt(); });
+    }
+
+    public void W(VmcsField f, ulong v) => Vmcs.Write(f, v);
+    public ulong R(VmcsField f) => Vmcs.Read(f);
+
+    /// <summary>Sets the five control fields to the desired bits adjusted by the capability MSRs (default1 bits forced).</summary>
+    public void Controls(uint pin = 0, uint proc = 0, uint proc2 = 0, uint exit = ExitControls.HostAddressSpaceSize, uint entry = EntryControls.Ia32eModeGuest)
+    {
+        W(VmcsField.PinBasedVmExecControls, Caps.AdjustControls(VmxControlKind.PinBased, pin));
+        if (proc2 != 0) proc |= PrimaryProcessorBasedControls.ActivateSecondaryControls;
+        W(VmcsField.PrimaryProcBasedVmExecControls, Caps.AdjustControls(VmxControlKind.PrimaryProcessorBased, proc));
+        W(VmcsField.SecondaryProcBasedVmExecControls, proc2);
+        W(VmcsField.VmExitControls, Caps.AdjustControls(VmxControlKind.Exit, exit));
+        W(VmcsField.VmEntryControls, Caps.AdjustControls(VmxControlKind.Entry, entry));
+    }
+
+    private void FillHostState()
+    {
+        var c = Cpu;
+        W(VmcsField.HostCr0, c.Cr0Value);
+        W(VmcsField.HostCr3, c.Cr3Value);
+        W(VmcsField.HostCr4, c.Cr4Value);
+        W(VmcsField.HostCsSelector, Sys.KCode64);
+        foreach (var f in new[] { VmcsField.HostSsSelector, VmcsField.HostDsSelector, VmcsField.HostEsSelector, VmcsField.HostFsSelector, VmcsField.HostGsSelector })
+            W(f, Sys.KData);
+        W(VmcsField.HostTrSelector, Sys.TssSel);
+        W(VmcsField.HostTrBase, Sys.TssBase);
+        W(VmcsField.HostGdtrBase, Sys.GdtBase);
+        W(VmcsField.HostIdtrBase, Sys.IdtBase);
+        W(VmcsField.HostRsp, HostStack);
+        W(VmcsField.HostRip, ExitStop);
+    }
+
+    private void FillGuestState()
+    {
+        var c = Cpu;
+        W(VmcsField.GuestCr0, c.Cr0Value);
+        W(VmcsField.GuestCr3, c.Cr3Value);
+        W(VmcsField.GuestCr4, c.Cr4Value);
+        W(VmcsField.GuestDr7, 0x400);
+        (VmcsField Sel, VmcsField Base, VmcsField Limit, VmcsField Ar, SegmentRegister Reg)[] segs =
+        [
+            (VmcsField.GuestEsSelector, VmcsField.GuestEsBase, VmcsField.GuestEsLimit, VmcsField.GuestEsAccessRights, SegmentRegister.Es),
+            (VmcsField.GuestCsSelector, VmcsField.GuestCsBase, VmcsField.GuestCsLimit, VmcsField.GuestCsAccessRights, SegmentRegister.Cs),
+            (VmcsField.GuestSsSelector, VmcsField.GuestSsBase, VmcsField.GuestSsLimit, VmcsField.GuestSsAccessRights, SegmentRegister.Ss),
+            (VmcsField.GuestDsSelector, VmcsField.GuestDsBase, VmcsField.GuestDsLimit, VmcsField.GuestDsAccessRights, SegmentRegister.Ds),
+            (VmcsField.GuestFsSelector, VmcsField.GuestFsBase, VmcsField.GuestFsLimit, VmcsField.GuestFsAccessRights, SegmentRegister.Fs),
+            (VmcsField.GuestGsSelector, VmcsField.GuestGsBase, VmcsField.GuestGsLimit, VmcsField.GuestGsAccessRights, SegmentRegister.Gs),
+        ];
+        foreach (var (sel, b, lim, ar, reg) in segs)
+        {
+            var sc = c.GetSegment(reg);
+            W(sel, sc.Selector);
+            W(b, sc.Base);
+            W(lim, sc.Limit);
+            W(ar, sc.AccessRights);
+        }
+        W(VmcsField.GuestTrSelector, c.Tr.Selector);
+        W(VmcsField.GuestTrBase, c.Tr.Base);
+        W(VmcsField.GuestTrLimit, c.Tr.Limit);
+        W(VmcsField.GuestTrAccessRights, c.Tr.AccessRights);
+        W(VmcsField.GuestLdtrAccessRights, SegmentCache.Unusable);
+        W(VmcsField.GuestGdtrBase, Sys.GdtBase);
+        W(VmcsField.GuestGdtrLimit, Sys.GdtLimit);
+        W(VmcsField.GuestIdtrBase, GuestIdt);
+        W(VmcsField.GuestIdtrLimit, 256 * 16 - 1);
+        W(VmcsField.GuestRip, GuestCode);
+        W(VmcsField.GuestRsp, GuestStack);
+        W(VmcsField.GuestRflags, 2);
+        W(VmcsField.VmcsLinkPointer, ulong.MaxValue);
+        W(VmcsField.GuestEfer, c.EferValue);
+    }
+
+    /// <summary>Writes a guest IDT gate (64-bit interrupt gate) for <paramref name="vector"/> to a handler assembled from <paramref name="body"/>.</summary>
+    public ulong SetGuestHandler(int vector, Action<Assembler> body)
+    {
+        ulong at = Handlers + (ulong)vector * 0x80;
+        S.Load(body, at);
+        var (lo, hi) = Desc.Gate64(Sys.KCode64, at, 0);
+        S.W64(GuestIdt + (ulong)vector * 16, lo);
+        S.W64(GuestIdt + (ulong)vector * 16 + 8, hi);
+        _handlers[vector] = at;
+        return at;
+    }
+
+    public ulong HandlerAddress(int vector) => _handlers[vector];
+
+    /// <summary>The vector the last guest exception handler stored (0xFFFFFFFF before any).</summary>
+    public uint LastGuestVector => S.R32(Sys.Scratch + 0x200);
+
+    /// <summary>Loads the guest code and returns its label resolver.</summary>
+    public Func<Label, ulong> Guest(Action<Assembler> body) => S.Load(body, GuestCode);
+
+    /// <summary>Runs VMLAUNCH from the host and stops at the first VM exit (or VMfail, or guest stop).</summary>
+    public RunResult Launch(ulong maxInstructions = 10_000)
+    {
+        S.W32(Sys.Scratch + 0x200, 0xFFFF_FFFF);
+        Cpu.Rip = Sys.Code;
+        Cpu.Rflags = 2;
+        Cpu.Resume();
+        var r = S.Run(maxInstructions);
+        LastRun = r;
+        return r;
+    }
+
+    public RunResult? LastRun { get; private set; }
+
+    /// <summary>Resumes the guest with VMRESUME (after an exit), stopping at the next exit.</summary>
+    public RunResult Resume(ulong maxInstructions = 10_000)
+    {
+        S.Load(a => { a.vmresume(); a.hlt(); }, Sys.Code + 0x200);
+        Cpu.Rip = Sys.Code + 0x200;
+        Cpu.Rflags = 2;
+        Cpu.Resume();
+        return S.Run(maxInstructions);
+    }
+
+    /// <summary>The basic exit reason of the last exit (asserting the run stopped at the exit landing).</summary>
+    public VmxExitReason ExitReason
+    {
+        get
+        {
+            Assert.True(Cpu.Rip == ExitStop + 1 && !Cpu.InVmxNonRoot, $"not at the exit landing: RIP 0x{Cpu.Rip:X}, non-root {Cpu.InVmxNonRoot}, last {Transitions.LastOrDefault()}, run {LastRun}, events {string.Join(";", S.Events)}");
+            return (VmxExitReason)(R(VmcsField.ExitReason) & 0xFFFF);
+        }
+    }
+
+    public bool AtFailStop => Cpu.Rip == FailStop + 1 || Cpu.Rip == Sys.Code + 0x204;
+}
