@@ -282,4 +282,59 @@ public class NonRootEventTests
         Assert.Equal(7UL, g.Cpu[Gpr.Rcx]);
         Assert.Equal(9UL, g.Cpu[Gpr.Rdx]);
     }
+
+    [Fact]
+    public void SnapshotTakenInNonRootReplaysTheSameFuture()
+    {
+        var g = new VmxGuest();
+        g.Guest(a => { var top = a.CreateLabel(); a.Label(ref top); a.inc(rax); a.jmp(top); });
+        g.Controls(pin: PinBasedControls.ActivatePreemptionTimer, exit: ExitControls.HostAddressSpaceSize | ExitControls.SavePreemptionTimerValue);
+        g.W(VmcsField.VmxPreemptionTimerValue, 40);
+        g.Cpu.Rip = Sys.Code;
+        g.Cpu.Resume();
+        g.S.Run(50);
+        Assert.True(g.Cpu.InVmxNonRoot);
+        var snap = g.S.M.Snapshot();
+        string Future()
+        {
+            var r = g.S.Run(1_000_000);
+            return $"{r} rax={g.Cpu[Gpr.Rax]} reason={g.R(VmcsField.ExitReason)} rip={g.R(VmcsField.GuestRip):X} timer={g.R(VmcsField.VmxPreemptionTimerValue)}";
+        }
+        string first = Future();
+        g.S.M.Restore(snap);
+        Assert.True(g.Cpu.InVmxNonRoot);
+        Assert.Equal(first, Future());
+        Assert.Contains("reason=52", first);
+    }
+
+    /// <summary>
+    /// The priority at one instruction boundary (SDM Vol. 3C, 25.2/26.6; VMX.md 8.2): all events
+    /// are armed at once right after VM entry, and each run removes the winner to reveal the next:
+    /// MTF (injected type 7) → preemption timer (0) → NMI window → NMI → interrupt window →
+    /// external interrupt.
+    /// </summary>
+    [Theory]
+    [InlineData(6, VmxExitReason.MonitorTrapFlag)]
+    [InlineData(5, VmxExitReason.PreemptionTimerExpired)]
+    [InlineData(4, VmxExitReason.NmiWindow)]
+    [InlineData(3, VmxExitReason.ExceptionOrNmi)]
+    [InlineData(2, VmxExitReason.InterruptWindow)]
+    [InlineData(1, VmxExitReason.ExternalInterrupt)]
+    public void BoundaryPriorityAmongNonRootEvents(int armed, VmxExitReason expected)
+    {
+        var g = new VmxGuest();
+        g.Guest(Spin);
+        uint pin = PinBasedControls.ExternalInterruptExiting, proc = 0;
+        if (armed >= 2) proc |= PrimaryProcessorBasedControls.InterruptWindowExiting;
+        if (armed >= 3) { pin |= PinBasedControls.NmiExiting; g.Cpu.PostEvent(g.Cpu.Cycles + 1, nmi: true); }
+        if (armed >= 4) { pin |= PinBasedControls.VirtualNmis; proc |= PrimaryProcessorBasedControls.NmiWindowExiting; }
+        if (armed >= 5) { pin |= PinBasedControls.ActivatePreemptionTimer; g.W(VmcsField.VmxPreemptionTimerValue, 0); }
+        if (armed >= 6) g.W(VmcsField.VmEntryInterruptionInformation, 0x8000_0700);
+        g.Controls(pin: pin, proc: proc);
+        g.W(VmcsField.GuestRflags, 0x202);
+        g.Cpu.RaiseInterrupt(0x60);
+        g.Launch(stopAtExit: true);
+        Assert.Equal(expected, g.ExitReason);
+        Assert.Equal(VmxGuest.GuestCode, g.R(VmcsField.GuestRip));
+    }
 }

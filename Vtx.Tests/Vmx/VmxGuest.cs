@@ -145,13 +145,14 @@ internal sealed class VmxGuest
     public Func<Label, ulong> Guest(Action<Assembler> body) => S.Load(body, GuestCode);
 
     /// <summary>Runs VMLAUNCH from the host and stops at the first VM exit (or VMfail, or guest stop).</summary>
-    public RunResult Launch(ulong maxInstructions = 10_000)
+    /// <remarks>With <paramref name="stopAtExit"/> the run stops on arrival at the exit landing, before the host executes anything (events still pending stay pending).</remarks>
+    public RunResult Launch(ulong maxInstructions = 10_000, bool stopAtExit = false)
     {
         S.W32(Sys.Scratch + 0x200, 0xFFFF_FFFF);
         Cpu.Rip = Sys.Code;
         Cpu.Rflags = 2;
         Cpu.Resume();
-        var r = S.Run(maxInstructions);
+        var r = stopAtExit ? S.RunTo(ExitStop, maxInstructions) : S.Run(maxInstructions);
         LastRun = r;
         return r;
     }
@@ -173,7 +174,7 @@ internal sealed class VmxGuest
     {
         get
         {
-            Assert.True(Cpu.Rip == ExitStop + 1 && !Cpu.InVmxNonRoot, $"not at the exit landing: RIP 0x{Cpu.Rip:X}, non-root {Cpu.InVmxNonRoot}, last {Transitions.LastOrDefault()}, run {LastRun}, events {string.Join(";", S.Events)}");
+            Assert.True((Cpu.Rip == ExitStop + 1 || Cpu.Rip == ExitStop) && !Cpu.InVmxNonRoot, $"not at the exit landing: RIP 0x{Cpu.Rip:X}, non-root {Cpu.InVmxNonRoot}, last {Transitions.LastOrDefault()}, run {LastRun}, events {string.Join(";", S.Events)}");
             return (VmxExitReason)(R(VmcsField.ExitReason) & 0xFFFF);
         }
     }
