@@ -196,6 +196,7 @@ public static class InstructionTranslator
         Mnemonic.Xsetbv => Op.Xsetbv,
         Mnemonic.Stac => Op.Stac,
         Mnemonic.Clac => Op.Clac,
+        Mnemonic.Rdpmc => Op.Rdpmc,
         Mnemonic.Vmxon => Op.Vmxon,
         Mnemonic.Vmxoff => Op.Vmxoff,
         Mnemonic.Vmclear => Op.Vmclear,

@@ -337,6 +337,8 @@ public enum Op : ushort
     Stac,
     /// <summary>CLAC.</summary>
     Clac,
+    /// <summary>RDPMC (counter index in ECX).</summary>
+    Rdpmc,
 
     // ---- VMX instructions ----
     /// <summary>VMXON m64.</summary>

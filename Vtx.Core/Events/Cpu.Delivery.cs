@@ -80,6 +80,12 @@ public sealed partial class Cpu
             uint secondError = _faultError;
             bool secondHasError = _faultHasError;
             _signal &= ~SignalFault;
+            if (second == EptExitVector)
+            {
+                // An EPT violation while delivering: the exit records the event as IDT-vectoring information.
+                TakeEptExit();
+                return true;
+            }
             if (current == 8 && kind == EventKind.HardwareException && (IsContributory(second) || second == 14 || second == 8))
                 return TripleFault();
             bool toDouble = !benignFirst && kind == EventKind.HardwareException

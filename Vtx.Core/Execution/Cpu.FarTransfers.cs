@@ -24,7 +24,7 @@ public sealed partial class Cpu
     private bool CanonicalOrGp(ulong target) => IsCanonical(target) || FaultGp0();
 
     /// <summary>Far JMP or CALL to <paramref name="sel"/>:<paramref name="offset"/> with operand size <paramref name="size"/>.</summary>
-    private bool FarTransfer(ushort sel, ulong offset, int size, bool call)
+    private bool FarTransfer(ref DecodedInstruction d, ushort sel, ulong offset, int size, bool call)
     {
         ulong ret = _nextRip;
         ushort oldCs = _seg[1].Selector;
@@ -60,6 +60,7 @@ public sealed partial class Cpu
         }
         // System descriptor: a call gate (type 4 = 16-bit, 12 = 32-bit or, in IA-32e mode, 64-bit).
         int type = target.Type;
+        if (_nonRoot && !lma && type is 1 or 9 or 5) return TaskSwitchFromFar(ref d, sel, desc, call); // task switches exit (SDM Vol. 3C, 25.4.2)
         if (type != 12 && (type != 4 || lma)) return Fault(ExceptionVector.GP, SelError(sel), true); // TSS / task gate: not modelled
         if (target.Dpl < _cpl || target.Dpl < (sel & 3)) return Fault(ExceptionVector.GP, SelError(sel), true);
         if (!target.Present) return Fault(ExceptionVector.NP, SelError(sel), true);
@@ -142,7 +143,7 @@ public sealed partial class Cpu
 
     private void ExecJmpCallFar(ref DecodedInstruction d, bool call)
     {
-        FarTransfer((ushort)(d.Imm >> 48), d.Imm & 0xFFFF_FFFF, d.OpSize, call);
+        FarTransfer(ref d, (ushort)(d.Imm >> 48), d.Imm & 0xFFFF_FFFF, d.OpSize, call);
     }
 
     private void ExecJmpCallFarIndirect(ref DecodedInstruction d, bool call)
@@ -150,7 +151,7 @@ public sealed partial class Cpu
         int size = d.OpSize;
         ulong lin = Lin(ref d);
         if (!Read(lin, size, out ulong offset, d.Segment == 2) || !Read(lin + (ulong)size, 2, out ulong sel, d.Segment == 2)) return;
-        FarTransfer((ushort)sel, offset, size, call);
+        FarTransfer(ref d, (ushort)sel, offset, size, call);
     }
 
     /// <summary>After a return to an outer level, data segment registers the new CPL may not use become null (SDM Vol. 2B, RET).</summary>
@@ -247,6 +248,7 @@ public sealed partial class Cpu
     private void ExecIret(ref DecodedInstruction d)
     {
         IretUnblocksNmis();
+        if (_nonRoot && IretTaskSwitchIntercepted(ref d)) return;
         int size = d.OpSize;
         ulong oldFlags = ReadRflags();
         if (!Peek(size, out ulong ip) || !Peek(size, out ulong selv, (ulong)size) || !Peek(size, out ulong fl, (ulong)(2 * size))) return;

@@ -45,6 +45,7 @@ public sealed partial class Cpu : IMachineControl
         ushort port = (d.Flags & DecodedFlags.ImmB) != 0 ? (ushort)d.Imm : (ushort)_gpr[2];
         int size = d.OpSize;
         if (!CheckIoPermission(port, size)) return;
+        if (_nonRoot && IoExits(ref d, port, size)) return;
         SetReg(0, size, Io.Read(port, size));
     }
 
@@ -53,6 +54,7 @@ public sealed partial class Cpu : IMachineControl
         ushort port = (d.Flags & DecodedFlags.ImmB) != 0 ? (ushort)d.Imm : (ushort)_gpr[2];
         int size = d.OpSize;
         if (!CheckIoPermission(port, size)) return;
+        if (_nonRoot && IoExits(ref d, port, size)) return;
         Io.Write(port, size, (uint)GetReg(0, size));
         _signal |= SignalEvent; // a device may have asked to stop or raised an event
     }
@@ -64,6 +66,7 @@ public sealed partial class Cpu : IMachineControl
         int size = d.OpSize, asz = d.AddrSize;
         ushort port = (ushort)_gpr[2];
         if (!CheckIoPermission(port, size)) return;
+        if (_nonRoot && IoExits(ref d, port, size)) return;
         bool rep = (d.Flags & DecodedFlags.Rep) != 0;
         ulong delta = StrDelta(size);
         do
@@ -84,6 +87,7 @@ public sealed partial class Cpu : IMachineControl
         int size = d.OpSize, asz = d.AddrSize;
         ushort port = (ushort)_gpr[2];
         if (!CheckIoPermission(port, size)) return;
+        if (_nonRoot && IoExits(ref d, port, size)) return;
         bool rep = (d.Flags & DecodedFlags.Rep) != 0;
         ulong delta = StrDelta(size);
         do

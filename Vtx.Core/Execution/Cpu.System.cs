@@ -3,8 +3,9 @@ namespace Vtx;
 public sealed partial class Cpu
 {
     /// <summary>CPUID: EAX/ECX select the leaf; answers come from <see cref="Model"/> (upper halves of RAX..RDX cleared).</summary>
-    private void ExecCpuid()
+    private void ExecCpuid(ref Decoding.DecodedInstruction d)
     {
+        if (_nonRoot) { ExitForInstruction(ref d, Vmx.VmxExitReason.Cpuid); return; } // unconditional (SDM Vol. 3C, 25.1.2)
         CpuidResult r = Model.Cpuid((uint)_gpr[0], (uint)_gpr[1]);
         // CPUID.1:ECX.OSXSAVE[27] mirrors CR4.OSXSAVE (SDM Vol. 2A, CPUID).
         if ((uint)_gpr[0] == 1 && (_cr4 & Cr4.OSXSAVE) != 0) r = r with { Ecx = r.Ecx | 1u << 27 };
@@ -15,8 +16,9 @@ public sealed partial class Cpu
     }
 
     /// <summary>RDTSC / RDTSCP: EDX:EAX = TSC (the cycle clock at the start of the instruction); RDTSCP also ECX = IA32_TSC_AUX.</summary>
-    private void ExecRdtsc(bool aux)
+    private void ExecRdtsc(ref Decoding.DecodedInstruction d, bool aux)
     {
+        if (_nonRoot) { ExecRdtscNonRoot(ref d, aux); return; }
         if ((_cr4 & Cr4.TSD) != 0 && _cpl != 0 && (_cr0 & Cr0.PE) != 0) { FaultGp0(); return; }
         ulong tsc = Tsc;
         _gpr[0] = (uint)tsc;
@@ -25,10 +27,23 @@ public sealed partial class Cpu
     }
 
     /// <summary>HLT: privileged (#GP(0) above CPL 0); stops the processor after retiring.</summary>
-    private void ExecHlt()
+    private void ExecHlt(ref Decoding.DecodedInstruction d)
     {
         if (_cpl != 0) { FaultGp0(); return; }
+        if (_nonRoot && HltExits(ref d)) return;
         _halted = true;
         _signal |= SignalEvent;
+    }
+
+    /// <summary>
+    /// RDPMC: #GP(0) when CR4.PCE = 0 outside CPL 0 in protected mode; the model exposes no
+    /// performance-monitoring counters (CPUID leaf 0Ah reports none), so every counter index is
+    /// invalid: #GP(0). In VMX non-root operation "RDPMC exiting" exits after the privilege check.
+    /// </summary>
+    private void ExecRdpmc(ref Decoding.DecodedInstruction d)
+    {
+        if ((_cr4 & Cr4.PCE) == 0 && _cpl != 0 && (_cr0 & Cr0.PE) != 0) { FaultGp0(); return; }
+        if (_nonRoot && RdpmcExits(ref d)) return;
+        FaultGp0();
     }
 }

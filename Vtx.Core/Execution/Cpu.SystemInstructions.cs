@@ -24,7 +24,7 @@ public sealed partial class Cpu
     {
         if ((v >> 32) != 0) return FaultGp0();
         v |= Cr0.ET;
-        if (_vmxOn && !Cr0FixedOk(v)) return FaultGp0(); // in VMX operation CR0 keeps its fixed bits
+        if (_vmxOn && !(_nonRoot ? GuestCr0FixedOk(v) : Cr0FixedOk(v))) return FaultGp0(); // in VMX operation CR0 keeps its fixed bits
         if ((v & Cr0.PG) != 0 && (v & Cr0.PE) == 0) return FaultGp0();
         if ((v & Cr0.NW) != 0 && (v & Cr0.CD) == 0) return FaultGp0();
         bool pgOn = (v & Cr0.PG) != 0 && (_cr0 & Cr0.PG) == 0, pgOff = (v & Cr0.PG) == 0 && (_cr0 & Cr0.PG) != 0;
@@ -105,6 +105,7 @@ public sealed partial class Cpu
     {
         if (!CheckCpl0()) return;
         ulong v = GetReg(d.Reg2, d.OpSize);
+        if (_nonRoot && MovToCrExits(ref d, ref v)) return;
         switch (d.Reg3)
         {
             case 0: WriteCr0(v); break;
@@ -124,21 +125,27 @@ public sealed partial class Cpu
     private void ExecMovFromCr(ref DecodedInstruction d)
     {
         if (!CheckCpl0()) return;
-        ulong v;
-        switch (d.Reg3)
+        if (_nonRoot) { ExecMovFromCrNonRoot(ref d); return; }
+        if (TryReadCr(d.Reg3, out ulong v)) SetReg(d.Reg, d.OpSize, v);
+    }
+
+    /// <summary>The value MOV from CR<paramref name="n"/> reads (CR0, CR2, CR3, CR4, CR8); #UD for any other number.</summary>
+    private bool TryReadCr(int n, out ulong v)
+    {
+        switch (n)
         {
-            case 0: v = _cr0; break;
-            case 2: v = _cr2; break;
-            case 3: v = _cr3; break;
-            case 4: v = _cr4; break;
-            case 8: v = (ulong)(Apic.Tpr >> 4); break;
-            default: Fault(ExceptionVector.UD); return;
+            case 0: v = _cr0; return true;
+            case 2: v = _cr2; return true;
+            case 3: v = _cr3; return true;
+            case 4: v = _cr4; return true;
+            case 8: v = (ulong)(Apic.Tpr >> 4); return true; // CR8 is TPR[7:4]
+            default: v = 0; return Fault(ExceptionVector.UD);
         }
-        SetReg(d.Reg, d.OpSize, v);
     }
 
     private void ExecMovDr(ref DecodedInstruction d, bool toDr)
     {
+        if (_nonRoot && MovDrExits(ref d, toDr)) return;
         if (!CheckCpl0()) return;
         int n = d.Reg3;
         if (n is 4 or 5)
@@ -162,6 +169,7 @@ public sealed partial class Cpu
     private void ExecLoadTable(ref DecodedInstruction d, bool idt)
     {
         if (!CheckCpl0()) return;
+        if (_nonRoot && DescriptorTableExits(ref d, Vmx.VmxExitReason.GdtrIdtrAccess, idt ? 3u : 2u)) return;
         ulong lin = Lin(ref d);
         int bsize = _codeBits == 64 ? 8 : 4;
         if (!Read(lin, 2, out ulong limit) || !Read(lin + 2, bsize, out ulong b)) return;
@@ -174,6 +182,7 @@ public sealed partial class Cpu
     private void ExecStoreTable(ref DecodedInstruction d, bool idt)
     {
         if (_cpl > 0 && (_cr4 & Cr4.UMIP) != 0) { FaultGp0(); return; }
+        if (_nonRoot && DescriptorTableExits(ref d, Vmx.VmxExitReason.GdtrIdtrAccess, idt ? 1u : 0u)) return;
         var r = idt ? _idtr : _gdtr;
         ulong lin = Lin(ref d);
         int bsize = _codeBits == 64 ? 8 : 4;
@@ -185,6 +194,7 @@ public sealed partial class Cpu
     {
         if (!CheckCpl0()) return;
         if ((_cr0 & Cr0.PE) == 0) { Fault(ExceptionVector.UD); return; }
+        if (_nonRoot && DescriptorTableExits(ref d, Vmx.VmxExitReason.LdtrTrAccess, tr ? 3u : 2u)) return;
         if (!ReadA(ref d, 2, out ulong selv, out _)) return;
         ushort sel = (ushort)selv;
         if ((sel & 0xFFFC) == 0)
@@ -219,6 +229,7 @@ public sealed partial class Cpu
     {
         if ((_cr0 & Cr0.PE) == 0) { Fault(ExceptionVector.UD); return; }
         if (_cpl > 0 && (_cr4 & Cr4.UMIP) != 0) { FaultGp0(); return; }
+        if (_nonRoot && DescriptorTableExits(ref d, Vmx.VmxExitReason.LdtrTrAccess, tr ? 1u : 0u)) return;
         ushort sel = tr ? _tr.Selector : _ldtr.Selector;
         if ((d.Flags & DecodedFlags.MemA) != 0) Write(Lin(ref d), 2, sel);
         else SetReg(d.Reg, d.OpSize, sel);
@@ -227,9 +238,10 @@ public sealed partial class Cpu
     private void ExecLmsw(ref DecodedInstruction d)
     {
         if (!CheckCpl0()) return;
-        if (!ReadA(ref d, 2, out ulong v, out _)) return;
+        if (!ReadA(ref d, 2, out ulong v, out ulong lin)) return;
         // LMSW changes PE, MP, EM, TS and can set but not clear PE.
         ulong nv = (_cr0 & ~0xEUL) | (v & 0xF) | (_cr0 & Cr0.PE);
+        if (_nonRoot && LmswExits(ref d, v, lin, ref nv)) return;
         WriteCr0(nv);
         _signal |= SignalEvent;
     }
@@ -237,23 +249,28 @@ public sealed partial class Cpu
     private void ExecSmsw(ref DecodedInstruction d)
     {
         if (_cpl > 0 && (_cr4 & Cr4.UMIP) != 0) { FaultGp0(); return; }
-        if ((d.Flags & DecodedFlags.MemA) != 0) Write(Lin(ref d), 2, _cr0 & 0xFFFF);
-        else SetReg(d.Reg, d.OpSize, _cr0);
+        ulong cr0 = Cr0AsRead; // host-owned bits read from the CR0 read shadow in non-root operation
+        if ((d.Flags & DecodedFlags.MemA) != 0) Write(Lin(ref d), 2, cr0 & 0xFFFF);
+        else SetReg(d.Reg, d.OpSize, cr0);
     }
 
-    private void ExecClts()
+    private void ExecClts(ref DecodedInstruction d)
     {
-        if (CheckCpl0()) _cr0 &= ~Cr0.TS;
+        if (!CheckCpl0()) return;
+        if (_nonRoot && CltsIntercepted(ref d)) return;
+        _cr0 &= ~Cr0.TS;
     }
 
     private void ExecInvlpg(ref DecodedInstruction d)
     {
         if (!CheckCpl0()) return;
+        if (_nonRoot && InvlpgExits(ref d)) return;
         InvalidatePage(Lin(ref d));
     }
 
     private void ExecInvpcid(ref DecodedInstruction d)
     {
+        if (_nonRoot && InvpcidIntercepted(ref d)) return;
         if (!CheckCpl0()) return;
         ulong type = GetReg(d.Reg, _codeBits == 64 ? 8 : 4);
         ulong lin = Lin(ref d);
@@ -400,17 +417,19 @@ public sealed partial class Cpu
     /// <summary>Writes an MSR as WRMSR would; false when WRMSR would raise #GP(0).</summary>
     public bool WriteMsr(uint index, ulong value) => TryWriteMsr(index, value);
 
-    private void ExecRdmsr()
+    private void ExecRdmsr(ref DecodedInstruction d)
     {
         if (!CheckCpl0()) return;
+        if (_nonRoot) { ExecRdmsrNonRoot(ref d); return; }
         if (!TryReadMsr((uint)_gpr[1], out ulong v)) { FaultGp0(); return; }
         _gpr[0] = (uint)v;
         _gpr[2] = v >> 32;
     }
 
-    private void ExecWrmsr()
+    private void ExecWrmsr(ref DecodedInstruction d)
     {
         if (!CheckCpl0()) return;
+        if (_nonRoot && MsrExits(ref d, write: true)) return;
         ulong v = ((ulong)(uint)_gpr[2] << 32) | (uint)_gpr[0];
         if (!TryWriteMsr((uint)_gpr[1], v)) { FaultGp0(); return; }
         _signal |= SignalEvent;
@@ -500,10 +519,11 @@ public sealed partial class Cpu
         _gpr[2] = _xcr0 >> 32;
     }
 
-    private void ExecXsetbv()
+    private void ExecXsetbv(ref DecodedInstruction d)
     {
         if ((_cr4 & Cr4.OSXSAVE) == 0) { Fault(ExceptionVector.UD); return; }
         if (!CheckCpl0()) return;
+        if (_nonRoot) { ExitForInstruction(ref d, Vmx.VmxExitReason.Xsetbv); return; }
         ulong v = ((ulong)(uint)_gpr[2] << 32) | (uint)_gpr[0];
         // Only x87 state (bit 0) is offered by this model, and it must stay set.
         if ((uint)_gpr[1] != 0 || v != 1) { FaultGp0(); return; }

@@ -291,7 +291,7 @@ public sealed unsafe partial class Cpu
             if (_rip == stopAt) { reason = StopReason.StopAddress; break; }
 
             ref DecodedInstruction d = ref Fetch();
-            if (_signal != 0)
+            if ((_signal & SignalFault) != 0)
             {
                 if (HandleFault(out reason)) continue;
                 break;
@@ -387,6 +387,12 @@ public sealed unsafe partial class Cpu
     private bool HandleFault(out StopReason reason)
     {
         reason = StopReason.Exception;
+        if (_faultVector == EptExitVector)
+        {
+            TakeEptExit();
+            _signal = 0;
+            return true;
+        }
         if (IsIntercepted(_faultVector) || _faultVector >= 32) return false;
         _signal &= ~SignalFault;
         bool wasNonRoot = _nonRoot;
@@ -586,7 +592,7 @@ public sealed unsafe partial class Cpu
             pa = 0;
             return stack ? Fault(ExceptionVector.SS, 0, true) : FaultGp0();
         }
-        if ((_cr0 & Cr0.PG) == 0)
+        if ((_cr0 & Cr0.PG) == 0 && !_eptOn)
         {
             pa = lin;
             _lastRights = PageRights.All;
@@ -600,6 +606,7 @@ public sealed unsafe partial class Cpu
             _ => PageAccessKind.Read,
         };
         var acc = new PageAccess(kind, _implicitAccess ? 0 : _cpl, _implicitAccess, (_rflags & (ulong)RFlags.AC) != 0);
+        if (_eptOn) return TranslateEpt(lin, access, acc, out pa);
         var r = PageWalker.Walk(new PhysicalMemoryAccess(_mem), in _paging, lin, acc);
         if (!r.Success)
         {
@@ -637,7 +644,8 @@ public sealed unsafe partial class Cpu
         var ctx = new PagingContext(_cr0, _cr3, _cr4, _efer, Model.PhysicalAddressBits, _paging.Pdptes);
         if (loadPdptes && ctx.Mode == PagingMode.Pae)
         {
-            if (!PageWalker.LoadPdptes(new PhysicalMemoryAccess(_mem), _cr3, Model.PhysicalAddressBits, out var pdptes)) return false;
+            PaePdptes pdptes;
+            if (_eptOn ? !LoadPdptesEpt(_cr3, out pdptes) : !PageWalker.LoadPdptes(new PhysicalMemoryAccess(_mem), _cr3, Model.PhysicalAddressBits, out pdptes)) return false;
             ctx = ctx.WithPdptes(pdptes);
         }
         _paging = ctx;

@@ -118,9 +118,6 @@ public sealed partial class Cpu
             ulong eptp = F(VmcsField.EptPointer);
             if (!IsValidEptp(eptp))
                 return Fail(ControlFields, "control.eptp", VmcsField.EptPointer, eptp, s1, "the EPT pointer must name an offered memory type and walk length, with reserved bits 0");
-            // Honest limit: EPT translation is not modelled yet (a later issue); a model that offers it
-            // is for instruction-level tests (INVEPT) and cannot enter a guest with EPT on.
-            return Fail(ControlFields, "control.ept.not-modelled", VmcsField.SecondaryProcBasedVmExecControls, proc2, s1, "EPT translation is not modelled by this version of Vtx");
         }
         const uint needEpt = SecondaryProcessorBasedControls.UnrestrictedGuest | SecondaryProcessorBasedControls.EnablePml
             | SecondaryProcessorBasedControls.ModeBasedExecuteControl | SecondaryProcessorBasedControls.SubPageWritePermissions;
@@ -189,8 +186,10 @@ public sealed partial class Cpu
             return Fail(ControlFields, "control.injection.deliver-error-code", f, info, s3, "\"deliver error code\" must be 1 exactly for hardware exceptions that push one (#DF, #TS, #NP, #SS, #GP, #PF, #AC) in protected mode");
         if ((info & 0x7FFF_F000) != 0)
             return Fail(ControlFields, "control.injection.reserved", f, info, s3, "bits 30:12 of the VM-entry interruption information must be 0");
-        if (deliverError && (F(VmcsField.VmEntryExceptionErrorCode) & 0xFFFF_8000) != 0)
-            return Fail(ControlFields, "control.injection.error-code-reserved", VmcsField.VmEntryExceptionErrorCode, F(VmcsField.VmEntryExceptionErrorCode), s3, "bits 31:15 of the injected error code must be 0");
+        // Bits 31:16, as processors check: error codes are 16-bit values (older SDM revisions said
+        // 31:15 in error; Linux KVM commit 567926cca99b "Fix consistency check on injected exception error code").
+        if (deliverError && (F(VmcsField.VmEntryExceptionErrorCode) & 0xFFFF_0000) != 0)
+            return Fail(ControlFields, "control.injection.error-code-reserved", VmcsField.VmEntryExceptionErrorCode, F(VmcsField.VmEntryExceptionErrorCode), s3, "bits 31:16 of the injected error code must be 0");
         if (type is 4 or 5 or 6)
         {
             ulong len = F(VmcsField.VmEntryInstructionLength);
@@ -458,7 +457,15 @@ public sealed partial class Cpu
         // 26.3.1.6 PDPTEs: under PAE paging (not IA-32e) the four PDPTEs are loaded from CR3 and checked.
         if ((cr0 & Cr0.PG) != 0 && (cr4 & Cr4.PAE) != 0 && !ia32e)
         {
-            if (!PageWalker.LoadPdptes(new PhysicalMemoryAccess(_mem), cr3, Model.PhysicalAddressBits, out pdptes))
+            if ((proc2 & SecondaryProcessorBasedControls.EnableEpt) != 0)
+            {
+                // With EPT the PDPTEs come from the guest-state fields (26.3.1.6).
+                pdptes = new PaePdptes(F(VmcsField.GuestPdpte0), F(VmcsField.GuestPdpte1), F(VmcsField.GuestPdpte2), F(VmcsField.GuestPdpte3));
+                foreach (var pf in new[] { VmcsField.GuestPdpte0, VmcsField.GuestPdpte1, VmcsField.GuestPdpte2, VmcsField.GuestPdpte3 })
+                    if (PaePdptes.HasReservedBits(F(pf), Model.PhysicalAddressBits))
+                        return GFail("guest.pdpte-fields", pf, F(pf), "26.3.1.6", "with EPT, a present guest PDPTE field sets a reserved bit", 2);
+            }
+            else if (!PageWalker.LoadPdptes(new PhysicalMemoryAccess(_mem), cr3, Model.PhysicalAddressBits, out pdptes))
                 return GFail("guest.pdptes", VmcsField.GuestCr3, cr3, "26.3.1.6", "a present PDPTE referenced by guest CR3 sets a reserved bit", 2);
         }
         return true;

@@ -140,6 +140,7 @@ public sealed partial class Cpu
         if ((_nr.Proc & PrimaryProcessorBasedControls.ActivateSecondaryControls) != 0)
             _nr.Proc2 = (uint)v.Read(VmcsField.SecondaryProcBasedVmExecControls);
         _nonRoot = true;
+        SetEpt(NrProc2(SecondaryProcessorBasedControls.EnableEpt), v.Read(VmcsField.EptPointer));
         _mtfPending = false;
         _vectoringInfo = 0;
         ulong intr = v.Read(VmcsField.GuestInterruptibilityState);
@@ -236,7 +237,8 @@ public sealed partial class Cpu
         WriteRflags(F(VmcsField.GuestRflags));
         _cpl = _seg[2].Dpl;
         ModeChanged();
-        _rip = F(VmcsField.GuestRip) & _ipMask;
+        // RIP is loaded whole (bits 63:32 are 0 outside 64-bit mode, a checked rule), not cut to the code size.
+        _rip = F(VmcsField.GuestRip) & (_codeBits == 64 ? ulong.MaxValue : 0xFFFF_FFFFUL);
         if (_paging.Mode == PagingMode.Pae) _paging = _paging.WithPdptes(pdptes);
         FlushTlb();
     }
@@ -353,6 +355,7 @@ public sealed partial class Cpu
         // An NMI that caused the exit directly leaves NMIs blocked in the host (27.5.5).
         if (nmiExit) _nmiBlocked = true;
         _nonRoot = false;
+        SetEpt(false, 0);
         _mtfPending = false;
         _preemptArmed = false;
         _vnmiBlocked = false;
@@ -405,6 +408,13 @@ public sealed partial class Cpu
         v.Write(VmcsField.GuestRsp, _gpr[4]);
         v.Write(VmcsField.GuestRip, rip);
         v.Write(VmcsField.GuestRflags, ReadRflags());
+        if (_eptOn && _paging.Mode == PagingMode.Pae)
+        {
+            v.Write(VmcsField.GuestPdpte0, _paging.Pdptes.Pdpte0);
+            v.Write(VmcsField.GuestPdpte1, _paging.Pdptes.Pdpte1);
+            v.Write(VmcsField.GuestPdpte2, _paging.Pdptes.Pdpte2);
+            v.Write(VmcsField.GuestPdpte3, _paging.Pdptes.Pdpte3);
+        }
         // Pending debug exceptions: kept for exits that leave a #DB trap pending (MTF, trap-like exits,
         // exits inside a MOV-SS shadow); 0 otherwise (27.3.4).
         bool keepDbg = _dbTrapPending && (reason == VmxExitReason.MonitorTrapFlag || (_shadowAt == _retired && _shadow == ShadowMovSs));
@@ -474,6 +484,7 @@ public sealed partial class Cpu
     {
         WritePhysical(_currentVmcs + 4, 4, code);
         _nonRoot = false;
+        SetEpt(false, 0);
         UpdateVmxWatch();
         _shutdown = true;
         _signal |= SignalVmx;

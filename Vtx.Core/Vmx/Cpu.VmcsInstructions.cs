@@ -14,7 +14,6 @@ public sealed partial class Cpu
     /// <summary>The current VMCS, or null (VMREAD/VMWRITE-level access for the host: read and write any field).</summary>
     public Vmcs? CurrentVmcs => _currentVmcs == ulong.MaxValue ? null : _activeVmcs[_currentVmcs];
 
-    /// <summary>The prelude shared by VMX instructions other than VMXON (SDM Vol. 3C, 30.3): #UD outside VMX operation or in the wrong mode, #GP(0) above CPL 0.</summary>
     /// <summary>Deep copies of the active VMCSs (machine snapshots).</summary>
     internal List<Vmcs> CloneActiveVmcs() => _activeVmcs.Values.Select(v => v.Clone()).ToList();
 
@@ -25,9 +24,15 @@ public sealed partial class Cpu
         foreach (var v in saved) _activeVmcs[v.Address] = v.Clone();
     }
 
-    private bool VmxPrelude()
+    /// <summary>
+    /// The prelude shared by VMX instructions other than VMXON (SDM Vol. 3C, 30.3): #UD outside VMX
+    /// operation or in the wrong mode; in VMX non-root operation the VM exit <paramref name="reason"/>
+    /// (before the CPL check); #GP(0) above CPL 0. Returns true when the instruction proceeds.
+    /// </summary>
+    private bool VmxPrelude(ref DecodedInstruction d, VmxExitReason reason)
     {
         if (!_vmxOn || VmxModeUd()) return Fault(ExceptionVector.UD);
+        if (_nonRoot) { ExitForVmxInstruction(ref d, reason); return false; }
         if (_cpl > 0) return FaultGp0();
         return true;
     }
@@ -43,7 +48,7 @@ public sealed partial class Cpu
 
     private void ExecVmclear(ref DecodedInstruction d)
     {
-        if (!VmxPrelude()) return;
+        if (!VmxPrelude(ref d, VmxExitReason.Vmclear)) return;
         if (!Read(Lin(ref d), 8, out ulong pa, d.Segment == 2)) return;
         if (BadPhysicalAddress(pa)) { VmFailRecord(VmInstructionError.VmclearInvalidAddress); return; }
         if (pa == _vmxonPointer) { VmFailRecord(VmInstructionError.VmclearVmxonPointer); return; }
@@ -61,7 +66,7 @@ public sealed partial class Cpu
 
     private void ExecVmptrld(ref DecodedInstruction d)
     {
-        if (!VmxPrelude()) return;
+        if (!VmxPrelude(ref d, VmxExitReason.Vmptrld)) return;
         if (!Read(Lin(ref d), 8, out ulong pa, d.Segment == 2)) return;
         if (BadPhysicalAddress(pa)) { VmFailRecord(VmInstructionError.VmptrldInvalidAddress); return; }
         if (pa == _vmxonPointer) { VmFailRecord(VmInstructionError.VmptrldVmxonPointer); return; }
@@ -84,7 +89,7 @@ public sealed partial class Cpu
 
     private void ExecVmptrst(ref DecodedInstruction d)
     {
-        if (!VmxPrelude()) return;
+        if (!VmxPrelude(ref d, VmxExitReason.Vmptrst)) return;
         if (!Write(Lin(ref d), 8, _currentVmcs, d.Segment == 2)) return;
         VmSucceed();
     }
@@ -96,7 +101,7 @@ public sealed partial class Cpu
     /// </summary>
     private void ExecVmread(ref DecodedInstruction d)
     {
-        if (!VmxPrelude()) return;
+        if (!VmxPrelude(ref d, VmxExitReason.Vmread)) return;
         if (_currentVmcs == ulong.MaxValue) { VmFailInvalid(); return; }
         int size = _codeBits == 64 ? 8 : 4;
         ulong enc = GetReg(d.Reg2, size);
@@ -119,7 +124,7 @@ public sealed partial class Cpu
     /// </summary>
     private void ExecVmwrite(ref DecodedInstruction d)
     {
-        if (!VmxPrelude()) return;
+        if (!VmxPrelude(ref d, VmxExitReason.Vmwrite)) return;
         if (_currentVmcs == ulong.MaxValue) { VmFailInvalid(); return; }
         int size = _codeBits == 64 ? 8 : 4;
         if (!ReadB(ref d, size, out ulong value)) return;

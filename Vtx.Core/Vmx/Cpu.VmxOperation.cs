@@ -60,13 +60,14 @@ public sealed partial class Cpu
     /// operation #GP(0) at CPL &gt; 0, with CR0/CR4 outside their fixed bits, or with
     /// IA32_FEATURE_CONTROL unlocked or VMX-outside-SMX disabled; then the VMXON pointer is checked
     /// (4-KiB aligned, within MAXPHYADDR: else VMfailInvalid) and the region's revision identifier
-    /// (must match IA32_VMX_BASIC, bit 31 clear: else VMfailInvalid). In VMX root operation:
+    /// (must match IA32_VMX_BASIC, bit 31 clear: else VMfailInvalid). In VMX non-root operation: a VM exit (reason 27). In VMX root operation:
     /// #GP(0) at CPL &gt; 0, else VMfail(15).
     /// </summary>
     private void ExecVmxon(ref DecodedInstruction d)
     {
         var caps = Model.Vmx;
         if (caps is null || (_cr4 & Cr4.VMXE) == 0 || VmxModeUd() || (d.Flags & DecodedFlags.MemA) == 0) { Fault(ExceptionVector.UD); return; }
+        if (_nonRoot) { ExitForVmxInstruction(ref d, VmxExitReason.Vmxon); return; }
         if (_vmxOn)
         {
             if (_cpl > 0) { FaultGp0(); return; }
@@ -88,10 +89,11 @@ public sealed partial class Cpu
         VmSucceed();
     }
 
-    /// <summary>VMXOFF (SDM Vol. 3C, 30.3 VMXOFF): #UD outside VMX operation, #GP(0) at CPL &gt; 0; leaves VMX operation.</summary>
-    private void ExecVmxoff()
+    /// <summary>VMXOFF (SDM Vol. 3C, 30.3 VMXOFF): #UD outside VMX operation, a VM exit (reason 26) in non-root operation, #GP(0) at CPL &gt; 0; leaves VMX operation.</summary>
+    private void ExecVmxoff(ref DecodedInstruction d)
     {
         if (!_vmxOn || VmxModeUd()) { Fault(ExceptionVector.UD); return; }
+        if (_nonRoot) { ExitForInstruction(ref d, VmxExitReason.Vmxoff); return; }
         if (_cpl > 0) { FaultGp0(); return; }
         _vmxOn = false;
         _currentVmcs = ulong.MaxValue;

@@ -5,8 +5,8 @@ namespace Vtx;
 
 public sealed partial class Cpu
 {
-    // INVEPT, INVVPID and VMCALL in VMX root operation (SDM Vol. 3C, 30.3). In non-root operation
-    // they will cause VM exits (reasons 50, 53, 18) once VM entry exists.
+    // INVEPT, INVVPID and VMCALL (SDM Vol. 3C, 30.3). In non-root operation they cause VM exits
+    // (reasons 50, 53, 18; Cpu.NonRootInstructions.cs).
 
     /// <summary>
     /// An EPT pointer VM entry would accept (SDM Vol. 3C, 26.2.1.1): memory type UC or WB as offered,
@@ -41,7 +41,7 @@ public sealed partial class Cpu
             Fault(ExceptionVector.UD);
             return;
         }
-        if (!VmxPrelude()) return;
+        if (!VmxPrelude(ref d, VmxExitReason.Invept)) return;
         ulong type = GetReg(d.Reg, _codeBits == 64 ? 8 : 4);
         ulong lin = Lin(ref d);
         if (!Read(lin, 8, out ulong eptp) || !Read(lin + 8, 8, out _)) return;
@@ -69,7 +69,7 @@ public sealed partial class Cpu
             Fault(ExceptionVector.UD);
             return;
         }
-        if (!VmxPrelude()) return;
+        if (!VmxPrelude(ref d, VmxExitReason.Invvpid)) return;
         ulong type = GetReg(d.Reg, _codeBits == 64 ? 8 : 4);
         ulong lin = Lin(ref d);
         if (!Read(lin, 8, out ulong lo) || !Read(lin + 8, 8, out ulong address)) return;
@@ -86,13 +86,16 @@ public sealed partial class Cpu
     }
 
     /// <summary>
-    /// VMCALL in VMX root operation (SDM Vol. 3C, 30.3 VMCALL): #UD outside VMX operation or in
-    /// virtual-8086/compatibility mode, #GP(0) above CPL 0, and — without the dual-monitor treatment
-    /// of SMIs, which Vtx does not offer — VMfail(1).
+    /// VMCALL (SDM Vol. 3C, 30.3 VMCALL): #UD outside VMX operation; in non-root operation a VM exit
+    /// (reason 18) at any CPL and in any mode; in root operation #UD in virtual-8086/compatibility
+    /// mode, #GP(0) above CPL 0, and — without the dual-monitor treatment of SMIs, which Vtx does not
+    /// offer — VMfail(1).
     /// </summary>
-    private void ExecVmcall()
+    private void ExecVmcall(ref DecodedInstruction d)
     {
-        if (!_vmxOn || (_rflags & (ulong)RFlags.VM) != 0 || ((_efer & Efer.LMA) != 0 && !_seg[1].Long)) { Fault(ExceptionVector.UD); return; }
+        if (!_vmxOn) { Fault(ExceptionVector.UD); return; }
+        if (_nonRoot) { ExitForInstruction(ref d, VmxExitReason.Vmcall); return; }
+        if ((_rflags & (ulong)RFlags.VM) != 0 || ((_efer & Efer.LMA) != 0 && !_seg[1].Long)) { Fault(ExceptionVector.UD); return; }
         if (_cpl > 0) { FaultGp0(); return; }
         VmFailRecord(VmInstructionError.VmcallInVmxRoot);
     }

@@ -180,4 +180,57 @@ internal sealed class VmxGuest
     }
 
     public bool AtFailStop => Cpu.Rip == FailStop + 1 || Cpu.Rip == Sys.Code + 0x204;
+
+    /// <summary>Guest segment fields for <paramref name="reg"/> from the GDT descriptor <paramref name="sel"/> (as loaded, accessed bit set).</summary>
+    public void GuestSegment(SegmentRegister reg, ushort sel)
+    {
+        var sc = S.Cache(sel);
+        var (fs, fb, fl, fa) = reg switch
+        {
+            SegmentRegister.Es => (VmcsField.GuestEsSelector, VmcsField.GuestEsBase, VmcsField.GuestEsLimit, VmcsField.GuestEsAccessRights),
+            SegmentRegister.Cs => (VmcsField.GuestCsSelector, VmcsField.GuestCsBase, VmcsField.GuestCsLimit, VmcsField.GuestCsAccessRights),
+            SegmentRegister.Ss => (VmcsField.GuestSsSelector, VmcsField.GuestSsBase, VmcsField.GuestSsLimit, VmcsField.GuestSsAccessRights),
+            SegmentRegister.Ds => (VmcsField.GuestDsSelector, VmcsField.GuestDsBase, VmcsField.GuestDsLimit, VmcsField.GuestDsAccessRights),
+            SegmentRegister.Fs => (VmcsField.GuestFsSelector, VmcsField.GuestFsBase, VmcsField.GuestFsLimit, VmcsField.GuestFsAccessRights),
+            _ => (VmcsField.GuestGsSelector, VmcsField.GuestGsBase, VmcsField.GuestGsLimit, VmcsField.GuestGsAccessRights),
+        };
+        W(fs, sc.Selector);
+        W(fb, sc.Base);
+        W(fl, sc.Limit);
+        W(fa, sc.AccessRights);
+    }
+
+    /// <summary>Starts the guest at CPL 3 in 64-bit mode (user code and data, RSP at <see cref="Sys.UserStack"/>, RFLAGS.IOPL = <paramref name="iopl"/>); its exception handlers still run at CPL 0 on the TSS stack.</summary>
+    public void UserMode(int iopl = 0)
+    {
+        GuestSegment(SegmentRegister.Cs, Sys.UCode64 | 3);
+        foreach (var r in new[] { SegmentRegister.Ss, SegmentRegister.Ds, SegmentRegister.Es, SegmentRegister.Fs, SegmentRegister.Gs })
+            GuestSegment(r, Sys.UData | 3);
+        W(VmcsField.GuestRsp, Sys.UserStack);
+        W(VmcsField.GuestRflags, 2UL | (ulong)(iopl & 3) << 12);
+    }
+
+    /// <summary>
+    /// Makes the guest a 32-bit protected-mode guest at CPL 0 outside IA-32e mode: 32-bit paging with
+    /// the 4-MiB identity pages at <see cref="Sys.Pd32"/>, flat 32-bit segments, TR = the busy 32-bit
+    /// TSS at <see cref="Sys.TssBase"/>. Sets the VM-entry controls without "IA-32e mode guest" (pass
+    /// <c>entry: 0</c> to later <see cref="Controls"/> calls). Its code is loaded with <see cref="Guest32"/>.
+    /// </summary>
+    public void Legacy32()
+    {
+        W(VmcsField.GuestCr0, Cr0.PE | Cr0.NE | Cr0.ET | Cr0.PG);
+        W(VmcsField.GuestCr3, Sys.Pd32);
+        W(VmcsField.GuestCr4, Cr4.PSE | Cr4.VMXE);
+        GuestSegment(SegmentRegister.Cs, Sys.KCode32);
+        foreach (var r in new[] { SegmentRegister.Ss, SegmentRegister.Ds, SegmentRegister.Es, SegmentRegister.Fs, SegmentRegister.Gs })
+            GuestSegment(r, Sys.KData);
+        W(VmcsField.GuestTrSelector, Sys.TssSel);
+        W(VmcsField.GuestTrBase, Sys.TssBase);
+        W(VmcsField.GuestTrLimit, 0x67);
+        W(VmcsField.GuestTrAccessRights, 0x8B);
+        Controls(entry: 0);
+    }
+
+    /// <summary>Loads 32-bit guest code (for <see cref="Legacy32"/>) and returns its label resolver.</summary>
+    public Func<Label, ulong> Guest32(Action<Assembler> body) => S.Load(body, GuestCode, 32);
 }

@@ -11,7 +11,8 @@ public static class Runner
 {
     public const string Usage =
         "usage: Vtx.Run <image> [--ram MiB] [--max-instructions N] [--max-cycles N] [--flat ADDR]\n" +
-        "               [--trace-events] [--cmdline \"args\"]\n" +
+        "               [--trace-events] [--vmx-trace FILE] [--cmdline \"args\"]\n" +
+        "  --vmx-trace writes every VM entry and exit as one JSON object per line (- = stderr).\n" +
         "  Multiboot kernels and ELF files are detected; --flat ADDR loads a raw image at ADDR and\n" +
         "  enters it there in 32-bit flat protected mode.\n" +
         "exit status: the guest's debug-exit code ((v << 1) | 1 for a write of v to port 0xF4);\n" +
@@ -27,6 +28,7 @@ public static class Runner
         int ram = 128;
         ulong? maxInstructions = 1_000_000_000, maxCycles = null, flat = null;
         bool trace = false;
+        string? vmxTrace = null;
         string cmdline = "";
         try
         {
@@ -41,6 +43,7 @@ public static class Runner
                     case "--max-cycles": maxCycles = ParseNumber(Next()); break;
                     case "--flat": flat = ParseNumber(Next()); break;
                     case "--trace-events": trace = true; break;
+                    case "--vmx-trace": vmxTrace = Next(); break;
                     case "--cmdline": cmdline = Next(); break;
                     case "-h" or "--help": output.WriteLine(Usage); return 0;
                     default:
@@ -93,7 +96,14 @@ public static class Runner
             m.Cpu.EventDelivered = (vector, kind, error) =>
                 diagnostics.WriteLine($"  [cycle {m.Cpu.Cycles,10}] {kind} vector {vector}{(error is uint e ? $" error 0x{e:X}" : "")} rip=0x{m.Cpu.Rip:X}");
 
+        StreamWriter? vmxFile = null;
+        if (vmxTrace is not null)
+        {
+            TextWriter sink = vmxTrace == "-" ? diagnostics : vmxFile = new StreamWriter(vmxTrace);
+            _ = new Vmx.VmxTraceWriter(m.Cpu, sink);
+        }
         var r = m.Run(new RunLimits { MaxInstructions = maxInstructions, MaxCycles = maxCycles });
+        vmxFile?.Dispose();
         output.Flush();
         diagnostics.WriteLine($"Vtx.Run: {r}");
         return r.Reason switch

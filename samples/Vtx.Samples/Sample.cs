@@ -24,6 +24,10 @@ public abstract class Sample
         new FibSample(),
         new SelfModifyingCodeSample(),
         new DivideErrorSample(),
+        new NmiExitingSample(),
+        new VirtualNmiSample(),
+        new InterruptWindowSample(),
+        new MovSsBlockingSample(),
     };
 
     /// <summary>Assembles 64-bit code at <paramref name="at"/>.</summary>
