@@ -115,6 +115,7 @@ public sealed partial class Cpu
             case 8:
                 // CR8 is TPR[7:4] (SDM Vol. 3A, 10.8.6.1).
                 if ((v & ~0xFUL) != 0) { FaultGp0(); return; }
+                if (_nonRoot && NrProc(Vmx.PrimaryProcessorBasedControls.UseTprShadow)) { WriteVirtualTpr(v); break; }
                 Apic.Tpr = (byte)(v << 4);
                 break;
             default: Fault(ExceptionVector.UD); return;
@@ -138,7 +139,9 @@ public sealed partial class Cpu
             case 2: v = _cr2; return true;
             case 3: v = _cr3; return true;
             case 4: v = _cr4; return true;
-            case 8: v = (ulong)(Apic.Tpr >> 4); return true; // CR8 is TPR[7:4]
+            case 8: // CR8 is TPR[7:4]; with "use TPR shadow" it is VTPR[7:4] of the virtual-APIC page
+                v = _nonRoot && NrProc(Vmx.PrimaryProcessorBasedControls.UseTprShadow) ? (ReadPhysical(_nr.VirtualApic + 0x80, 4) >> 4) & 0xF : (ulong)(Apic.Tpr >> 4);
+                return true;
             default: v = 0; return Fault(ExceptionVector.UD);
         }
     }

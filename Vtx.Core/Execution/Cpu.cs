@@ -608,14 +608,19 @@ public sealed unsafe partial class Cpu
         var acc = new PageAccess(kind, _implicitAccess ? 0 : _cpl, _implicitAccess, (_rflags & (ulong)RFlags.AC) != 0);
         if (_eptOn) return TranslateEpt(lin, access, acc, out pa);
         var r = PageWalker.Walk(new PhysicalMemoryAccess(_mem), in _paging, lin, acc);
+        pa = r.PhysicalAddress;
+        return TakeWalk(in r, lin);
+    }
+
+    /// <summary>Records a successful walk for the TLB fill that follows, or raises its #PF (CR2 = the linear address).</summary>
+    private bool TakeWalk(in PageWalkResult r, ulong lin)
+    {
         if (!r.Success)
         {
-            pa = 0;
             if ((_signal & SignalFault) == 0) _cr2BeforeFault = _cr2; // a #PF that exits in non-root leaves CR2 unchanged
             _cr2 = lin;
             return Fault(ExceptionVector.PF, (uint)r.ErrorCode, true);
         }
-        pa = r.PhysicalAddress;
         _lastRights = r.Rights;
         _lastDirty = r.Dirty;
         _lastGlobal = r.Global;

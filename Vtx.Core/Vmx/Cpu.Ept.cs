@@ -158,16 +158,8 @@ public sealed partial class Cpu
                 _eptPending = false;
                 return RaiseEptExit();
             }
-            if (!r.Success)
-            {
-                if ((_signal & SignalFault) == 0) _cr2BeforeFault = _cr2;
-                _cr2 = lin;
-                return Fault(ExceptionVector.PF, (uint)r.ErrorCode, true);
-            }
+            if (!TakeWalk(in r, lin)) return false;
             gpa = r.PhysicalAddress;
-            _lastRights = r.Rights;
-            _lastDirty = r.Dirty;
-            _lastGlobal = r.Global;
         }
         if (!EptTranslate(gpa, access, final: true, lin, glaValid: true, out pa)) return RaiseEptExit();
         return true;

@@ -341,8 +341,45 @@ public sealed partial class Cpu
     /// <summary>HLT with "HLT exiting" (after the CPL check): exit 12.</summary>
     private bool HltExits(ref DecodedInstruction d) => ExitsOnProc(ref d, PrimaryProcessorBasedControls.HltExiting, VmxExitReason.Hlt);
 
-    /// <summary>PAUSE with "PAUSE exiting": exit 40 at any CPL. (PAUSE-loop exiting is not modelled.)</summary>
-    private bool PauseExits(ref DecodedInstruction d) => ExitsOnProc(ref d, PrimaryProcessorBasedControls.PauseExiting, VmxExitReason.Pause);
+    private bool _pleFresh;          // the next PAUSE at CPL 0 starts a loop (first one after VM entry)
+    private ulong _pleLast, _pleStart; // TSC of the previous PAUSE at CPL 0 and of the first PAUSE of the current loop
+
+    /// <summary>
+    /// PAUSE with "PAUSE exiting": exit 40 at any CPL. With "PAUSE-loop exiting" at CPL 0 (SDM Vol. 3C,
+    /// 25.1.3): a PAUSE more than PLE_Gap TSC ticks after the previous one (or the first after VM
+    /// entry) starts a loop; one more than PLE_Window ticks after the start of its loop exits (40).
+    /// </summary>
+    private bool PauseExits(ref DecodedInstruction d)
+    {
+        if (ExitsOnProc(ref d, PrimaryProcessorBasedControls.PauseExiting, VmxExitReason.Pause)) return true;
+        if (!NrProc2(SecondaryProcessorBasedControls.PauseLoopExiting) || _cpl != 0) return false;
+        ulong tsc = Tsc;
+        bool exits = false;
+        if (_pleFresh || tsc - _pleLast > _nr.PleGap)
+        {
+            _pleFresh = false;
+            _pleStart = tsc;
+        }
+        else exits = tsc - _pleStart > _nr.PleWindow;
+        _pleLast = tsc;
+        if (exits) ExitForInstruction(ref d, VmxExitReason.Pause);
+        return exits;
+    }
+
+    /// <summary>
+    /// MOV to CR8 with "use TPR shadow" (SDM Vol. 3C, 29.3 / 25.3 in older editions): writes
+    /// VTPR (virtual-APIC page + 80h) with the source in bits 7:4 and the rest cleared; a VTPR[7:4]
+    /// below TPR threshold[3:0] then causes a trap-like VM exit (reason 43, RIP after the MOV).
+    /// </summary>
+    private void WriteVirtualTpr(ulong v)
+    {
+        WritePhysical(_nr.VirtualApic + 0x80, 4, (v & 0xF) << 4);
+        if (NrProc2(SecondaryProcessorBasedControls.VirtualInterruptDelivery) || (v & 0xF) >= (_nr.TprThreshold & 0xF)) return;
+        ulong next = _nextRip;
+        VmExit(VmxExitReason.TprBelowThreshold, guestRip: next);
+        _signal |= SignalVmx;
+        _nextRip = _rip;
+    }
 
     /// <summary>WBINVD / WBNOINVD with "WBINVD exiting" (secondary control 6; after the CPL check): exit 54.</summary>
     private bool WbinvdExits(ref DecodedInstruction d)

@@ -18,6 +18,7 @@ public sealed partial class Cpu
         public uint Pin, Proc, Proc2, Exit, Entry, ExceptionBitmap, PfMask, PfMatch, Cr3TargetCount;
         public ulong Cr0Mask, Cr4Mask, Cr0Shadow, Cr4Shadow, Cr3Target0, Cr3Target1, Cr3Target2, Cr3Target3;
         public ulong TscOffset, IoBitmapA, IoBitmapB, MsrBitmap, VmFunctionControls, EptpList, TscMultiplier;
+        public ulong VirtualApic, TprThreshold, PleGap, PleWindow;
     }
 
     private NonRootControls _nr;
@@ -136,7 +137,12 @@ public sealed partial class Cpu
             VmFunctionControls = v.Read(VmcsField.VmFunctionControls),
             EptpList = v.Read(VmcsField.EptpListAddress),
             TscMultiplier = v.Read(VmcsField.TscMultiplier),
+            VirtualApic = v.Read(VmcsField.VirtualApicAddress),
+            TprThreshold = v.Read(VmcsField.TprThreshold),
+            PleGap = v.Read(VmcsField.PleGap),
+            PleWindow = v.Read(VmcsField.PleWindow),
         };
+        _pleFresh = true;
         if ((_nr.Proc & PrimaryProcessorBasedControls.ActivateSecondaryControls) != 0)
             _nr.Proc2 = (uint)v.Read(VmcsField.SecondaryProcBasedVmExecControls);
         _nonRoot = true;

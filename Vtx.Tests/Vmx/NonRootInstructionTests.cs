@@ -274,7 +274,7 @@ public class NonRootInstructionTests
             g.S.W64(eptPd, 0 | 1 << 7 | 6 << 3 | 7); // the first 2 MiB, identity, write-back
             g.W(VmcsField.EptPointer, eptPml4 | 6 | 3 << 3);
             g.W(VmcsField.ExceptionBitmap, 1u << 13);
-            var i = Load(g, a => { a.mov(eax, cr0); a.and(eax, (int)~Cr0.PG); }, a => a.mov(cr0, eax), bits32: true);
+            var i = Load(g, a => { a.mov(eax, cr0); a.and(eax, 0x7FFF_FFFF); }, a => a.mov(cr0, eax), bits32: true);
             uint proc2 = SecondaryProcessorBasedControls.EnableEpt | (unrestricted ? SecondaryProcessorBasedControls.UnrestrictedGuest : 0);
             g.Controls(proc2: proc2, entry: 0);
             g.Launch();
