@@ -74,7 +74,7 @@ public sealed partial class Cpu
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         get => _nmiPending | _intrPending | _dbTrapPending | _halted || _posted.Count != 0
-               || Apic.NextTimerDeadline != ulong.MaxValue || Apic.HasDeliverable || _vmxWatch;
+               || Apic.NextTimerDeadline != ulong.MaxValue || Apic.HasDeliverable || _vmxWatch || _initPending;
     }
 
     /// <summary>

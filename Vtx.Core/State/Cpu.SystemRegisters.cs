@@ -237,6 +237,10 @@ public sealed partial class Cpu
         _halted = _shutdown = false;
         _nmiPending = _nmiBlocked = _intrPending = _dbTrapPending = false;
         _vmxOn = false; // RESET leaves VMX operation
+        _nonRoot = false;
+        _initPending = _sipiPending = false;
+        _eptOn = false;
+        _vmxStep = _vmxWatch = _preemptArmed = _mtfPending = false;
         _currentVmcs = ulong.MaxValue;
         _activeVmcs?.Clear();
         _shadow = 0;

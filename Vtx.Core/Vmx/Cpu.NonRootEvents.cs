@@ -31,7 +31,8 @@ public sealed partial class Cpu
     {
         get
         {
-            if (_guestActivity == 3) return false; // wait-for-SIPI: only a SIPI ends it (not modelled as an exit source)
+            if (_guestActivity == 3) return _sipiPending; // wait-for-SIPI: only a SIPI ends it
+            if (_initPending) return true;
             if (_mtfPending && _guestActivity != 2) return true;
             bool iflag = (_rflags & (ulong)RFlags.IF) != 0;
             if (_guestActivity != 2 && NrProc(PrimaryProcessorBasedControls.InterruptWindowExiting) && iflag) return true;
@@ -45,6 +46,23 @@ public sealed partial class Cpu
     /// <summary>The boundary arbiter in non-root operation. Returns true when an event was delivered or a VM exit taken.</summary>
     private bool ArbitrateNonRoot(int shadow)
     {
+        // INIT is never blocked in non-root operation (except in wait-for-SIPI): it exits (reason 3).
+        // A SIPI exits (reason 4, qualification = its vector) only in wait-for-SIPI and is dropped otherwise.
+        if (_initPending && _guestActivity != 3)
+        {
+            _initPending = false;
+            VmExit(VmxExitReason.InitSignal);
+            return true;
+        }
+        if (_sipiPending)
+        {
+            _sipiPending = false;
+            if (_guestActivity == 3)
+            {
+                VmExit(VmxExitReason.StartupIpi, _sipiVector);
+                return true;
+            }
+        }
         // A pending MTF VM exit comes before debug traps and everything lower (25.5.2).
         if (_mtfPending && _guestActivity is not (2 or 3))
         {
@@ -222,5 +240,41 @@ public sealed partial class Cpu
         uint fn = (uint)_gpr[0];
         if (!_nonRoot || !NrProc2(SecondaryProcessorBasedControls.EnableVmFunctions) || fn >= 64) { Fault(ExceptionVector.UD); return; }
         ExitForInstruction(ref d, VmxExitReason.Vmfunc);
+    }
+
+    private bool _initPending, _sipiPending;
+    private byte _sipiVector;
+
+    /// <summary>
+    /// Signals INIT to this processor (SDM Vol. 3A, 9.1; Vol. 3C, 25.2, 23.8). In VMX non-root
+    /// operation it causes a VM exit (reason 3) at the next boundary, above MTF and below nothing
+    /// modelled; in VMX root operation INIT is blocked and stays pending (VMXOFF does not deliver
+    /// it: the host may clear it by <see cref="Reset"/>); outside VMX operation it puts the processor
+    /// in its INIT state, which Vtx models as <see cref="Reset"/> (the register state of SDM Table 9-1;
+    /// x87/SSE state and MSRs that INIT keeps are not distinguished).
+    /// </summary>
+    public void RaiseInit()
+    {
+        if (_vmxOn)
+        {
+            _initPending = true;
+            _signal |= SignalEvent;
+            return;
+        }
+        Reset();
+    }
+
+    /// <summary>
+    /// Signals a start-up IPI with <paramref name="vector"/>. In VMX non-root operation in the
+    /// wait-for-SIPI activity state it causes a VM exit (reason 4, qualification = vector); in any
+    /// other state it is discarded (SDM Vol. 3C, 25.2, 26.6.2). Outside non-root operation a SIPI is
+    /// discarded (a single processor is never waiting for one).
+    /// </summary>
+    public void RaiseSipi(byte vector)
+    {
+        if (!_nonRoot) return;
+        _sipiPending = true;
+        _sipiVector = vector;
+        _vmxWatch = true;
     }
 }

@@ -337,4 +337,48 @@ public class NonRootEventTests
         Assert.Equal(expected, g.ExitReason);
         Assert.Equal(VmxGuest.GuestCode, g.R(VmcsField.GuestRip));
     }
+
+    [Fact]
+    public void InitInNonRootExitsAndInRootStaysPendingUntilTheNextEntry()
+    {
+        var g = new VmxGuest();
+        g.Guest(Spin);
+        g.Cpu.RaiseInit(); // in VMX root operation: blocked, pending
+        Assert.True(g.Cpu.InVmxOperation);
+        g.Launch(stopAtExit: true);
+        Assert.Equal(VmxExitReason.InitSignal, g.ExitReason);
+        Assert.Equal(VmxGuest.GuestCode, g.R(VmcsField.GuestRip));
+
+        var h = new VmxGuest();
+        h.Guest(Spin);
+        h.Launch(200);
+        Assert.True(h.Cpu.InVmxNonRoot);
+        h.Cpu.RaiseInit();
+        h.S.RunTo(VmxGuest.ExitStop);
+        Assert.Equal(VmxExitReason.InitSignal, h.ExitReason);
+    }
+
+    [Fact]
+    public void SipiEndsWaitForSipiWithItsVectorAndIsDroppedOtherwise()
+    {
+        var g = new VmxGuest();
+        g.Guest(Spin);
+        g.W(VmcsField.GuestActivityState, 3);
+        var r = g.Launch();
+        Assert.Equal(StopReason.Halted, r.Reason);       // nothing but a SIPI can wake it
+        Assert.True(g.Cpu.InVmxNonRoot);
+        g.Cpu.RaiseSipi(0x9A);
+        g.S.RunTo(VmxGuest.ExitStop);
+        Assert.Equal(VmxExitReason.StartupIpi, g.ExitReason);
+        Assert.Equal(0x9AUL, g.R(VmcsField.ExitQualification));
+        Assert.Equal(3UL, g.R(VmcsField.GuestActivityState));
+
+        var h = new VmxGuest();
+        h.Guest(a => { for (int i = 0; i < 20; i++) a.nop(); a.hlt(); });
+        h.Launch(5);
+        h.Cpu.RaiseSipi(0x10);                            // active guest: discarded
+        var r2 = h.S.Run(100);
+        Assert.Equal(StopReason.Halted, r2.Reason);
+        Assert.True(h.Cpu.InVmxNonRoot);
+    }
 }
