@@ -31,7 +31,8 @@ public sealed partial class Cpu
         if (c == 0 || zfStop) return false;
         // More to do: charge this iteration and either continue or yield at the boundary.
         _cycles += d.Cost;
-        if (_cycles + d.Cost > _cycleBoundary)
+        // The monitor trap flag takes its VM exit after the first iteration (SDM Vol. 3C, 25.5.2).
+        if (_cycles + d.Cost > _cycleBoundary || (_vmxStep && NrProc(Vmx.PrimaryProcessorBasedControls.MonitorTrapFlag)))
         {
             // Not retired yet: the loop will add the cost of the step and count it; undo the count.
             _nextRip = _rip;

@@ -381,4 +381,21 @@ public class NonRootEventTests
         Assert.Equal(StopReason.Halted, r2.Reason);
         Assert.True(h.Cpu.InVmxNonRoot);
     }
+
+    [Fact]
+    public void MonitorTrapFlagExitsAfterTheFirstIterationOfARepString()
+    {
+        var g = new VmxGuest();
+        g.Guest(a => { a.mov(ecx, 4); a.mov(edi, (int)Flag); a.xor(eax, eax); a.rep.stosb(); a.hlt(); });
+        g.Controls(proc: PrimaryProcessorBasedControls.MonitorTrapFlag);
+        g.Launch();
+        for (int i = 0; i < 3; i++) { Assert.Equal(VmxExitReason.MonitorTrapFlag, g.ExitReason); g.Resume(); }
+        // At the REP STOSB now: one iteration, then the exit with RIP still on it and RCX counting down.
+        Assert.Equal(VmxExitReason.MonitorTrapFlag, g.ExitReason);
+        ulong rep = g.R(VmcsField.GuestRip);
+        Assert.Equal(3UL, g.Cpu[Gpr.Rcx]);
+        g.Resume();
+        Assert.Equal(rep, g.R(VmcsField.GuestRip));
+        Assert.Equal(2UL, g.Cpu[Gpr.Rcx]);
+    }
 }
