@@ -381,39 +381,10 @@ public sealed partial class Cpu
     /// <summary>Saves the processor state into the guest-state area (SDM Vol. 3C, 27.3).</summary>
     private void SaveGuestState(Vmcs v, ulong rip, VmxExitReason reason)
     {
-        v.Write(VmcsField.GuestCr0, _cr0);
-        v.Write(VmcsField.GuestCr3, _cr3);
-        v.Write(VmcsField.GuestCr4, _cr4);
+        WriteGuestRegisters(v, rip);
         if ((_nr.Exit & ExitControls.SaveDebugControls) != 0) v.Write(VmcsField.GuestDr7, _dr[7]);
-        v.Write(VmcsField.GuestSysenterCs, _sysenterCs);
-        v.Write(VmcsField.GuestSysenterEsp, _sysenterEsp);
-        v.Write(VmcsField.GuestSysenterEip, _sysenterEip);
         if ((_nr.Exit & ExitControls.SavePat) != 0) v.Write(VmcsField.GuestPat, _pat);
         if ((_nr.Exit & ExitControls.SaveEfer) != 0) v.Write(VmcsField.GuestEfer, _efer);
-        for (int i = 0; i < 6; i++)
-        {
-            var g = GuestSegments[i];
-            var sc = _seg[i];
-            v.Write(g.Sel, sc.Selector);
-            v.Write(g.Base, sc.Base);
-            v.Write(g.Limit, sc.Limit);
-            v.Write(g.Ar, sc.AccessRights);
-        }
-        v.Write(VmcsField.GuestTrSelector, _tr.Selector);
-        v.Write(VmcsField.GuestTrBase, _tr.Base);
-        v.Write(VmcsField.GuestTrLimit, _tr.Limit);
-        v.Write(VmcsField.GuestTrAccessRights, _tr.AccessRights);
-        v.Write(VmcsField.GuestLdtrSelector, _ldtr.Selector);
-        v.Write(VmcsField.GuestLdtrBase, _ldtr.Base);
-        v.Write(VmcsField.GuestLdtrLimit, _ldtr.Limit);
-        v.Write(VmcsField.GuestLdtrAccessRights, _ldtr.AccessRights);
-        v.Write(VmcsField.GuestGdtrBase, _gdtr.Base);
-        v.Write(VmcsField.GuestGdtrLimit, _gdtr.Limit);
-        v.Write(VmcsField.GuestIdtrBase, _idtr.Base);
-        v.Write(VmcsField.GuestIdtrLimit, _idtr.Limit);
-        v.Write(VmcsField.GuestRsp, _gpr[4]);
-        v.Write(VmcsField.GuestRip, rip);
-        v.Write(VmcsField.GuestRflags, ReadRflags());
         if (_eptOn && _paging.Mode == PagingMode.Pae)
         {
             v.Write(VmcsField.GuestPdpte0, _paging.Pdptes.Pdpte0);

@@ -67,61 +67,18 @@ internal sealed class VmxGuest
         W(VmcsField.VmEntryControls, Caps.AdjustControls(VmxControlKind.Entry, entry));
     }
 
-    private void FillHostState()
-    {
-        var c = Cpu;
-        W(VmcsField.HostCr0, c.Cr0Value);
-        W(VmcsField.HostCr3, c.Cr3Value);
-        W(VmcsField.HostCr4, c.Cr4Value);
-        W(VmcsField.HostCsSelector, Sys.KCode64);
-        foreach (var f in new[] { VmcsField.HostSsSelector, VmcsField.HostDsSelector, VmcsField.HostEsSelector, VmcsField.HostFsSelector, VmcsField.HostGsSelector })
-            W(f, Sys.KData);
-        W(VmcsField.HostTrSelector, Sys.TssSel);
-        W(VmcsField.HostTrBase, Sys.TssBase);
-        W(VmcsField.HostGdtrBase, Sys.GdtBase);
-        W(VmcsField.HostIdtrBase, Sys.IdtBase);
-        W(VmcsField.HostRsp, HostStack);
-        W(VmcsField.HostRip, ExitStop);
-    }
+    /// <summary>Host state: the processor as it is now (64-bit, CPL 0), exits continuing at <see cref="ExitStop"/> on <see cref="HostStack"/>.</summary>
+    private void FillHostState() => Cpu.CaptureHostState(Vmcs, ExitStop, HostStack);
 
+    /// <summary>Guest state: the processor as it is now, with its own IDT, code and stack, RFLAGS = 2.</summary>
     private void FillGuestState()
     {
-        var c = Cpu;
-        W(VmcsField.GuestCr0, c.Cr0Value);
-        W(VmcsField.GuestCr3, c.Cr3Value);
-        W(VmcsField.GuestCr4, c.Cr4Value);
-        W(VmcsField.GuestDr7, 0x400);
-        (VmcsField Sel, VmcsField Base, VmcsField Limit, VmcsField Ar, SegmentRegister Reg)[] segs =
-        [
-            (VmcsField.GuestEsSelector, VmcsField.GuestEsBase, VmcsField.GuestEsLimit, VmcsField.GuestEsAccessRights, SegmentRegister.Es),
-            (VmcsField.GuestCsSelector, VmcsField.GuestCsBase, VmcsField.GuestCsLimit, VmcsField.GuestCsAccessRights, SegmentRegister.Cs),
-            (VmcsField.GuestSsSelector, VmcsField.GuestSsBase, VmcsField.GuestSsLimit, VmcsField.GuestSsAccessRights, SegmentRegister.Ss),
-            (VmcsField.GuestDsSelector, VmcsField.GuestDsBase, VmcsField.GuestDsLimit, VmcsField.GuestDsAccessRights, SegmentRegister.Ds),
-            (VmcsField.GuestFsSelector, VmcsField.GuestFsBase, VmcsField.GuestFsLimit, VmcsField.GuestFsAccessRights, SegmentRegister.Fs),
-            (VmcsField.GuestGsSelector, VmcsField.GuestGsBase, VmcsField.GuestGsLimit, VmcsField.GuestGsAccessRights, SegmentRegister.Gs),
-        ];
-        foreach (var (sel, b, lim, ar, reg) in segs)
-        {
-            var sc = c.GetSegment(reg);
-            W(sel, sc.Selector);
-            W(b, sc.Base);
-            W(lim, sc.Limit);
-            W(ar, sc.AccessRights);
-        }
-        W(VmcsField.GuestTrSelector, c.Tr.Selector);
-        W(VmcsField.GuestTrBase, c.Tr.Base);
-        W(VmcsField.GuestTrLimit, c.Tr.Limit);
-        W(VmcsField.GuestTrAccessRights, c.Tr.AccessRights);
-        W(VmcsField.GuestLdtrAccessRights, SegmentCache.Unusable);
-        W(VmcsField.GuestGdtrBase, Sys.GdtBase);
-        W(VmcsField.GuestGdtrLimit, Sys.GdtLimit);
+        Cpu.CaptureGuestState(Vmcs);
         W(VmcsField.GuestIdtrBase, GuestIdt);
         W(VmcsField.GuestIdtrLimit, 256 * 16 - 1);
         W(VmcsField.GuestRip, GuestCode);
         W(VmcsField.GuestRsp, GuestStack);
         W(VmcsField.GuestRflags, 2);
-        W(VmcsField.VmcsLinkPointer, ulong.MaxValue);
-        W(VmcsField.GuestEfer, c.EferValue);
     }
 
     /// <summary>Writes a guest IDT gate (64-bit interrupt gate) for <paramref name="vector"/> to a handler assembled from <paramref name="body"/>.</summary>
