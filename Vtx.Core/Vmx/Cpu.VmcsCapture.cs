@@ -75,20 +75,10 @@ public sealed partial class Cpu
         for (int i = 0; i < 6; i++)
         {
             var g = GuestSegments[i];
-            var sc = _seg[i];
-            v.Write(g.Sel, sc.Selector);
-            v.Write(g.Base, sc.Base);
-            v.Write(g.Limit, sc.Limit);
-            v.Write(g.Ar, sc.AccessRights);
+            WriteSegment(v, g.Sel, g.Base, g.Limit, g.Ar, in _seg[i]);
         }
-        v.Write(VmcsField.GuestTrSelector, _tr.Selector);
-        v.Write(VmcsField.GuestTrBase, _tr.Base);
-        v.Write(VmcsField.GuestTrLimit, _tr.Limit);
-        v.Write(VmcsField.GuestTrAccessRights, _tr.AccessRights);
-        v.Write(VmcsField.GuestLdtrSelector, _ldtr.Selector);
-        v.Write(VmcsField.GuestLdtrBase, _ldtr.Base);
-        v.Write(VmcsField.GuestLdtrLimit, _ldtr.Limit);
-        v.Write(VmcsField.GuestLdtrAccessRights, _ldtr.AccessRights);
+        WriteSegment(v, VmcsField.GuestTrSelector, VmcsField.GuestTrBase, VmcsField.GuestTrLimit, VmcsField.GuestTrAccessRights, in _tr);
+        WriteSegment(v, VmcsField.GuestLdtrSelector, VmcsField.GuestLdtrBase, VmcsField.GuestLdtrLimit, VmcsField.GuestLdtrAccessRights, in _ldtr);
         v.Write(VmcsField.GuestGdtrBase, _gdtr.Base);
         v.Write(VmcsField.GuestGdtrLimit, _gdtr.Limit);
         v.Write(VmcsField.GuestIdtrBase, _idtr.Base);
@@ -96,5 +86,14 @@ public sealed partial class Cpu
         v.Write(VmcsField.GuestRsp, _gpr[4]);
         v.Write(VmcsField.GuestRip, rip);
         v.Write(VmcsField.GuestRflags, ReadRflags());
+    }
+
+    /// <summary>Writes one segment register's selector, base, limit and access rights (VMCS format, unusable bit included).</summary>
+    private static void WriteSegment(Vmcs v, VmcsField sel, VmcsField b, VmcsField limit, VmcsField ar, in SegmentCache sc)
+    {
+        v.Write(sel, sc.Selector);
+        v.Write(b, sc.Base);
+        v.Write(limit, sc.Limit);
+        v.Write(ar, sc.AccessRights);
     }
 }
