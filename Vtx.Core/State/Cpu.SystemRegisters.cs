@@ -243,6 +243,7 @@ public sealed partial class Cpu
         _vmxStep = _vmxWatch = _preemptArmed = _mtfPending = false;
         _currentVmcs = ulong.MaxValue;
         _activeVmcs?.Clear();
+        _vmcsCache = null;
         _shadow = 0;
         InterceptedExceptions = 0;
         Apic?.Reset(); // null only while the constructor runs its first Reset

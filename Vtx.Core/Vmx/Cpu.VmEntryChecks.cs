@@ -17,9 +17,21 @@ public sealed partial class Cpu
     /// <summary>The failed check of the last VMLAUNCH/VMRESUME that failed with VMfailValid(7/8) or a VM-entry failure; null after a successful entry.</summary>
     public VmEntryFailure? LastVmEntryFailure => _entryFailure;
 
-    private Vmcs Vmcs => _activeVmcs[_currentVmcs];
+    // The current VMCS object, looked up once: VM entries and exits read and write dozens of fields.
+    // Dropped wherever the set of active VMCSs changes (VMCLEAR, VMPTRLD, RESET, snapshot restore).
+    private Vmcs? _vmcsCache;
 
-    private ulong F(VmcsField f) => _activeVmcs[_currentVmcs].Read(f);
+    private Vmcs Vmcs
+    {
+        get
+        {
+            var c = _vmcsCache;
+            if (c is not null && c.Address == _currentVmcs) return c;
+            return _vmcsCache = _activeVmcs[_currentVmcs];
+        }
+    }
+
+    private ulong F(VmcsField f) => Vmcs.Read(f);
 
     /// <summary>Records the first failed check; returns false so callers can write <c>return Fail(...)</c>.</summary>
     private bool Fail(VmEntryCheckClass cls, string check, VmcsField? field, ulong value, string section, string description, uint qualification = 0)

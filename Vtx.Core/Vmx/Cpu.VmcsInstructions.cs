@@ -21,6 +21,7 @@ public sealed partial class Cpu
     internal void RestoreActiveVmcs(List<Vmcs> saved)
     {
         _activeVmcs.Clear();
+        _vmcsCache = null;
         foreach (var v in saved) _activeVmcs[v.Address] = v.Clone();
     }
 
@@ -60,6 +61,7 @@ public sealed partial class Cpu
         vmcs.Store(image);
         _mem.Write(pa + 8, image.AsSpan(8));
         _activeVmcs.Remove(pa);
+        _vmcsCache = null;
         if (pa == _currentVmcs) _currentVmcs = ulong.MaxValue;
         VmSucceed();
     }
@@ -82,6 +84,7 @@ public sealed partial class Cpu
             var image = new byte[Vmcs.ImageSize];
             _mem.Read(pa, image);
             _activeVmcs[pa] = Vmcs.Load(pa, image);
+            _vmcsCache = null;
         }
         _currentVmcs = pa;
         VmSucceed();

@@ -12,8 +12,12 @@ namespace Vtx.Vmx;
 /// </summary>
 public sealed class Vmcs
 {
-    private readonly Dictionary<uint, ulong> _values = new();
-    private static readonly Dictionary<uint, int> Slot = BuildSlots();
+    // Field values in a dense array indexed by the field's position in VmcsField.AllFields; the
+    // 15-bit encoding space maps to positions through one static table, so VMREAD, VMWRITE and the
+    // dozens of field accesses of every VM entry and exit are array reads.
+    private static readonly short[] SlotOf = BuildSlots();
+    private static readonly int SlotCount = VmcsField.AllFields.Count;
+    private readonly ulong[] _values = new ulong[SlotCount];
 
     /// <summary>Physical address of the VMCS region.</summary>
     public ulong Address { get; }
@@ -27,60 +31,60 @@ public sealed class Vmcs
     internal Vmcs Clone()
     {
         var c = new Vmcs(Address) { Launched = Launched };
-        foreach (var kv in _values) c._values[kv.Key] = kv.Value;
+        Array.Copy(_values, c._values, _values.Length);
         return c;
     }
 
-    private static Dictionary<uint, int> BuildSlots()
+    private static short[] BuildSlots()
     {
-        var d = new Dictionary<uint, int>();
-        int i = 0;
-        foreach (var f in VmcsField.AllFields) d[f.FullAccess.Encoding] = i++;
-        return d;
+        var t = new short[0x8000];
+        Array.Fill(t, (short)-1);
+        short i = 0;
+        foreach (var f in VmcsField.AllFields) t[f.FullAccess.Encoding & 0x7FFE] = i++;
+        return t;
     }
 
     /// <summary>Bytes of the in-memory image (fits in the 4-KiB region IA32_VMX_BASIC reports).</summary>
-    public static int ImageSize => 16 + 8 * Slot.Count;
+    public static int ImageSize => 16 + 8 * SlotCount;
+
+    private static int SlotFor(VmcsField field)
+    {
+        uint e = field.Encoding;
+        int slot = e < 0x8000 && field.IsValid ? SlotOf[e & 0x7FFE] : -1;
+        return slot >= 0 ? slot : throw new ArgumentOutOfRangeException(nameof(field), field, "not an architectural VMCS field encoding (see VmcsField.AllFields)");
+    }
 
     /// <summary>The value of a field by full or high access (high: bits 63:32 of a 64-bit field).</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="field"/> is not an architectural field.</exception>
     public ulong Read(VmcsField field)
     {
-        _values.TryGetValue(field.FullAccess.Encoding, out ulong v);
+        ulong v = _values[SlotFor(field)];
         return field.IsHigh ? v >> 32 : v;
     }
 
     /// <summary>Writes a field: the value is truncated to the field's width; a high access changes bits 63:32 only.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="field"/> is not an architectural field.</exception>
     public void Write(VmcsField field, ulong value)
     {
-        uint key = field.FullAccess.Encoding;
-        if (field.IsHigh)
-        {
-            _values.TryGetValue(key, out ulong old);
-            _values[key] = (old & 0xFFFF_FFFFUL) | ((value & 0xFFFF_FFFFUL) << 32);
-        }
-        else _values[key] = value & field.ValueMask;
+        ref ulong slot = ref _values[SlotFor(field)];
+        if (field.IsHigh) slot = (slot & 0xFFFF_FFFFUL) | ((value & 0xFFFF_FFFFUL) << 32);
+        else slot = value & field.ValueMask;
     }
 
     /// <summary>Serializes into a region image (revision id and abort indicator are kept as they are in memory).</summary>
     internal void Store(Span<byte> image)
     {
         image[8] = Launched ? (byte)1 : (byte)0;
-        foreach (var (key, slot) in Slot)
-        {
-            _values.TryGetValue(key, out ulong v);
-            BinaryPrimitives.WriteUInt64LittleEndian(image[(16 + 8 * slot)..], v);
-        }
+        for (int i = 0; i < SlotCount; i++) BinaryPrimitives.WriteUInt64LittleEndian(image[(16 + 8 * i)..], _values[i]);
     }
 
     /// <summary>Builds the active copy from a region image written by <see cref="Store"/> (or any bytes: unknown data simply becomes field values).</summary>
     internal static Vmcs Load(ulong address, ReadOnlySpan<byte> image)
     {
         var v = new Vmcs(address) { Launched = image[8] == 1 };
-        foreach (var (key, slot) in Slot)
-        {
-            ulong value = BinaryPrimitives.ReadUInt64LittleEndian(image[(16 + 8 * slot)..]);
-            if (value != 0) v._values[key] = value & new VmcsField(key).ValueMask;
-        }
+        var fields = VmcsField.AllFields;
+        for (int i = 0; i < SlotCount; i++)
+            v._values[i] = BinaryPrimitives.ReadUInt64LittleEndian(image[(16 + 8 * i)..]) & fields[i].ValueMask;
         return v;
     }
 }
