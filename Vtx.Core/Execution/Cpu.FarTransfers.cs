@@ -251,6 +251,9 @@ public sealed partial class Cpu
         if (_nonRoot && IretTaskSwitchIntercepted(ref d)) return;
         int size = d.OpSize;
         ulong oldFlags = ReadRflags();
+        // NT = 1 in protected mode: a task return, which reads no stack (not modelled in legacy mode:
+        // #GP(0); architecturally #GP(0) in IA-32e mode). Checked before any stack read.
+        if (!IsRealOrV86 && (oldFlags & (ulong)RFlags.NT) != 0) { FaultGp0(); return; }
         if (!Peek(size, out ulong ip) || !Peek(size, out ulong selv, (ulong)size) || !Peek(size, out ulong fl, (ulong)(2 * size))) return;
         ushort sel = (ushort)selv;
         if (IsRealOrV86)
@@ -266,8 +269,6 @@ public sealed partial class Cpu
             return;
         }
         bool lma = (_efer & Efer.LMA) != 0;
-        // NT = 1: a task return (not modelled) in legacy mode, architecturally #GP(0) in IA-32e mode.
-        if ((oldFlags & (ulong)RFlags.NT) != 0) { FaultGp0(); return; }
         if ((fl & (ulong)RFlags.VM) != 0 && _cpl == 0 && !lma && size == 4) { FaultGp0(); return; }
         if ((sel & 0xFFFC) == 0) { FaultGp0(); return; }
         if (!ReadDescriptor(sel, out ulong desc, out ulong descLin)) return;
