@@ -20,9 +20,9 @@ public sealed partial class Cpu
     // Not modelled (the processor model does not offer the instructions, so they raise #UD first,
     // which is what the SDM's priority gives): GETSEC (CPUID.1:ECX.SMX = 0 and CR4.SMXE cannot be
     // set), MONITOR/MWAIT (CPUID.1:ECX.MONITOR = 0), RDRAND/RDSEED, XSAVES/XRSTORS, ENCLS/ENCLV,
-    // UMWAIT/TPAUSE, PCONFIG. PAUSE-loop exiting (secondary control 10) is not modelled: PAUSE exits
-    // only through "PAUSE exiting". The TPR shadow's effect on MOV CR8 and VMCS shadowing for
-    // VMREAD/VMWRITE (not offered by the default capabilities) are not modelled here either.
+    // UMWAIT/TPAUSE, PCONFIG. VMCS shadowing for VMREAD/VMWRITE is not offered by the default
+    // capabilities, so VMREAD/VMWRITE always exit. PAUSE-loop exiting and the TPR shadow for MOV CR8
+    // are handled with PAUSE exiting and MOV CR8 below.
 
     private const uint CrAccessMovTo = 0, CrAccessMovFrom = 1, CrAccessClts = 2, CrAccessLmsw = 3;
 

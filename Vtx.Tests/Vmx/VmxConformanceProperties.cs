@@ -933,7 +933,8 @@ public class VmxConformanceProperties
         uint exit = ExitControls.HostAddressSpaceSize | (s.Acknowledge ? ExitControls.AcknowledgeInterruptOnExit : 0);
         g.Controls(pin: pin, exit: exit);
         g.W(VmcsField.GuestRflags, s.If ? 0x202UL : 0x2UL);
-        ulong at = g.Cpu.Cycles;
+        // +1: every event arrives after the VMLAUNCH (one at the boundary before it would hit the host).
+        ulong at = g.Cpu.Cycles + 1;
         foreach (var e in s.Events)
         {
             at += (ulong)e.Delay;
