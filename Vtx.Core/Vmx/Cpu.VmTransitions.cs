@@ -374,7 +374,9 @@ public sealed partial class Cpu
         if (ProcessMsrList(v.Read(VmcsField.VmExitMsrLoadAddress), v.Read(VmcsField.VmExitMsrLoadCount), load: true) != 0) { VmxAbort(4); return; }
         _cycles += VmTransitionCycles;
         _nextRip = _rip;
-        _signal |= SignalEvent;
+        // A VM exit taken inside an instruction (INT3 hitting the bitmap, a fault while delivering):
+        // the loop must not do the guest instruction's RF/single-step bookkeeping in the host.
+        _signal |= SignalEvent | SignalVmx;
         Observe(VmxTransitionKind.Exit, (uint)reason, qualification, interruptionInfo, interruptionError, idt, idtErr, rip);
     }
 

@@ -398,4 +398,20 @@ public class NonRootEventTests
         Assert.Equal(rep, g.R(VmcsField.GuestRip));
         Assert.Equal(2UL, g.Cpu[Gpr.Rcx]);
     }
+
+    [Fact]
+    public void Int3HittingTheBitmapExitsAsASoftwareExceptionWithItsLength()
+    {
+        var g = new VmxGuest();
+        g.Guest(a => { a.int3(); a.hlt(); });
+        g.W(VmcsField.ExceptionBitmap, 1u << 3);
+        g.W(VmcsField.GuestRflags, 0x102); // TF = 1
+        var r = g.Launch();
+        Assert.Equal(VmxExitReason.ExceptionOrNmi, g.ExitReason);
+        Assert.Equal(0x8000_0603UL, g.R(VmcsField.VmExitInterruptionInformation)); // software exception, vector 3
+        Assert.Equal(1UL, g.R(VmcsField.VmExitInstructionLength));
+        Assert.Equal(VmxGuest.GuestCode, g.R(VmcsField.GuestRip));
+        Assert.Equal(StopReason.Halted, r.Reason); // the host reached its HLT: no #DB was delivered to it
+        Assert.Empty(g.S.Events);
+    }
 }
