@@ -8,7 +8,8 @@ public sealed partial class Cpu
     // order of SDM Vol. 3C, 25.2/26.6 (VMX.md 8.2): pending MTF exit, debug traps, VMX-preemption
     // timer, NMI window, NMI, interrupt window, external interrupt. Blocking by MOV SS holds off all
     // of them but MTF; blocking by STI holds off the interrupt window, maskable interrupts and (Vtx's
-    // choice where the SDM leaves it to the implementation, as Bochs does) the preemption timer.
+    // choice where the SDM leaves it to the implementation, as Bochs does) the preemption timer —
+    // not NMIs or the NMI window, as in root operation.
 
     private ulong _pendingDbg; // DR6-format bits of the pending #DB trap (B3-B0, BS)
 
@@ -85,8 +86,12 @@ public sealed partial class Cpu
             DeliverEvent(1, EventKind.HardwareException, 0, false, _rip);
             return true;
         }
-        if (shadow != 0) return false; // both shadows hold off everything below (Vtx follows Bochs for the timer)
-        if (_preemptArmed && Tsc >= _preemptDeadlineTsc && _guestActivity != 3)
+        // MOV SS blocking holds off everything below; STI blocking holds off the preemption timer
+        // (Vtx follows Bochs where the SDM is silent), the interrupt window and maskable interrupts,
+        // but not NMIs or the NMI window — as in root operation (an implementation choice the SDM allows).
+        if (shadow == ShadowMovSs) return false;
+        bool sti = shadow == ShadowSti;
+        if (!sti && _preemptArmed && Tsc >= _preemptDeadlineTsc && _guestActivity != 3)
         {
             VmExit(VmxExitReason.PreemptionTimerExpired);
             return true;
@@ -119,6 +124,7 @@ public sealed partial class Cpu
                 return true;
             }
         }
+        if (sti) return false;
         bool iflag = (_rflags & (ulong)RFlags.IF) != 0;
         if (_guestActivity is 2 or 3) return false; // shutdown and wait-for-SIPI block the rest
         if (NrProc(PrimaryProcessorBasedControls.InterruptWindowExiting) && iflag)

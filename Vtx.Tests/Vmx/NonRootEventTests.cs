@@ -414,4 +414,24 @@ public class NonRootEventTests
         Assert.Equal(StopReason.Halted, r.Reason); // the host reached its HLT: no #DB was delivered to it
         Assert.Empty(g.S.Events);
     }
+
+    /// <summary>An NMI arriving in an STI shadow exits at once (Vtx: STI blocking does not block NMIs, as in root operation); in a MOV-SS shadow it waits one instruction.</summary>
+    [Theory]
+    [InlineData(1UL, 0UL)]
+    [InlineData(2UL, 1UL)]
+    public void NmiExitUnderStiAndMovSsBlocking(ulong interruptibility, ulong ripAdvance)
+    {
+        var g = new VmxGuest();
+        g.Guest(a => { a.nop(); a.nop(); a.hlt(); });
+        g.Controls(pin: PinBasedControls.NmiExiting);
+        g.W(VmcsField.GuestRflags, 0x202);
+        g.W(VmcsField.GuestInterruptibilityState, interruptibility);
+        g.Cpu.PostEvent(g.Cpu.Cycles + 1, nmi: true);
+        g.Launch(stopAtExit: true);
+        Assert.Equal(VmxExitReason.ExceptionOrNmi, g.ExitReason);
+        Assert.Equal(NmiInfo, (uint)g.R(VmcsField.VmExitInterruptionInformation));
+        Assert.Equal(VmxGuest.GuestCode + ripAdvance, g.R(VmcsField.GuestRip));
+        // An exit at the STI-shadow boundary saves the blocking still in force; after one instruction it is gone.
+        Assert.Equal(interruptibility == 1 ? 1UL : 0UL, g.R(VmcsField.GuestInterruptibilityState) & 3);
+    }
 }
