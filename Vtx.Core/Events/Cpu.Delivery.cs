@@ -37,6 +37,10 @@ public sealed partial class Cpu
 
     private static bool IsContributory(int v) => v is 0 or 10 or 11 or 12 or 13;
 
+    /// <summary>Faults push RF = 1 so the handler's IRET does not re-trigger instruction breakpoints (SDM Vol. 3A, 18.3.1.1); #DB, #BP and #OF do not.</summary>
+    private bool FaultSetsRf(int vector, EventKind kind, ulong returnRip) =>
+        kind == EventKind.HardwareException && vector is not (1 or 3 or 4) && returnRip == _rip;
+
     private static bool HasErrorCode(int v) => v is 8 or 10 or 11 or 12 or 13 or 14 or 17 or 21;
 
     /// <summary>Raised by a host hook: invoked after every event delivered (vector, kind, error code), when set.</summary>
@@ -95,7 +99,6 @@ public sealed partial class Cpu
                 // The nested exception may itself exit (the bitmap is consulted before #DF forms).
                 if (_nonRoot && ExceptionExits(second, secondError))
                 {
-                    _rflags |= (ulong)RFlags.RF;
                     ExitForException(second, EventKind.HardwareException, secondError, secondHasError, _rip);
                     return true;
                 }
@@ -139,8 +142,7 @@ public sealed partial class Cpu
         bool ext = kind is EventKind.ExternalInterrupt or EventKind.Nmi or EventKind.HardwareException or EventKind.PrivilegedSoftwareException;
         bool software = kind is EventKind.SoftwareInterrupt or EventKind.SoftwareException;
         ulong flags = ReadRflags();
-        // Faults push RF = 1 so the handler's IRET does not re-trigger instruction breakpoints (SDM Vol. 3A, 18.3.1.1).
-        if (kind == EventKind.HardwareException && vector != 1 && vector != 3 && vector != 4 && returnRip == _rip) flags |= (ulong)RFlags.RF;
+        if (FaultSetsRf(vector, kind, returnRip)) flags |= (ulong)RFlags.RF;
 
         if ((_cr0 & Cr0.PE) == 0) return DeliverReal(vector, flags, returnRip);
         return (_efer & Efer.LMA) != 0

@@ -115,21 +115,28 @@ public sealed partial class Cpu
         }
         if ((_rflags & (ulong)RFlags.IF) != 0 && shadow == 0)
         {
-            // The external INTR line (host-raised) first, then the local APIC.
-            if (_intrPending)
+            if (_intrPending || Apic.HasDeliverable)
             {
-                _intrPending = false;
-                _halted = false;
-                DeliverEvent(_intrVector, EventKind.ExternalInterrupt, 0, false, _rip);
-                return true;
-            }
-            if (Apic.HasDeliverable)
-            {
-                _halted = false;
-                DeliverEvent(Apic.Acknowledge(), EventKind.ExternalInterrupt, 0, false, _rip);
+                DeliverExternalInterrupt();
                 return true;
             }
         }
         return false;
+    }
+
+    /// <summary>Delivers the pending maskable interrupt through the IDT.</summary>
+    private void DeliverExternalInterrupt()
+    {
+        _halted = false;
+        _guestActivity = 0;
+        DeliverEvent(AcknowledgeInterrupt(), EventKind.ExternalInterrupt, 0, false, _rip);
+    }
+
+    /// <summary>Takes the vector of the pending maskable interrupt: the external INTR line (host-raised) first, then the local APIC (acknowledged).</summary>
+    private byte AcknowledgeInterrupt()
+    {
+        if (!_intrPending) return Apic.Acknowledge();
+        _intrPending = false;
+        return _intrVector;
     }
 }

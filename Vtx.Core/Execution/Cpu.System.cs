@@ -18,9 +18,17 @@ public sealed partial class Cpu
     /// <summary>RDTSC / RDTSCP: EDX:EAX = TSC (the cycle clock at the start of the instruction); RDTSCP also ECX = IA32_TSC_AUX.</summary>
     private void ExecRdtsc(ref Decoding.DecodedInstruction d, bool aux)
     {
-        if (_nonRoot) { ExecRdtscNonRoot(ref d, aux); return; }
+        // In non-root operation: RDTSCP without "enable RDTSCP" is #UD before anything else; after the
+        // CR4.TSD check, "RDTSC exiting" exits (16, or 51 for RDTSCP); otherwise the guest sees the
+        // offset (and scaled) TSC (SDM Vol. 3C, 25.1.3, 25.3).
+        if (_nonRoot && aux && !NrProc2(Vmx.SecondaryProcessorBasedControls.EnableRdtscp)) { Fault(ExceptionVector.UD); return; }
         if ((_cr4 & Cr4.TSD) != 0 && _cpl != 0 && (_cr0 & Cr0.PE) != 0) { FaultGp0(); return; }
         ulong tsc = Tsc;
+        if (_nonRoot)
+        {
+            if (NrProc(Vmx.PrimaryProcessorBasedControls.RdtscExiting)) { ExitForInstruction(ref d, aux ? Vmx.VmxExitReason.Rdtscp : Vmx.VmxExitReason.Rdtsc); return; }
+            tsc = GuestTsc(tsc);
+        }
         _gpr[0] = (uint)tsc;
         _gpr[2] = tsc >> 32;
         if (aux) _gpr[1] = TscAux;

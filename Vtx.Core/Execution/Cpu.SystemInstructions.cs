@@ -423,8 +423,10 @@ public sealed partial class Cpu
     private void ExecRdmsr(ref DecodedInstruction d)
     {
         if (!CheckCpl0()) return;
-        if (_nonRoot) { ExecRdmsrNonRoot(ref d); return; }
-        if (!TryReadMsr((uint)_gpr[1], out ulong v)) { FaultGp0(); return; }
+        if (_nonRoot && MsrExits(ref d, write: false)) return;
+        uint index = (uint)_gpr[1];
+        if (!TryReadMsr(index, out ulong v)) { FaultGp0(); return; }
+        if (_nonRoot && index == Msr.Tsc) v = GuestTsc(v); // IA32_TIME_STAMP_COUNTER is offset (and scaled) for the guest
         _gpr[0] = (uint)v;
         _gpr[2] = v >> 32;
     }

@@ -328,7 +328,7 @@ public sealed unsafe partial class Cpu
                     bool transition = (_signal & SignalVmx) != 0;
                     _signal = 0;
                     if (transition) break;
-                    if (_nonRoot && _vmxStep) NonRootRetired();
+                    if (_vmxStep) NonRootRetired(); // set only in non-root operation
                     if (resume && d.Op != Op.Iret) _rflags &= ~(ulong)RFlags.RF;
                     if (singleStep) SingleStepTrap(ref d);
                     break;
@@ -338,7 +338,7 @@ public sealed unsafe partial class Cpu
                 _retired++;
                 if (resume && d.Op != Op.Iret) _rflags &= ~(ulong)RFlags.RF;
                 if (singleStep) SingleStepTrap(ref d);
-                if (_vmxStep && _nonRoot) NonRootRetired();
+                if (_vmxStep) NonRootRetired();
                 if ((d.Flags & DecodedFlags.Sequential) == 0 || --left == 0) break;
                 d = ref Unsafe.Add(ref d, 1);
             }

@@ -132,31 +132,18 @@ public sealed partial class Cpu
             VmExit(VmxExitReason.InterruptWindow);
             return true;
         }
-        bool line = _intrPending, apic = !line && Apic.HasDeliverable;
-        if (!line && !apic) return false;
+        if (!_intrPending && !Apic.HasDeliverable) return false;
         if (NrPin(PinBasedControls.ExternalInterruptExiting))
         {
             // With "acknowledge interrupt on exit" the vector is taken from the controller and
             // reported; otherwise the interrupt stays pending for the host (27.2.2).
             uint info = 0;
-            if ((_nr.Exit & ExitControls.AcknowledgeInterruptOnExit) != 0)
-            {
-                byte vector = line ? _intrVector : Apic.Acknowledge();
-                if (line) _intrPending = false;
-                info = 0x8000_0000u | vector;
-            }
+            if ((_nr.Exit & ExitControls.AcknowledgeInterruptOnExit) != 0) info = 0x8000_0000u | AcknowledgeInterrupt();
             VmExit(VmxExitReason.ExternalInterrupt, 0, info);
             return true;
         }
         if (!iflag) return false;
-        _halted = false;
-        _guestActivity = 0;
-        if (line)
-        {
-            _intrPending = false;
-            DeliverEvent(_intrVector, EventKind.ExternalInterrupt, 0, false, _rip);
-        }
-        else DeliverEvent(Apic.Acknowledge(), EventKind.ExternalInterrupt, 0, false, _rip);
+        DeliverExternalInterrupt();
         return true;
     }
 
@@ -200,7 +187,7 @@ public sealed partial class Cpu
         bool iretFault = _iretNmiUnblockAt == _retired && _vectoringInfo == 0 && vector != 8;
         if (iretFault && !(NrPin(PinBasedControls.NmiExiting) && !NrPin(PinBasedControls.VirtualNmis))) info |= 0x1000;
         // RF as the delivered frame would have had it: set for faults other than #DB.
-        if (!software && returnRip == _rip && vector is not (1 or 3 or 4)) _rflags |= (ulong)RFlags.RF;
+        if (FaultSetsRf(vector, kind, returnRip)) _rflags |= (ulong)RFlags.RF;
         int length = software ? (int)((returnRip - _rip) & _ipMask) : 0;
         VmExit(VmxExitReason.ExceptionOrNmi, qual, info, error, guestRip: software ? _rip : returnRip, instructionLength: length);
     }

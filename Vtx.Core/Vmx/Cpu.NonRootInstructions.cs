@@ -301,33 +301,6 @@ public sealed partial class Cpu
         return tsc + _nr.TscOffset;
     }
 
-    /// <summary>RDMSR in non-root operation, after the CPL check: the MSR-bitmap exit, else the MSR (IA32_TIME_STAMP_COUNTER offset and scaled; SDM Vol. 3C, 25.3).</summary>
-    private void ExecRdmsrNonRoot(ref DecodedInstruction d)
-    {
-        if (MsrExits(ref d, write: false)) return;
-        uint index = (uint)_gpr[1];
-        if (!TryReadMsr(index, out ulong v)) { FaultGp0(); return; }
-        if (index == Msr.Tsc) v = GuestTsc(v);
-        _gpr[0] = (uint)v;
-        _gpr[2] = v >> 32;
-    }
-
-    /// <summary>
-    /// RDTSC / RDTSCP in non-root operation (SDM Vol. 3C, 25.1.3, 25.3): RDTSCP without "enable
-    /// RDTSCP" is #UD before anything else; then the CR4.TSD privilege check; then "RDTSC exiting"
-    /// (reason 16, or 51 for RDTSCP); otherwise the offset/scaled TSC.
-    /// </summary>
-    private void ExecRdtscNonRoot(ref DecodedInstruction d, bool aux)
-    {
-        if (aux && !NrProc2(SecondaryProcessorBasedControls.EnableRdtscp)) { Fault(ExceptionVector.UD); return; }
-        if ((_cr4 & Cr4.TSD) != 0 && _cpl != 0 && (_cr0 & Cr0.PE) != 0) { FaultGp0(); return; }
-        if (NrProc(PrimaryProcessorBasedControls.RdtscExiting)) { ExitForInstruction(ref d, aux ? VmxExitReason.Rdtscp : VmxExitReason.Rdtsc); return; }
-        ulong tsc = GuestTsc(Tsc);
-        _gpr[0] = (uint)tsc;
-        _gpr[2] = tsc >> 32;
-        if (aux) _gpr[1] = TscAux;
-    }
-
     // ------------------------------------------------------------------ conditional exits on one control
 
     /// <summary>Takes the VM exit <paramref name="reason"/> when primary control <paramref name="control"/> is 1 (qualification 0). Returns true when taken.</summary>

@@ -234,13 +234,12 @@ public sealed partial class Cpu
             if ((efer & ~(Efer.SCE | Efer.LME | Efer.LMA | Efer.NXE)) != 0 || lma != hostLong || lme != hostLong)
                 return Fail(HostState, "host.efer", VmcsField.HostEfer, efer, s2, "host IA32_EFER reserved bits must be 0 and LMA, LME must equal \"host address-space size\"");
         }
-        VmcsField[] selectors = [VmcsField.HostEsSelector, VmcsField.HostCsSelector, VmcsField.HostSsSelector, VmcsField.HostDsSelector, VmcsField.HostFsSelector, VmcsField.HostGsSelector, VmcsField.HostTrSelector];
-        foreach (var sf in selectors)
+        foreach (var sf in HostSelectors)
             if ((F(sf) & 7) != 0) return Fail(HostState, "host.selector.rpl-ti", sf, F(sf), s3, "host selectors must have RPL = 0 and TI = 0");
         if (F(VmcsField.HostCsSelector) == 0) return Fail(HostState, "host.cs.nonzero", VmcsField.HostCsSelector, 0, s3, "the host CS selector must not be 0000h");
         if (F(VmcsField.HostTrSelector) == 0) return Fail(HostState, "host.tr.nonzero", VmcsField.HostTrSelector, 0, s3, "the host TR selector must not be 0000h");
         if (!hostLong && F(VmcsField.HostSsSelector) == 0) return Fail(HostState, "host.ss.nonzero", VmcsField.HostSsSelector, 0, s3, "the host SS selector must not be 0000h unless the host is 64-bit");
-        foreach (var bf in new[] { VmcsField.HostFsBase, VmcsField.HostGsBase, VmcsField.HostGdtrBase, VmcsField.HostIdtrBase, VmcsField.HostTrBase })
+        foreach (var bf in HostBases)
             if (!IsCanonical(F(bf))) return Fail(HostState, "host.base.canonical", bf, F(bf), s3, "host FS, GS, GDTR, IDTR and TR bases must be canonical");
         bool inLong = (_efer & Efer.LMA) != 0;
         if (!inLong && ((entry & EntryControls.Ia32eModeGuest) != 0 || hostLong))
@@ -268,6 +267,13 @@ public sealed partial class Cpu
             if (((pat >> (i * 8)) & 0xFF) is 2 or 3 or > 7) return false;
         return true;
     }
+
+    private static readonly VmcsField[] HostSelectors =
+        [VmcsField.HostEsSelector, VmcsField.HostCsSelector, VmcsField.HostSsSelector, VmcsField.HostDsSelector, VmcsField.HostFsSelector, VmcsField.HostGsSelector, VmcsField.HostTrSelector];
+    private static readonly VmcsField[] HostBases = [VmcsField.HostFsBase, VmcsField.HostGsBase, VmcsField.HostGdtrBase, VmcsField.HostIdtrBase, VmcsField.HostTrBase];
+    private static readonly VmcsField[] GuestPdpteFields = [VmcsField.GuestPdpte0, VmcsField.GuestPdpte1, VmcsField.GuestPdpte2, VmcsField.GuestPdpte3];
+    private static readonly int[] StackAndDataSegments = [2, 3, 0];   // SS, DS, ES
+    private static readonly int[] DataSegments = [3, 0, 4, 5];        // DS, ES, FS, GS
 
     private static readonly (VmcsField Sel, VmcsField Base, VmcsField Limit, VmcsField Ar, string Name)[] GuestSegments =
     [
@@ -352,7 +358,7 @@ public sealed partial class Cpu
         if (!IsCanonical(segs[5].Base)) return GFail("guest.gs.base", VmcsField.GuestGsBase, segs[5].Base, s2, "the GS base must be canonical");
         if (!ldtr.IsUnusable && !IsCanonical(ldtr.Base)) return GFail("guest.ldtr.base", VmcsField.GuestLdtrBase, ldtr.Base, s2, "a usable LDTR base must be canonical");
         if ((cs.Base >> 32) != 0) return GFail("guest.cs.base", VmcsField.GuestCsBase, cs.Base, s2, "CS base bits 63:32 must be 0");
-        foreach (int i in new[] { 2, 3, 0 })
+        foreach (int i in StackAndDataSegments)
             if (!segs[i].IsUnusable && (segs[i].Base >> 32) != 0)
                 return GFail($"guest.{GuestSegments[i].Name}.base", GuestSegments[i].Base, segs[i].Base, s2, "usable SS, DS, ES bases must have bits 63:32 = 0");
         if (!v86)
@@ -362,7 +368,7 @@ public sealed partial class Cpu
             bool csOk = csType is 9 or 11 or 13 or 15 || (unrestricted && csType == 3);
             if (!csOk) return GFail("guest.cs.type", VmcsField.GuestCsAccessRights, cs.AccessRights, s2, "CS must be an accessed code segment (type 9, 11, 13 or 15; 3 with unrestricted guest)");
             if (!ss.IsUnusable && ss.Type is not (3 or 7)) return GFail("guest.ss.type", VmcsField.GuestSsAccessRights, ss.AccessRights, s2, "a usable SS must be a read/write accessed data segment (type 3 or 7)");
-            foreach (int i in new[] { 3, 0, 4, 5 })
+            foreach (int i in DataSegments)
             {
                 var sc = segs[i];
                 if (sc.IsUnusable) continue;
@@ -385,7 +391,7 @@ public sealed partial class Cpu
             if (!unrestricted && ss.Dpl != (ss.Selector & 3)) return GFail("guest.ss.dpl", VmcsField.GuestSsAccessRights, ss.AccessRights, s2, "SS.DPL must equal SS.RPL (unless unrestricted guest)");
             if ((csType == 3 || (cr0 & Cr0.PE) == 0) && ss.Dpl != 0) return GFail("guest.ss.dpl-zero", VmcsField.GuestSsAccessRights, ss.AccessRights, s2, "SS.DPL must be 0 with a type-3 CS or CR0.PE = 0");
             if (!unrestricted)
-                foreach (int i in new[] { 3, 0, 4, 5 })
+                foreach (int i in DataSegments)
                 {
                     var sc = segs[i];
                     if (!sc.IsUnusable && sc.Type <= 11 && sc.Dpl < (sc.Selector & 3))
@@ -473,7 +479,7 @@ public sealed partial class Cpu
             {
                 // With EPT the PDPTEs come from the guest-state fields (26.3.1.6).
                 pdptes = new PaePdptes(F(VmcsField.GuestPdpte0), F(VmcsField.GuestPdpte1), F(VmcsField.GuestPdpte2), F(VmcsField.GuestPdpte3));
-                foreach (var pf in new[] { VmcsField.GuestPdpte0, VmcsField.GuestPdpte1, VmcsField.GuestPdpte2, VmcsField.GuestPdpte3 })
+                foreach (var pf in GuestPdpteFields)
                     if (PaePdptes.HasReservedBits(F(pf), Model.PhysicalAddressBits))
                         return GFail("guest.pdpte-fields", pf, F(pf), "26.3.1.6", "with EPT, a present guest PDPTE field sets a reserved bit", 2);
             }

@@ -22,6 +22,8 @@ public sealed partial class Cpu
     }
 
     private NonRootControls _nr;
+    private static readonly (VmcsField Sel, int Index)[] HostDataSelectors =
+        [(VmcsField.HostEsSelector, 0), (VmcsField.HostSsSelector, 2), (VmcsField.HostDsSelector, 3), (VmcsField.HostFsSelector, 4), (VmcsField.HostGsSelector, 5)];
     private bool _nonRoot;
     private bool _vnmiBlocked;        // virtual-NMI blocking (virtual NMIs = 1)
     private bool _hostNmiBlocked;     // real NMI blocking set aside while virtual NMIs run the guest
@@ -436,8 +438,7 @@ public sealed partial class Cpu
         else _efer = hostLong ? _efer | Efer.LMA | Efer.LME : _efer & ~(Efer.LMA | Efer.LME);
         if ((exit & ExitControls.LoadPat) != 0) _pat = v.Read(VmcsField.HostPat);
         _seg[1] = new SegmentCache((ushort)v.Read(VmcsField.HostCsSelector), 0, 0xFFFF_FFFF, 0x9B | SegmentCache.G | (hostLong ? SegmentCache.L : SegmentCache.DB));
-        (VmcsField Sel, int Index)[] data = [(VmcsField.HostEsSelector, 0), (VmcsField.HostSsSelector, 2), (VmcsField.HostDsSelector, 3), (VmcsField.HostFsSelector, 4), (VmcsField.HostGsSelector, 5)];
-        foreach (var (sf, i) in data)
+        foreach (var (sf, i) in HostDataSelectors)
         {
             ushort sel = (ushort)v.Read(sf);
             ulong b = i == 4 ? v.Read(VmcsField.HostFsBase) : i == 5 ? v.Read(VmcsField.HostGsBase) : 0;

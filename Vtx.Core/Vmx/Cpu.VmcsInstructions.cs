@@ -12,7 +12,7 @@ public sealed partial class Cpu
     private readonly Dictionary<ulong, Vmcs> _activeVmcs = new();
 
     /// <summary>The current VMCS, or null (VMREAD/VMWRITE-level access for the host: read and write any field).</summary>
-    public Vmcs? CurrentVmcs => _currentVmcs == ulong.MaxValue ? null : _activeVmcs[_currentVmcs];
+    public Vmcs? CurrentVmcs => _currentVmcs == ulong.MaxValue ? null : Vmcs;
 
     /// <summary>Deep copies of the active VMCSs (machine snapshots).</summary>
     internal List<Vmcs> CloneActiveVmcs() => _activeVmcs.Values.Select(v => v.Clone()).ToList();
@@ -44,7 +44,7 @@ public sealed partial class Cpu
     private void VmFailRecord(VmInstructionError error)
     {
         VmFail(error);
-        if (_currentVmcs != ulong.MaxValue) _activeVmcs[_currentVmcs].Write(VmcsField.VmInstructionError, (uint)error);
+        if (_currentVmcs != ulong.MaxValue) Vmcs.Write(VmcsField.VmInstructionError, (uint)error);
     }
 
     private void ExecVmclear(ref DecodedInstruction d)
@@ -114,7 +114,7 @@ public sealed partial class Cpu
             VmFailRecord(VmInstructionError.UnsupportedVmcsComponent);
             return;
         }
-        ulong v = _activeVmcs[_currentVmcs].Read(field) & Execution.Sz.Mask(size);
+        ulong v = Vmcs.Read(field) & Execution.Sz.Mask(size);
         if ((d.Flags & DecodedFlags.MemA) != 0) { if (!Write(Lin(ref d), size, v, d.Segment == 2)) return; }
         else SetReg(d.Reg, size, v);
         VmSucceed();
@@ -141,7 +141,7 @@ public sealed partial class Cpu
             return;
         }
         if (field.IsReadOnly(caps)) { VmFailRecord(VmInstructionError.VmwriteReadOnlyComponent); return; }
-        _activeVmcs[_currentVmcs].Write(field, value);
+        Vmcs.Write(field, value);
         VmSucceed();
     }
 }
