@@ -79,7 +79,10 @@ public struct DecodedInstruction
     public byte Scale;
     /// <summary>Segment of the memory operand: 0 ES, 1 CS, 2 SS, 3 DS, 4 FS, 5 GS (for string instructions, the source segment).</summary>
     public byte Segment;
-    /// <summary>Condition code 0..15 (O, NO, B, AE, E, NE, BE, A, S, NS, P, NP, L, GE, LE, G) for Jcc/SETcc/CMOVcc.</summary>
+    /// <summary>
+    /// Condition code 0..15 (O, NO, B, AE, E, NE, BE, A, S, NS, P, NP, L, GE, LE, G) for Jcc/SETcc/CMOVcc;
+    /// for <see cref="Op.Ext"/> the handler's variant, registered with the handler (one handler may serve several codes).
+    /// </summary>
     public byte Cond;
     /// <summary>Second immediate (ENTER's nesting level), or the segment register a MOV Sreg / LDS-family instruction names (0 ES .. 5 GS).</summary>
     public byte Extra;

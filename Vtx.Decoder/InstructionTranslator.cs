@@ -34,6 +34,19 @@ public static class InstructionTranslator
             return d;
         }
         Op op = MapMnemonic(ins);
+        if (op == Op.Ext)
+        {
+            if (!FillExtOperands(in ins, ref d))
+            {
+                d.Op = Op.Unsupported;
+                return d;
+            }
+            d.Op = op;
+            if (ins.HasLockPrefix) d.Flags |= DecodedFlags.Lock;
+            if (ins.HasRepePrefix) d.Flags |= DecodedFlags.Rep;
+            else if (ins.HasRepnePrefix) d.Flags |= DecodedFlags.Repne;
+            return d;
+        }
         if (op == Op.Unsupported || !FillOperands(in ins, ref d, op, bitness))
         {
             d.Op = Op.Unsupported;
@@ -210,7 +223,9 @@ public static class InstructionTranslator
         Mnemonic.Vmlaunch => Op.Vmlaunch,
         Mnemonic.Vmresume => Op.Vmresume,
         Mnemonic.Vmfunc => Op.Vmfunc,
-        _ => Op.Unsupported,
+        // Everything else goes to the processor's handler table (x87, MMX, SSE..., see Op.Ext),
+        // which decides per Iced Code whether it is modelled and offered.
+        _ => Op.Ext,
     };
 
     /// <summary>MOV splits by operand class: segment, control and debug registers have their own handlers.</summary>
@@ -440,6 +455,77 @@ public static class InstructionTranslator
         }
         if (op is Op.Ret && (d.Flags & DecodedFlags.ImmB) == 0) d.Imm = 0;
         if (size == 0) size = bitness == 64 ? 8 : bitness / 8;
+        d.OpSize = (byte)size;
+        return true;
+    }
+
+    /// <summary>
+    /// Generic operand fill for <see cref="Op.Ext"/> instructions, whose handlers know their operand
+    /// classes from the Iced code: operand 0 -> A (<see cref="DecodedInstruction.Reg"/> or memory),
+    /// operand 1 -> B (<see cref="DecodedInstruction.Reg2"/>, memory or immediate), operand 2 ->
+    /// <see cref="DecodedInstruction.Reg3"/> or the third immediate. Register numbers are those of
+    /// the register's own file: GPRs as in <see cref="TryGpr"/>, XMM0-15 / MM0-7 / ST(0)-ST(7) as
+    /// 0..15 / 0..7 / 0..7. <see cref="DecodedInstruction.OpSize"/> is the memory operand's size in
+    /// bytes (0 when it does not fit a byte, e.g. the 512-byte FXSAVE area), else the size of the first
+    /// GPR operand. Implicit string-style memory operands (MASKMOVDQU's [rDI]) set the address size and
+    /// segment only.
+    /// </summary>
+    private static bool FillExtOperands(in Instruction ins, ref DecodedInstruction d)
+    {
+        int count = ins.OpCount;
+        int size = 0;
+        for (int i = 0; i < count; i++)
+        {
+            OpKind kind = ins.GetOpKind(i);
+            switch (kind)
+            {
+                case OpKind.Register:
+                {
+                    Register r = ins.GetOpRegister(i);
+                    byte num;
+                    if (TryGpr(r, out num, out int rsize)) { if (size == 0) size = rsize; }
+                    else if (r.IsXMM()) num = (byte)(r - Register.XMM0);
+                    else if (r.IsMM()) num = (byte)(r - Register.MM0);
+                    else if (r >= Register.ST0 && r <= Register.ST7) num = (byte)(r - Register.ST0);
+                    else if (r.IsSegmentRegister()) num = (byte)(r - Register.ES);
+                    else return false;
+                    if (i == 0) d.Reg = num;
+                    else if (i == 1) d.Reg2 = num;
+                    else if (i == 2) d.Reg3 = num;
+                    break;
+                }
+                case OpKind.Memory:
+                {
+                    if (!FillMemory(in ins, ref d)) return false;
+                    d.Flags |= i == 0 ? DecodedFlags.MemA : DecodedFlags.MemB;
+                    int ms = ins.MemorySize.GetSize();
+                    size = ms <= 255 ? ms : 0;
+                    break;
+                }
+                case OpKind.Immediate8:
+                case OpKind.Immediate8_2nd:
+                case OpKind.Immediate16:
+                case OpKind.Immediate32:
+                case OpKind.Immediate64:
+                case OpKind.Immediate8to16:
+                case OpKind.Immediate8to32:
+                case OpKind.Immediate8to64:
+                case OpKind.Immediate32to64:
+                    if (kind == OpKind.Immediate8_2nd) { d.Extra = (byte)ins.GetImmediate(i); break; } // EXTRQ/INSERTQ
+                    d.Imm = ins.GetImmediate(i);
+                    d.Flags |= i <= 1 ? DecodedFlags.ImmB : DecodedFlags.Imm3;
+                    break;
+                case OpKind.MemorySegSI: case OpKind.MemorySegESI: case OpKind.MemorySegRSI:
+                case OpKind.MemorySegDI: case OpKind.MemorySegEDI: case OpKind.MemorySegRDI:
+                case OpKind.MemoryESDI: case OpKind.MemoryESEDI: case OpKind.MemoryESRDI:
+                    d.AddrSize = kind is OpKind.MemorySegSI or OpKind.MemorySegDI or OpKind.MemoryESDI ? (byte)2
+                        : kind is OpKind.MemorySegESI or OpKind.MemorySegEDI or OpKind.MemoryESEDI ? (byte)4 : (byte)8;
+                    d.Segment = kind is OpKind.MemoryESDI or OpKind.MemoryESEDI or OpKind.MemoryESRDI ? (byte)0 : SegNum(ins.MemorySegment);
+                    break;
+                default:
+                    return false;
+            }
+        }
         d.OpSize = (byte)size;
         return true;
     }

@@ -512,4 +512,14 @@ public enum Op : ushort
     TestMR64,
     /// <summary>Fast form of TEST memory, register, 32-bit.</summary>
     TestMR32,
+
+    // ---- table-driven instructions ----
+    /// <summary>
+    /// An instruction executed through the per-<see cref="Iced.Intel.Code"/> handler table of
+    /// Vtx.Core (x87, MMX, SSE-SSE4.2, state save/restore, fences, cache control...): the decoder
+    /// fills operands generically (see <see cref="DecodedInstruction"/>) and the processor resolves
+    /// the handler, and the CPUID features that gate it, when it finishes the decoding. A code with
+    /// no handler, or of a feature the CPU model does not offer, becomes <see cref="Invalid"/> (#UD).
+    /// </summary>
+    Ext,
 }

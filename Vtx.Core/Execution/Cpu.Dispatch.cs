@@ -234,6 +234,7 @@ public sealed partial class Cpu
             case Op.Vmresume: ExecVmentry(ref d, true); break;
             case Op.Vmfunc: ExecVmfunc(ref d); break;
             case Op.Stac: ExecStacClac(true); break;
+            case Op.Ext: ExecuteExt(ref d); break;
             case Op.Clac: ExecStacClac(false); break;
 
             // Invalid, Unsupported, UD0/UD1/UD2: #UD (SDM Vol. 3A, 6.15, interrupt 6).

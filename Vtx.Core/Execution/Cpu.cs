@@ -502,6 +502,7 @@ public sealed unsafe partial class Cpu
     /// <summary>Resolves the cost and the model's feature set into a fresh decoding.</summary>
     private void Finish(ref DecodedInstruction d)
     {
+        if (d.Op == Op.Ext) FinishExt(ref d);
         if (!_opEnabled[(int)d.Op])
         {
             // Without LZCNT/BMI1, F3 0F BD/BC execute as BSR/BSF (the REP prefix is ignored); others #UD.

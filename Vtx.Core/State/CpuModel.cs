@@ -1,3 +1,5 @@
+using Iced.Intel;
+
 namespace Vtx;
 
 /// <summary>One CPUID answer: the four output registers (SDM Vol. 2A, CPUID).</summary>
@@ -66,6 +68,75 @@ public sealed class CpuModel
     /// (CPUID.1:ECX.VMX[5] = 0, CR4.VMXE reserved, the VMX instructions #UD).
     /// </summary>
     public Vmx.VmxCapabilities? Vmx { get; init; } = new();
+
+    /// <summary>x87 FPU on chip (CPUID.1:EDX[0]); FCMOVcc also needs CMOV, FISTTP SSE3.</summary>
+    public bool Fpu { get; init; } = true;
+    /// <summary>MMX technology (CPUID.1:EDX[23]).</summary>
+    public bool Mmx { get; init; } = true;
+    /// <summary>FXSAVE/FXRSTOR and CR4.OSFXSR (CPUID.1:EDX[24]).</summary>
+    public bool Fxsr { get; init; } = true;
+    /// <summary>SSE (CPUID.1:EDX[25]).</summary>
+    public bool Sse { get; init; } = true;
+    /// <summary>SSE2 (CPUID.1:EDX[26]).</summary>
+    public bool Sse2 { get; init; } = true;
+    /// <summary>SSE3 (CPUID.1:ECX[0]).</summary>
+    public bool Sse3 { get; init; } = true;
+    /// <summary>SSSE3 (CPUID.1:ECX[9]).</summary>
+    public bool Ssse3 { get; init; } = true;
+    /// <summary>SSE4.1 (CPUID.1:ECX[19]).</summary>
+    public bool Sse41 { get; init; } = true;
+    /// <summary>SSE4.2, including CRC32 and PCMPxSTRx (CPUID.1:ECX[20]).</summary>
+    public bool Sse42 { get; init; } = true;
+    /// <summary>CLFLUSH (CPUID.1:EDX[19]).</summary>
+    public bool Clflush { get; init; } = true;
+    /// <summary>CLFLUSHOPT (CPUID.7.0:EBX[23]).</summary>
+    public bool ClflushOpt { get; init; } = true;
+    /// <summary>PREFETCHW (CPUID.80000001h:ECX[8]).</summary>
+    public bool Prefetchw { get; init; } = true;
+    /// <summary>XSAVEOPT (CPUID.0Dh.1:EAX[0]); requires <see cref="Xsave"/>.</summary>
+    public bool XsaveOpt { get; init; } = true;
+    /// <summary>XSAVEC (CPUID.0Dh.1:EAX[1]); requires <see cref="Xsave"/>.</summary>
+    public bool XsaveC { get; init; } = true;
+
+    /// <summary>
+    /// True when the model offers Iced CPUID feature <paramref name="f"/>. This is the one mapping from
+    /// Iced's feature names to the model; instruction gating and CPUID answers both follow it.
+    /// Features Vtx does not model answer false.
+    /// </summary>
+    public bool Offers(Iced.Intel.CpuidFeature f) => f switch
+    {
+        Iced.Intel.CpuidFeature.INTEL8086 or Iced.Intel.CpuidFeature.INTEL186 or Iced.Intel.CpuidFeature.INTEL286
+            or Iced.Intel.CpuidFeature.INTEL386 or Iced.Intel.CpuidFeature.INTEL486 or Iced.Intel.CpuidFeature.X64
+            or Iced.Intel.CpuidFeature.CPUID or Iced.Intel.CpuidFeature.CX8 or Iced.Intel.CpuidFeature.CMOV
+            or Iced.Intel.CpuidFeature.MSR or Iced.Intel.CpuidFeature.TSC => true,
+        Iced.Intel.CpuidFeature.FPU or Iced.Intel.CpuidFeature.FPU287 or Iced.Intel.CpuidFeature.FPU387 => Fpu,
+        Iced.Intel.CpuidFeature.MMX => Mmx,
+        Iced.Intel.CpuidFeature.FXSR => Fxsr,
+        Iced.Intel.CpuidFeature.SSE => Sse,
+        Iced.Intel.CpuidFeature.SSE2 => Sse2,
+        Iced.Intel.CpuidFeature.SSE3 => Sse3,
+        Iced.Intel.CpuidFeature.SSSE3 => Ssse3,
+        Iced.Intel.CpuidFeature.SSE4_1 => Sse41,
+        Iced.Intel.CpuidFeature.SSE4_2 => Sse42,
+        Iced.Intel.CpuidFeature.CLFSH => Clflush,
+        Iced.Intel.CpuidFeature.CLFLUSHOPT => ClflushOpt,
+        Iced.Intel.CpuidFeature.PREFETCHW => Prefetchw,
+        Iced.Intel.CpuidFeature.XSAVE => Xsave,
+        Iced.Intel.CpuidFeature.XSAVEOPT => Xsave && XsaveOpt,
+        Iced.Intel.CpuidFeature.XSAVEC => Xsave && XsaveC,
+        Iced.Intel.CpuidFeature.POPCNT => Popcnt,
+        Iced.Intel.CpuidFeature.MOVBE => Movbe,
+        Iced.Intel.CpuidFeature.CMPXCHG16B => Cx16,
+        _ => false,
+    };
+
+    /// <summary>True when the model offers every CPUID feature Iced lists for <paramref name="code"/>.</summary>
+    public bool OffersAll(Iced.Intel.Code code)
+    {
+        foreach (var f in code.CpuidFeatures())
+            if (!Offers(f)) return false;
+        return true;
+    }
 
     /// <summary>LAHF/SAHF in 64-bit mode (CPUID.80000001h:ECX[0]).</summary>
     public bool LahfSahf64 { get; init; } = true;
