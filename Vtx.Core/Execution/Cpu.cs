@@ -176,7 +176,7 @@ public sealed unsafe partial class Cpu
 
     /// <summary>
     /// Puts the processor in flat <paramref name="codeSize"/>-bit operation with paging disabled
-    /// and CPL 0: 64 = 64-bit mode; 32 = 32-bit protected mode with 4-GiB flat segments; 16 = 16-bit
+    /// and CPL 0, with x87/SSE enabled as for a program (CR0.MP/NE, CR4.OSFXSR/OSXMMEXCPT, FNINIT state); 64 = 64-bit mode; 32 = 32-bit protected mode with 4-GiB flat segments; 16 = 16-bit
     /// protected mode with flat 64-KiB-addressable segments. Segment bases other than FS/GS are 0.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="codeSize"/> is not 16, 32 or 64.</exception>
@@ -185,7 +185,11 @@ public sealed unsafe partial class Cpu
         if (codeSize is not (16 or 32 or 64))
             throw new ArgumentOutOfRangeException(nameof(codeSize), codeSize, "code size must be 16, 32 or 64");
         // Flat protected mode (or 64-bit mode: EFER.LME/LMA set, CS.L = 1); paging stays off here.
-        _cr0 = Cr0.PE | Cr0.ET | Cr0.NE;
+        // x87 and SSE are ready as an operating system leaves them for a program: CR0.MP/NE,
+        // CR4.OSFXSR/OSXMMEXCPT (as far as the model offers them), FNINIT state, MXCSR 1F80h.
+        _cr0 = Cr0.PE | Cr0.ET | Cr0.NE | Cr0.MP;
+        _cr4 = (_cr4 & ~(Cr4.OSFXSR | Cr4.OSXMMEXCPT)) | (Model.Fxsr ? Cr4.OSFXSR : 0) | (Model.Sse ? Cr4.OSXMMEXCPT : 0);
+        InitFpuForPrograms();
         _efer = codeSize == 64 ? Efer.LME | Efer.LMA : 0;
         uint codeAr = 0x9B | (codeSize == 64 ? SegmentCache.L : codeSize == 32 ? SegmentCache.DB : 0) | SegmentCache.G;
         uint dataAr = 0x93 | (codeSize == 16 ? 0 : SegmentCache.DB) | SegmentCache.G;

@@ -39,6 +39,41 @@ public sealed partial class Cpu
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal Span<byte> XmmBytes(int reg) => MemoryMarshal.AsBytes(_xmm.AsSpan((reg & 15) * VecLanes, 2));
 
+    /// <summary>
+    /// x87 and SSE state after power-up or RESET (SDM Vol. 3A, Table 10-1): FCW 0040h, FSW 0, every
+    /// tag 01b (zero: all registers valid), data registers +0, FIP/FDP/FOP 0, MXCSR 1F80h, XMM 0.
+    /// (INIT leaves them unchanged.)
+    /// </summary>
+    private void ResetFpuState()
+    {
+        Array.Clear(_fpr);
+        _fpuControl = 0x0040;
+        _fpuStatus = 0;
+        _fpuTop = 0;
+        _fpuEmpty = 0;
+        _fpuOpcode = 0;
+        _fpuIp = _fpuDp = 0;
+        _fpuCs = _fpuDs = 0;
+        Array.Clear(_xmm);
+        _mxcsr = MxcsrReset;
+    }
+
+    /// <summary>
+    /// The x87/SSE set-up an operating system gives a program (used by <see cref="SetFlatMode"/>):
+    /// the FNINIT state (FCW 037Fh, all registers empty) and MXCSR 1F80h.
+    /// </summary>
+    private void InitFpuForPrograms()
+    {
+        _fpuControl = 0x037F;
+        _fpuStatus = 0;
+        _fpuTop = 0;
+        _fpuEmpty = 0xFF;
+        _fpuOpcode = 0;
+        _fpuIp = _fpuDp = 0;
+        _fpuCs = _fpuDs = 0;
+        _mxcsr = MxcsrReset;
+    }
+
     /// <summary>Reads XMM register <paramref name="index"/> (0..15), bits 127:0.</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="index"/> is not 0..15.</exception>
     public UInt128 GetXmm(int index)

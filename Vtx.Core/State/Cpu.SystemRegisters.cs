@@ -223,6 +223,7 @@ public sealed partial class Cpu
         _cr0 = Cr0.ET | Cr0.CD | Cr0.NW;
         _cr2 = _cr3 = _cr4 = _efer = 0;
         _xcr0 = 1;
+        ResetFpuState();
         Array.Clear(_dr);
         _dr[6] = 0xFFFF0FF0;
         _dr[7] = 0x400;
