@@ -13,8 +13,8 @@ namespace Vtx.Bench;
 [Config(typeof(BenchConfig))]
 public class CpuBenchmarks
 {
-    private VtxHost _checksum = null!, _fib = null!, _sort = null!;
-    private NativeHost? _nChecksum, _nFib, _nSort;
+    private VtxHost _checksum = null!, _fib = null!, _sort = null!, _matMul = null!, _x87 = null!;
+    private NativeHost? _nChecksum, _nFib, _nSort, _nMatMul, _nX87;
 
     // One setup per category, so each benchmark process only prepares (and validates) its own workload.
     [GlobalSetup(Targets = [nameof(Checksum_Native), nameof(Checksum_Vtx)])]
@@ -25,6 +25,12 @@ public class CpuBenchmarks
 
     [GlobalSetup(Targets = [nameof(Sort_Native), nameof(Sort_Vtx)])]
     public void SetupSort() => Prepare(Workloads.Sort, out _sort, out _nSort);
+
+    [GlobalSetup(Targets = [nameof(MatMul_Native), nameof(MatMul_Vtx)])]
+    public void SetupMatMul() => Prepare(Workloads.MatMul, out _matMul, out _nMatMul);
+
+    [GlobalSetup(Targets = [nameof(X87Series_Native), nameof(X87Series_Vtx)])]
+    public void SetupX87() => Prepare(Workloads.X87Series, out _x87, out _nX87);
 
     private static void Prepare(Workload w, out VtxHost vtx, out NativeHost native)
     {
@@ -40,6 +46,8 @@ public class CpuBenchmarks
         _nChecksum?.Dispose();
         _nFib?.Dispose();
         _nSort?.Dispose();
+        _nMatMul?.Dispose();
+        _nX87?.Dispose();
     }
 
     [Benchmark(Baseline = true), BenchmarkCategory("Checksum")]
@@ -59,6 +67,18 @@ public class CpuBenchmarks
 
     [Benchmark, BenchmarkCategory("Sort")]
     public ulong Sort_Vtx() => _sort.Call();
+
+    [Benchmark(Baseline = true), BenchmarkCategory("MatMul")]
+    public ulong MatMul_Native() => _nMatMul!.Call();
+
+    [Benchmark, BenchmarkCategory("MatMul")]
+    public ulong MatMul_Vtx() => _matMul.Call();
+
+    [Benchmark(Baseline = true), BenchmarkCategory("X87Series")]
+    public ulong X87Series_Native() => _nX87!.Call();
+
+    [Benchmark, BenchmarkCategory("X87Series")]
+    public ulong X87Series_Vtx() => _x87.Call();
 }
 
 /// <summary>

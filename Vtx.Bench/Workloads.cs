@@ -50,7 +50,25 @@ public static class Workloads
     public static Workload Fib { get; } = BuildFib();
     public static Workload Sort { get; } = BuildSort();
 
-    public static IReadOnlyList<Workload> All { get; } = [Checksum, Fib, Sort];
+    /// <summary>Matrix order of the SSE2 matrix multiply.</summary>
+    public const int MatN = 16;
+
+    /// <summary>Rounds of the SSE2 matrix multiply per run.</summary>
+    public const ulong MatRounds = 40;
+
+    /// <summary>Terms of the x87 series per run.</summary>
+    public const ulong SeriesTerms = 150_000;
+
+    public static Workload MatMul { get; } = BuildMatMul();
+    public static Workload X87Series { get; } = BuildX87Series();
+
+    /// <summary>The integer workloads (the interpreter's speed targets).</summary>
+    public static IReadOnlyList<Workload> Integer { get; } = [Checksum, Fib, Sort];
+
+    /// <summary>The floating-point workloads (SSE2 and x87).</summary>
+    public static IReadOnlyList<Workload> FloatingPoint { get; } = [MatMul, X87Series];
+
+    public static IReadOnlyList<Workload> All { get; } = [Checksum, Fib, Sort, MatMul, X87Series];
 
     /// <summary>Straight-line code for the decode-cache cold-start benchmark (not in <see cref="All"/>).</summary>
     public static Workload ColdStart { get; } = BuildStraightLine(DecodeCacheBenchmarks.StraightLineInstructions);
@@ -241,6 +259,118 @@ public static class Workloads
             HaltOffset = 0,
             Arg1 = SortRounds,
             DataBytes = SortCount * 8,
+        });
+    }
+
+    /// <summary>
+    /// u64 matmul(double* buf /* A, B, C: MatN x MatN each */, u64 rounds): each round computes C = A x B
+    /// with SSE2 packed doubles (broadcast A[i][k] with UNPCKLPD, MULPD/ADDPD over two columns at a
+    /// time) and folds the bits of every stored pair's low element into a checksum, which it returns.
+    /// </summary>
+    private static Workload BuildMatMul()
+    {
+        const int n = MatN, bOff = n * n * 8, cOff = 2 * n * n * 8;
+        var a = new Assembler(64);
+        Label round = a.CreateLabel(), iLoop = a.CreateLabel(), jLoop = a.CreateLabel(), kLoop = a.CreateLabel(),
+              done = a.CreateLabel(), halt = a.CreateLabel();
+        a.push(r15);
+        a.xor(r15d, r15d);                     // checksum
+        a.test(rsi, rsi);
+        a.jz(done);
+        a.Label(ref round);
+        a.xor(r8d, r8d);                       // i
+        a.Label(ref iLoop);
+        a.xor(r9d, r9d);                       // j, two columns at a time
+        a.Label(ref jLoop);
+        a.xorpd(xmm2, xmm2);
+        a.xor(r10d, r10d);                     // k
+        a.Label(ref kLoop);
+        a.imul(rax, r8, n);
+        a.add(rax, r10);
+        a.movsd(xmm0, __qword_ptr[rdi + rax * 8]);
+        a.unpcklpd(xmm0, xmm0);                // A[i][k] in both lanes
+        a.imul(rax, r10, n);
+        a.add(rax, r9);
+        a.movupd(xmm1, __xmmword_ptr[rdi + rax * 8 + bOff]);
+        a.mulpd(xmm1, xmm0);
+        a.addpd(xmm2, xmm1);
+        a.inc(r10);
+        a.cmp(r10, n);
+        a.jb(kLoop);
+        a.imul(rax, r8, n);
+        a.add(rax, r9);
+        a.movupd(__xmmword_ptr[rdi + rax * 8 + cOff], xmm2);
+        a.movq(rdx, xmm2);
+        a.xor(r15, rdx);
+        a.rol(r15, 7);
+        a.add(r9, 2);
+        a.cmp(r9, n);
+        a.jb(jLoop);
+        a.inc(r8);
+        a.cmp(r8, n);
+        a.jb(iLoop);
+        a.dec(rsi);
+        a.jnz(round);
+        a.Label(ref done);
+        a.mov(rax, r15);
+        a.pop(r15);
+        a.ret();
+        return Finish(a, halt, new Workload
+        {
+            Name = "MatMul",
+            Description = $"SSE2 double-precision {MatN}x{MatN} matrix multiply x {MatRounds} rounds",
+            Code = null!,
+            HaltOffset = 0,
+            Arg1 = MatRounds,
+            DataBytes = 3 * n * n * 8,
+            InitData = static span =>
+            {
+                // A and B hold small exact values (multiples of 1/8), C is overwritten by every round.
+                for (int i = 0; i < 2 * MatN * MatN; i++)
+                    BitConverter.TryWriteBytes(span[(i * 8)..], ((i * 7 + i / MatN * 3) % 17 - 8) / 8.0);
+            },
+        });
+    }
+
+    /// <summary>
+    /// u64 series(u8* scratch, u64 n): sum of 1/(i*i) for i = 1..n in x87 extended precision (FILD, FMUL,
+    /// FDIVRP, FADDP), then FSQRT of 6 x sum (an approximation of pi); returns the bits of the result
+    /// stored as a double. FCW is saved, set by FNINIT and restored (it is callee-saved in the ABI).
+    /// </summary>
+    private static Workload BuildX87Series()
+    {
+        var a = new Assembler(64);
+        Label loop = a.CreateLabel(), halt = a.CreateLabel();
+        a.fnstcw(__word_ptr[rdi + 16]);
+        a.fninit();
+        a.fldz();                              // st0 = sum
+        a.mov(ecx, 1);
+        a.Label(ref loop);
+        a.mov(__qword_ptr[rdi], rcx);
+        a.fild(__qword_ptr[rdi]);              // st0 = i, st1 = sum
+        a.fmul(st0, st0);                      // i*i
+        a.fld1();                              // 1, i*i, sum
+        a.fdivrp(st1, st0);                    // 1/(i*i), sum
+        a.faddp(st1, st0);                     // sum
+        a.inc(rcx);
+        a.cmp(rcx, rsi);
+        a.jbe(loop);
+        a.mov(__qword_ptr[rdi], 6);
+        a.fild(__qword_ptr[rdi]);
+        a.fmulp(st1, st0);
+        a.fsqrt();
+        a.fstp(__qword_ptr[rdi + 8]);
+        a.mov(rax, __qword_ptr[rdi + 8]);
+        a.fldcw(__word_ptr[rdi + 16]);
+        a.ret();
+        return Finish(a, halt, new Workload
+        {
+            Name = "X87Series",
+            Description = $"x87 extended-precision series, {SeriesTerms:N0} terms, FSQRT",
+            Code = null!,
+            HaltOffset = 0,
+            Arg1 = SeriesTerms,
+            DataBytes = 32,
         });
     }
 
