@@ -125,7 +125,7 @@ public sealed class VmxCapabilities
     /// CPU model offers, plus VMXE. Keep it in step with the CPU's supported CR4 mask.
     /// </summary>
     public ulong Cr4Fixed1 { get; init; } = Cr4.TSD | Cr4.DE | Cr4.PSE | Cr4.PAE | Cr4.PGE | Cr4.PCE | Cr4.UMIP
-        | Cr4.LA57 | Cr4.VMXE | Cr4.PCIDE | Cr4.SMEP | Cr4.SMAP;
+        | Cr4.LA57 | Cr4.VMXE | Cr4.PCIDE | Cr4.SMEP | Cr4.SMAP | Cr4.OSFXSR | Cr4.OSXMMEXCPT | Cr4.OSXSAVE;
 
     /// <summary>
     /// IA32_VMX_EPT_VPID_CAP (SDM A.10): execute-only translations, 4-level walks, UC and WB paging-structure
