@@ -93,6 +93,25 @@ public class SoftFloatSdmTests
         Assert.Equal(OE | PE, e.Flags);
     }
 
+    // SDM Vol. 1, 11.5.2.4: with OE unmasked, PE is set only if rounding with unbounded exponent was inexact;
+    // masked, OE always comes with PE (Table 4-10 responses are never exact).
+    [Fact]
+    public void UnmaskedOverflowSetsPrecisionOnlyForALossOfAccuracy()
+    {
+        var exact = Sse(masks: FpExceptions.All & ~OE);
+        SoftFloat.Mul32(0x7F7F_FFFFu, S(2f), ref exact);
+        Assert.Equal(OE, exact.Flags);
+        var lossy = Sse(masks: FpExceptions.All & ~OE);
+        SoftFloat.Mul32(0x7F7F_FFFFu, S(1.5f), ref lossy);
+        Assert.Equal(OE | PE, lossy.Flags);
+        var masked = Sse();
+        SoftFloat.Mul32(0x7F7F_FFFFu, S(2f), ref masked);
+        Assert.Equal(OE | PE, masked.Flags);
+        var fst = X87(masks: FpExceptions.All & ~OE);
+        SoftFloat.F80ToF64(Max80, ref fst);
+        Assert.Equal(OE | PE, fst.Flags);
+    }
+
     // SDM Vol. 1, 4.9.1.5: tininess is judged on the result rounded with unbounded exponent.
     // (1 + 2^−23) × (largest denormal) = 2^−126 × (1 − 2^−46): rounded to nearest it is the smallest
     // normal, so it is not tiny (PE only); truncated it stays below 2^−126 (tiny and inexact: UE, PE).
