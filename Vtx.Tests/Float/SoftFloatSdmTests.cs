@@ -426,4 +426,26 @@ public class SoftFloatSdmTests
         x = X87(FpRounding.Up);
         Assert.Equal(X(-2.0), SoftFloat.RoundToIntegral80(X(-2.5), ref x));
     }
+
+    // RoundPack80 with absurd exponents still answers per SDM 8.5.4/8.5.5 (no host exception).
+    [Fact]
+    public void RoundPackExtremeExponents()
+    {
+        var x = X87();
+        Assert.Equal(Float80.Zero, SoftFloat.RoundPack80(false, int.MinValue, 1, true, FpPrecision.Extended, ref x));
+        Assert.Equal(UE | PE, x.Flags);
+        x = X87(FpRounding.Up);
+        // Rounding up under PC = double: the smallest denormal on the 53-bit grid, 2^(−16382−52).
+        Assert.Equal(new Float80(1ul << 11, 0), SoftFloat.RoundPack80(false, int.MinValue, UInt128.MaxValue, false, FpPrecision.Double, ref x));
+        Assert.Equal(UE | PE, x.Flags);
+        x = X87();
+        Assert.Equal(Inf80, SoftFloat.RoundPack80(false, int.MaxValue, 1, false, FpPrecision.Single, ref x));
+        Assert.Equal(OE | PE, x.Flags);
+        x = X87(masks: FpExceptions.All & ~OE);
+        Assert.Equal(new Float80(Inf80.Significand, 0xFFFF), SoftFloat.RoundPack80(true, int.MaxValue, 1, false, FpPrecision.Single, ref x));
+        Assert.Equal(OE, x.Flags);
+        x = X87(masks: FpExceptions.All & ~UE);
+        Assert.Equal(new Float80(0, 0x8000), SoftFloat.RoundPack80(true, int.MinValue, 1, false, FpPrecision.Extended, ref x));
+        Assert.Equal(UE, x.Flags);
+    }
 }
