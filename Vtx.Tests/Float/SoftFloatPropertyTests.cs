@@ -142,6 +142,17 @@ public class SoftFloatPropertyTests
             uint hb = BitConverter.SingleToUInt32Bits((float)x);
             return double.IsNaN(x) || hb == got ? null : $"cvtsd2ss: got {got:X8}, host {hb:X8}";
         });
+        Check(from a in F32 select a, a =>
+        {
+            FpEnv e = env0;
+            ulong got = SoftFloat.F32ToF64(a, ref e);
+            float x = BitConverter.UInt32BitsToSingle(a);
+            ulong hb = BitConverter.DoubleToUInt64Bits(x);
+            int t = SoftFloat.F32ToI32(a, true, ref e);
+            // In range, C#'s float → int conversion truncates exactly like CVTTSS2SI.
+            bool inRange = !float.IsNaN(x) && x > -2147483904f && x < 2147483648f;
+            return (float.IsNaN(x) || hb == got) && (!inRange || t == (int)x) ? null : $"cvtss2sd/cvttss2si: got {got:X16}/{t}, host {hb:X16}/{(inRange ? (int)x : 0)}";
+        });
         Check(from i in Ints select i, i =>
         {
             FpEnv e = env0;
