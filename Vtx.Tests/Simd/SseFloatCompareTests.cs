@@ -74,7 +74,7 @@ public class SseFloatCompareTests
             flags |= fl;
             exp = (exp & ~laneMask) | (Holds(t.imm, r) ? laneMask : 0);
         }
-        SseFloatArithmeticTests.Verify(Code(insn), t.mem, t.d, t.s, t.x, exp, flags, $"cmp{t.kind} imm={t.imm} {t.d:X32}, {t.s:X32} mxcsr={t.x:X4}");
+        SseFloatArithmeticTests.Verify(Code($"cmp{t.kind}{t.mem}{t.imm}", insn), t.mem, t.d, t.s, t.x, exp, flags, $"cmp{t.kind} imm={t.imm} {t.d:X32}, {t.s:X32} mxcsr={t.x:X4}");
     });
 
     [Fact]
@@ -141,7 +141,7 @@ public class SseFloatCompareTests
             ? SseRef.Compare(FloatFormat.F32, Lane32(t.d, 0), Lane32(t.s, 0), quiet, c, out var flags)
             : SseRef.Compare(FloatFormat.F64, Lane64(t.d, 0), Lane64(t.s, 0), quiet, c, out flags);
         ulong rflagsIn = 2 | ((ulong)t.fl & 0x8D5);
-        var (m, res) = Exec(Code(insn), mm =>
+        var (m, res) = Exec(Code($"comis{t.kind}{t.mem}", insn), mm =>
         {
             mm.Cpu.SetXmm(1, t.d); mm.Cpu.SetXmm(2, t.s); mm.Cpu.Mxcsr = t.x; mm.WriteMemory(Data, Bytes(t.s));
             mm.Cpu.Rflags = rflagsIn;

@@ -50,7 +50,7 @@ public class SseFloatConvertTests
         var f = t.dbl ? FloatFormat.F64 : FloatFormat.F32;
         ulong r = SseRef.FromInt(f, value, c, out var flags);
         UInt128 exp = t.dbl ? (t.d & ~(UInt128)ulong.MaxValue) | r : (t.d & ~(UInt128)0xFFFF_FFFFu) | r;
-        var (m, res) = Exec(Code(insn), mm =>
+        var (m, res) = Exec(Code($"si2{t.dbl}{t.wide}{t.mem}", insn), mm =>
         {
             mm.Cpu.SetXmm(1, t.d); mm.Cpu.Mxcsr = t.x; mm.Cpu[Gpr.Rbx] = (ulong)t.v;
             mm.WriteMemory(Data, BitConverter.GetBytes(t.v));
@@ -79,7 +79,7 @@ public class SseFloatConvertTests
         ulong src = t.dbl ? Lane64(t.s, 0) : Lane32(t.s, 0);
         long r = SseRef.ToInt(f, src, t.wide ? 64 : 32, t.trunc, c, out var flags);
         const ulong before = 0xDEAD_BEEF_CAFE_F00D;
-        var (m, res) = Exec(Code(insn), mm => { mm.Cpu.SetXmm(2, t.s); mm.Cpu.Mxcsr = t.x; mm.Cpu[Gpr.Rbx] = before; mm.WriteMemory(Data, Bytes(t.s)); });
+        var (m, res) = Exec(Code($"2si{t.dbl}{t.trunc}{t.wide}{t.mem}", insn), mm => { mm.Cpu.SetXmm(2, t.s); mm.Cpu.Mxcsr = t.x; mm.Cpu[Gpr.Rbx] = before; mm.WriteMemory(Data, Bytes(t.s)); });
         var (mx, faults) = Outcome(t.x, flags);
         Assert.Equal(mx, m.Cpu.Mxcsr);
         if (faults) { AssertFault(res, ExceptionVector.XM); Assert.Equal(before, m.Cpu[Gpr.Rbx]); }
@@ -198,7 +198,7 @@ public class SseFloatConvertTests
             UInt128 mask = (f.OutWidth == 32 ? (UInt128)0xFFFF_FFFFu : ulong.MaxValue) << (f.OutWidth * k);
             exp = (exp & ~mask) | (((UInt128)r << (f.OutWidth * k)) & mask);
         }
-        SseFloatArithmeticTests.Verify(Code(t.mem ? f.Mem : f.Reg), t.mem, t.d, t.s, t.x, exp, flags, $"{f.Name} {t.s:X32} mxcsr={t.x:X4}");
+        SseFloatArithmeticTests.Verify(Code($"{f.Name}{t.mem}", t.mem ? f.Mem : f.Reg), t.mem, t.d, t.s, t.x, exp, flags, $"{f.Name} {t.s:X32} mxcsr={t.x:X4}");
     });
 
     // ------------------------------------------------------------------ MMX forms
@@ -254,7 +254,7 @@ public class SseFloatConvertTests
                 flags = h0 | h1;
                 break;
         }
-        var (m, r) = Exec(Code(insn), mm =>
+        var (m, r) = Exec(Code($"mmx{t.kind}{t.mem}", insn), mm =>
         {
             mm.Cpu.SetXmm(1, t.d); mm.Cpu.SetXmm(2, t.s); mm.Cpu.Mxcsr = t.x; mm.WriteMemory(Data, Bytes(t.s));
             mm.Cpu.SetFpuRegister(1, new Float80(mmIn, 0xFFFF));

@@ -166,6 +166,26 @@ public class SseFloatExceptionTests
         Assert.Equal(0x1F80u, m.Cpu.Mxcsr);
     }
 
+    [Fact]
+    public void ThirtyTwoBitProtectedModeUsesTheSameRules()
+    {
+        byte[] code = Tests.Support.Guest.Assemble(a => { a.addps(xmm1, __[eax]); a.cvtsi2sd(xmm2, ebx); a.hlt(); }, Tests.Support.Guest.CodeBase, 32);
+        foreach (var (address, aligned) in new[] { (Data, true), (Data + 4, false) })
+        {
+            var m = Tests.Core.CoreHarness.Load(code, bitness: 32);
+            m.Cpu[Gpr.Rax] = address;
+            m.Cpu[Gpr.Rbx] = 0xFFFF_FFFF; // -1 as r/m32
+            m.Cpu.SetXmm(1, Pack32(One, One, One, One));
+            m.WriteMemory(Data, Bytes(Pack32(One, Two, One, Two)));
+            m.WriteMemory(Data + 16, Bytes(Pack32(One, Two, One, Two)));
+            var r = m.Run(RunLimits.Instructions(2));
+            if (!aligned) { AssertFault(r, ExceptionVector.GP, 0); continue; }
+            Assert.Equal(StopReason.InstructionLimit, r.Reason);
+            Assert.Equal(Pack32(Two, Three, Two, Three), m.Cpu.GetXmm(1));
+            Assert.Equal(0xBFF0_0000_0000_0000UL, (ulong)m.Cpu.GetXmm(2));
+        }
+    }
+
     // ------------------------------------------------------------------ MMX transition (SDM Vol. 1, 9.5.1; Vol. 2, CVTPI2PS/CVTPI2PD)
 
     private static (Machine M, RunResult R) GoMmx(Action<Assembler> insn, Action<Machine>? more = null) =>

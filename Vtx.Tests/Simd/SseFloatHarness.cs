@@ -16,6 +16,11 @@ internal static class SseHarness
 
     public static byte[] Code(Action<Assembler> insn) => Guest.Assemble(a => { insn(a); a.hlt(); });
 
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte[]> Assembled = new();
+
+    /// <summary><see cref="Code"/>, assembled once per <paramref name="key"/> (properties run the same forms many times).</summary>
+    public static byte[] Code(string key, Action<Assembler> insn) => Assembled.GetOrAdd(key, _ => Code(insn));
+
     /// <summary>Loads <paramref name="code"/>, applies <paramref name="setup"/>, runs one instruction.</summary>
     public static (Machine M, RunResult R) Exec(byte[] code, Action<Machine> setup)
     {
