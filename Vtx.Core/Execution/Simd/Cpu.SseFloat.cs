@@ -12,7 +12,7 @@ namespace Vtx;
 // Shared rules (SDM Vol. 1, 11.5.2 and Vol. 3A, Table 2-2 / 13.1):
 //  - SseAvailable() first (#UD on CR0.EM or !CR4.OSFXSR, then #NM on CR0.TS);
 //  - 16-byte memory operands of packed instructions must be 16-byte aligned (#GP(0)); scalar and
-//    64-bit memory operands need not be (SDM Vol. 1, 11.6.7 / 12.?);
+//    64-bit memory operands need not be (SDM Vol. 1, 10.4.1.1; the #GP(0) lines of each Vol. 2 page);
 //  - every memory fault happens before any state change;
 //  - all lanes are computed with one FpEnv built from MXCSR, so their flags OR together;
 //  - a raised unmasked exception writes NO destination element, still sets the MXCSR flags, and
