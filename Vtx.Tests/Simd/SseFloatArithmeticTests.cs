@@ -5,13 +5,13 @@ using Iced.Intel;
 using Vtx.Float;
 using Xunit;
 using static Iced.Intel.AssemblerRegisters;
-using static Vtx.Tests.Simd.SseHarness;
+using static Vtx.Tests.Simd.SseFloatHarness;
 
 namespace Vtx.Tests.Simd;
 
 /// <summary>
 /// ADD/SUB/MUL/DIV/SQRT/MIN/MAX PS/PD/SS/SD, ADDSUB, HADD/HSUB, ROUND and DPPS/DPPD against the
-/// independent BigInteger model <see cref="SseRef"/> (results and MXCSR flags, every rounding mode,
+/// independent BigInteger model <see cref="SseFloatModel"/> (results and MXCSR flags, every rounding mode,
 /// DAZ, FTZ, masked and unmasked exceptions) and, in round-to-nearest, against .NET's IEEE arithmetic.
 /// </summary>
 public class SseFloatArithmeticTests
@@ -20,52 +20,52 @@ public class SseFloatArithmeticTests
     internal enum Kind { Ps, Pd, Ss, Sd }
 
     /// <summary>One instruction form: its assembler call (xmm1, xmm2) and (xmm1, [rax]).</summary>
-    internal sealed record Form(string Name, Kind Kind, Action<Assembler> Reg, Action<Assembler> Mem, Func<ulong, ulong, SseRef.Ctl, (ulong, FpExceptions)> Lane)
+    internal sealed record Form(string Name, Kind Kind, Action<Assembler> Reg, Action<Assembler> Mem, Func<ulong, ulong, SseFloatModel.Ctl, (ulong, FpExceptions)> Lane)
     {
         public override string ToString() => Name;
     }
 
-    private static Func<ulong, ulong, SseRef.Ctl, (ulong, FpExceptions)> Arith(SseRef.Op op, FloatFormat f) =>
-        (a, b, c) => (SseRef.Arith(op, f, a, b, c, out var fl), fl);
+    private static Func<ulong, ulong, SseFloatModel.Ctl, (ulong, FpExceptions)> Arith(SseFloatModel.Op op, SseFloatFormat f) =>
+        (a, b, c) => (SseFloatModel.Arith(op, f, a, b, c, out var fl), fl);
 
-    private static Func<ulong, ulong, SseRef.Ctl, (ulong, FpExceptions)> MinMax(bool max, FloatFormat f) =>
+    private static Func<ulong, ulong, SseFloatModel.Ctl, (ulong, FpExceptions)> MinMax(bool max, SseFloatFormat f) =>
         (a, b, c) =>
         {
-            var r = SseRef.Compare(f, a, b, false, c, out var fl);
+            var r = SseFloatModel.Compare(f, a, b, false, c, out var fl);
             if (c.Daz) { if (f.IsDenormal(a)) a &= f.SignBit; if (f.IsDenormal(b)) b &= f.SignBit; }
             return (r == (max ? FpCompare.Greater : FpCompare.Less) ? a : b, fl);
         };
 
     internal static readonly Form[] Forms =
     {
-        new("addps", Kind.Ps, a => a.addps(xmm1, xmm2), a => a.addps(xmm1, __[rax]), Arith(SseRef.Op.Add, FloatFormat.F32)),
-        new("subps", Kind.Ps, a => a.subps(xmm1, xmm2), a => a.subps(xmm1, __[rax]), Arith(SseRef.Op.Sub, FloatFormat.F32)),
-        new("mulps", Kind.Ps, a => a.mulps(xmm1, xmm2), a => a.mulps(xmm1, __[rax]), Arith(SseRef.Op.Mul, FloatFormat.F32)),
-        new("divps", Kind.Ps, a => a.divps(xmm1, xmm2), a => a.divps(xmm1, __[rax]), Arith(SseRef.Op.Div, FloatFormat.F32)),
-        new("sqrtps", Kind.Ps, a => a.sqrtps(xmm1, xmm2), a => a.sqrtps(xmm1, __[rax]), Arith(SseRef.Op.Sqrt, FloatFormat.F32)),
-        new("minps", Kind.Ps, a => a.minps(xmm1, xmm2), a => a.minps(xmm1, __[rax]), MinMax(false, FloatFormat.F32)),
-        new("maxps", Kind.Ps, a => a.maxps(xmm1, xmm2), a => a.maxps(xmm1, __[rax]), MinMax(true, FloatFormat.F32)),
-        new("addss", Kind.Ss, a => a.addss(xmm1, xmm2), a => a.addss(xmm1, __[rax]), Arith(SseRef.Op.Add, FloatFormat.F32)),
-        new("subss", Kind.Ss, a => a.subss(xmm1, xmm2), a => a.subss(xmm1, __[rax]), Arith(SseRef.Op.Sub, FloatFormat.F32)),
-        new("mulss", Kind.Ss, a => a.mulss(xmm1, xmm2), a => a.mulss(xmm1, __[rax]), Arith(SseRef.Op.Mul, FloatFormat.F32)),
-        new("divss", Kind.Ss, a => a.divss(xmm1, xmm2), a => a.divss(xmm1, __[rax]), Arith(SseRef.Op.Div, FloatFormat.F32)),
-        new("sqrtss", Kind.Ss, a => a.sqrtss(xmm1, xmm2), a => a.sqrtss(xmm1, __[rax]), Arith(SseRef.Op.Sqrt, FloatFormat.F32)),
-        new("minss", Kind.Ss, a => a.minss(xmm1, xmm2), a => a.minss(xmm1, __[rax]), MinMax(false, FloatFormat.F32)),
-        new("maxss", Kind.Ss, a => a.maxss(xmm1, xmm2), a => a.maxss(xmm1, __[rax]), MinMax(true, FloatFormat.F32)),
-        new("addpd", Kind.Pd, a => a.addpd(xmm1, xmm2), a => a.addpd(xmm1, __[rax]), Arith(SseRef.Op.Add, FloatFormat.F64)),
-        new("subpd", Kind.Pd, a => a.subpd(xmm1, xmm2), a => a.subpd(xmm1, __[rax]), Arith(SseRef.Op.Sub, FloatFormat.F64)),
-        new("mulpd", Kind.Pd, a => a.mulpd(xmm1, xmm2), a => a.mulpd(xmm1, __[rax]), Arith(SseRef.Op.Mul, FloatFormat.F64)),
-        new("divpd", Kind.Pd, a => a.divpd(xmm1, xmm2), a => a.divpd(xmm1, __[rax]), Arith(SseRef.Op.Div, FloatFormat.F64)),
-        new("sqrtpd", Kind.Pd, a => a.sqrtpd(xmm1, xmm2), a => a.sqrtpd(xmm1, __[rax]), Arith(SseRef.Op.Sqrt, FloatFormat.F64)),
-        new("minpd", Kind.Pd, a => a.minpd(xmm1, xmm2), a => a.minpd(xmm1, __[rax]), MinMax(false, FloatFormat.F64)),
-        new("maxpd", Kind.Pd, a => a.maxpd(xmm1, xmm2), a => a.maxpd(xmm1, __[rax]), MinMax(true, FloatFormat.F64)),
-        new("addsd", Kind.Sd, a => a.addsd(xmm1, xmm2), a => a.addsd(xmm1, __[rax]), Arith(SseRef.Op.Add, FloatFormat.F64)),
-        new("subsd", Kind.Sd, a => a.subsd(xmm1, xmm2), a => a.subsd(xmm1, __[rax]), Arith(SseRef.Op.Sub, FloatFormat.F64)),
-        new("mulsd", Kind.Sd, a => a.mulsd(xmm1, xmm2), a => a.mulsd(xmm1, __[rax]), Arith(SseRef.Op.Mul, FloatFormat.F64)),
-        new("divsd", Kind.Sd, a => a.divsd(xmm1, xmm2), a => a.divsd(xmm1, __[rax]), Arith(SseRef.Op.Div, FloatFormat.F64)),
-        new("sqrtsd", Kind.Sd, a => a.sqrtsd(xmm1, xmm2), a => a.sqrtsd(xmm1, __[rax]), Arith(SseRef.Op.Sqrt, FloatFormat.F64)),
-        new("minsd", Kind.Sd, a => a.minsd(xmm1, xmm2), a => a.minsd(xmm1, __[rax]), MinMax(false, FloatFormat.F64)),
-        new("maxsd", Kind.Sd, a => a.maxsd(xmm1, xmm2), a => a.maxsd(xmm1, __[rax]), MinMax(true, FloatFormat.F64)),
+        new("addps", Kind.Ps, a => a.addps(xmm1, xmm2), a => a.addps(xmm1, __[rax]), Arith(SseFloatModel.Op.Add, SseFloatFormat.F32)),
+        new("subps", Kind.Ps, a => a.subps(xmm1, xmm2), a => a.subps(xmm1, __[rax]), Arith(SseFloatModel.Op.Sub, SseFloatFormat.F32)),
+        new("mulps", Kind.Ps, a => a.mulps(xmm1, xmm2), a => a.mulps(xmm1, __[rax]), Arith(SseFloatModel.Op.Mul, SseFloatFormat.F32)),
+        new("divps", Kind.Ps, a => a.divps(xmm1, xmm2), a => a.divps(xmm1, __[rax]), Arith(SseFloatModel.Op.Div, SseFloatFormat.F32)),
+        new("sqrtps", Kind.Ps, a => a.sqrtps(xmm1, xmm2), a => a.sqrtps(xmm1, __[rax]), Arith(SseFloatModel.Op.Sqrt, SseFloatFormat.F32)),
+        new("minps", Kind.Ps, a => a.minps(xmm1, xmm2), a => a.minps(xmm1, __[rax]), MinMax(false, SseFloatFormat.F32)),
+        new("maxps", Kind.Ps, a => a.maxps(xmm1, xmm2), a => a.maxps(xmm1, __[rax]), MinMax(true, SseFloatFormat.F32)),
+        new("addss", Kind.Ss, a => a.addss(xmm1, xmm2), a => a.addss(xmm1, __[rax]), Arith(SseFloatModel.Op.Add, SseFloatFormat.F32)),
+        new("subss", Kind.Ss, a => a.subss(xmm1, xmm2), a => a.subss(xmm1, __[rax]), Arith(SseFloatModel.Op.Sub, SseFloatFormat.F32)),
+        new("mulss", Kind.Ss, a => a.mulss(xmm1, xmm2), a => a.mulss(xmm1, __[rax]), Arith(SseFloatModel.Op.Mul, SseFloatFormat.F32)),
+        new("divss", Kind.Ss, a => a.divss(xmm1, xmm2), a => a.divss(xmm1, __[rax]), Arith(SseFloatModel.Op.Div, SseFloatFormat.F32)),
+        new("sqrtss", Kind.Ss, a => a.sqrtss(xmm1, xmm2), a => a.sqrtss(xmm1, __[rax]), Arith(SseFloatModel.Op.Sqrt, SseFloatFormat.F32)),
+        new("minss", Kind.Ss, a => a.minss(xmm1, xmm2), a => a.minss(xmm1, __[rax]), MinMax(false, SseFloatFormat.F32)),
+        new("maxss", Kind.Ss, a => a.maxss(xmm1, xmm2), a => a.maxss(xmm1, __[rax]), MinMax(true, SseFloatFormat.F32)),
+        new("addpd", Kind.Pd, a => a.addpd(xmm1, xmm2), a => a.addpd(xmm1, __[rax]), Arith(SseFloatModel.Op.Add, SseFloatFormat.F64)),
+        new("subpd", Kind.Pd, a => a.subpd(xmm1, xmm2), a => a.subpd(xmm1, __[rax]), Arith(SseFloatModel.Op.Sub, SseFloatFormat.F64)),
+        new("mulpd", Kind.Pd, a => a.mulpd(xmm1, xmm2), a => a.mulpd(xmm1, __[rax]), Arith(SseFloatModel.Op.Mul, SseFloatFormat.F64)),
+        new("divpd", Kind.Pd, a => a.divpd(xmm1, xmm2), a => a.divpd(xmm1, __[rax]), Arith(SseFloatModel.Op.Div, SseFloatFormat.F64)),
+        new("sqrtpd", Kind.Pd, a => a.sqrtpd(xmm1, xmm2), a => a.sqrtpd(xmm1, __[rax]), Arith(SseFloatModel.Op.Sqrt, SseFloatFormat.F64)),
+        new("minpd", Kind.Pd, a => a.minpd(xmm1, xmm2), a => a.minpd(xmm1, __[rax]), MinMax(false, SseFloatFormat.F64)),
+        new("maxpd", Kind.Pd, a => a.maxpd(xmm1, xmm2), a => a.maxpd(xmm1, __[rax]), MinMax(true, SseFloatFormat.F64)),
+        new("addsd", Kind.Sd, a => a.addsd(xmm1, xmm2), a => a.addsd(xmm1, __[rax]), Arith(SseFloatModel.Op.Add, SseFloatFormat.F64)),
+        new("subsd", Kind.Sd, a => a.subsd(xmm1, xmm2), a => a.subsd(xmm1, __[rax]), Arith(SseFloatModel.Op.Sub, SseFloatFormat.F64)),
+        new("mulsd", Kind.Sd, a => a.mulsd(xmm1, xmm2), a => a.mulsd(xmm1, __[rax]), Arith(SseFloatModel.Op.Mul, SseFloatFormat.F64)),
+        new("divsd", Kind.Sd, a => a.divsd(xmm1, xmm2), a => a.divsd(xmm1, __[rax]), Arith(SseFloatModel.Op.Div, SseFloatFormat.F64)),
+        new("sqrtsd", Kind.Sd, a => a.sqrtsd(xmm1, xmm2), a => a.sqrtsd(xmm1, __[rax]), Arith(SseFloatModel.Op.Sqrt, SseFloatFormat.F64)),
+        new("minsd", Kind.Sd, a => a.minsd(xmm1, xmm2), a => a.minsd(xmm1, __[rax]), MinMax(false, SseFloatFormat.F64)),
+        new("maxsd", Kind.Sd, a => a.maxsd(xmm1, xmm2), a => a.maxsd(xmm1, __[rax]), MinMax(true, SseFloatFormat.F64)),
     };
 
     private static readonly Dictionary<(string, bool), byte[]> CodeCache = new();
@@ -80,7 +80,7 @@ public class SseFloatArithmeticTests
     }
 
     /// <summary>The model's result of a lane-wise instruction: destination and flags.</summary>
-    internal static (UInt128 Result, FpExceptions Flags) Model(Form f, UInt128 dst, UInt128 src, SseRef.Ctl c)
+    internal static (UInt128 Result, FpExceptions Flags) Model(Form f, UInt128 dst, UInt128 src, SseFloatModel.Ctl c)
     {
         FpExceptions all = FpExceptions.None;
         UInt128 result = dst;
@@ -145,14 +145,14 @@ public class SseFloatArithmeticTests
     [Property(MaxTest = 250)]
     public Property MaskedArithmeticMatchesTheModel() => Prop.ForAll(Arb.From(Cases(MaskedMxcsr)), t =>
     {
-        var (exp, flags) = Model(t.F, t.Dst, t.Src, SseRef.Ctl.FromMxcsr(t.Mxcsr));
+        var (exp, flags) = Model(t.F, t.Dst, t.Src, SseFloatModel.Ctl.FromMxcsr(t.Mxcsr));
         Verify(CodeOf(t.F, t.Mem), t.Mem, t.Dst, t.Src, t.Mxcsr, exp, flags, $"{t.F} {t.Dst:X32}, {t.Src:X32} mxcsr={t.Mxcsr:X4}");
     });
 
     [Property(MaxTest = 300)]
     public Property UnmaskedExceptionsWriteNothingAndRaiseXm() => Prop.ForAll(Arb.From(Cases(AnyMxcsr)), t =>
     {
-        var (exp, flags) = Model(t.F, t.Dst, t.Src, SseRef.Ctl.FromMxcsr(t.Mxcsr));
+        var (exp, flags) = Model(t.F, t.Dst, t.Src, SseFloatModel.Ctl.FromMxcsr(t.Mxcsr));
         Verify(CodeOf(t.F, t.Mem), t.Mem, t.Dst, t.Src, t.Mxcsr, exp, flags, $"{t.F} {t.Dst:X32}, {t.Src:X32} mxcsr={t.Mxcsr:X4}");
     });
 
@@ -191,15 +191,15 @@ public class SseFloatArithmeticTests
     [Property(MaxTest = 500)]
     public Property ModelAgreesWithDotNetInNearestMode() => Prop.ForAll(Arb.From(Gen.Zip(Gen.Zip(F64, F64), Gen.Choose(0, 4)).Select(z => (z.Item1.Item1, z.Item1.Item2, z.Item2))), t =>
     {
-        var c = SseRef.Ctl.FromMxcsr(0x1F80);
-        var op = (SseRef.Op)t.Item3;
+        var c = SseFloatModel.Ctl.FromMxcsr(0x1F80);
+        var op = (SseFloatModel.Op)t.Item3;
         double a = BitConverter.UInt64BitsToDouble(t.Item1), b = BitConverter.UInt64BitsToDouble(t.Item2);
-        double e = op switch { SseRef.Op.Add => a + b, SseRef.Op.Sub => a - b, SseRef.Op.Mul => a * b, SseRef.Op.Div => a / b, _ => Math.Sqrt(b) };
-        ulong r = SseRef.Arith(op, FloatFormat.F64, t.Item1, t.Item2, c, out _);
+        double e = op switch { SseFloatModel.Op.Add => a + b, SseFloatModel.Op.Sub => a - b, SseFloatModel.Op.Mul => a * b, SseFloatModel.Op.Div => a / b, _ => Math.Sqrt(b) };
+        ulong r = SseFloatModel.Arith(op, SseFloatFormat.F64, t.Item1, t.Item2, c, out _);
         if (!double.IsNaN(e)) Assert.Equal(BitConverter.DoubleToUInt64Bits(e), r);
         float fa = (float)a, fb = (float)b;
-        float fe = op switch { SseRef.Op.Add => fa + fb, SseRef.Op.Sub => fa - fb, SseRef.Op.Mul => fa * fb, SseRef.Op.Div => fa / fb, _ => MathF.Sqrt(fb) };
-        uint r32 = (uint)SseRef.Arith(op, FloatFormat.F32, BitConverter.SingleToUInt32Bits(fa), BitConverter.SingleToUInt32Bits(fb), c, out _);
+        float fe = op switch { SseFloatModel.Op.Add => fa + fb, SseFloatModel.Op.Sub => fa - fb, SseFloatModel.Op.Mul => fa * fb, SseFloatModel.Op.Div => fa / fb, _ => MathF.Sqrt(fb) };
+        uint r32 = (uint)SseFloatModel.Arith(op, SseFloatFormat.F32, BitConverter.SingleToUInt32Bits(fa), BitConverter.SingleToUInt32Bits(fb), c, out _);
         if (!float.IsNaN(fe)) Assert.Equal(BitConverter.SingleToUInt32Bits(fe), r32);
     });
 
@@ -267,23 +267,23 @@ public class SseFloatArithmeticTests
         select (i, mem, d, s, x)), t =>
     {
         var h = Horizontal[t.i];
-        var c = SseRef.Ctl.FromMxcsr(t.x);
+        var c = SseFloatModel.Ctl.FromMxcsr(t.x);
         UInt128 exp = 0;
         FpExceptions flags = 0;
         for (int k = 0; k < h.Lanes.Length; k++)
         {
             var l = h.Lanes[k];
-            var op = l.Sub ? SseRef.Op.Sub : SseRef.Op.Add;
+            var op = l.Sub ? SseFloatModel.Op.Sub : SseFloatModel.Op.Add;
             if (h.Double)
             {
                 ulong a = Lane64(l.FromSrcA ? t.s : t.d, l.A), b = Lane64(l.FromSrcB ? t.s : t.d, l.B);
-                exp |= (UInt128)SseRef.Arith(op, FloatFormat.F64, a, b, c, out var fl) << (64 * k);
+                exp |= (UInt128)SseFloatModel.Arith(op, SseFloatFormat.F64, a, b, c, out var fl) << (64 * k);
                 flags |= fl;
             }
             else
             {
                 ulong a = Lane32(l.FromSrcA ? t.s : t.d, l.A), b = Lane32(l.FromSrcB ? t.s : t.d, l.B);
-                exp |= (UInt128)(uint)SseRef.Arith(op, FloatFormat.F32, a, b, c, out var fl) << (32 * k);
+                exp |= (UInt128)(uint)SseFloatModel.Arith(op, SseFloatFormat.F32, a, b, c, out var fl) << (32 * k);
                 flags |= fl;
             }
         }
@@ -302,7 +302,7 @@ public class SseFloatArithmeticTests
         from x in AnyMxcsr
         select (kind, mem, imm, d, s, x)), t =>
     {
-        var c = SseRef.Ctl.FromMxcsr(t.x);
+        var c = SseFloatModel.Ctl.FromMxcsr(t.x);
         FpRounding mode = (t.imm & 4) != 0 ? c.Mode : (FpRounding)(t.imm & 3);
         bool sp = (t.imm & 8) != 0;
         Action<Assembler> insn = (t.kind, t.mem) switch
@@ -324,13 +324,13 @@ public class SseFloatArithmeticTests
         {
             if (single)
             {
-                uint r = (uint)SseRef.RoundIntegral(FloatFormat.F32, Lane32(t.s, k), mode, sp, c, out var fl);
+                uint r = (uint)SseFloatModel.RoundIntegral(SseFloatFormat.F32, Lane32(t.s, k), mode, sp, c, out var fl);
                 exp = (exp & ~((UInt128)0xFFFF_FFFFu << (32 * k))) | ((UInt128)r << (32 * k));
                 flags |= fl;
             }
             else
             {
-                ulong r = SseRef.RoundIntegral(FloatFormat.F64, Lane64(t.s, k), mode, sp, c, out var fl);
+                ulong r = SseFloatModel.RoundIntegral(SseFloatFormat.F64, Lane64(t.s, k), mode, sp, c, out var fl);
                 exp = (exp & ~((UInt128)ulong.MaxValue << (64 * k))) | ((UInt128)r << (64 * k));
                 flags |= fl;
             }
@@ -374,7 +374,7 @@ public class SseFloatArithmeticTests
         from x in AnyMxcsr
         select (dbl, mem, imm, d, s, x)), t =>
     {
-        var c = SseRef.Ctl.FromMxcsr(t.x);
+        var c = SseFloatModel.Ctl.FromMxcsr(t.x);
         Action<Assembler> insn = (t.dbl, t.mem) switch
         {
             (false, false) => a => a.dpps(xmm1, xmm2, (byte)t.imm),
@@ -384,7 +384,7 @@ public class SseFloatArithmeticTests
         };
         // The SDM's DP_primitive: products of selected lanes (+0.0 otherwise), pairwise sums, final sum;
         // exceptions checked per step in execution order (a step with an unmasked exception ends it).
-        FloatFormat f = t.dbl ? FloatFormat.F64 : FloatFormat.F32;
+        SseFloatFormat f = t.dbl ? SseFloatFormat.F64 : SseFloatFormat.F32;
         int n = t.dbl ? 2 : 4;
         ulong Lane(UInt128 v, int i) => t.dbl ? Lane64(v, i) : Lane32(v, i);
         uint mx = t.x;
@@ -392,22 +392,22 @@ public class SseFloatArithmeticTests
         FpExceptions step = 0;
         var p = new ulong[n];
         for (int i = 0; i < n; i++)
-            if ((t.imm & (0x10 << i)) != 0) { p[i] = SseRef.Arith(SseRef.Op.Mul, f, Lane(t.d, i), Lane(t.s, i), c, out var fl); step |= fl; }
+            if ((t.imm & (0x10 << i)) != 0) { p[i] = SseFloatModel.Arith(SseFloatModel.Op.Mul, f, Lane(t.d, i), Lane(t.s, i), c, out var fl); step |= fl; }
         bool Commit(FpExceptions fl) { var (nm, fault) = Outcome(mx, fl); mx = nm; return !fault; }
         ulong sum;
         FpExceptions f1, f2, f3;
         if (!Commit(step)) faulted = true;
         if (t.dbl)
         {
-            sum = SseRef.Arith(SseRef.Op.Add, f, p[0], p[1], c, out f1);
+            sum = SseFloatModel.Arith(SseFloatModel.Op.Add, f, p[0], p[1], c, out f1);
             if (!faulted && !Commit(f1)) faulted = true;
         }
         else
         {
-            ulong t2 = SseRef.Arith(SseRef.Op.Add, f, p[0], p[1], c, out f1);
-            ulong t3 = SseRef.Arith(SseRef.Op.Add, f, p[2], p[3], c, out f2);
+            ulong t2 = SseFloatModel.Arith(SseFloatModel.Op.Add, f, p[0], p[1], c, out f1);
+            ulong t3 = SseFloatModel.Arith(SseFloatModel.Op.Add, f, p[2], p[3], c, out f2);
             if (!faulted && !Commit(f1 | f2)) faulted = true;
-            sum = SseRef.Arith(SseRef.Op.Add, f, t2, t3, c, out f3);
+            sum = SseFloatModel.Arith(SseFloatModel.Op.Add, f, t2, t3, c, out f3);
             if (!faulted && !Commit(f3)) faulted = true;
         }
         UInt128 exp = 0;

@@ -5,7 +5,7 @@ using Iced.Intel;
 using Vtx.Float;
 using Xunit;
 using static Iced.Intel.AssemblerRegisters;
-using static Vtx.Tests.Simd.SseHarness;
+using static Vtx.Tests.Simd.SseFloatHarness;
 
 namespace Vtx.Tests.Simd;
 
@@ -46,7 +46,7 @@ public class SseFloatCompareTests
         from x in AnyMxcsr
         select (kind, mem, imm, d, s, x)), t =>
     {
-        var c = SseRef.Ctl.FromMxcsr(t.x);
+        var c = SseFloatModel.Ctl.FromMxcsr(t.x);
         bool signaling = Predicates[t.imm & 7].Signaling;
         byte ib = (byte)t.imm;
         Action<Assembler> insn = (t.kind, t.mem) switch
@@ -66,11 +66,11 @@ public class SseFloatCompareTests
         FpExceptions flags = 0;
         for (int k = 0; k < lanes; k++)
         {
-            var f = single ? FloatFormat.F32 : FloatFormat.F64;
+            var f = single ? SseFloatFormat.F32 : SseFloatFormat.F64;
             int w = single ? 32 : 64;
             UInt128 laneMask = (single ? (UInt128)0xFFFF_FFFFu : ulong.MaxValue) << (w * k);
             ulong a = single ? Lane32(t.d, k) : Lane64(t.d, k), b = single ? Lane32(t.s, k) : Lane64(t.s, k);
-            var r = SseRef.Compare(f, a, b, !signaling, c, out var fl);
+            var r = SseFloatModel.Compare(f, a, b, !signaling, c, out var fl);
             flags |= fl;
             exp = (exp & ~laneMask) | (Holds(t.imm, r) ? laneMask : 0);
         }
@@ -135,11 +135,11 @@ public class SseFloatCompareTests
             (3, false) => a => a.ucomisd(xmm1, xmm2),
             _ => a => a.ucomisd(xmm1, __[rax]),
         };
-        var c = SseRef.Ctl.FromMxcsr(t.x);
+        var c = SseFloatModel.Ctl.FromMxcsr(t.x);
         bool quiet = t.kind is 1 or 3;
         var r = t.kind < 2
-            ? SseRef.Compare(FloatFormat.F32, Lane32(t.d, 0), Lane32(t.s, 0), quiet, c, out var flags)
-            : SseRef.Compare(FloatFormat.F64, Lane64(t.d, 0), Lane64(t.s, 0), quiet, c, out flags);
+            ? SseFloatModel.Compare(SseFloatFormat.F32, Lane32(t.d, 0), Lane32(t.s, 0), quiet, c, out var flags)
+            : SseFloatModel.Compare(SseFloatFormat.F64, Lane64(t.d, 0), Lane64(t.s, 0), quiet, c, out flags);
         ulong rflagsIn = 2 | ((ulong)t.fl & 0x8D5);
         var (m, res) = Exec(Code($"comis{t.kind}{t.mem}", insn), mm =>
         {

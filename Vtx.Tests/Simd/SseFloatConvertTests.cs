@@ -5,7 +5,7 @@ using Iced.Intel;
 using Vtx.Float;
 using Xunit;
 using static Iced.Intel.AssemblerRegisters;
-using static Vtx.Tests.Simd.SseHarness;
+using static Vtx.Tests.Simd.SseFloatHarness;
 
 namespace Vtx.Tests.Simd;
 
@@ -46,9 +46,9 @@ public class SseFloatConvertTests
             _ => a => a.cvtsi2sd(xmm1, __qword_ptr[rax]),
         };
         long value = t.wide ? t.v : (int)t.v;
-        var c = SseRef.Ctl.FromMxcsr(t.x);
-        var f = t.dbl ? FloatFormat.F64 : FloatFormat.F32;
-        ulong r = SseRef.FromInt(f, value, c, out var flags);
+        var c = SseFloatModel.Ctl.FromMxcsr(t.x);
+        var f = t.dbl ? SseFloatFormat.F64 : SseFloatFormat.F32;
+        ulong r = SseFloatModel.FromInt(f, value, c, out var flags);
         UInt128 exp = t.dbl ? (t.d & ~(UInt128)ulong.MaxValue) | r : (t.d & ~(UInt128)0xFFFF_FFFFu) | r;
         var (m, res) = Exec(Code($"si2{t.dbl}{t.wide}{t.mem}", insn), mm =>
         {
@@ -74,10 +74,10 @@ public class SseFloatConvertTests
         select (dbl, trunc, wide, mem, s, x)), t =>
     {
         Action<Assembler> insn = Form(t.dbl, t.trunc, t.wide, t.mem);
-        var c = SseRef.Ctl.FromMxcsr(t.x);
-        var f = t.dbl ? FloatFormat.F64 : FloatFormat.F32;
+        var c = SseFloatModel.Ctl.FromMxcsr(t.x);
+        var f = t.dbl ? SseFloatFormat.F64 : SseFloatFormat.F32;
         ulong src = t.dbl ? Lane64(t.s, 0) : Lane32(t.s, 0);
-        long r = SseRef.ToInt(f, src, t.wide ? 64 : 32, t.trunc, c, out var flags);
+        long r = SseFloatModel.ToInt(f, src, t.wide ? 64 : 32, t.trunc, c, out var flags);
         const ulong before = 0xDEAD_BEEF_CAFE_F00D;
         var (m, res) = Exec(Code($"2si{t.dbl}{t.trunc}{t.wide}{t.mem}", insn), mm => { mm.Cpu.SetXmm(2, t.s); mm.Cpu.Mxcsr = t.x; mm.Cpu[Gpr.Rbx] = before; mm.WriteMemory(Data, Bytes(t.s)); });
         var (mx, faults) = Outcome(t.x, flags);
@@ -151,29 +151,29 @@ public class SseFloatConvertTests
 
     // ------------------------------------------------------------------ XMM <-> XMM conversions
 
-    private sealed record XForm(string Name, Action<Assembler> Reg, Action<Assembler> Mem, bool InDouble, int InWidth, int OutWidth, int Count, bool ZeroUpper, Func<ulong, SseRef.Ctl, (ulong, FpExceptions)> Lane);
+    private sealed record XForm(string Name, Action<Assembler> Reg, Action<Assembler> Mem, bool InDouble, int InWidth, int OutWidth, int Count, bool ZeroUpper, Func<ulong, SseFloatModel.Ctl, (ulong, FpExceptions)> Lane);
 
-    private static Func<ulong, SseRef.Ctl, (ulong, FpExceptions)> ToInt(FloatFormat f, bool trunc) =>
-        (v, c) => ((uint)(int)SseRef.ToInt(f, v, 32, trunc, c, out var fl), fl);
+    private static Func<ulong, SseFloatModel.Ctl, (ulong, FpExceptions)> ToInt(SseFloatFormat f, bool trunc) =>
+        (v, c) => ((uint)(int)SseFloatModel.ToInt(f, v, 32, trunc, c, out var fl), fl);
 
-    private static Func<ulong, SseRef.Ctl, (ulong, FpExceptions)> FromInt(FloatFormat f) =>
-        (v, c) => (SseRef.FromInt(f, (int)(uint)v, c, out var fl), fl);
+    private static Func<ulong, SseFloatModel.Ctl, (ulong, FpExceptions)> FromInt(SseFloatFormat f) =>
+        (v, c) => (SseFloatModel.FromInt(f, (int)(uint)v, c, out var fl), fl);
 
-    private static Func<ulong, SseRef.Ctl, (ulong, FpExceptions)> Cvt(FloatFormat from, FloatFormat to) =>
-        (v, c) => (SseRef.Convert(from, to, v, c, out var fl), fl);
+    private static Func<ulong, SseFloatModel.Ctl, (ulong, FpExceptions)> Cvt(SseFloatFormat from, SseFloatFormat to) =>
+        (v, c) => (SseFloatModel.Convert(from, to, v, c, out var fl), fl);
 
     private static readonly XForm[] XForms =
     {
-        new("cvtss2sd", a => a.cvtss2sd(xmm1, xmm2), a => a.cvtss2sd(xmm1, __[rax]), false, 32, 64, 1, false, Cvt(FloatFormat.F32, FloatFormat.F64)),
-        new("cvtsd2ss", a => a.cvtsd2ss(xmm1, xmm2), a => a.cvtsd2ss(xmm1, __[rax]), true, 64, 32, 1, false, Cvt(FloatFormat.F64, FloatFormat.F32)),
-        new("cvtps2pd", a => a.cvtps2pd(xmm1, xmm2), a => a.cvtps2pd(xmm1, __[rax]), false, 32, 64, 2, false, Cvt(FloatFormat.F32, FloatFormat.F64)),
-        new("cvtpd2ps", a => a.cvtpd2ps(xmm1, xmm2), a => a.cvtpd2ps(xmm1, __[rax]), true, 64, 32, 2, true, Cvt(FloatFormat.F64, FloatFormat.F32)),
-        new("cvtdq2ps", a => a.cvtdq2ps(xmm1, xmm2), a => a.cvtdq2ps(xmm1, __[rax]), false, 32, 32, 4, false, FromInt(FloatFormat.F32)),
-        new("cvtps2dq", a => a.cvtps2dq(xmm1, xmm2), a => a.cvtps2dq(xmm1, __[rax]), false, 32, 32, 4, false, ToInt(FloatFormat.F32, false)),
-        new("cvttps2dq", a => a.cvttps2dq(xmm1, xmm2), a => a.cvttps2dq(xmm1, __[rax]), false, 32, 32, 4, false, ToInt(FloatFormat.F32, true)),
-        new("cvtdq2pd", a => a.cvtdq2pd(xmm1, xmm2), a => a.cvtdq2pd(xmm1, __[rax]), false, 32, 64, 2, false, FromInt(FloatFormat.F64)),
-        new("cvtpd2dq", a => a.cvtpd2dq(xmm1, xmm2), a => a.cvtpd2dq(xmm1, __[rax]), true, 64, 32, 2, true, ToInt(FloatFormat.F64, false)),
-        new("cvttpd2dq", a => a.cvttpd2dq(xmm1, xmm2), a => a.cvttpd2dq(xmm1, __[rax]), true, 64, 32, 2, true, ToInt(FloatFormat.F64, true)),
+        new("cvtss2sd", a => a.cvtss2sd(xmm1, xmm2), a => a.cvtss2sd(xmm1, __[rax]), false, 32, 64, 1, false, Cvt(SseFloatFormat.F32, SseFloatFormat.F64)),
+        new("cvtsd2ss", a => a.cvtsd2ss(xmm1, xmm2), a => a.cvtsd2ss(xmm1, __[rax]), true, 64, 32, 1, false, Cvt(SseFloatFormat.F64, SseFloatFormat.F32)),
+        new("cvtps2pd", a => a.cvtps2pd(xmm1, xmm2), a => a.cvtps2pd(xmm1, __[rax]), false, 32, 64, 2, false, Cvt(SseFloatFormat.F32, SseFloatFormat.F64)),
+        new("cvtpd2ps", a => a.cvtpd2ps(xmm1, xmm2), a => a.cvtpd2ps(xmm1, __[rax]), true, 64, 32, 2, true, Cvt(SseFloatFormat.F64, SseFloatFormat.F32)),
+        new("cvtdq2ps", a => a.cvtdq2ps(xmm1, xmm2), a => a.cvtdq2ps(xmm1, __[rax]), false, 32, 32, 4, false, FromInt(SseFloatFormat.F32)),
+        new("cvtps2dq", a => a.cvtps2dq(xmm1, xmm2), a => a.cvtps2dq(xmm1, __[rax]), false, 32, 32, 4, false, ToInt(SseFloatFormat.F32, false)),
+        new("cvttps2dq", a => a.cvttps2dq(xmm1, xmm2), a => a.cvttps2dq(xmm1, __[rax]), false, 32, 32, 4, false, ToInt(SseFloatFormat.F32, true)),
+        new("cvtdq2pd", a => a.cvtdq2pd(xmm1, xmm2), a => a.cvtdq2pd(xmm1, __[rax]), false, 32, 64, 2, false, FromInt(SseFloatFormat.F64)),
+        new("cvtpd2dq", a => a.cvtpd2dq(xmm1, xmm2), a => a.cvtpd2dq(xmm1, __[rax]), true, 64, 32, 2, true, ToInt(SseFloatFormat.F64, false)),
+        new("cvttpd2dq", a => a.cvttpd2dq(xmm1, xmm2), a => a.cvttpd2dq(xmm1, __[rax]), true, 64, 32, 2, true, ToInt(SseFloatFormat.F64, true)),
     };
 
     private static UInt128 Field(UInt128 v, int width, int i) => (v >> (width * i)) & (width == 32 ? (UInt128)0xFFFF_FFFFu : ulong.MaxValue);
@@ -188,7 +188,7 @@ public class SseFloatConvertTests
         select (i, mem, s, d, x)), t =>
     {
         var f = XForms[t.i];
-        var c = SseRef.Ctl.FromMxcsr(t.x);
+        var c = SseFloatModel.Ctl.FromMxcsr(t.x);
         UInt128 exp = f.ZeroUpper ? t.d & 0 : t.d;
         FpExceptions flags = 0;
         for (int k = 0; k < f.Count; k++)
@@ -228,7 +228,7 @@ public class SseFloatConvertTests
             (5, false) => a => a.cvttpd2pi(mm0, xmm2),
             _ => a => a.cvttpd2pi(mm0, __[rax]),
         };
-        var c = SseRef.Ctl.FromMxcsr(t.x);
+        var c = SseFloatModel.Ctl.FromMxcsr(t.x);
         ulong mmIn = (ulong)t.s;
         FpExceptions flags = 0;
         UInt128 expX = t.d;
@@ -236,21 +236,21 @@ public class SseFloatConvertTests
         switch (t.kind)
         {
             case 0:
-                ulong lo = SseRef.FromInt(FloatFormat.F32, (int)(uint)mmIn, c, out var f0) | (SseRef.FromInt(FloatFormat.F32, (int)(uint)(mmIn >> 32), c, out var f1) << 32);
+                ulong lo = SseFloatModel.FromInt(SseFloatFormat.F32, (int)(uint)mmIn, c, out var f0) | (SseFloatModel.FromInt(SseFloatFormat.F32, (int)(uint)(mmIn >> 32), c, out var f1) << 32);
                 flags = f0 | f1;
                 expX = (t.d & ~(UInt128)ulong.MaxValue) | lo;
                 break;
             case 1:
-                expX = new UInt128(SseRef.FromInt(FloatFormat.F64, (int)(uint)(mmIn >> 32), c, out _), SseRef.FromInt(FloatFormat.F64, (int)(uint)mmIn, c, out _));
+                expX = new UInt128(SseFloatModel.FromInt(SseFloatFormat.F64, (int)(uint)(mmIn >> 32), c, out _), SseFloatModel.FromInt(SseFloatFormat.F64, (int)(uint)mmIn, c, out _));
                 break;
             case 2 or 3:
-                expMm = (uint)(int)SseRef.ToInt(FloatFormat.F32, Lane32(t.s, 0), 32, t.kind == 3, c, out var g0)
-                    | ((ulong)(uint)(int)SseRef.ToInt(FloatFormat.F32, Lane32(t.s, 1), 32, t.kind == 3, c, out var g1) << 32);
+                expMm = (uint)(int)SseFloatModel.ToInt(SseFloatFormat.F32, Lane32(t.s, 0), 32, t.kind == 3, c, out var g0)
+                    | ((ulong)(uint)(int)SseFloatModel.ToInt(SseFloatFormat.F32, Lane32(t.s, 1), 32, t.kind == 3, c, out var g1) << 32);
                 flags = g0 | g1;
                 break;
             default:
-                expMm = (uint)(int)SseRef.ToInt(FloatFormat.F64, Lane64(t.s, 0), 32, t.kind == 5, c, out var h0)
-                    | ((ulong)(uint)(int)SseRef.ToInt(FloatFormat.F64, Lane64(t.s, 1), 32, t.kind == 5, c, out var h1) << 32);
+                expMm = (uint)(int)SseFloatModel.ToInt(SseFloatFormat.F64, Lane64(t.s, 0), 32, t.kind == 5, c, out var h0)
+                    | ((ulong)(uint)(int)SseFloatModel.ToInt(SseFloatFormat.F64, Lane64(t.s, 1), 32, t.kind == 5, c, out var h1) << 32);
                 flags = h0 | h1;
                 break;
         }

@@ -2,7 +2,7 @@ using Iced.Intel;
 using Vtx.Float;
 using Xunit;
 using static Iced.Intel.AssemblerRegisters;
-using static Vtx.Tests.Simd.SseHarness;
+using static Vtx.Tests.Simd.SseFloatHarness;
 
 namespace Vtx.Tests.Simd;
 

@@ -9,7 +9,7 @@ using Xunit;
 namespace Vtx.Tests.Simd;
 
 /// <summary>Runs one SSE floating-point instruction in a flat 64-bit machine, and generates operands.</summary>
-internal static class SseHarness
+internal static class SseFloatHarness
 {
     /// <summary>Where memory operands live (RAX points here in the tests).</summary>
     public const ulong Data = 0x3000;

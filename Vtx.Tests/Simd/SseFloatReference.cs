@@ -4,10 +4,10 @@ using Vtx.Float;
 namespace Vtx.Tests.Simd;
 
 /// <summary>A binary floating-point format: P significand bits (with the hidden bit), exponent range.</summary>
-internal sealed record FloatFormat(int P, int Emin, int Emax, int ExpBits)
+internal sealed record SseFloatFormat(int P, int Emin, int Emax, int ExpBits)
 {
-    public static readonly FloatFormat F32 = new(24, -126, 127, 8);
-    public static readonly FloatFormat F64 = new(53, -1022, 1023, 11);
+    public static readonly SseFloatFormat F32 = new(24, -126, 127, 8);
+    public static readonly SseFloatFormat F64 = new(53, -1022, 1023, 11);
 
     public int Bias => Emax;
     public ulong FracMask => (1UL << (P - 1)) - 1;
@@ -40,7 +40,7 @@ internal sealed record FloatFormat(int P, int Emin, int Emax, int ExpBits)
 /// exact rational arithmetic with BigInteger, then rounding to the format with the rounding mode,
 /// tininess detected after rounding, masked/unmasked underflow reporting, FTZ and DAZ.
 /// </summary>
-internal static class SseRef
+internal static class SseFloatModel
 {
     public enum Op { Add, Sub, Mul, Div, Sqrt }
 
@@ -50,12 +50,12 @@ internal static class SseRef
         public static Ctl FromMxcsr(uint mxcsr) => new((FpRounding)((mxcsr >> 13) & 3), (mxcsr & 0x40) != 0, (mxcsr & 0x8000) != 0, (FpExceptions)((mxcsr >> 7) & 0x3F));
     }
 
-    public static ulong Quiet(FloatFormat f, ulong v) => v | f.QuietBit;
+    public static ulong Quiet(SseFloatFormat f, ulong v) => v | f.QuietBit;
 
-    private static ulong Daz(FloatFormat f, ulong v, Ctl c) => c.Daz && f.IsDenormal(v) ? v & f.SignBit : v;
+    private static ulong Daz(SseFloatFormat f, ulong v, Ctl c) => c.Daz && f.IsDenormal(v) ? v & f.SignBit : v;
 
     /// <summary>a op b (Sqrt: sqrt(b)); returns the masked-response bits and the raised flags.</summary>
-    public static ulong Arith(Op op, FloatFormat f, ulong a, ulong b, Ctl c, out FpExceptions flags)
+    public static ulong Arith(Op op, SseFloatFormat f, ulong a, ulong b, Ctl c, out FpExceptions flags)
     {
         flags = FpExceptions.None;
         if (op == Op.Sqrt) a = 0;
@@ -140,7 +140,7 @@ internal static class SseRef
     }
 
     /// <summary>Rounds num/den * 2^e2 (num &gt; 0) with sign <paramref name="neg"/> to format <paramref name="f"/>.</summary>
-    public static ulong Round(FloatFormat f, bool neg, BigInteger num, BigInteger den, int e2, Ctl c, ref FpExceptions flags)
+    public static ulong Round(SseFloatFormat f, bool neg, BigInteger num, BigInteger den, int e2, Ctl c, ref FpExceptions flags)
     {
         ulong sign = neg ? f.SignBit : 0;
         // Normalise: 2^E <= num/den * 2^e2 < 2^(E+1).
@@ -203,7 +203,7 @@ internal static class SseRef
     }
 
     /// <summary>A comparison as COMISS (quiet = false) / UCOMISS (quiet = true) or CMPxx evaluate it.</summary>
-    public static FpCompare Compare(FloatFormat f, ulong a, ulong b, bool quiet, Ctl c, out FpExceptions flags)
+    public static FpCompare Compare(SseFloatFormat f, ulong a, ulong b, bool quiet, Ctl c, out FpExceptions flags)
     {
         flags = FpExceptions.None;
         if (f.IsNaN(a) || f.IsNaN(b))
@@ -218,21 +218,21 @@ internal static class SseRef
     }
 
     /// <summary>Orders two non-NaN values (±0 equal).</summary>
-    public static int CompareFinite(FloatFormat f, ulong a, ulong b)
+    public static int CompareFinite(SseFloatFormat f, ulong a, ulong b)
     {
         if (f.IsZero(a) && f.IsZero(b)) return 0;
         long ka = Key(f, a), kb = Key(f, b);
         return ka.CompareTo(kb);
     }
 
-    private static long Key(FloatFormat f, ulong v)
+    private static long Key(SseFloatFormat f, ulong v)
     {
         long m = (long)(v & ~f.SignBit);
         return f.Neg(v) ? -m : m;
     }
 
     /// <summary>The exact value of a finite operand as a rational (sign applied).</summary>
-    public static (BigInteger Num, BigInteger Den) Rational(FloatFormat f, ulong v)
+    public static (BigInteger Num, BigInteger Den) Rational(SseFloatFormat f, ulong v)
     {
         var (m, e) = f.Magnitude(v);
         if (f.Neg(v)) m = -m;
@@ -240,7 +240,7 @@ internal static class SseRef
     }
 
     /// <summary>CVT(T)xx2SI: the integer of <paramref name="bits"/> ((1 &lt;&lt; (bits-1)) indefinite with IE when invalid).</summary>
-    public static long ToInt(FloatFormat f, ulong v, int bits, bool truncate, Ctl c, out FpExceptions flags)
+    public static long ToInt(SseFloatFormat f, ulong v, int bits, bool truncate, Ctl c, out FpExceptions flags)
     {
         flags = FpExceptions.None;
         long indefinite = bits == 32 ? int.MinValue : long.MinValue;
@@ -269,7 +269,7 @@ internal static class SseRef
     }
 
     /// <summary>CVTSI2SS/SD and friends: an integer rounded to the format.</summary>
-    public static ulong FromInt(FloatFormat f, long i, Ctl c, out FpExceptions flags)
+    public static ulong FromInt(SseFloatFormat f, long i, Ctl c, out FpExceptions flags)
     {
         flags = FpExceptions.None;
         if (i == 0) return 0;
@@ -277,7 +277,7 @@ internal static class SseRef
     }
 
     /// <summary>CVTSS2SD / CVTSD2SS: a value converted between formats.</summary>
-    public static ulong Convert(FloatFormat from, FloatFormat to, ulong v, Ctl c, out FpExceptions flags)
+    public static ulong Convert(SseFloatFormat from, SseFloatFormat to, ulong v, Ctl c, out FpExceptions flags)
     {
         flags = FpExceptions.None;
         ulong sign = from.Neg(v) ? to.SignBit : 0;
@@ -296,7 +296,7 @@ internal static class SseRef
     }
 
     /// <summary>ROUNDSS/SD: round to an integral value in the same format.</summary>
-    public static ulong RoundIntegral(FloatFormat f, ulong v, FpRounding mode, bool suppressPe, Ctl c, out FpExceptions flags)
+    public static ulong RoundIntegral(SseFloatFormat f, ulong v, FpRounding mode, bool suppressPe, Ctl c, out FpExceptions flags)
     {
         flags = FpExceptions.None;
         if (f.IsNaN(v)) { if (f.IsSNaN(v)) flags |= FpExceptions.Invalid; return Quiet(f, v); }

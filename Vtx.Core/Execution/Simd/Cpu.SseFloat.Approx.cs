@@ -8,7 +8,7 @@ namespace Vtx;
 // differ between Intel and AMD parts (and between generations), are not published, and Bochs does
 // not reproduce them either (bochs/cpu/sse_rcp.cc computes its own tables: 1/(1.yyyyyyyyyy1) rounded
 // to 11 fraction bits). Vtx therefore implements its own deterministic approximation, derived here
-// rather than copied: the significand is split into intervals by its leading ApproxIndexBits fraction
+// rather than copied: the significand is split into intervals by its leading SfApproxIndexBits fraction
 // bits (and, for RSQRT, the exponent's parity); each interval gets the 12-bit value k/4096 that
 // minimizes the largest relative error over the interval (of the two 12-bit neighbours of the
 // minimax real value). Tables are computed once at start-up in double precision (IEEE, so the same on
@@ -21,17 +21,17 @@ namespace Vtx;
 public sealed partial class Cpu
 {
     /// <summary>Fraction bits that select an interval of the approximation tables.</summary>
-    internal const int ApproxIndexBits = 12;
+    internal const int SfApproxIndexBits = 12;
 
     /// <summary>RCP: per interval of [1, 2), the result significand k (1/x ~ k/4096, 2048 &lt;= k &lt;= 4096).</summary>
-    private static readonly ushort[] RcpTable = BuildApproxTable(false);
+    private static readonly ushort[] SfRcpTable = SfBuildApproxTable(false);
 
     /// <summary>RSQRT: per interval of [1, 4) (even exponents first, then [2, 4) for odd ones), k with 1/sqrt(x) ~ k/4096.</summary>
-    private static readonly ushort[] RsqrtTable = BuildApproxTable(true);
+    private static readonly ushort[] SfRsqrtTable = SfBuildApproxTable(true);
 
-    private static ushort[] BuildApproxTable(bool rsqrt)
+    private static ushort[] SfBuildApproxTable(bool rsqrt)
     {
-        int n = 1 << ApproxIndexBits;
+        int n = 1 << SfApproxIndexBits;
         var table = new ushort[rsqrt ? 2 * n : n];
         for (int i = 0; i < table.Length; i++)
         {
@@ -57,7 +57,7 @@ public sealed partial class Cpu
     }
 
     /// <summary>Packs k/4096 * 2^p (2048 &lt;= k &lt;= 4096) as binary32; tiny results flush to +0.</summary>
-    private static uint PackApprox(int k, int p)
+    private static uint SfPackApprox(int k, int p)
     {
         int biased = k == 4096 ? p + 127 : p + 126;
         if (biased <= 0) return 0; // tiny: flushed to zero (SDM Vol. 2, RCPPS)
@@ -66,19 +66,19 @@ public sealed partial class Cpu
     }
 
     /// <summary>The RCPPS approximation of one binary32 value (see the file comment).</summary>
-    internal static uint ApproxRcp32(uint x)
+    internal static uint SfRcp32(uint x)
     {
         uint sign = x & 0x8000_0000;
         int e = (int)(x >> 23) & 0xFF;
         uint f = x & 0x7F_FFFF;
         if (e == 0xFF) return f != 0 ? x | 0x40_0000 : sign; // NaN (quieted) / ±inf -> ±0
         if (e == 0) return sign | 0x7F80_0000;                // ±0 and denormals -> ±inf
-        int k = RcpTable[f >> (23 - ApproxIndexBits)];
-        return sign | PackApprox(k, 127 - e);
+        int k = SfRcpTable[f >> (23 - SfApproxIndexBits)];
+        return sign | SfPackApprox(k, 127 - e);
     }
 
     /// <summary>The RSQRTPS approximation of one binary32 value (see the file comment).</summary>
-    internal static uint ApproxRsqrt32(uint x)
+    internal static uint SfRsqrt32(uint x)
     {
         uint sign = x & 0x8000_0000;
         int e = (int)(x >> 23) & 0xFF;
@@ -89,29 +89,29 @@ public sealed partial class Cpu
         if (e == 0xFF) return 0;                              // +inf -> +0
         int unbiased = e - 127;
         int odd = unbiased & 1;
-        int k = RsqrtTable[(odd << ApproxIndexBits) | (int)(f >> (23 - ApproxIndexBits))];
+        int k = SfRsqrtTable[(odd << SfApproxIndexBits) | (int)(f >> (23 - SfApproxIndexBits))];
         // x = m * 2^(unbiased - odd) with m in [1, 4): 1/sqrt(x) = 1/sqrt(m) * 2^-((unbiased - odd) / 2).
-        return PackApprox(k, -((unbiased - odd) >> 1));
+        return SfPackApprox(k, -((unbiased - odd) >> 1));
     }
 
     /// <summary>RCPPS (variant 0) / RSQRTPS (variant 1) xmm, xmm/m128.</summary>
-    private static void SseApproxPacked(Cpu c, ref DecodedInstruction d)
+    private static void SfApproxPacked(Cpu c, ref DecodedInstruction d)
     {
-        if (!c.SseAvailable() || !c.SseSource(ref d, 16, out ulong lo, out ulong hi)) return;
+        if (!c.SseAvailable() || !c.SfSource(ref d, 16, out ulong lo, out ulong hi)) return;
         bool rsqrt = d.Cond != 0;
-        ulong r0 = rsqrt ? ApproxRsqrt32((uint)lo) : ApproxRcp32((uint)lo);
-        ulong r1 = rsqrt ? ApproxRsqrt32((uint)(lo >> 32)) : ApproxRcp32((uint)(lo >> 32));
-        ulong r2 = rsqrt ? ApproxRsqrt32((uint)hi) : ApproxRcp32((uint)hi);
-        ulong r3 = rsqrt ? ApproxRsqrt32((uint)(hi >> 32)) : ApproxRcp32((uint)(hi >> 32));
+        ulong r0 = rsqrt ? SfRsqrt32((uint)lo) : SfRcp32((uint)lo);
+        ulong r1 = rsqrt ? SfRsqrt32((uint)(lo >> 32)) : SfRcp32((uint)(lo >> 32));
+        ulong r2 = rsqrt ? SfRsqrt32((uint)hi) : SfRcp32((uint)hi);
+        ulong r3 = rsqrt ? SfRsqrt32((uint)(hi >> 32)) : SfRcp32((uint)(hi >> 32));
         c.XmmLane(d.Reg, 0) = r0 | (r1 << 32);
         c.XmmLane(d.Reg, 1) = r2 | (r3 << 32);
     }
 
     /// <summary>RCPSS (variant 0) / RSQRTSS (variant 1) xmm, xmm/m32: bits 127:32 unchanged.</summary>
-    private static void SseApproxScalar(Cpu c, ref DecodedInstruction d)
+    private static void SfApproxScalar(Cpu c, ref DecodedInstruction d)
     {
-        if (!c.SseAvailable() || !c.SseSource(ref d, 4, out ulong s, out _)) return;
-        uint r = d.Cond != 0 ? ApproxRsqrt32((uint)s) : ApproxRcp32((uint)s);
+        if (!c.SseAvailable() || !c.SfSource(ref d, 4, out ulong s, out _)) return;
+        uint r = d.Cond != 0 ? SfRsqrt32((uint)s) : SfRcp32((uint)s);
         ref ulong lane = ref c.XmmLane(d.Reg, 0);
         lane = (lane & 0xFFFF_FFFF_0000_0000) | r;
     }
