@@ -252,3 +252,38 @@ public class SseFloatExceptionTests
         Assert.Equal(0xFFFF, m.Cpu.GetFpuRegister(0).SignExponent);
     }
 }
+
+/// <summary>Every legacy-encoded floating-point computation code of SSE-SSE4.1 that Iced knows is in the handler table.</summary>
+public class SseFloatCoverageTests
+{
+    private static readonly HashSet<Mnemonic> Mnemonics = new()
+    {
+        Mnemonic.Addps, Mnemonic.Addpd, Mnemonic.Addss, Mnemonic.Addsd, Mnemonic.Subps, Mnemonic.Subpd, Mnemonic.Subss, Mnemonic.Subsd,
+        Mnemonic.Mulps, Mnemonic.Mulpd, Mnemonic.Mulss, Mnemonic.Mulsd, Mnemonic.Divps, Mnemonic.Divpd, Mnemonic.Divss, Mnemonic.Divsd,
+        Mnemonic.Sqrtps, Mnemonic.Sqrtpd, Mnemonic.Sqrtss, Mnemonic.Sqrtsd, Mnemonic.Minps, Mnemonic.Minpd, Mnemonic.Minss, Mnemonic.Minsd,
+        Mnemonic.Maxps, Mnemonic.Maxpd, Mnemonic.Maxss, Mnemonic.Maxsd, Mnemonic.Rcpps, Mnemonic.Rcpss, Mnemonic.Rsqrtps, Mnemonic.Rsqrtss,
+        Mnemonic.Cmpps, Mnemonic.Cmppd, Mnemonic.Cmpss, Mnemonic.Cmpsd, Mnemonic.Comiss, Mnemonic.Comisd, Mnemonic.Ucomiss, Mnemonic.Ucomisd,
+        Mnemonic.Cvtsi2ss, Mnemonic.Cvtsi2sd, Mnemonic.Cvtss2si, Mnemonic.Cvttss2si, Mnemonic.Cvtsd2si, Mnemonic.Cvttsd2si,
+        Mnemonic.Cvtss2sd, Mnemonic.Cvtsd2ss, Mnemonic.Cvtps2pd, Mnemonic.Cvtpd2ps, Mnemonic.Cvtdq2ps, Mnemonic.Cvtps2dq, Mnemonic.Cvttps2dq,
+        Mnemonic.Cvtdq2pd, Mnemonic.Cvtpd2dq, Mnemonic.Cvttpd2dq, Mnemonic.Cvtpi2ps, Mnemonic.Cvtps2pi, Mnemonic.Cvttps2pi,
+        Mnemonic.Cvtpi2pd, Mnemonic.Cvtpd2pi, Mnemonic.Cvttpd2pi, Mnemonic.Addsubps, Mnemonic.Addsubpd, Mnemonic.Haddps, Mnemonic.Haddpd,
+        Mnemonic.Hsubps, Mnemonic.Hsubpd, Mnemonic.Roundps, Mnemonic.Roundpd, Mnemonic.Roundss, Mnemonic.Roundsd, Mnemonic.Dpps, Mnemonic.Dppd,
+    };
+
+    [Fact]
+    public void EveryLegacyFormIsRegisteredAndOffered()
+    {
+        var cpu = new Machine(new MachineOptions { MemoryMiB = 1, CodeSize = 64 }).Cpu;
+        var missing = new List<Iced.Intel.Code>();
+        int count = 0;
+        foreach (Iced.Intel.Code code in Enum.GetValues<Iced.Intel.Code>())
+        {
+            if (code.Encoding() != EncodingKind.Legacy || !Mnemonics.Contains(code.Mnemonic())) continue;
+            if (!code.ToString().Contains("mm")) continue; // CMPSD also names the string compare
+            count++;
+            if (!cpu.ExtOffered(code)) missing.Add(code);
+        }
+        Assert.Empty(missing);
+        Assert.Equal(80, count); // 28 arithmetic, 4 approximations, 8 compares, 12 SSE3/SSE4.1, 28 conversions
+    }
+}
