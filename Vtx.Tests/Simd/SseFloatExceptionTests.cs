@@ -59,6 +59,21 @@ public class SseFloatExceptionTests
         Assert.Equal(0x0F80u | (uint)FpExceptions.Precision, m.Cpu.Mxcsr);
     }
 
+    [Theory]
+    [InlineData(0x7F00_0000u, 0x4000_0000u, 0x1B80u, 0x08u)] // OE unmasked; 2^127 * 2 is exact with an unbounded exponent: OE only
+    [InlineData(0x7F7F_FFFFu, 0x7F7F_FFFFu, 0x1B80u, 0x28u)] // OE unmasked; max * max is inexact: OE and PE
+    [InlineData(0x0080_0000u, 0x3F00_0000u, 0x1780u, 0x10u)] // UE unmasked; 2^-126 * 0.5 is tiny and exact: UE only
+    [InlineData(0x0080_0001u, 0x3F00_0000u, 0x1780u, 0x10u)] // UE unmasked; 2^-127 + 2^-150 is inexact as a denormal but exact unbounded: UE only
+    public void UnmaskedOverflowAndUnderflowSetPrecisionOnlyForAnInexactUnboundedResult(uint a, uint b, uint mxcsr, uint flags)
+    {
+        // SDM Vol. 1, 4.9.1.4 / 4.9.1.5 and 11.5.2.4: with OE/UE unmasked, PE reports the inexactness of
+        // the result rounded with an unbounded exponent; no destination is written.
+        var (m, r) = Go(x => x.mulss(xmm1, xmm2), a, b, mxcsr);
+        AssertFault(r, ExceptionVector.XM);
+        Assert.Equal((UInt128)a, m.Cpu.GetXmm(1));
+        Assert.Equal(mxcsr | flags, m.Cpu.Mxcsr);
+    }
+
     [Fact]
     public void ComissWithUnmaskedInvalidLeavesRflags()
     {

@@ -170,14 +170,25 @@ internal static class SseFloatModel
             flags |= FpExceptions.Underflow | FpExceptions.Precision;
             return sign;
         }
+        bool oeMasked = (c.Masks & FpExceptions.Overflow) != 0;
         if (Er > f.Emax)
         {
-            flags |= FpExceptions.Overflow | FpExceptions.Precision;
+            // Masked: the response (inf or max finite) is always inexact. Unmasked: PE only when the
+            // result rounded with an unbounded exponent is inexact (SDM Vol. 1, 4.9.1.4, 11.5.2.4).
+            flags |= FpExceptions.Overflow | (oeMasked || inexactU ? FpExceptions.Precision : 0);
             bool toInf = c.Mode switch { FpRounding.Nearest => true, FpRounding.TowardZero => false, FpRounding.Up => !neg, _ => neg };
             return sign | (toInf ? f.Inf : f.MaxFinite);
         }
-        if (inexact) flags |= FpExceptions.Precision;
-        if (tiny && (inexact || !ueMasked)) flags |= FpExceptions.Underflow;
+        if (tiny && !ueMasked)
+        {
+            // Unmasked underflow: UE, and PE only when the unbounded-exponent result is inexact (SDM Vol. 1, 4.9.1.5).
+            flags |= FpExceptions.Underflow | (inexactU ? FpExceptions.Precision : 0);
+        }
+        else
+        {
+            if (inexact) flags |= FpExceptions.Precision;
+            if (tiny && inexact) flags |= FpExceptions.Underflow;
+        }
         ulong s = (ulong)sig;
         if (s >= 1UL << (f.P - 1)) return sign | ((ulong)(Er + f.Bias) << (f.P - 1)) | (s & f.FracMask);
         return sign | s; // denormal (or zero)
