@@ -156,9 +156,9 @@ public static partial class SoftFloat
         int kind = TrTrigSetup(x, ref env, out outOfRange, out Float80 early, out TrWide r, out int q);
         if (kind == 1) return early;
         if (kind == 2) return x;
-        TrWide s = K.Sin(r), c = K.Cos(r);
-        // tan(q·π/2 + r) = tan r for even q, −cot r for odd q.
-        TrWide v = (q & 1) == 0 ? K.Div(s, c) : K.Div(c, s).Negate();
+        // tan(q·π/2 + r) = tan r for even q, −cot r = −1/tan r for odd q.
+        TrWide t = K.Tan(r);
+        TrWide v = (q & 1) == 0 ? t : K.Div(K.One, t).Negate();
         return TrRound(v, v.Neg ^ x.Sign, ref env);
     }
 
@@ -261,9 +261,10 @@ public static partial class SoftFloat
         TrWide xw = K.FromFloat80(x);
         if (xw.Exp <= -2)   // |x| < 1/2: 2^x − 1 = expm1(x ln 2), no cancellation
             return TrRound(K.Expm1(K.Mul(xw, K.Ln2)), ref env);
-        if (xw.Exp >= 15)
+        if (xw.Exp >= 15 || (x.Sign && xw.Exp >= 7))
         {
-            // |x| ≥ 32768: 2^x overflows any exponent, or 2^x − 1 rounds from just above −1.
+            // x ≥ 32768: 2^x overflows any exponent. x ≤ −128: 2^x − 1 lies in (−1, −1 + 2^-127), so it
+            // rounds as −1 + (a nonzero amount below 2^-128) does.
             return x.Sign
                 ? RoundPack80(true, -1, UInt128.MaxValue, true, FpPrecision.Extended, ref env)
                 : RoundPack80(false, 32768, UInt128.One << 127, true, FpPrecision.Extended, ref env);
