@@ -86,7 +86,7 @@ public class TranscendentalAccuracyTests(ITestOutputHelper output)
 
     // ---- properties --------------------------------------------------------------------------
 
-    [Property(MaxTest = 300)]
+    [Property(MaxTest = 500)]
     public Property SinCosTanFollowThePi66ModelWithin1UlpAndRoundCorrectly()
     {
         return Prop.ForAll(Arb.From(Gen.Zip(TrigArg, Mode)), t =>
@@ -161,8 +161,10 @@ public class TranscendentalAccuracyTests(ITestOutputHelper output)
             Float80 expected = Ref.Round(Ref2xm1(x), mode);
             if (expected.Exponent == 0x7FFF || (expected.Exponent == 0x7FFE && expected.Significand == ulong.MaxValue && !x.Sign))
             {
-                Assert.Equal(expected, r);   // overflow: the masked response (SDM Vol. 1, 4.9.1.4)
-                Assert.True((env.Flags & FpExceptions.Overflow) != 0);
+                // At or beyond the largest finite value: the masked overflow response (SDM Vol. 1, 4.9.1.4);
+                // the largest finite itself can be a plain directed rounding (2^16384 − 1 toward zero).
+                Assert.Equal(expected, r);
+                if (expected.Exponent == 0x7FFF) Assert.True((env.Flags & FpExceptions.Overflow) != 0);
                 return;
             }
             Check($"f2xm1 {x}", r, env.Flags, Ref2xm1(x), mode);
@@ -182,6 +184,7 @@ public class TranscendentalAccuracyTests(ITestOutputHelper output)
         if (expected.Exponent == 0x7FFF || (expected.Exponent == 0x7FFE && expected.Significand == ulong.MaxValue))
         {
             Assert.Equal(expected, r);
+            if (expected.Exponent == 0x7FFF) Assert.True((env.Flags & FpExceptions.Overflow) != 0);
             return;
         }
         Check(what, r, env.Flags, v, mode);
@@ -234,7 +237,7 @@ public class TranscendentalAccuracyTests(ITestOutputHelper output)
     public void MeasuredErrorIsAtMostHalfAnUlpInRoundToNearest()
     {
         var rng = new Random(8310);
-        const int n = 150;
+        const int n = 300;
         double sinMax = 0, cosMax = 0, tanMax = 0, atanMax = 0, expMax = 0, logMax = 0, logp1Max = 0;
         Float80 R(int lo, int hi, bool neg) =>
             new(0x8000_0000_0000_0000UL | (ulong)rng.NextInt64(long.MinValue, long.MaxValue), (ushort)((neg ? 0x8000 : 0) | (rng.Next(lo, hi + 1) + 16383)));
