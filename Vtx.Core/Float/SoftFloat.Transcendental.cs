@@ -226,7 +226,7 @@ public static partial class SoftFloat
     // ---- F2XM1 ----------------------------------------------------------------------------------
 
     /// <summary>
-    /// 2^n − 1 for an integer n (n ≠ 0) as a kernel value; <paramref name="exact"/> when it has at most
+    /// 2^n − 1 for an integer n ≠ 0 as a kernel value; <paramref name="exact"/> when it has at most
     /// 128 significant bits.
     /// </summary>
     private static TrWide TrPow2Minus1(int n, out bool exact)
@@ -276,6 +276,7 @@ public static partial class SoftFloat
         Int128 n128 = (qx + ((Int128)1 << 63)) >> 64;
         Int128 fq = qx - (n128 << 64);
         int n = (int)n128;
+        if (n == 0) return TrRound(K.Expm1(K.Mul(xw, K.Ln2)), ref env);   // x = −1/2 rounds to n = 0
         TrWide p = TrPow2Minus1(n, out bool exact);
         if (fq == 0) return RoundPack80(p.Neg, p.Exp, p.M, !exact, FpPrecision.Extended, ref env);
         TrWide f = fq < 0 ? K.Normalize(true, 63, (UInt128)(-fq)) : K.Normalize(false, 63, (UInt128)fq);
