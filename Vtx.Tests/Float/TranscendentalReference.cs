@@ -113,7 +113,7 @@ internal readonly record struct RefFloat(BigInteger M, long E)
 }
 
 /// <summary>The reference functions and the rounding of a reference value to the 80-bit format.</summary>
-internal static class Ref
+internal static class TrRef
 {
     private const int Work = RefFloat.Prec + 64;
 
