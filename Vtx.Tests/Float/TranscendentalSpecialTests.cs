@@ -475,4 +475,36 @@ public class TranscendentalSpecialTests(ITestOutputHelper output)
         Assert.Equal(R(RefFloat.FromF80(Denorm) / TrRef.Ln2), r);
         Assert.Equal(Denormal | Underflow | Precision, env.Flags);
     }
+
+    // ---- hot-path cost -------------------------------------------------------------------------
+
+    [Fact]
+    public void TheTranscendentalsAllocateNothingPerCall()
+    {
+        Float80[] args = [Pow2(-1), I(3), new Float80(0xC90F_DAA2_2168_C235, 0x403C), Denorm, Pow2(-2, true), QNaN, Pow2(70)];
+        void RunAll()
+        {
+            foreach (Float80 x in args)
+            {
+                FpEnv env = Env();
+                SoftFloat.Sin80(x, ref env, out _);
+                SoftFloat.Cos80(x, ref env, out _);
+                SoftFloat.Tan80(x, ref env, out _);
+                SoftFloat.SinCos80(x, out _, out _, ref env, out _);
+                SoftFloat.Atan80(x, I(3), ref env);
+                SoftFloat.F2xm1_80(x, ref env);
+                SoftFloat.Yl2x80(x, I(3), ref env);
+                SoftFloat.Yl2xp1_80(x, I(3), ref env);
+            }
+        }
+        RunAll();   // static tables are built once, here
+        var sw = new System.Diagnostics.Stopwatch();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        sw.Start();
+        for (int i = 0; i < 100; i++) RunAll();
+        sw.Stop();
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        output.WriteLine($"{100 * args.Length * 9} calls: {sw.Elapsed.TotalMicroseconds / (100 * args.Length * 9):F2} us per call, {allocated} B allocated");
+        Assert.Equal(0, allocated);
+    }
 }
