@@ -20,6 +20,7 @@ public sealed unsafe partial class Cpu
         RegisterSseFloat(t);
         RegisterSimdState(t);
         RegisterBaseline(t);
+        RegisterLegacy(t);
         return t;
     }
 
@@ -34,6 +35,8 @@ public sealed unsafe partial class Cpu
     static partial void RegisterSimdState(InstructionTable t);
     /// <summary>Fences, prefetches, cache-line flushes, XLAT, reserved NOPs, CRC32 and the rest of the baseline.</summary>
     static partial void RegisterBaseline(InstructionTable t);
+    /// <summary>Legacy integer and protection instructions: BCD adjust (DAA..AAD), SALC, PUSHA/POPA, BOUND, ARPL, LAR, LSL, VERR, VERW (Execution/Legacy/).</summary>
+    static partial void RegisterLegacy(InstructionTable t);
 
     /// <summary>True when this processor executes <paramref name="code"/>: it has a handler and the model offers every CPUID feature Iced lists for it.</summary>
     internal bool ExtOffered(Code code) => Ext.Has(code) && Model.OffersAll(code);
