@@ -112,7 +112,7 @@ public sealed unsafe partial class Cpu
     private static void ExecClflush(Cpu c, ref DecodedInstruction d)
     {
         ulong lin = c.ExtLin(ref d, 1);
-        if (lin == FaultedAddress) return;
+        if (c.SegmentFaulted) return;
         c.Translate(lin & c._linMask, Access.Read, out _, IsStackOperand(ref d));
     }
 

@@ -76,7 +76,7 @@ public sealed unsafe partial class Cpu
     {
         if ((_cr0 & (Cr0.EM | Cr0.TS)) != 0) { Fault(ExceptionVector.NM); return; }
         ulong lin = ExtLin(ref d, LegacyRegionSize);
-        if (lin == FaultedAddress || !CheckAligned(lin, 16)) return;
+        if (SegmentFaulted || !CheckAligned(lin, 16)) return;
         Span<byte> img = stackalloc byte[StateImageSize];
         img.Clear();
         BuildX87Image(img, rexW);
@@ -95,7 +95,7 @@ public sealed unsafe partial class Cpu
     {
         if ((_cr0 & (Cr0.EM | Cr0.TS)) != 0) { Fault(ExceptionVector.NM); return; }
         ulong lin = ExtLin(ref d, LegacyRegionSize);
-        if (lin == FaultedAddress || !CheckAligned(lin, 16)) return;
+        if (SegmentFaulted || !CheckAligned(lin, 16)) return;
         int n = (_cr4 & Cr4.OSFXSR) != 0 ? LegacyXmmCount : 0;
         Span<byte> img = stackalloc byte[StateImageSize];
         if (!ReadBlock(lin, img[..(160 + 16 * n)], IsStackOperand(ref d))) return;
@@ -318,7 +318,7 @@ public sealed unsafe partial class Cpu
         if ((_cr4 & Cr4.OSXSAVE) == 0) return Fault(ExceptionVector.UD);
         if ((_cr0 & Cr0.TS) != 0) return Fault(ExceptionVector.NM);
         lin = ExtLin(ref d, LegacyRegionSize + XsaveHeaderSize);
-        return lin != FaultedAddress && CheckAligned(lin, 64);
+        return !SegmentFaulted && CheckAligned(lin, 64);
     }
 
     /// <summary>
@@ -451,6 +451,12 @@ public sealed unsafe partial class Cpu
         _xrstorCompBv = compBv;
         CaptureCanonicalState(_xrstorState);
     }
+
+    /// <summary>
+    /// True when the segment checks of <see cref="ExtLin"/> recorded a fault (its returned address is
+    /// then meaningless; comparing it with a sentinel would misfire on that same address in 64-bit mode).
+    /// </summary>
+    private bool SegmentFaulted => (_signal & SignalFault) != 0;
 
     private static bool IsZero(ReadOnlySpan<byte> s) => s.IndexOfAnyExcept((byte)0) < 0;
 }
