@@ -552,7 +552,7 @@ public static class InstructionTranslator
             if (x != Register.None)
             {
                 if (!TryGpr(x, out d.Index, out int xs)) return false;
-                asize = xs;
+                if (xs != 1) asize = xs; // XLAT's AL "index": the address size is the base's (rBX)
                 d.Scale = (byte)System.Numerics.BitOperations.Log2((uint)ins.MemoryIndexScale);
             }
             if (asize == 0) asize = ins.MemoryDisplSize is 2 or 4 or 8 ? ins.MemoryDisplSize : 8;

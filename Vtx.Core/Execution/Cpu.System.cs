@@ -6,7 +6,7 @@ public sealed partial class Cpu
     private void ExecCpuid(ref Decoding.DecodedInstruction d)
     {
         if (_nonRoot) { ExitForInstruction(ref d, Vmx.VmxExitReason.Cpuid); return; } // unconditional (SDM Vol. 3C, 25.1.2)
-        CpuidResult r = Model.Cpuid((uint)_gpr[0], (uint)_gpr[1]);
+        CpuidResult r = Model.Cpuid((uint)_gpr[0], (uint)_gpr[1], _xcr0);
         // CPUID.1:ECX.OSXSAVE[27] mirrors CR4.OSXSAVE (SDM Vol. 2A, CPUID).
         if ((uint)_gpr[0] == 1 && (_cr4 & Cr4.OSXSAVE) != 0) r = r with { Ecx = r.Ecx | 1u << 27 };
         _gpr[0] = r.Eax;

@@ -532,8 +532,10 @@ public sealed partial class Cpu
         if (!CheckCpl0()) return;
         if (_nonRoot) { ExitForInstruction(ref d, Vmx.VmxExitReason.Xsetbv); return; }
         ulong v = ((ulong)(uint)_gpr[2] << 32) | (uint)_gpr[0];
-        // Only x87 state (bit 0) is offered by this model, and it must stay set.
-        if ((uint)_gpr[1] != 0 || v != 1) { FaultGp0(); return; }
+        // SDM Vol. 2C, XSETBV: ECX must select XCR0; XCR0 may set only supported components (CPUID.0Dh.0:
+        // EDX:EAX), bit 0 (x87) must be 1, and AVX state (bit 2) requires SSE state (bit 1).
+        if ((uint)_gpr[1] != 0 || (v & ~Model.XsaveComponents) != 0 || (v & XfeatureX87) == 0
+            || ((v & XfeatureAvx) != 0 && (v & XfeatureSse) == 0)) { FaultGp0(); return; }
         _xcr0 = v;
     }
 

@@ -57,11 +57,30 @@ public sealed class CpuModel
     /// <summary>RDTSCP and IA32_TSC_AUX (CPUID.80000001h:EDX[27]).</summary>
     public bool Rdtscp { get; init; } = true;
     /// <summary>
-    /// XSAVE feature set enumeration (CPUID.1:ECX[26]): CR4.OSXSAVE and XGETBV/XSETBV with XCR0
-    /// holding x87 state only (this model offers no SSE/AVX state). Off by default because the
-    /// XSAVE/XRSTOR family of instructions itself is not modelled (#UD).
+    /// XSAVE feature set (CPUID.1:ECX[26]): CR4.OSXSAVE, XGETBV/XSETBV, XSAVE/XRSTOR and CPUID leaf 0Dh,
+    /// managing the state components of <see cref="XsaveComponents"/> (x87 and SSE).
     /// </summary>
-    public bool Xsave { get; init; }
+    public bool Xsave { get; init; } = true;
+
+    /// <summary>
+    /// The XCR0 bits this processor supports (CPUID.0Dh.0:EDX:EAX, SDM Vol. 1, 13.2): x87 (bit 0) and,
+    /// with SSE, SSE state (bit 1); 0 without XSAVE. (AVX state, bit 2, is not modelled.)
+    /// </summary>
+    public ulong XsaveComponents => Xsave ? 1UL | (Sse ? 2UL : 0) : 0;
+
+    /// <summary>
+    /// Size in bytes of an XSAVE area holding the state components in <paramref name="components"/>
+    /// (SDM Vol. 1, 13.4): the 512-byte legacy region and the 64-byte header, then the extended region.
+    /// The standard format places component i at its fixed offset; the compacted format packs the
+    /// components of <paramref name="components"/> in order. No extended component is modelled yet, so
+    /// both are 576 bytes; an extended component adds its (offset, size) here.
+    /// </summary>
+    public static uint XsaveAreaSize(ulong components, bool compacted)
+    {
+        _ = components;
+        _ = compacted;
+        return 512 + 64;
+    }
 
     /// <summary>
     /// The VMX capabilities offered (SDM Vol. 3D, Appendix A), or null for a processor without VMX
@@ -127,12 +146,17 @@ public sealed class CpuModel
         Iced.Intel.CpuidFeature.POPCNT => Popcnt,
         Iced.Intel.CpuidFeature.MOVBE => Movbe,
         Iced.Intel.CpuidFeature.CMPXCHG16B => Cx16,
+        // The multi-byte NOP (0F 1F /0) and the reserved-NOP space 0F 0D/0F 18-0F 1F: every P6-family and later part.
+        Iced.Intel.CpuidFeature.MULTIBYTENOP => true,
         _ => false,
     };
 
     /// <summary>True when the model offers every CPUID feature Iced lists for <paramref name="code"/>.</summary>
     public bool OffersAll(Iced.Intel.Code code)
     {
+        // Hints in the reserved-NOP space execute as NOPs on processors that do not enumerate them
+        // (CLDEMOTE page: "treated as a NOP"; PREFETCHIT0/1 likewise), so they are executed, not #UD.
+        if (code is Iced.Intel.Code.Cldemote_m8 or Iced.Intel.Code.Prefetchit0_m8 or Iced.Intel.Code.Prefetchit1_m8) return true;
         foreach (var f in code.CpuidFeatures())
             if (!Offers(f)) return false;
         return true;
@@ -149,8 +173,19 @@ public sealed class CpuModel
     /// <summary>Highest extended leaf reported in CPUID.80000000h:EAX.</summary>
     public uint MaxExtendedLeaf => 0x80000008;
 
-    /// <summary>The answer of CPUID for <paramref name="leaf"/> (EAX) and <paramref name="subleaf"/> (ECX).</summary>
-    public CpuidResult Cpuid(uint leaf, uint subleaf)
+    /// <summary>
+    /// The answer of CPUID for <paramref name="leaf"/> (EAX) and <paramref name="subleaf"/> (ECX) with
+    /// XCR0 at its RESET value (1); see <see cref="Cpuid(uint, uint, ulong)"/>.
+    /// </summary>
+    public CpuidResult Cpuid(uint leaf, uint subleaf) => Cpuid(leaf, subleaf, 1);
+
+    /// <summary>
+    /// The answer of CPUID for <paramref name="leaf"/> (EAX) and <paramref name="subleaf"/> (ECX) when
+    /// XCR0 holds <paramref name="xcr0"/> (CPUID.0Dh.0:EBX and 0Dh.1:EBX depend on it). Every feature bit
+    /// comes from <see cref="Offers"/> or the model's properties, so CPUID reports exactly what executes
+    /// (SDM Vol. 2A, CPUID, Tables 3-8 to 3-20). CPUID.1:ECX.OSXSAVE is added by the processor from CR4.
+    /// </summary>
+    public CpuidResult Cpuid(uint leaf, uint subleaf, ulong xcr0)
     {
         if (Overrides.TryGetValue((leaf, subleaf), out var o)) return o;
         if (leaf >= 0x80000000 ? leaf > MaxExtendedLeaf : leaf > MaxBasicLeaf)
@@ -163,34 +198,42 @@ public sealed class CpuModel
         {
             case 0:
                 return new CpuidResult(MaxBasicLeaf, Chars(Vendor, 0), Chars(Vendor, 8), Chars(Vendor, 4));
-            case 0xD when Xsave && subleaf == 0:
-                // XCR0 may hold x87 state only; the save area is the 512-byte legacy area plus the 64-byte header.
-                return new CpuidResult(1, 576, 576, 0);
             case 1:
             {
                 uint fam = (uint)Family, model = (uint)Model;
                 uint eax = (uint)Stepping & 0xF | (model & 0xF) << 4 | (Math.Min(fam, 0xFu) & 0xF) << 8
                            | ((model >> 4) & 0xF) << 16 | (fam > 0xF ? (fam - 0xF) & 0xFF : 0) << 20;
-                uint ebx = 1u << 16; // one logical processor, APIC ID 0, CLFLUSH line size 0
-                uint ecx = (Cx16 ? 1u << 13 : 0) | (Movbe ? 1u << 22 : 0) | (Popcnt ? 1u << 23 : 0)
-                           | 1u << 17 | 1u << 21 | 1u << 24 // PCID, x2APIC, TSC-deadline timer
-                           | (Xsave ? 1u << 26 : 0) | (Vmx is not null ? 1u << 5 : 0);
-                // DE, PSE, TSC, MSR, PAE, CX8, APIC, SEP, MTRR, PGE, CMOV, PAT, PSE-36
-                uint edx = 1u << 2 | 1u << 3 | 1u << 4 | 1u << 5 | 1u << 6 | 1u << 8 | 1u << 9 | 1u << 11 | 1u << 12
-                           | 1u << 13 | 1u << 15 | 1u << 16 | 1u << 17;
+                // EBX: one logical processor, APIC ID 0; CLFLUSH line size in 8-byte units (64 bytes) with CLFSH.
+                bool clfsh = Offers(CpuidFeature.CLFSH);
+                uint ebx = 1u << 16 | (clfsh ? 8u << 8 : 0);
+                uint ecx = Bit(Offers(CpuidFeature.SSE3), 0) | Bit(Vmx is not null, 5) | Bit(Offers(CpuidFeature.SSSE3), 9)
+                           | Bit(Offers(CpuidFeature.CMPXCHG16B), 13) | 1u << 17 // PCID
+                           | Bit(Offers(CpuidFeature.SSE4_1), 19) | Bit(Offers(CpuidFeature.SSE4_2), 20)
+                           | 1u << 21 // x2APIC
+                           | Bit(Offers(CpuidFeature.MOVBE), 22) | Bit(Offers(CpuidFeature.POPCNT), 23)
+                           | 1u << 24 // TSC-deadline timer
+                           | Bit(Offers(CpuidFeature.XSAVE), 26);
+                // DE, PSE, TSC, MSR, PAE, CX8, APIC, SEP, MTRR, PGE, CMOV, PAT, PSE-36 always; the rest per model.
+                uint edx = Bit(Offers(CpuidFeature.FPU), 0) | 1u << 2 | 1u << 3 | 1u << 4 | 1u << 5 | 1u << 6 | 1u << 8 | 1u << 9
+                           | 1u << 11 | 1u << 12 | 1u << 13 | 1u << 15 | 1u << 16 | 1u << 17
+                           | Bit(clfsh, 19) | Bit(Offers(CpuidFeature.MMX), 23) | Bit(Offers(CpuidFeature.FXSR), 24)
+                           | Bit(Offers(CpuidFeature.SSE), 25) | Bit(Offers(CpuidFeature.SSE2), 26);
                 return new CpuidResult(eax, ebx, ecx, edx);
             }
             case 7 when subleaf == 0:
             {
                 // SMEP (7), INVPCID (10), SMAP (20); ECX: UMIP (2), LA57 (16).
-                uint ebx = (Bmi1 ? 1u << 3 : 0) | (Bmi2 ? 1u << 8 : 0) | (Adx ? 1u << 19 : 0) | 1u << 7 | 1u << 10 | 1u << 20;
+                uint ebx = (Bmi1 ? 1u << 3 : 0) | (Bmi2 ? 1u << 8 : 0) | (Adx ? 1u << 19 : 0) | 1u << 7 | 1u << 10 | 1u << 20
+                           | Bit(Offers(CpuidFeature.CLFLUSHOPT), 23);
                 return new CpuidResult(0, ebx, 1u << 2 | 1u << 16, 0);
             }
+            case 0xD when Xsave:
+                return XsaveLeaf(subleaf, xcr0);
             case 0x80000000:
                 return new CpuidResult(MaxExtendedLeaf, 0, 0, 0);
             case 0x80000001:
             {
-                uint ecx = (LahfSahf64 ? 1u : 0) | (Lzcnt ? 1u << 5 : 0);
+                uint ecx = (LahfSahf64 ? 1u : 0) | (Lzcnt ? 1u << 5 : 0) | Bit(Offers(CpuidFeature.PREFETCHW), 8);
                 // LM, SYSCALL/SYSRET, NX, 1-GiB pages
                 uint edx = 1u << 29 | 1u << 11 | 1u << 20 | 1u << 26 | (Rdtscp ? 1u << 27 : 0);
                 return new CpuidResult(0, 0, ecx, edx);
@@ -208,6 +251,31 @@ public sealed class CpuModel
                 return default;
         }
     }
+
+    /// <summary>
+    /// CPUID leaf 0Dh (SDM Vol. 2A, CPUID, Table 3-8; Vol. 1, 13.2). Sub-leaf 0: EDX:EAX = supported XCR0
+    /// bits, EBX = area size for the components enabled in XCR0, ECX = area size for every supported
+    /// component. Sub-leaf 1: EAX bit 0 XSAVEOPT, bit 1 XSAVEC (bit 2 XGETBV with ECX = 1 and bit 3
+    /// XSAVES are not offered), EBX = compacted size for XCR0 | IA32_XSS (IA32_XSS is always 0 here),
+    /// ECX:EDX = supported IA32_XSS bits (none). Sub-leaves 2..62 describe extended components: none is
+    /// modelled, so they are 0 (as are sub-leaves of unsupported components).
+    /// </summary>
+    private CpuidResult XsaveLeaf(uint subleaf, ulong xcr0)
+    {
+        ulong supported = XsaveComponents;
+        switch (subleaf)
+        {
+            case 0:
+                return new CpuidResult((uint)supported, XsaveAreaSize(xcr0 & supported, false), XsaveAreaSize(supported, false), (uint)(supported >> 32));
+            case 1:
+                return new CpuidResult(Bit(Offers(CpuidFeature.XSAVEOPT), 0) | Bit(Offers(CpuidFeature.XSAVEC), 1),
+                    XsaveAreaSize(xcr0 & supported, true), 0, 0);
+            default:
+                return default;
+        }
+    }
+
+    private static uint Bit(bool on, int bit) => on ? 1u << bit : 0;
 
     private static uint Chars(string s, int at)
     {

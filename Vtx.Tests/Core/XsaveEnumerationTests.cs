@@ -51,7 +51,7 @@ public class XsaveEnumerationTests
         var (_, r) = Run(true, a =>
         {
             EnableOsxsave(a);
-            a.mov(eax, 3); // x87 | SSE: SSE state is not offered
+            a.mov(eax, 7); // x87 | SSE | AVX: AVX state is not offered
             a.xor(edx, edx);
             a.xor(ecx, ecx);
             a.xsetbv();
