@@ -1,5 +1,8 @@
 using Iced.Intel;
+using Vtx.Tests.Core;
+using Vtx.Tests.Support;
 using Xunit;
+using static Iced.Intel.AssemblerRegisters;
 
 namespace Vtx.Tests.Simd;
 
@@ -41,5 +44,53 @@ public class SimdIntegerCoverageTests
         }
         Assert.True(missing.Count == 0, "not registered: " + string.Join(", ", missing));
         Assert.True(count > 300, $"only {count} codes matched: the filter is wrong");
+    }
+
+    /// <summary>The handlers allocate nothing: a loop of MMX/SSE integer, move, shuffle and string instructions runs a million instructions with no managed allocation.</summary>
+    [Fact]
+    public void HandlersAllocateNothing()
+    {
+        var m = CoreHarness.Load(Guest.Assemble(a =>
+        {
+            var top = a.CreateLabel();
+            a.mov(ebx, 0x6000);
+            a.mov(edi, 0x6100);
+            a.Label(ref top);
+            a.paddb(xmm1, xmm2);
+            a.pshufb(xmm1, xmm3);
+            a.pcmpistri(xmm1, __xmmword_ptr[rbx], 0x0C);
+            a.pcmpestrm(xmm2, xmm1, 0x44);
+            a.movdqu(__xmmword_ptr[rbx + 1], xmm1);
+            a.movdqa(xmm4, __xmmword_ptr[rbx]);
+            a.maskmovdqu(xmm1, xmm2);
+            a.paddsw(mm1, mm2);
+            a.pextrw(eax, mm1, 2);
+            a.pinsrb(xmm5, eax, 7);
+            a.psllw(xmm5, 3);
+            a.pmovzxbw(xmm6, xmm5);
+            a.phaddsw(xmm6, xmm1);
+            a.movd(edx, xmm6);
+            a.ptest(xmm6, xmm1);
+            a.pmaddwd(xmm6, __xmmword_ptr[rbx]);
+            a.shufps(xmm6, xmm1, 0x4E);
+            a.packuswb(xmm6, xmm1);
+            a.palignr(xmm6, xmm1, 5);
+            a.dec(rcx);
+            a.jnz(top);
+            a.hlt();
+        }));
+        m.Cpu[Gpr.Rcx] = ulong.MaxValue;
+        m.Run(RunLimits.Instructions(10_000)); // decode and JIT
+        m.Run(RunLimits.Instructions(10_000));
+        long best = long.MaxValue;
+        for (int i = 0; i < 3; i++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            var r = m.Run(RunLimits.Instructions(300_000));
+            long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+            Assert.Equal(StopReason.InstructionLimit, r.Reason);
+            best = Math.Min(best, allocated);
+        }
+        Assert.True(best < 1024, $"{best} bytes allocated by 300,000 SIMD instructions");
     }
 }
