@@ -6,7 +6,7 @@ namespace Vtx.Tests.Simd;
 
 /// <summary>
 /// The availability rules and the MMX/x87 state interaction of the MMX and SSE integer/move
-/// instructions: SDM Vol. 3A Table 2-2 / 12-1 / 13-? (CR0.EM, CR0.TS, CR4.OSFXSR, pending x87
+/// instructions: SDM Vol. 3A Table 2-2, Table 12-1 and 13.1.3 (CR0.EM, CR0.TS, CR4.OSFXSR, pending x87
 /// exception), LOCK (#UD), and Vol. 3A 12.2 (TOP = 0 and all tags valid after any MMX instruction,
 /// EMMS empties the tags, exponent FFFFh for a written MMX register). Every fault changes nothing.
 /// </summary>

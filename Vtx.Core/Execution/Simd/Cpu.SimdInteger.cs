@@ -71,7 +71,7 @@ public sealed unsafe partial class Cpu
     /// <summary>
     /// Checks that the instruction may execute: LOCK raises #UD (SDM Vol. 2, 2.1.2), then the MMX
     /// (SDM Vol. 3A, Table 12-1: EM #UD, TS #NM, pending x87 exception #MF) or SSE checks
-    /// (Table 13-? : EM or !OSFXSR #UD, TS #NM).
+    /// (SDM Vol. 3A, 13.1.3 and Table 2-2: EM or !OSFXSR #UD, TS #NM; Vol. 2, 2.4 exception classes).
     /// </summary>
     private bool SiStart(ref DecodedInstruction d)
     {
