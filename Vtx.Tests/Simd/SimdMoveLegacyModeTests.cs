@@ -1,3 +1,4 @@
+using Vtx.Float;
 using Vtx.Tests.Support;
 using Xunit;
 using static Iced.Intel.AssemblerRegisters;
@@ -56,7 +57,7 @@ public class SimdMoveLegacyModeTests
         // 67h: the address is DI, so the upper half of EDI is ignored.
         var (m, r) = Run32(a => { a.db(0x67); a.maskmovq(mm1, mm2); }, c =>
         {
-            c[Gpr.Rdi] = 0xABCD_3000; c.SetFpuRegister(1, new Float.Float80(0x1122_3344_5566_7788, 0)); c.SetFpuRegister(2, new Float.Float80(0x8000_8080_0000_0080, 0));
+            c[Gpr.Rdi] = 0xABCD_3000; c.SetFpuRegister(1, new Float80(0x1122_3344_5566_7788, 0)); c.SetFpuRegister(2, new Float80(0x8000_8080_0000_0080, 0));
         });
         Assert.Equal(StopReason.Halted, r.Reason);
         Assert.Equal(new byte[] { 0x88, 0, 0, 0, 0x44, 0x33, 0, 0x11 }, m.ReadMemory(0x3000, 8));
