@@ -193,4 +193,30 @@ public class SimdIntegerStringTests
         Assert.Equal(1UL, c.Rflags & 1);           // CF: a difference was found
         Assert.Equal(0xC0UL, c.Rflags & 0xC0);     // ZF, SF: both strings end within the 16 bytes
     }
+
+    private static UInt128 Text(string s)
+    {
+        UInt128 v = 0;
+        for (int i = 0; i < s.Length; i++) v |= (UInt128)(byte)s[i] << (8 * i);
+        return v;
+    }
+
+    /// <summary>Known answers: "ranges" with the pair 'a'..'z' finds the first lower-case letter; "equal ordered" finds a substring (strstr).</summary>
+    [Fact]
+    public void RangesAndSubstringKnownAnswers()
+    {
+        var rig = new SimdRig(I(Code.Pcmpistri_xmm_xmmm128_imm8, Register.XMM1, Register.XMM2, 0x04),
+            I(Code.Pcmpistri_xmm_xmmm128_imm8, Register.XMM1, Register.XMM2, 0x0C),
+            I(Code.Pcmpistrm_xmm_xmmm128_imm8, Register.XMM1, Register.XMM2, 0x44));
+        var c = rig.Cpu;
+        c.SetXmm(1, Text("az")); c.SetXmm(2, Text("HELLO, World!"));
+        rig.Ok(0);
+        Assert.Equal(8UL, c[Gpr.Rcx]);                 // 'o' of "World"
+        c.SetXmm(1, Text("lo, W")); c.SetXmm(2, Text("HELLO, hello, World"[..16]));
+        rig.Ok(1);
+        Assert.Equal(10UL, c[Gpr.Rcx]);                // "lo, W" starts at index 10 ("hello, Wo" -> 'l','o' at 10)
+        c.SetXmm(1, Text("az")); c.SetXmm(2, Text("aB"));
+        rig.Ok(2);
+        Assert.Equal((UInt128)0xFF, c.GetXmm(0));      // byte mask: only element 0 is in 'a'..'z'
+    }
 }
