@@ -82,6 +82,11 @@ public struct FpEnv
     public FpExceptions Masks;
     /// <summary>The exceptions raised so far.</summary>
     public FpExceptions Flags;
+    /// <summary>
+    /// Set (never cleared) by an operation whose inexact result was rounded up in magnitude: the x87
+    /// C1 "round-up" bit after a #P (SDM Vol. 1, 8.1.3.1, 8.5.4).
+    /// </summary>
+    public bool RoundedUp;
 
     /// <summary>The environment MXCSR describes (flags start empty).</summary>
     public static FpEnv FromMxcsr(uint mxcsr) => new()
