@@ -84,20 +84,6 @@ public sealed unsafe partial class Cpu
         _ => SoftFloat.Div80(b, a, ref env),
     };
 
-    /// <summary>
-    /// C1 after a result: 1 when the rounded result's magnitude exceeds the one rounding toward
-    /// zero gives, i.e. the last rounding went away from zero (SDM Vol. 1, 8.1.3.3 and 4.8.4).
-    /// Only inexact results can have been rounded up.
-    /// </summary>
-    private static bool X87RoundedUp(int op, Float80 a, Float80 b, Float80 r, FpEnv env)
-    {
-        if ((env.Flags & FpExceptions.Precision) == 0 || env.Rounding == FpRounding.TowardZero) return false;
-        var tz = env;
-        tz.Rounding = FpRounding.TowardZero;
-        tz.Flags = 0;
-        return MagnitudeGreater(r, X87BinaryOp(op, a, b, ref tz));
-    }
-
     /// <summary>Reads the floating-point or integer memory source of an arithmetic/compare form, converted exactly to 80 bits (m32/m64: IE for SNaN, DE for denormals, into <paramref name="env"/>).</summary>
     private bool X87ReadSource(ref DecodedInstruction d, int form, ref FpEnv env, out Float80 v)
     {
@@ -120,7 +106,7 @@ public sealed unsafe partial class Cpu
     /// FDIVR/FDIVRP/FIDIVR. Empty operand: stack underflow, masked response writes the indefinite to
     /// the destination (and pops for the P forms). Unmasked IE/DE/ZE: no write, no pop; unmasked
     /// OE/UE: the soft-float core's bias-adjusted result is written (SDM Vol. 1, 8.5.4, 8.5.5).
-    /// C1 = rounded up. Precision control applies (SDM Vol. 1, 8.1.5.2).
+    /// C1 = rounded up (<see cref="FpEnv.RoundedUp"/>). Precision control applies (SDM Vol. 1, 8.1.5.2).
     /// </summary>
     private static void X87ArithH(Cpu c, ref DecodedInstruction d) => c.X87Arith(ref d);
 
@@ -156,8 +142,7 @@ public sealed unsafe partial class Cpu
         }
         Float80 a = St(dst);
         Float80 r = X87BinaryOp(op, a, b, ref env);
-        bool up = X87RoundedUp(op, a, b, r, env);
-        SetC1(up);
+        SetC1(env.RoundedUp);
         if (!X87Merge(env.Flags, X87PreComputation)) { SetC1(false); return; }
         St(dst) = r;
         if (pop) X87Pop();
@@ -267,22 +252,11 @@ public sealed unsafe partial class Cpu
             case 1: SetC1(false); St(0) = new Float80(a.Significand, (ushort)(a.SignExponent & 0x7FFF)); return;
         }
         var env = X87Env();
-        Float80 r = X87UnaryOp(d.Cond, a, ref env);
-        bool up = false;
-        if ((env.Flags & FpExceptions.Precision) != 0 && env.Rounding != FpRounding.TowardZero)
-        {
-            var tz = env;
-            tz.Rounding = FpRounding.TowardZero;
-            tz.Flags = 0;
-            up = MagnitudeGreater(r, X87UnaryOp(d.Cond, a, ref tz));
-        }
-        SetC1(up);
+        Float80 r = d.Cond == 2 ? SoftFloat.Sqrt80(a, ref env) : SoftFloat.RoundToIntegral80(a, ref env);
+        SetC1(env.RoundedUp);
         if (!X87Merge(env.Flags, X87PreComputation)) { SetC1(false); return; }
         St(0) = r;
     }
-
-    private static Float80 X87UnaryOp(int op, Float80 a, ref FpEnv env) =>
-        op == 2 ? SoftFloat.Sqrt80(a, ref env) : SoftFloat.RoundToIntegral80(a, ref env);
 
     // ------------------------------------------------------------------ FSCALE, FXTRACT, FPREM, FPREM1
 
@@ -301,15 +275,7 @@ public sealed unsafe partial class Cpu
         var env = X87Env();
         Float80 a = St(0), b = St(1);
         Float80 r = SoftFloat.Scale80(a, b, ref env);
-        bool up = false;
-        if ((env.Flags & FpExceptions.Precision) != 0 && env.Rounding != FpRounding.TowardZero)
-        {
-            var tz = env;
-            tz.Rounding = FpRounding.TowardZero;
-            tz.Flags = 0;
-            up = MagnitudeGreater(r, SoftFloat.Scale80(a, b, ref tz));
-        }
-        SetC1(up);
+        SetC1(env.RoundedUp);
         if (!X87Merge(env.Flags, X87PreComputation)) { SetC1(false); return; }
         St(0) = r;
     }

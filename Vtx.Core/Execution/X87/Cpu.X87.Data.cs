@@ -176,7 +176,7 @@ public sealed unsafe partial class Cpu
         else
         {
             raw = X87Convert(format, v, truncate, ref env);
-            if ((env.Flags & FpExceptions.Precision) != 0) roundedUp = X87StoreRoundedUp(format, v, raw, truncate, env);
+            roundedUp = env.RoundedUp;
         }
 
         // Decide before writing: an unmasked exception (or unmasked stack underflow) stores nothing.
@@ -211,27 +211,6 @@ public sealed unsafe partial class Cpu
         5 => (uint)SoftFloat.F80ToI32(v, truncate, ref env),
         _ => (ulong)SoftFloat.F80ToI64(v, truncate, ref env),
     };
-
-    /// <summary>
-    /// C1 for an inexact store: whether the stored value's magnitude exceeds the value truncated
-    /// toward zero (the conversion repeated with RC = toward zero; SDM Vol. 1, 8.1.3.3 "rounded up").
-    /// </summary>
-    private static bool X87StoreRoundedUp(int format, Float80 v, ulong raw, bool truncate, FpEnv env)
-    {
-        if (truncate || env.Rounding == FpRounding.TowardZero) return false;
-        var tz = env;
-        tz.Rounding = FpRounding.TowardZero;
-        tz.Flags = 0;
-        ulong t = X87Convert(format, v, false, ref tz);
-        return format switch
-        {
-            1 => (raw & 0x7FFF_FFFF) > (t & 0x7FFF_FFFF),
-            2 => (raw & 0x7FFF_FFFF_FFFF_FFFF) > (t & 0x7FFF_FFFF_FFFF_FFFF),
-            4 => Math.Abs((int)(short)raw) > Math.Abs((int)(short)t),
-            5 => Math.Abs((long)(int)raw) > Math.Abs((long)(int)t),
-            _ => Int128.Abs((long)raw) > Int128.Abs((long)t),
-        };
-    }
 
     // ------------------------------------------------------------------ FBLD / FBSTP (SDM Vol. 1, 4.7; Vol. 2A "FBLD", "FBSTP")
 
@@ -291,13 +270,7 @@ public sealed unsafe partial class Cpu
                 for (int i = 0; i < 16; i++) { lo |= (mag % 10) << (4 * i); mag /= 10; }
                 hi = (mag % 10) | ((mag / 10) << 4);
                 if (v.Sign) hi |= 0x8000;
-                if ((env.Flags & FpExceptions.Precision) != 0 && env.Rounding != FpRounding.TowardZero)
-                {
-                    var tz = env;
-                    tz.Rounding = FpRounding.TowardZero;
-                    long t = SoftFloat.F80ToI64(v, false, ref tz);
-                    roundedUp = t != n;
-                }
+                roundedUp = env.RoundedUp;
             }
         }
         FpExceptions masks = (FpExceptions)(_fpuControl & 0x3F);

@@ -172,10 +172,6 @@ public sealed unsafe partial class Cpu
         return false;
     }
 
-    /// <summary>True when |<paramref name="a"/>| &gt; |<paramref name="b"/>| for canonical values (C1 "rounded up" test).</summary>
-    private static bool MagnitudeGreater(Float80 a, Float80 b) =>
-        a.Exponent != b.Exponent ? a.Exponent > b.Exponent : a.Significand > b.Significand;
-
     // ------------------------------------------------------------------ memory helpers
 
     /// <summary>Reads a 10-byte operand.</summary>
