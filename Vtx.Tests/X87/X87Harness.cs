@@ -157,3 +157,42 @@ internal static class X87Harness
                 new Float80(0, 0x7FFF), new Float80(0x1234, 0x3FFF), new Float80(0xFFFF_FFFF_FFFF_FFFF, 0x7FFE), new Float80(0x8000_0000_0000_0000, 1)),
             Normal(16000));
 }
+
+/// <summary>A guest program with labels (addresses resolved after assembly).</summary>
+internal sealed class X87Program
+{
+    private readonly Dictionary<string, Label> _labels = new();
+    private Func<Label, ulong>? _resolve;
+
+    public Assembler A { get; } = new(64);
+
+    /// <summary>Defines label <paramref name="name"/> at the current position.</summary>
+    public void Mark(string name)
+    {
+        var l = A.CreateLabel(name);
+        A.Label(ref l);
+        _labels[name] = l;
+    }
+
+    public ulong this[string name] => _resolve!(_labels[name]);
+
+    public Machine Load(Action<Machine>? setup = null)
+    {
+        var w = new ListWriter();
+        var result = A.Assemble(w, Vtx.Tests.Support.Guest.CodeBase, BlockEncoderOptions.ReturnNewInstructionOffsets);
+        _resolve = l => result.GetLabelRIP(l);
+        var m = new Machine(new MachineOptions { MemoryMiB = 1, CodeSize = 64 });
+        m.WriteMemory(Vtx.Tests.Support.Guest.CodeBase, w.Bytes.ToArray());
+        m.Cpu.Rip = Vtx.Tests.Support.Guest.CodeBase;
+        m.Cpu[Gpr.Rsp] = Vtx.Tests.Support.Guest.StackTop;
+        m.Cpu[Gpr.Rbx] = X87Harness.Data;
+        setup?.Invoke(m);
+        return m;
+    }
+
+    private sealed class ListWriter : CodeWriter
+    {
+        public readonly List<byte> Bytes = new();
+        public override void WriteByte(byte value) => Bytes.Add(value);
+    }
+}
