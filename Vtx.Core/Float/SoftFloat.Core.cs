@@ -174,9 +174,10 @@ public static partial class SoftFloat
         ulong kept = SplitAt(sig, sticky, 128 - p, out bool guard, out bool lower);
         bool inexact = guard || lower;
         bool up = RoundsUp(env.Rounding, sign, (kept & 1) != 0, guard, lower);
-        ulong rs = kept + (up ? 1ul : 0ul);
+        UInt128 rsWide = (UInt128)kept + (up ? 1u : 0u); // p may be 64: the carry needs a 65th bit
         int re = exp;
-        if ((rs >> p) != 0) { rs >>= 1; re++; }
+        if ((rsWide >> p) != 0) { rsWide >>= 1; re++; }
+        ulong rs = (ulong)rsWide;
 
         if (re > emax)
         {
