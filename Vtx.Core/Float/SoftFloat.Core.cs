@@ -149,6 +149,7 @@ public static partial class SoftFloat
     ///   8.5.5 for the x87; 11.5.2.5 for SSE);
     /// - masked underflow: UE only when tiny and inexact, the denormalised result is returned;
     ///   unmasked: UE whenever tiny (SDM Vol. 1, 4.9.1.5);
+    /// - unmasked OE/UE: PE only when rounding with unbounded exponent was inexact (SDM Vol. 1, 11.5.2.4);
     /// - SSE flush-to-zero (<paramref name="ftz"/>, UE masked): a tiny result becomes a zero of the
     ///   result's sign with UE and PE (SDM Vol. 1, 10.2.3.3);
     /// - masked overflow: OE and PE, ∞ or the largest finite value by rounding mode (SDM Vol. 1, Table 4-10);
@@ -181,17 +182,24 @@ public static partial class SoftFloat
 
         if (re > emax)
         {
-            if (x87Reg && (env.Masks & FpExceptions.Overflow) == 0)
-            {
-                env.Flags |= FpExceptions.Overflow | (inexact ? FpExceptions.Precision : 0);
-                if (up) env.RoundedUp = true;
-                re -= X87BiasAdjust;
-                if (re > emax) { r.Kind = Kind.Inf; return r; }
-                r.Kind = Kind.Finite; r.Exp = re; r.Sig = rs;
-                return r;
-            }
-            env.Flags |= FpExceptions.Overflow | FpExceptions.Precision;
             bool toInf = env.Rounding == FpRounding.Nearest || (env.Rounding == FpRounding.Up && !sign) || (env.Rounding == FpRounding.Down && sign);
+            if ((env.Masks & FpExceptions.Overflow) == 0)
+            {
+                // Unmasked: OE, and PE only if rounding with unbounded exponent lost accuracy (SDM
+                // Vol. 1, 11.5.2.4 for SSE, 8.5.4 for the x87). A register destination of the x87
+                // receives the bias-adjusted result; SSE and memory destinations stay unaltered (the
+                // caller suppresses the write; the masked response is returned anyway).
+                env.Flags |= FpExceptions.Overflow | (inexact ? FpExceptions.Precision : 0);
+                if (x87Reg)
+                {
+                    if (up) env.RoundedUp = true;
+                    re -= X87BiasAdjust;
+                    if (re > emax) { r.Kind = Kind.Inf; return r; }
+                    r.Kind = Kind.Finite; r.Exp = re; r.Sig = rs;
+                    return r;
+                }
+            }
+            else env.Flags |= FpExceptions.Overflow | FpExceptions.Precision;
             if (toInf) { env.RoundedUp = true; r.Kind = Kind.Inf; return r; }
             r.Kind = Kind.Finite; r.Exp = emax; r.Sig = p == 64 ? ulong.MaxValue : (1ul << p) - 1;
             return r;
@@ -206,16 +214,23 @@ public static partial class SoftFloat
 
         // Tiny.
         bool ueMasked = (env.Masks & FpExceptions.Underflow) != 0;
-        if (x87Reg && !ueMasked)
+        if (!ueMasked)
         {
+            // Unmasked: UE for any tiny result, PE only if rounding with unbounded exponent lost
+            // accuracy (SDM Vol. 1, 4.9.1.5, 11.5.2.5, 8.5.5); FTZ does not apply. The x87 register
+            // destination receives the bias-adjusted result (a result still tiny after the bias,
+            // possible with FSCALE only, becomes a signed zero).
             env.Flags |= FpExceptions.Underflow | (inexact ? FpExceptions.Precision : 0);
-            if (up) env.RoundedUp = true;
-            re += X87BiasAdjust;
-            if (re < emin) { r.Kind = Kind.Zero; return r; }
-            r.Kind = Kind.Finite; r.Exp = re; r.Sig = rs;
-            return r;
+            if (x87Reg)
+            {
+                if (up) env.RoundedUp = true;
+                re += X87BiasAdjust;
+                if (re < emin) { r.Kind = Kind.Zero; return r; }
+                r.Kind = Kind.Finite; r.Exp = re; r.Sig = rs;
+                return r;
+            }
         }
-        if (ftz && ueMasked)
+        else if (ftz)
         {
             env.Flags |= FpExceptions.Underflow | FpExceptions.Precision;
             r.Kind = Kind.Zero;
@@ -226,8 +241,7 @@ public static partial class SoftFloat
         bool dInexact = dg || dl;
         bool dUp = RoundsUp(env.Rounding, sign, (dk & 1) != 0, dg, dl);
         ulong ds = dk + (dUp ? 1ul : 0ul);
-        if (dInexact) env.Flags |= FpExceptions.Underflow | FpExceptions.Precision;
-        else if (!ueMasked) env.Flags |= FpExceptions.Underflow;
+        if (ueMasked && dInexact) env.Flags |= FpExceptions.Underflow | FpExceptions.Precision;
         if (dUp) env.RoundedUp = true;
         if (ds == 0) { r.Kind = Kind.Zero; return r; }
         r.Kind = Kind.Finite; r.Exp = emin; r.Sig = ds;

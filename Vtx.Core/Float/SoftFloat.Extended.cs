@@ -16,6 +16,9 @@ public static partial class SoftFloat
     internal static Float80 RoundPack80(bool sign, int exponent, UInt128 significand, bool sticky, FpPrecision precision, ref FpEnv env)
     {
         int p = Bits(precision);
+        // Beyond ±2^20 every result is a certain overflow or underflow, even after the ±24576 bias;
+        // clamping keeps the exponent arithmetic below far from int overflow.
+        exponent = Math.Clamp(exponent, -(1 << 20), 1 << 20);
         Rounded r = RoundCore(sign, exponent, significand, sticky, p, Emin80, Emax80, true, false, ref env);
         return Pack80(r, p);
     }

@@ -13,14 +13,15 @@ namespace Vtx.Tests.Float;
 /// </summary>
 public class SoftFloatPropertyTests
 {
-    private const int N = 1500;
+    /// <summary>Cases per property; VTX_SOFTFLOAT_ITERATIONS raises it for a local deep run (CI keeps the default).</summary>
+    private static readonly int N = int.TryParse(Environment.GetEnvironmentVariable("VTX_SOFTFLOAT_ITERATIONS"), out int n) && n > 0 ? n : 1500;
 
-    private static void Check<T>(Gen<T> gen, Func<T, string?> mismatch, int n = N)
+    private static void Check<T>(Gen<T> gen, Func<T, string?> mismatch, int n = 0)
         => Prop.ForAll(gen.ToArbitrary(), t =>
         {
             string? m = mismatch(t);
             if (m != null) throw new Xunit.Sdk.XunitException($"{t}: {m}");
-        }).Check(Config.QuickThrowOnFailure.WithMaxTest(n));
+        }).Check(Config.QuickThrowOnFailure.WithMaxTest(n > 0 ? n : N));
 
     private static string? Diff(UInt128 got, FpExceptions gotFlags, UInt128 want, FpExceptions wantFlags, int hexDigits)
         => got == want && gotFlags == wantFlags ? null
@@ -91,20 +92,20 @@ public class SoftFloatPropertyTests
             FpEnv e = t.env;
             uint got = Op32(op, (uint)t.A, (uint)t.B, ref e);
             return Diff(got, e.Flags, Ref.Arith(op, RefFormat.S, t.A, t.B, t.env, out var wf, out _), wf, 8);
-        }, 700);
+        }, N / 2);
         Check(from p in SoftFloatGen.Boundary(RefFormat.D) from env in Env select (p.A, p.B, env), t =>
         {
             FpEnv e = t.env;
             ulong got = Op64(op, (ulong)t.A, (ulong)t.B, ref e);
             return Diff(got, e.Flags, Ref.Arith(op, RefFormat.D, t.A, t.B, t.env, out var wf, out _), wf, 16);
-        }, 700);
+        }, N / 2);
         Check(from p in SoftFloatGen.Boundary(RefFormat.X) from env in Env select (p.A, p.B, env), t =>
         {
             FpEnv e = t.env;
             Float80 got = Op80(op, F(t.A), F(t.B), ref e);
             UInt128 want = Ref.Arith(op, RefFormat.X, t.A, t.B, t.env, out var wf, out bool up);
             return Diff(Bits(got), e.Flags, want, wf, 20) ?? (e.RoundedUp == up ? null : $"C1 {e.RoundedUp}, want {up}");
-        }, 700);
+        }, N / 2);
     }
 
     /// <summary>Second oracle: the host's IEEE binary32/binary64 arithmetic (round to nearest, no FTZ/DAZ).</summary>
@@ -140,6 +141,17 @@ public class SoftFloatPropertyTests
             double x = BitConverter.UInt64BitsToDouble(a);
             uint hb = BitConverter.SingleToUInt32Bits((float)x);
             return double.IsNaN(x) || hb == got ? null : $"cvtsd2ss: got {got:X8}, host {hb:X8}";
+        });
+        Check(from a in F32 select a, a =>
+        {
+            FpEnv e = env0;
+            ulong got = SoftFloat.F32ToF64(a, ref e);
+            float x = BitConverter.UInt32BitsToSingle(a);
+            ulong hb = BitConverter.DoubleToUInt64Bits(x);
+            int t = SoftFloat.F32ToI32(a, true, ref e);
+            // In range, C#'s float → int conversion truncates exactly like CVTTSS2SI.
+            bool inRange = !float.IsNaN(x) && x > -2147483904f && x < 2147483648f;
+            return (float.IsNaN(x) || hb == got) && (!inRange || t == (int)x) ? null : $"cvtss2sd/cvttss2si: got {got:X16}/{t}, host {hb:X16}/{(inRange ? (int)x : 0)}";
         });
         Check(from i in Ints select i, i =>
         {

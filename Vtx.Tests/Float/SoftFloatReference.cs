@@ -165,14 +165,6 @@ internal static class Ref
         if (r == BigInteger.One << p) { r >>= 1; e++; }
         if (e > f.Emax)
         {
-            if (x87Reg && (env.Masks & OE) == 0)
-            {
-                flags |= OE | (inexact ? PE : 0);
-                roundedUp = up;
-                e -= 24576;
-                return e > f.Emax ? Inf(f, sign) : Encode(f, p, sign, e, r);
-            }
-            flags |= OE | PE;
             bool toInf = env.Rounding switch
             {
                 FpRounding.Nearest => true,
@@ -180,6 +172,18 @@ internal static class Ref
                 FpRounding.Down => sign,
                 _ => false,
             };
+            if ((env.Masks & OE) == 0)
+            {
+                // Unmasked: PE only for a loss of accuracy with unbounded exponent (SDM Vol. 1, 11.5.2.4).
+                flags |= OE | (inexact ? PE : 0);
+                if (x87Reg)
+                {
+                    roundedUp = up;
+                    e -= 24576;
+                    return e > f.Emax ? Inf(f, sign) : Encode(f, p, sign, e, r);
+                }
+            }
+            else flags |= OE | PE;
             roundedUp = toInf;
             return toInf ? Inf(f, sign) : Encode(f, p, sign, f.Emax, (BigInteger.One << p) - 1);
         }
@@ -190,21 +194,23 @@ internal static class Ref
             return Encode(f, p, sign, e, r);
         }
         bool ueMasked = (env.Masks & UE) != 0;
-        if (x87Reg && !ueMasked)
+        if (!ueMasked)
         {
             flags |= UE | (inexact ? PE : 0);
-            roundedUp = up;
-            e += 24576;
-            return e < f.Emin ? Zero(f, sign) : Encode(f, p, sign, e, r);
+            if (x87Reg)
+            {
+                roundedUp = up;
+                e += 24576;
+                return e < f.Emin ? Zero(f, sign) : Encode(f, p, sign, e, r);
+            }
         }
-        if (ftz && ueMasked)
+        else if (ftz)
         {
             flags |= UE | PE;
             return Zero(f, sign);
         }
         var (d, dInexact, dUp) = RoundScaled(num, den, p - 1 - f.Emin, sign, env.Rounding);
-        if (dInexact) flags |= UE | PE;
-        else if (!ueMasked) flags |= UE;
+        if (ueMasked && dInexact) flags |= UE | PE;
         roundedUp = dUp;
         if (d.IsZero) return Zero(f, sign);
         return Encode(f, p, sign, f.Emin, d);

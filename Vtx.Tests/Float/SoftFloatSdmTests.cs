@@ -93,6 +93,25 @@ public class SoftFloatSdmTests
         Assert.Equal(OE | PE, e.Flags);
     }
 
+    // SDM Vol. 1, 11.5.2.4: with OE unmasked, PE is set only if rounding with unbounded exponent was inexact;
+    // masked, OE always comes with PE (Table 4-10 responses are never exact).
+    [Fact]
+    public void UnmaskedOverflowSetsPrecisionOnlyForALossOfAccuracy()
+    {
+        var exact = Sse(masks: FpExceptions.All & ~OE);
+        SoftFloat.Mul32(0x7F7F_FFFFu, S(2f), ref exact);
+        Assert.Equal(OE, exact.Flags);
+        var lossy = Sse(masks: FpExceptions.All & ~OE);
+        SoftFloat.Mul32(0x7F7F_FFFFu, S(1.5f), ref lossy);
+        Assert.Equal(OE | PE, lossy.Flags);
+        var masked = Sse();
+        SoftFloat.Mul32(0x7F7F_FFFFu, S(2f), ref masked);
+        Assert.Equal(OE | PE, masked.Flags);
+        var fst = X87(masks: FpExceptions.All & ~OE);
+        SoftFloat.F80ToF64(Max80, ref fst);
+        Assert.Equal(OE | PE, fst.Flags);
+    }
+
     // SDM Vol. 1, 4.9.1.5: tininess is judged on the result rounded with unbounded exponent.
     // (1 + 2^−23) × (largest denormal) = 2^−126 × (1 − 2^−46): rounded to nearest it is the smallest
     // normal, so it is not tiny (PE only); truncated it stays below 2^−126 (tiny and inexact: UE, PE).
@@ -406,5 +425,27 @@ public class SoftFloatSdmTests
         Assert.True(x.RoundedUp);
         x = X87(FpRounding.Up);
         Assert.Equal(X(-2.0), SoftFloat.RoundToIntegral80(X(-2.5), ref x));
+    }
+
+    // RoundPack80 with absurd exponents still answers per SDM 8.5.4/8.5.5 (no host exception).
+    [Fact]
+    public void RoundPackExtremeExponents()
+    {
+        var x = X87();
+        Assert.Equal(Float80.Zero, SoftFloat.RoundPack80(false, int.MinValue, 1, true, FpPrecision.Extended, ref x));
+        Assert.Equal(UE | PE, x.Flags);
+        x = X87(FpRounding.Up);
+        // Rounding up under PC = double: the smallest denormal on the 53-bit grid, 2^(−16382−52).
+        Assert.Equal(new Float80(1ul << 11, 0), SoftFloat.RoundPack80(false, int.MinValue, UInt128.MaxValue, false, FpPrecision.Double, ref x));
+        Assert.Equal(UE | PE, x.Flags);
+        x = X87();
+        Assert.Equal(Inf80, SoftFloat.RoundPack80(false, int.MaxValue, 1, false, FpPrecision.Single, ref x));
+        Assert.Equal(OE | PE, x.Flags);
+        x = X87(masks: FpExceptions.All & ~OE);
+        Assert.Equal(new Float80(Inf80.Significand, 0xFFFF), SoftFloat.RoundPack80(true, int.MaxValue, 1, false, FpPrecision.Single, ref x));
+        Assert.Equal(OE, x.Flags);
+        x = X87(masks: FpExceptions.All & ~UE);
+        Assert.Equal(new Float80(0, 0x8000), SoftFloat.RoundPack80(true, int.MinValue, 1, false, FpPrecision.Extended, ref x));
+        Assert.Equal(UE, x.Flags);
     }
 }
