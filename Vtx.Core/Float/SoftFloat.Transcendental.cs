@@ -156,9 +156,9 @@ public static partial class SoftFloat
         int kind = TrTrigSetup(x, ref env, out outOfRange, out Float80 early, out TrWide r, out int q);
         if (kind == 1) return early;
         if (kind == 2) return x;
-        TrWide s = K.Sin(r), c = K.Cos(r);
-        // tan(q·π/2 + r) = tan r for even q, −cot r for odd q.
-        TrWide v = (q & 1) == 0 ? K.Div(s, c) : K.Div(c, s).Negate();
+        // tan(q·π/2 + r) = tan r for even q, −cot r = −1/tan r for odd q.
+        TrWide t = K.Tan(r);
+        TrWide v = (q & 1) == 0 ? t : K.Div(K.One, t).Negate();
         return TrRound(v, v.Neg ^ x.Sign, ref env);
     }
 
@@ -226,7 +226,7 @@ public static partial class SoftFloat
     // ---- F2XM1 ----------------------------------------------------------------------------------
 
     /// <summary>
-    /// 2^n − 1 for an integer n (n ≠ 0) as a kernel value; <paramref name="exact"/> when it has at most
+    /// 2^n − 1 for an integer n ≠ 0 as a kernel value; <paramref name="exact"/> when it has at most
     /// 128 significant bits.
     /// </summary>
     private static TrWide TrPow2Minus1(int n, out bool exact)
@@ -261,9 +261,10 @@ public static partial class SoftFloat
         TrWide xw = K.FromFloat80(x);
         if (xw.Exp <= -2)   // |x| < 1/2: 2^x − 1 = expm1(x ln 2), no cancellation
             return TrRound(K.Expm1(K.Mul(xw, K.Ln2)), ref env);
-        if (xw.Exp >= 15)
+        if (xw.Exp >= 15 || (x.Sign && xw.Exp >= 7))
         {
-            // |x| ≥ 32768: 2^x overflows any exponent, or 2^x − 1 rounds from just above −1.
+            // x ≥ 32768: 2^x overflows any exponent. x ≤ −128: 2^x − 1 lies in (−1, −1 + 2^-127), so it
+            // rounds as −1 + (a nonzero amount below 2^-128) does.
             return x.Sign
                 ? RoundPack80(true, -1, UInt128.MaxValue, true, FpPrecision.Extended, ref env)
                 : RoundPack80(false, 32768, UInt128.One << 127, true, FpPrecision.Extended, ref env);
@@ -275,6 +276,7 @@ public static partial class SoftFloat
         Int128 n128 = (qx + ((Int128)1 << 63)) >> 64;
         Int128 fq = qx - (n128 << 64);
         int n = (int)n128;
+        if (n == 0) return TrRound(K.Expm1(K.Mul(xw, K.Ln2)), ref env);   // x = −1/2 rounds to n = 0
         TrWide p = TrPow2Minus1(n, out bool exact);
         if (fq == 0) return RoundPack80(p.Neg, p.Exp, p.M, !exact, FpPrecision.Extended, ref env);
         TrWide f = fq < 0 ? K.Normalize(true, 63, (UInt128)(-fq)) : K.Normalize(false, 63, (UInt128)fq);

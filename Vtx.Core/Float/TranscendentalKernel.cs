@@ -192,7 +192,12 @@ internal static class TranscendentalKernel
         return new TrWide(neg, exp, q);
     }
 
-    /// <summary>True when |t| is below 2^-130 relative to |sum|: the series may stop.</summary>
+    /// <summary>True when |t| is below 2^-130 relative to the leading term: the series may stop.</summary>
+    /// <remarks>
+    /// The series sum their tails first and add the leading term last, once: a tail far below the
+    /// leading term then survives as one jammed bit on the correct side, which is what decides the
+    /// rounding of sin x, atan x, … for tiny x (two opposite jams would cancel).
+    /// </remarks>
     private static bool Negligible(TrWide t, TrWide sum) => t.IsZero || t.Exp < sum.Exp - 130;
 
     // ---- series kernels --------------------------------------------------------------------
@@ -201,75 +206,91 @@ internal static class TranscendentalKernel
     public static TrWide Sin(TrWide r)
     {
         if (r.IsZero) return r;
-        TrWide r2 = Mul(r, r), p = r, sum = r;
+        TrWide r2 = Mul(r, r), p = r, tail = default;
         for (int k = 1; 2 * k + 1 <= SeriesTerms; k++)
         {
             p = Mul(p, r2);
             TrWide t = Mul(p, InvFactorial[2 * k + 1]);
-            sum = (k & 1) != 0 ? Sub(sum, t) : Add(sum, t);
-            if (Negligible(t, sum)) break;
+            tail = (k & 1) != 0 ? Sub(tail, t) : Add(tail, t);
+            if (Negligible(t, r)) break;
         }
-        return sum;
+        return Add(r, tail);
     }
 
     /// <summary>cos r for |r| ≤ π/4 (Taylor series; the result is at least 0.70).</summary>
     public static TrWide Cos(TrWide r)
     {
         if (r.IsZero) return One;
-        TrWide r2 = Mul(r, r), p = One, sum = One;
+        TrWide r2 = Mul(r, r), p = One, tail = default;
         for (int k = 1; 2 * k <= SeriesTerms; k++)
         {
             p = Mul(p, r2);
             TrWide t = Mul(p, InvFactorial[2 * k]);
-            sum = (k & 1) != 0 ? Sub(sum, t) : Add(sum, t);
-            if (Negligible(t, sum)) break;
+            tail = (k & 1) != 0 ? Sub(tail, t) : Add(tail, t);
+            if (Negligible(t, One)) break;
         }
-        return sum;
+        return Add(One, tail);
+    }
+
+    private static readonly TrWide TanC5 = Div(FromUInt64(2), FromUInt64(15));
+    private static readonly TrWide TanC7 = Div(FromUInt64(17), FromUInt64(315));
+
+    /// <summary>
+    /// tan r for |r| ≤ π/4. sin r / cos r, except for |r| &lt; 2^-20, where the quotient of two values
+    /// that each differ from r and 1 by less than their own rounding error would lose which side of r
+    /// tan r lies on: there tan r = r + r³/3 + 2r⁵/15 + 17r⁷/315 (next term below 2^-160 relative).
+    /// </summary>
+    public static TrWide Tan(TrWide r)
+    {
+        if (r.IsZero || r.Exp >= -20) return Div(Sin(r), Cos(r));
+        TrWide r2 = Mul(r, r);
+        TrWide poly = Mul(r2, Add(InvOdd[1], Mul(r2, Add(TanC5, Mul(r2, TanC7)))));
+        return Add(r, Mul(r, poly));
     }
 
     /// <summary>e^z − 1 for |z| ≤ 0.35 (Taylor series, no cancellation for small z).</summary>
     public static TrWide Expm1(TrWide z)
     {
         if (z.IsZero) return z;
-        TrWide p = z, sum = z;
+        TrWide p = z, tail = default;
         for (int n = 2; n <= SeriesTerms; n++)
         {
             p = Mul(p, z);
             TrWide t = Mul(p, InvFactorial[n]);
-            sum = Add(sum, t);
-            if (Negligible(t, sum)) break;
+            tail = Add(tail, t);
+            if (Negligible(t, z)) break;
         }
-        return sum;
+        return Add(z, tail);
     }
 
     /// <summary>atanh s = s + s³/3 + s⁵/5 + … for |s| ≤ 0.18.</summary>
     public static TrWide Atanh(TrWide s)
     {
         if (s.IsZero) return s;
-        TrWide s2 = Mul(s, s), p = s, sum = s;
+        TrWide s2 = Mul(s, s), p = s, tail = default;
         for (int k = 1; k <= SeriesTerms; k++)
         {
             p = Mul(p, s2);
             TrWide t = Mul(p, InvOdd[k]);
-            sum = Add(sum, t);
-            if (Negligible(t, sum)) break;
+            tail = Add(tail, t);
+            if (Negligible(t, s)) break;
         }
-        return sum;
+        return Add(s, tail);
     }
 
     /// <summary>atan u = u − u³/3 + u⁵/5 − … for |u| ≤ 1/16.</summary>
     private static TrWide AtanSeries(TrWide u)
     {
         if (u.IsZero) return u;
-        TrWide u2 = Mul(u, u), p = u, sum = u;
+        TrWide u2 = Mul(u, u), p = u, tail = default;
         for (int k = 1; k <= SeriesTerms; k++)
         {
             p = Mul(p, u2);
             TrWide t = Mul(p, InvOdd[k]);
-            sum = (k & 1) != 0 ? Sub(sum, t) : Add(sum, t);
-            if (Negligible(t, sum)) break;
+            tail = (k & 1) != 0 ? Sub(tail, t) : Add(tail, t);
+            if (Negligible(t, u)) break;
         }
-        return sum;
+        return Add(u, tail);
     }
 
     /// <summary>atan t for 0 ≤ t ≤ 1: atan t = atan(k/8) + atan((t − k/8)/(1 + t·k/8)), k = round(8t).</summary>
