@@ -165,6 +165,23 @@ public sealed class DecodeCache
         dec.IP = 0x1000;
         dec.Decode(out Instruction ins);
         needMoreBytes = dec.LastError == DecoderError.NoMoreBytes;
-        return InstructionTranslator.Translate(in ins, bitness);
+        DecodedInstruction d = InstructionTranslator.Translate(in ins, bitness);
+        if (d.Op == Op.Ext) d.Imm |= X87Opcode(bytes[..n], bitness);
+        return d;
+    }
+
+    /// <summary>
+    /// The 11-bit x87 opcode (FOP) of an escape instruction (D8-DF): the low 3 bits of the first
+    /// opcode byte after all prefixes and the ModR/M byte (SDM Vol. 1, 8.1.9, Figure 8-8); 0 for
+    /// anything else. x87 instructions carry no immediate, so FOP travels in
+    /// <see cref="DecodedInstruction.Imm"/>.
+    /// </summary>
+    private static ulong X87Opcode(ReadOnlySpan<byte> b, int bitness)
+    {
+        int i = 0;
+        while (i < b.Length && b[i] is 0x66 or 0x67 or 0xF0 or 0xF2 or 0xF3 or 0x2E or 0x36 or 0x3E or 0x26 or 0x64 or 0x65) i++;
+        if (bitness == 64) while (i < b.Length && (b[i] & 0xF0) == 0x40) i++;
+        if (i + 1 >= b.Length || (b[i] & 0xF8) != 0xD8) return 0;
+        return (ulong)(((b[i] & 7) << 8) | b[i + 1]);
     }
 }
