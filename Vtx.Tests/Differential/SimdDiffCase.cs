@@ -25,6 +25,8 @@ public sealed class SimdCase
     public int MemorySize { get; init; }
     /// <summary>The generator seed (the whole case is a function of code, seed and immediate override).</summary>
     public int Seed { get; init; }
+    /// <summary>Instructions Vtx retires: 2 for the waiting x87 forms (WAIT, then the no-wait instruction), else 1.</summary>
+    public int InstructionCount { get; init; } = 1;
 
     public string Hex => string.Join(' ', Bytes.Select(b => b.ToString("X2")));
 
@@ -201,7 +203,7 @@ public static class SimdCaseBuilder
         for (int i = 0; i < oc.OpCount; i++)
         {
             var k = oc.GetOpKind(i);
-            bool pickMem = k is OpCodeOperandKind.mem || (IsRegOrMem(k) && r.Next(2) == 0);
+            bool pickMem = k is OpCodeOperandKind.mem || (IsRegOrMem(k) && (r.Next(2) == 0 || MemoryOnlyOnHost(code)));
             if (pickMem)
             {
                 args.Add(MemoryOperandFor(r, gpr, memAddr, usedGprs, out memBase, out memIndex, out string memForm));
@@ -295,7 +297,14 @@ public static class SimdCaseBuilder
         var decoder = Decoder.Create(64, new ByteArrayCodeReader(bytes));
         decoder.IP = Layout.CodeAddress;
         decoder.Decode(out Instruction decoded);
-        if (decoded.IsInvalid || decoded.Length != bytes.Length || decoded.Code != code) return null;
+        // Waiting forms (FSTENV = WAIT + FNSTENV, ...) are two instructions to the decoder: run both.
+        int count = 1;
+        if (oc.Fwait && bytes[0] == 0x9B)
+        {
+            count = 2;
+            if (decoded.Code != Code.Wait) return null;
+        }
+        else if (decoded.IsInvalid || decoded.Length != bytes.Length || decoded.Code != code) return null;
 
         // Control-state loads: keep every exception masked and ES clear in the loaded image (a native #MF/#XM is a SIGFPE).
         if (memUsed) MakeLoadSafe(code, mnemonic, scratch, target, memSize, r, hostMask);
@@ -315,8 +324,16 @@ public static class SimdCaseBuilder
             MemoryAddress = memUsed ? memAddr : null,
             MemorySize = memUsed ? memSize : 0,
             Seed = seed,
+            InstructionCount = count,
         };
     }
+
+    /// <summary>
+    /// 0F 0D /r with a register operand is a reserved NOP for Intel but #UD on AMD, where 0F 0D is the PREFETCH/PREFETCHW
+    /// group with memory operands only (AMD APM Vol. 3, PREFETCHlevel); on an AMD host only its memory forms run natively.
+    /// </summary>
+    private static bool MemoryOnlyOnHost(Code code) => SimdHostFeatures.IsAmd && code is Code.Reservednop_rm16_r16_0F0D
+        or Code.Reservednop_rm32_r32_0F0D or Code.Reservednop_rm64_r64_0F0D;
 
     private static bool IsRegOrMem(OpCodeOperandKind k) => k is OpCodeOperandKind.xmm_or_mem or OpCodeOperandKind.mm_or_mem
         or OpCodeOperandKind.r8_or_mem or OpCodeOperandKind.r16_or_mem or OpCodeOperandKind.r32_or_mem or OpCodeOperandKind.r64_or_mem

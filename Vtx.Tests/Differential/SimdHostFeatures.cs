@@ -64,6 +64,9 @@ public static class SimdHostFeatures
             CpuidFeature.XSAVEC => Bit(c.Eax0D1, 1) && c.Osxsave,
             CpuidFeature.CLFLUSHOPT => Bit(c.Ebx7, 23),
             CpuidFeature.PREFETCHW => Bit(c.Ecx81, 8),
+            // Encoded in the reserved-NOP hint space (0F 0D, 0F 18-1F): a processor without the feature executes them as
+            // NOPs (SDM Vol. 2A CLDEMOTE, PREFETCHh, NOP; Vol. 2B Table A-? "reserved NOP"), so any x86-64 host runs them.
+            CpuidFeature.MULTIBYTENOP or CpuidFeature.CLDEMOTE or CpuidFeature.PREFETCHITI => X86Base.X64.IsSupported,
             _ => false,
         };
     }

@@ -1,4 +1,5 @@
 using Iced.Intel;
+using Vtx.Tests.Native;
 
 namespace Vtx.Tests.Differential;
 
@@ -15,6 +16,9 @@ public sealed class SimdMasks
 
     /// <summary>FSW bits not compared (x87 condition codes the instruction page calls undefined).</summary>
     public ushort FswUndefined { get; private set; }
+
+    /// <summary>Physical x87 registers (bit i = Ri) whose content is not compared (undefined results).</summary>
+    public byte X87RegistersUndefined { get; private set; }
 
     /// <summary>Accepted distance in ulps for x87 register results (transcendentals), 0 = exact.</summary>
     public int X87Ulps { get; private set; }
@@ -47,8 +51,12 @@ public sealed class SimdMasks
     public static SimdMasks For(SimdCase c)
     {
         var m = new SimdMasks();
-        Mnemonic mn = c.Instruction.Mnemonic;
-        if (c.Family == "x87") m.X87ConditionCodes(mn);
+        Mnemonic mn = c.Code.ToOpCode().Mnemonic;
+        if (c.Family == "x87")
+        {
+            m.X87ConditionCodes(mn);
+            m.X87DomainAndOrdering(c, mn);
+        }
         switch (mn)
         {
             case Mnemonic.Rcpps or Mnemonic.Rcpss or Mnemonic.Rsqrtps or Mnemonic.Rsqrtss:
@@ -59,13 +67,28 @@ public sealed class SimdMasks
             case Mnemonic.Fsin or Mnemonic.Fcos or Mnemonic.Fsincos or Mnemonic.Fptan or Mnemonic.Fpatan
                 or Mnemonic.F2xm1 or Mnemonic.Fyl2x or Mnemonic.Fyl2xp1:
                 m.X87Ulps = 1;
-                m._reasons.Add("x87 transcendental results: accepted within 1 ulp, C1 then not compared (SDM Vol. 1, 8.3.10: error < 1 ulp on Intel; AMD APM Vol. 1, 6.4.5)");
+                m.FswUndefined |= C1;
+                m._reasons.Add("x87 transcendental results: accepted within 1 ulp and C1 (rounding direction of the implementation's own approximation) not compared (SDM Vol. 1, 8.3.10: error < 1 ulp; AMD APM Vol. 1, 6.4.5)");
+                if (SimdHostFeatures.IsAmd && mn is Mnemonic.Fyl2x or Mnemonic.Fyl2xp1 or Mnemonic.F2xm1 or Mnemonic.Fpatan)
+                {
+                    // FYL2X(0.5, y) = -y is exact, yet this AMD host reports PE; the SDM sets #P only when inexact.
+                    m.FswUndefined |= 0x20;
+                    m._reasons.Add("FSW PE of FYL2X/FYL2XP1/F2XM1/FPATAN: AMD reports PE for exact results (observed; vendor difference)");
+                }
                 break;
         }
         if (c.MemoryAddress is ulong a)
         {
             switch (mn)
             {
+                case Mnemonic.Fnstenv or Mnemonic.Fstenv or Mnemonic.Fnsave or Mnemonic.Fsave when SimdHostFeatures.IsAmd:
+                {
+                    // 16-bit format: FIP @6, FCS/FOP @8, FDP @10, FDS @12; 32-bit format: FIP @12 .. FDS @24 (SDM Vol. 1, Figures 8-9/8-10).
+                    bool small = c.MemorySize is 14 or 94;
+                    m.MaskMemory(a + (small ? 6UL : 12UL), small ? 8 : 16,
+                        "FSTENV/FSAVE FIP/FCS/FOP/FDP/FDS: AMD stores them only while an exception is pending, as for FXSAVE (AMD APM Vol. 4, FXSAVE; observed for FNSTENV/FNSAVE)");
+                    break;
+                }
                 case Mnemonic.Fxsave or Mnemonic.Fxsave64:
                     m.MaskMemory(a + 5, 1, "FXSAVE byte 5: reserved (SDM Vol. 2A FXSAVE, Table 3-53)");
                     if (SimdHostFeatures.IsAmd)
@@ -107,6 +130,99 @@ public sealed class SimdMasks
                 return;
         }
     }
+
+    private static bool Empty(FxState fx, int st) => ((fx.Ftw >> ((fx.Top + st) & 7)) & 1) == 0;
+
+    /// <summary>|x| > limit for a supported (J = 1 or zero/denormal) finite or infinite x87 value; false for NaN and unsupported encodings.</summary>
+    private static bool OutsideDomain((ulong Sig, ushort Se) v, double limit)
+    {
+        int exp = v.Se & 0x7FFF;
+        bool j = (v.Sig >> 63) != 0;
+        if (exp != 0 && !j) return false;                              // unsupported: #IA, defined
+        if (exp == 0x7FFF) return (v.Sig << 1) == 0;                   // infinity outside, NaN defined
+        double mag = Math.ScaleB((double)v.Sig, exp == 0 ? 1 - 16383 - 63 : exp - 16383 - 63);
+        return mag > limit;
+    }
+
+    /// <summary>
+    /// Domain limits and fault-ordering cases the SDM leaves open, and condition codes where this AMD host is observed to
+    /// differ from the SDM's Intel definition (see COVERAGE.md).
+    /// </summary>
+    private void X87DomainAndOrdering(SimdCase c, Mnemonic mn)
+    {
+        FxState fx = c.Fx;
+        int top = fx.Top;
+        switch (mn)
+        {
+            case Mnemonic.F2xm1 when !Empty(fx, 0) && OutsideDomain(fx.GetSt(0), 1.0):
+                // SDM Vol. 2A F2XM1: "If the source value is outside this range [-1, +1], the result is undefined."
+                X87RegistersUndefined |= (byte)(1 << top);
+                FswUndefined |= 0x3F | C1;
+                _reasons.Add("F2XM1 with |ST(0)| > 1: result undefined (SDM Vol. 2A F2XM1)");
+                break;
+            case Mnemonic.Fyl2xp1 when !Empty(fx, 0) && !Empty(fx, 1) && OutsideDomain(fx.GetSt(0), 1 - Math.Sqrt(2) / 2):
+                // SDM Vol. 2A FYL2XP1: the source must be in -(1 - sqrt(2)/2) .. +(1 - sqrt(2)/2); otherwise undefined.
+                X87RegistersUndefined |= (byte)(1 << ((top + 1) & 7));
+                FswUndefined |= 0x3F | C1;
+                _reasons.Add("FYL2XP1 with |ST(0)| >= 1 - sqrt(2)/2: result undefined (SDM Vol. 2A FYL2XP1)");
+                break;
+            case Mnemonic.Fprem or Mnemonic.Fprem1 when NoQuotient(fx):
+                // C0/C3/C1 are the quotient bits Q2/Q0/Q1 (SDM Vol. 2A FPREM/FPREM1); with an invalid or faulting operand
+                // there is no quotient. This AMD host leaves them unchanged.
+                FswUndefined |= C0 | C1 | C3;
+                _reasons.Add("FPREM/FPREM1 without a quotient (empty, NaN, unsupported, ST(0) infinite or ST(1) zero): C0/C1/C3 unspecified (SDM Vol. 2A FPREM)");
+                break;
+            case Mnemonic.Fcmovb or Mnemonic.Fcmove or Mnemonic.Fcmovbe or Mnemonic.Fcmovu
+                or Mnemonic.Fcmovnb or Mnemonic.Fcmovne or Mnemonic.Fcmovnbe or Mnemonic.Fcmovnu
+                when !Empty(fx, 0) && !Empty(fx, c.Instruction.Op1Register - Register.ST0):
+                // SDM Vol. 2A FCMOVcc: "C1 Set to 0 if stack underflow occurred" - nothing is said otherwise.
+                FswUndefined |= C1;
+                _reasons.Add("FCMOVcc without stack underflow: C1 unspecified (SDM Vol. 2A FCMOVcc, FPU Flags Affected)");
+                break;
+            case Mnemonic.Fcomi or Mnemonic.Fcomip or Mnemonic.Fucomi or Mnemonic.Fucomip
+                when SimdHostFeatures.IsAmd && !Empty(fx, 0) && !Empty(fx, c.Instruction.Op1Register - Register.ST0):
+                // The SDM clears C1 ("set to 0 if stack underflow occurred; otherwise, set to 0"); this AMD host keeps it.
+                FswUndefined |= C1;
+                _reasons.Add("FCOMI/FUCOMI(P) C1 without underflow: SDM clears it, AMD keeps it (observed; vendor difference)");
+                break;
+            case Mnemonic.Fld when c.Instruction.Op0Kind == OpKind.Register && Empty(fx, c.Instruction.Op0Register - Register.ST0) && !Empty(fx, 7):
+                // Source empty (underflow) and ST(7) full (overflow) at once: the SDM does not say which one C1 reports.
+                FswUndefined |= C1;
+                _reasons.Add("FLD ST(i) with both stack underflow and overflow: C1 unspecified (SDM Vol. 2A FLD gives C1 for each alone)");
+                break;
+            case Mnemonic.Fxtract when Empty(fx, 0) && !Empty(fx, 7):
+                // Stack underflow (ST(0) empty) and overflow (ST(7) full for the push) at once: the SDM's masked
+                // responses (Vol. 1, 8.5.1.1) do not say which applies. This AMD host pushes two indefinites.
+                X87RegistersUndefined = 0xFF;
+                FswUndefined = 0xFFFF;
+                X87TagsUndefined = true;
+                _reasons.Add("FXTRACT with ST(0) empty and ST(7) full: underflow/overflow precedence unspecified (SDM Vol. 1, 8.5.1.1)");
+                break;
+            case Mnemonic.Fstpnce:
+                // D9 D8+i is not on the SDM's FSTP page (an undocumented alias Iced calls FSTPNCE); AMD does not
+                // signal stack underflow for it. Only the non-faulting case is compared.
+                if (Empty(fx, 0))
+                {
+                    X87RegistersUndefined = 0xFF;
+                    FswUndefined = 0xFFFF;
+                    X87TagsUndefined = true;
+                    _reasons.Add("FSTPNCE (D9 D8+i, undocumented alias of FSTP) with ST(0) empty: not defined by the SDM");
+                }
+                break;
+        }
+    }
+
+    private static bool NoQuotient(FxState fx)
+    {
+        if (Empty(fx, 0) || Empty(fx, 1)) return true;
+        static bool Bad((ulong Sig, ushort Se) v) => (v.Se & 0x7FFF) == 0x7FFF || ((v.Se & 0x7FFF) != 0 && (v.Sig >> 63) == 0);
+        var a = fx.GetSt(0);
+        var b = fx.GetSt(1);
+        return Bad(a) || Bad(b) || b.Significand == 0;
+    }
+
+    /// <summary>True when the abridged tag word and TOP are not compared (undocumented opcode cases).</summary>
+    public bool X87TagsUndefined { get; private set; }
 
     private void Undefine(ushort bits, Mnemonic mn)
     {
