@@ -330,9 +330,10 @@ public static class SimdCaseBuilder
 
     /// <summary>
     /// 0F 0D /r with a register operand is a reserved NOP for Intel but #UD on AMD, where 0F 0D is the PREFETCH/PREFETCHW
-    /// group with memory operands only (AMD APM Vol. 3, PREFETCHlevel); on an AMD host only its memory forms run natively.
+    /// group with memory operands only (AMD APM Vol. 3, PREFETCHlevel); its memory forms decode as PREFETCH/PREFETCHW, so
+    /// on an AMD host these codes are not run (the runner prints why).
     /// </summary>
-    private static bool MemoryOnlyOnHost(Code code) => SimdHostFeatures.IsAmd && code is Code.Reservednop_rm16_r16_0F0D
+    public static bool MemoryOnlyOnHost(Code code) => SimdHostFeatures.IsAmd && code is Code.Reservednop_rm16_r16_0F0D
         or Code.Reservednop_rm32_r32_0F0D or Code.Reservednop_rm64_r64_0F0D;
 
     private static bool IsRegOrMem(OpCodeOperandKind k) => k is OpCodeOperandKind.xmm_or_mem or OpCodeOperandKind.mm_or_mem
