@@ -116,6 +116,14 @@ public struct CpuSnapshot
     /// </summary>
     public ulong ExitRip { get; set; }
 
+    /// <summary>
+    /// x87/MMX/SSE state as a 512-byte FXSAVE64 image. On input: loaded with FXRSTOR64 before the instruction; null loads
+    /// the FNINIT state with MXCSR 1F80h and XMM0-15 zero. The oracle refuses (ArgumentException) a state that unmasks
+    /// an exception or has FSW.ES set (<see cref="FxState.UnsafeReason"/>), since a native #MF/#XM kills the process.
+    /// On output: always set, stored with FXSAVE64 right after the instruction.
+    /// </summary>
+    public FxState? Fx { get; set; }
+
     /// <summary>Gets or sets one GPR by name.</summary>
     public readonly ulong this[NativeGpr register]
     {
@@ -143,6 +151,7 @@ public struct CpuSnapshot
         Gpr = Gpr is null ? new ulong[GprCount] : (ulong[])Gpr.Clone(),
         Rflags = Rflags,
         ExitRip = ExitRip,
+        Fx = Fx?.Clone(),
     };
 
     /// <summary>Multi-line dump of all registers, RFLAGS and ExitRip, for assertion messages.</summary>
@@ -157,6 +166,7 @@ public struct CpuSnapshot
         }
         sb.Append("RFLAGS=").Append(Rflags.ToString("X8"))
           .Append(" [").Append(FormatFlags(Rflags)).Append("] ExitRip=").Append(ExitRip.ToString("X"));
+        if (Fx is not null) sb.Append('\n').Append(Fx.ToString().TrimEnd());
         return sb.ToString();
     }
 

@@ -28,8 +28,12 @@ namespace Vtx.Tests.Native;
 /// CR0.AM, so AC=1 at CPL 3 would turn misaligned accesses into #AC (SIGBUS). The output RFLAGS is the raw PUSHFQ value
 /// (IF=1, bit 1 = 1); undefined flags show what this host's silicon (AMD or Intel) happens to produce.
 /// After the instruction the exit stub restores the host's callee-saved GPRs, MXCSR and x87 control word, empties
-/// the x87/MMX stack (FNINIT), and clears DF/AC/TF before returning to .NET. XMM/YMM registers are not preserved
-/// or reported.</para>
+/// the x87/MMX stack (FNINIT), and clears DF/AC/TF before returning to .NET.</para>
+/// <para><b>x87/SSE state.</b> Before the instruction the entry stub loads <see cref="CpuSnapshot.Fx"/> (or the FNINIT state
+/// with MXCSR 1F80h) with FXRSTOR64: XMM0-15, MXCSR, FCW/FSW/FTW, FOP/FIP/FDP and ST0-7; the exit stub stores the state
+/// with FXSAVE64 before anything else touches it. XMM registers are caller-saved in the System V ABI, so clobbering them
+/// is allowed; the upper halves of YMM/ZMM are neither loaded nor reported. Inputs that unmask an x87 or SIMD exception
+/// (or carry FSW.ES = 1) are refused with <see cref="ArgumentException"/>: a native #MF/#XM would be SIGFPE.</para>
 /// <para><b>Threads.</b> All instances share the fixed regions; every call takes one process-wide lock, so concurrent
 /// use (e.g. parallel xunit classes) is serialised, not corrupted. Async signals are blocked on the calling thread while
 /// the instruction runs, since RSP may then point anywhere.</para>
@@ -106,6 +110,8 @@ public sealed unsafe class NativeExecutor : IDisposable
     private const ulong HostCalleeSaved = StateAddress + 0x208; // rbx, rbp, r12, r13, r14, r15
     private const ulong HostMxcsr = StateAddress + 0x240;
     private const ulong HostFcw = StateAddress + 0x248;
+    private const ulong InFx = StateAddress + 0x400;   // 512 bytes, 16-byte aligned (FXRSTOR64 source)
+    private const ulong OutFx = StateAddress + 0x600;  // 512 bytes, 16-byte aligned (FXSAVE64 destination)
 
     private static readonly int[] s_calleeSaved = [3, 5, 12, 13, 14, 15];
 
@@ -113,6 +119,26 @@ public sealed unsafe class NativeExecutor : IDisposable
     private static readonly object s_stubOwner = new();
 
     private bool _disposed;
+
+    private static readonly FxState s_defaultFx = new();
+
+    private static uint s_hostMxcsrMask;
+
+    /// <summary>
+    /// The host's MXCSR_MASK (bits LDMXCSR/FXRSTOR accept), read once with FXSAVE; 0000FFBFh when FXSAVE stores 0
+    /// (SDM Vol. 1, 11.6.6, "Guidelines for Writing to the MXCSR Register").
+    /// </summary>
+    public static uint HostMxcsrMask
+    {
+        get
+        {
+            if (s_hostMxcsrMask != 0) return s_hostMxcsrMask;
+            using var probe = new NativeExecutor();
+            uint m = probe.Run([0x90], CpuSnapshot.CreateDefault()).Fx!.MxcsrMask;
+            s_hostMxcsrMask = m == 0 ? 0xFFBF : m;
+            return s_hostMxcsrMask;
+        }
+    }
 
     /// <summary>True when this process can run native code at the fixed addresses (Linux, x86-64, mappings succeeded).</summary>
     public static bool IsSupported => OracleMemory.IsAvailable;
@@ -174,11 +200,19 @@ public sealed unsafe class NativeExecutor : IDisposable
         if ((ulong)stack.Length > StackSize)
             throw new ArgumentException($"stack is {stack.Length} bytes; at most {StackSize}", nameof(stack));
 
+        FxState fxIn = input.Fx ?? s_defaultFx;
+        if (input.Fx is not null && fxIn.UnsafeReason(HostMxcsrMask) is string unsafeReason)
+            throw new ArgumentException("the oracle cannot load this x87/SSE state: " + unsafeReason, nameof(input));
+
         var output = new CpuSnapshot();
         lock (OracleMemory.Gate)
         {
             EnsureStubs();
             WriteInstruction(instruction);
+
+            // x87/SSE image (validated: an unmasked exception natively is a SIGFPE that kills the process).
+            fxIn.Image.CopyTo(new Span<byte>((void*)InFx, FxState.Size));
+            new Span<byte>((void*)OutFx, FxState.Size).Clear();
 
             // Registers and flags.
             ulong[]? gpr = input.Gpr;
@@ -205,6 +239,7 @@ public sealed unsafe class NativeExecutor : IDisposable
                 output.Gpr[i] = ((ulong*)OutGpr)[i];
             output.Rflags = *(ulong*)OutRflags;
             output.ExitRip = *(ulong*)OutExitRip;
+            output.Fx = new FxState(new ReadOnlySpan<byte>((void*)OutFx, FxState.Size));
 
             nativeScratch[..scratch.Length].CopyTo(scratch);
             nativeStack[(topOffset - stack.Length)..topOffset].CopyTo(stack);
@@ -275,7 +310,8 @@ public sealed unsafe class NativeExecutor : IDisposable
     }
 
     /// <summary>
-    /// Entry stub, called as <c>void (*)(void)</c>: saves host callee-saved GPRs, MXCSR, x87 CW and RSP; loads RFLAGS with
+    /// Entry stub, called as <c>void (*)(void)</c>: saves host callee-saved GPRs, MXCSR, x87 CW and RSP; FXRSTOR64s the input
+    /// x87/SSE state; loads RFLAGS with
     /// PUSH/POPFQ while still on the host stack; loads all 16 GPRs with MOV (flags untouched); jumps to <see cref="CodeAddress"/>.
     /// </summary>
     internal static StubEmitter BuildEntryStub()
@@ -286,6 +322,7 @@ public sealed unsafe class NativeExecutor : IDisposable
         e.Stmxcsr(HostMxcsr);
         e.Fnstcw(HostFcw);
         e.StoreGpr(4, HostRsp);
+        e.Fxrstor64(InFx);
         e.PushMem(InRflags);
         e.Popfq();
         for (int i = 0; i < CpuSnapshot.GprCount; i++)
@@ -295,7 +332,7 @@ public sealed unsafe class NativeExecutor : IDisposable
     }
 
     /// <summary>
-    /// Exit stub: stores all 16 GPRs (absolute addressing), restores the host RSP, captures RFLAGS with PUSHFQ,
+    /// Exit stub: stores all 16 GPRs (absolute addressing), FXSAVE64s the x87/SSE state, restores the host RSP, captures RFLAGS with PUSHFQ,
     /// resets RFLAGS to 0x202 (DF/AC/TF clear), FNINIT + restores x87 CW and MXCSR, restores callee-saved GPRs, returns.
     /// </summary>
     internal static StubEmitter BuildExitStub()
@@ -303,6 +340,7 @@ public sealed unsafe class NativeExecutor : IDisposable
         var e = new StubEmitter(ExitStubAddress);
         for (int i = 0; i < CpuSnapshot.GprCount; i++)
             e.StoreGpr(i, OutGpr + (ulong)i * 8);
+        e.Fxsave64(OutFx);
         e.LoadGpr(4, HostRsp);
         e.Pushfq();
         e.PopMem(OutRflags);

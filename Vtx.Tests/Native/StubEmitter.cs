@@ -139,6 +139,20 @@ internal sealed class StubEmitter
         AbsoluteOperand(5, address);
     }
 
+    /// <summary><c>fxsave64 [address]</c> (REX.W 0F AE /0); the address must be 16-byte aligned.</summary>
+    public void Fxsave64(ulong address)
+    {
+        Bytes(0x48, 0x0F, 0xAE);
+        AbsoluteOperand(0, address);
+    }
+
+    /// <summary><c>fxrstor64 [address]</c> (REX.W 0F AE /1); the address must be 16-byte aligned.</summary>
+    public void Fxrstor64(ulong address)
+    {
+        Bytes(0x48, 0x0F, 0xAE);
+        AbsoluteOperand(1, address);
+    }
+
     /// <summary><c>fninit</c> (DB E3): empties the x87 stack (and MMX state) the instruction may have left behind.</summary>
     public void Fninit() => Bytes(0xDB, 0xE3);
 

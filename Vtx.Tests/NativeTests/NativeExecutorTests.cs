@@ -495,14 +495,16 @@ public sealed class NativeExecutorTests : IDisposable
             if (stub.Origin == NativeExecutor.EntryStubAddress)
             {
                 Assert.Equal("mov [380208h],rbx", listing[0]);
-                Assert.Equal("popf", listing[10]); // NASM syntax for POPFQ in 64-bit mode
-                Assert.Equal("mov rsp,[380020h]", listing[15]);
+                Assert.Equal("fxrstor64 [380400h]", listing[9]);
+                Assert.Equal("popf", listing[11]); // NASM syntax for POPFQ in 64-bit mode
+                Assert.Equal("mov rsp,[380020h]", listing[16]);
                 Assert.Equal("jmp 0000000000100000h", listing[^1]);
             }
             if (stub.Origin == NativeExecutor.ExitStubAddress)
             {
                 Assert.Equal("mov [380100h],rax", listing[0]);
-                Assert.Equal("mov rsp,[380200h]", listing[16]);
+                Assert.Equal("fxsave64 [380600h]", listing[16]);
+                Assert.Equal("mov rsp,[380200h]", listing[17]);
                 Assert.Equal("ret", listing[^1]);
             }
         }
