@@ -698,6 +698,48 @@ public sealed unsafe partial class Cpu
         return ReadSlow(lin, size, out v, stack);
     }
 
+    /// <summary>
+    /// The read of a read-modify-write destination (ADD [m], r; BTS; XCHG; shifts; ...): the memory is
+    /// read, but translated for write, as processors do, so a fault on it is a write fault (#PF error
+    /// code W = 1, dirty flag set with the accessed flag) even though the write has not happened yet.
+    /// Hits the write TLB, which the write that follows hits too.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool ReadRmw(ulong lin, int size, out ulong v, bool stack = false)
+    {
+        ulong vpn = lin >> 12;
+        ref TlbEntry e = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_tlb), TlbSize + (int)(vpn & (TlbSize - 1)));
+        if (e.Tag == (vpn | TlbKey) && (lin & 0xFFF) <= (ulong)(4096 - size))
+        {
+            byte* p = _ram + (lin + e.Delta);
+            v = size switch { 1 => *p, 2 => *(ushort*)p, 4 => *(uint*)p, _ => *(ulong*)p };
+            return true;
+        }
+        return ReadRmwSlow(lin, size, out v, stack);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool ReadRmwSlow(ulong lin, int size, out ulong v, bool stack)
+    {
+        v = 0;
+        if ((_signal & SignalFault) != 0) return false; // a segment check already faulted this access
+        lin &= _linMask;
+        ulong end = (lin + (ulong)size - 1) & _linMask;
+        if ((end >> 12) != (lin >> 12))
+        {
+            ulong lin2 = end & ~0xFFFUL;
+            if (!Translate(lin, Access.Write, out ulong pa1, stack) || !Translate(lin2, Access.Write, out ulong pa2, stack)) return false;
+            int n1 = (int)(lin2 - lin);
+            ulong lo = ReadPhysical(pa1, n1), hi = ReadPhysical(pa2, size - n1);
+            v = (lo | (hi << (n1 * 8))) & Sz.Mask(size);
+            return true;
+        }
+        if (!Translate(lin, Access.Write, out ulong pa, stack)) return false;
+        FillTlb(lin, pa, Access.Write);
+        v = ReadPhysical(pa, size);
+        return true;
+    }
+
     /// <summary>Writes the low <paramref name="size"/> (1, 2, 4, 8) bytes of <paramref name="v"/> at <paramref name="lin"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool Write(ulong lin, int size, ulong v, bool stack = false)
