@@ -230,6 +230,12 @@ public sealed partial class Cpu
             if (!Write(StackLin(sp, size), size, frameTemp, true)) return;
         }
         sp -= allocation;
+        // The final stack pointer must be writable: the processor checks a write of the operand size
+        // there (segment limit, then paging), before RSP/RBP change (SDM Vol. 2A, ENTER: "#SS(0) if
+        // the new value of the stack pointer is outside the stack segment limit", "#PF if a write
+        // using the final value of the stack pointer would cause a page fault"). Nothing is written.
+        ulong finalLin = StackLin(sp, size);
+        if ((_signal & SignalFault) != 0 || !ProbeWrite(finalLin, size, stack: true)) return;
         // The new frame pointer is written at the operand size; the stack pointer at the stack size.
         SetReg(5, size, frameTemp);
         SetSp(sp);

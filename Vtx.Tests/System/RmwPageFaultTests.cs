@@ -135,4 +135,66 @@ public class RmwPageFaultTests
         Assert.Equal(5UL + 2UL * 0x8000_0001, s.R64(ReadOnly + 8));
         Assert.Equal(0x60UL, s.R64(Sys.Pd + 16) & 0x60);    // A and D set
     }
+
+    // ------------------------------------------------------------------ ENTER
+
+    /// <summary>
+    /// ENTER whose frame fits but whose final RSP (after the allocation) lies on a not-present page:
+    /// #PF for a write there, with RSP and RBP unchanged (SDM Vol. 2A, ENTER: "#PF(fault-code) if a
+    /// write using the final value of the stack pointer (within the current stack segment) would
+    /// cause a page fault").
+    /// </summary>
+    [Theory]
+    [InlineData(0, 0)]
+    [InlineData(3, 0)]
+    [InlineData(0, 2)]
+    public void EnterFaultsWhenTheFinalStackPointerIsNotWritable(int cpl, int level)
+    {
+        var s = Machine(cpl, a => a.enter(0x100, (byte)level), 0);
+        s.W64(Sys.Pd + 16, 0);                            // 4 MiB .. 6 MiB not present: the final RSP lands there
+        s.Cpu.Cr3Value = Sys.Pml4;
+        const ulong rsp = 0x60_0020;                      // 6 MiB .. 8 MiB: writable, holds the frame
+        s.Cpu[Gpr.Rsp] = rsp;
+        s.Cpu[Gpr.Rbp] = rsp + 0x40;
+        ulong final = rsp - 8 - 8 * (ulong)level - 0x100; // RBP, level-1 copied pointers and the frame pointer, then the allocation
+        s.ExpectFault(ExceptionVector.PF, 2u | (cpl == 3 ? 4u : 0u), Sys.Code);
+        Assert.Equal(final, s.Cpu.Cr2Value);
+        Assert.Equal(rsp, s.Cpu[Gpr.Rsp]);
+        Assert.Equal(rsp + 0x40, s.Cpu[Gpr.Rbp]);
+    }
+
+    /// <summary>
+    /// ENTER in 32-bit protected mode whose final ESP wraps below an expand-up stack segment's base
+    /// (offset above the limit): #SS(0), RSP and RBP unchanged (SDM Vol. 2A, ENTER: "#SS(0) if the
+    /// new value of the SP or ESP register is outside the stack segment limit").
+    /// </summary>
+    [Fact]
+    public void EnterFaultsWithSsWhenTheFinalStackPointerLeavesTheSegment()
+    {
+        var s = new Sys();
+        s.EnterProtected();
+        const ushort smallStack = Sys.Spare;
+        s.SetGdt(smallStack, Desc.Seg(0, 0xFFFF, Desc.DataRw, 0, db: true));
+        s.Cpu.SetSegment(SegmentRegister.Ss, s.Cache(smallStack));
+        s.Load(a => a.enter(0x200, 0), bitness: 32);
+        s.Cpu.Rip = Sys.Code;
+        s.Cpu[Gpr.Rsp] = 0x100;
+        s.Cpu[Gpr.Rbp] = 0x1234;
+        s.ExpectFault(ExceptionVector.SS, 0u, Sys.Code);
+        Assert.Equal(0x100UL, s.Cpu[Gpr.Rsp]);
+        Assert.Equal(0x1234UL, s.Cpu[Gpr.Rbp]);
+    }
+
+    [Fact]
+    public void EnterWithWritableFinalStackPointerBuildsTheFrame()
+    {
+        var s = Machine(0, a => { a.enter(0x100, 0); a.hlt(); }, 0);
+        s.Cpu[Gpr.Rsp] = 0x9_0000;
+        s.Cpu[Gpr.Rbp] = 0x1234;
+        s.Cpu.InterceptedExceptions = 0xFFFF_FFFF;
+        Assert.Equal(StopReason.Halted, s.Run(10).Reason);
+        Assert.Equal(0x9_0000UL - 8 - 0x100, s.Cpu[Gpr.Rsp]);
+        Assert.Equal(0x9_0000UL - 8, s.Cpu[Gpr.Rbp]);
+        Assert.Equal(0x1234UL, s.R64(0x9_0000 - 8));
+    }
 }
