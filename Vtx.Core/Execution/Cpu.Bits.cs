@@ -216,12 +216,17 @@ public sealed partial class Cpu
         int bit;
         if ((d.Flags & DecodedFlags.MemA) != 0)
         {
-            lin = Lin(ref d);
             if ((d.Flags & DecodedFlags.ImmB) == 0)
             {
+                // The register offset selects an operand-sized word relative to the effective address;
+                // the sum is an effective address, so it wraps at the address size (67h: 32 bits)
+                // before the segment base is added and the segment checks apply.
                 long soff = (long)Sz.SignExtend(off, size);
-                lin = (lin + (ulong)((soff >> (size == 8 ? 6 : size == 4 ? 5 : 4)) * size)) & _linMask;
+                ulong ea = Ea(ref d) + (ulong)((soff >> (size == 8 ? 6 : size == 4 ? 5 : 4)) * size);
+                if (d.AddrSize != 8) ea &= Sz.Mask(d.AddrSize);
+                lin = _segChecks ? SegLinChecked(d.Segment, ea, size) : (_segBase[d.Segment] + ea) & _linMask;
             }
+            else lin = Lin(ref d);
             bit = (int)(off & (ulong)(bits - 1));
             // BTS/BTR/BTC translate for write on the read (W = 1 in a #PF); BT only reads.
             if (!(d.Op == Op.Bt ? Read(lin, size, out a, d.Segment == 2) : ReadRmw(lin, size, out a, d.Segment == 2))) return;
