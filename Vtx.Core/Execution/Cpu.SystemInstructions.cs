@@ -177,7 +177,7 @@ public sealed partial class Cpu
         if (_nonRoot && DescriptorTableExits(ref d, Vmx.VmxExitReason.GdtrIdtrAccess, idt ? 3u : 2u)) return;
         ulong lin = Lin(ref d);
         int bsize = _codeBits == 64 ? 8 : 4;
-        if (!Read(lin, 2, out ulong limit) || !Read(lin + 2, bsize, out ulong b)) return;
+        if (!Read(lin, 2, out ulong limit, d.Segment == 2) || !Read(lin + 2, bsize, out ulong b, d.Segment == 2)) return;
         if (_codeBits != 64 && d.OpSize == 2) b &= 0xFF_FFFF;
         var r = new DescriptorTableRegister(b, (ushort)limit);
         if (idt) _idtr = r;
@@ -191,7 +191,7 @@ public sealed partial class Cpu
         var r = idt ? _idtr : _gdtr;
         ulong lin = Lin(ref d);
         int bsize = _codeBits == 64 ? 8 : 4;
-        if (!Write(lin, 2, r.Limit) || !Write(lin + 2, bsize, r.Base)) return;
+        if (!Write(lin, 2, r.Limit, d.Segment == 2) || !Write(lin + 2, bsize, r.Base, d.Segment == 2)) return;
     }
 
     /// <summary>LLDT / LTR: a system descriptor from the GDT (16 bytes in IA-32e mode); LTR marks the TSS busy.</summary>
@@ -236,7 +236,7 @@ public sealed partial class Cpu
         if (_cpl > 0 && (_cr4 & Cr4.UMIP) != 0) { FaultGp0(); return; }
         if (_nonRoot && DescriptorTableExits(ref d, Vmx.VmxExitReason.LdtrTrAccess, tr ? 1u : 0u)) return;
         ushort sel = tr ? _tr.Selector : _ldtr.Selector;
-        if ((d.Flags & DecodedFlags.MemA) != 0) Write(Lin(ref d), 2, sel);
+        if ((d.Flags & DecodedFlags.MemA) != 0) Write(Lin(ref d), 2, sel, d.Segment == 2);
         else SetReg(d.Reg, d.OpSize, sel);
     }
 
@@ -255,7 +255,7 @@ public sealed partial class Cpu
     {
         if (_cpl > 0 && (_cr4 & Cr4.UMIP) != 0) { FaultGp0(); return; }
         ulong cr0 = Cr0AsRead; // host-owned bits read from the CR0 read shadow in non-root operation
-        if ((d.Flags & DecodedFlags.MemA) != 0) Write(Lin(ref d), 2, cr0 & 0xFFFF);
+        if ((d.Flags & DecodedFlags.MemA) != 0) Write(Lin(ref d), 2, cr0 & 0xFFFF, d.Segment == 2);
         else SetReg(d.Reg, d.OpSize, cr0);
     }
 
@@ -279,7 +279,7 @@ public sealed partial class Cpu
         if (!CheckCpl0()) return;
         ulong type = GetReg(d.Reg, _codeBits == 64 ? 8 : 4);
         ulong lin = Lin(ref d);
-        if (!Read(lin, 8, out ulong pcid) || !Read(lin + 8, 8, out ulong addr)) return;
+        if (!Read(lin, 8, out ulong pcid, d.Segment == 2) || !Read(lin + 8, 8, out ulong addr, d.Segment == 2)) return;
         if (type > 3 || (pcid >> 12) != 0) { FaultGp0(); return; }
         switch (type)
         {

@@ -514,6 +514,11 @@ public sealed unsafe partial class Cpu
         }
         if (_codeBits == 64 && !Model.LahfSahf64 && d.Op is Op.Lahf or Op.Sahf) d.Op = Op.Invalid;
         if (d.Op == Op.CmpxchgNb && d.OpSize == 16 && !Model.Cx16) d.Op = Op.Invalid;
+        // 64-bit mode ignores CS/DS/ES/SS overrides (SDM Vol. 1, 3.3.7.1): the operand uses its default
+        // segment, SS when the base is RSP/RBP, else DS; that is what decides #SS(0) or #GP(0) for a
+        // non-canonical address. FS/GS overrides stay (their bases apply).
+        if (_codeBits == 64 && d.HasMemory && d.Segment < 4)
+            d.Segment = (byte)(d.Base is 4 or 5 ? 2 : 3);
         d.Op = Specialize(in d);
         d.Cost = (ushort)Math.Clamp(_costModel.Cost(d.Code, d.HasMemory), 1, 65535);
     }
