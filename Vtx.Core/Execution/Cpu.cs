@@ -39,6 +39,9 @@ public sealed unsafe partial class Cpu
     private int _cpl;
     private ulong _cycles, _retired;
     private ulong _cycleBoundary = ulong.MaxValue; // REP string instructions stop iterating here
+    // The run's instruction limit as a value of _retired. Each REP iteration that does not retire its
+    // instruction consumes one unit of it (lowers it by one), so iterations count toward the limit.
+    private ulong _insnBoundary = ulong.MaxValue;
 
     // Why the loop must look at something after an instruction: fault or halt (0 = nothing).
     private int _signal;
@@ -243,12 +246,13 @@ public sealed unsafe partial class Cpu
     /// <summary>
     /// Runs until a limit in <paramref name="limits"/> is reached, an exception occurs, or HLT.
     /// Deterministic: the same state and limits always give the same result, counts and state.
+    /// Every limit bounds host time; REP iterations count toward <see cref="RunLimits.MaxInstructions"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public RunResult Run(in RunLimits limits)
     {
         ulong startRetired = _retired, startCycles = _cycles;
-        ulong insnEnd = limits.MaxInstructions is ulong mi ? SatAdd(_retired, mi) : ulong.MaxValue;
+        _insnBoundary = limits.MaxInstructions is ulong mi ? SatAdd(_retired, mi) : ulong.MaxValue;
         ulong cycleEnd = limits.MaxCycles is ulong mc ? SatAdd(_cycles, mc) : ulong.MaxValue;
         // A non-canonical value no RIP can take stands for "no stop address".
         ulong stopAt = limits.StopAddress ?? 0x8000_0000_0000_0000UL;
@@ -266,7 +270,7 @@ public sealed unsafe partial class Cpu
         {
             // HLT with nothing that could ever wake it ends the run at once, whatever the limits.
             if (_halted && !CanWake && NextDeadline == ulong.MaxValue) { reason = StopReason.Halted; break; }
-            if (_retired >= insnEnd) { reason = StopReason.InstructionLimit; break; }
+            if (_retired >= _insnBoundary) { reason = StopReason.InstructionLimit; break; }
             if (_cycles >= cycleEnd) { reason = StopReason.CycleLimit; break; }
             if (_shutdown) { reason = StopReason.Shutdown; break; }
             if (_exitCode is not null) { reason = StopReason.DebugExit; break; }
@@ -310,7 +314,7 @@ public sealed unsafe partial class Cpu
             bool singleStep = (_rflags & (ulong)RFlags.TF) != 0;
             // RFLAGS.RF at the start of an instruction: cleared once it completes, unless it is an IRET (SDM Vol. 3A, 18.3.1.1).
             bool resume = (_rflags & (ulong)RFlags.RF) != 0;
-            int left = _retired + d.RunLength <= insnEnd && _cycles + d.RunCycles <= deadline
+            int left = _retired + d.RunLength <= _insnBoundary && _cycles + d.RunCycles <= deadline
                        && stopAt - _rip >= d.RunBytes && !held && !singleStep && !resume ? int.MaxValue : 1;
             while (true)
             {
@@ -356,6 +360,7 @@ public sealed unsafe partial class Cpu
             _signal &= ~SignalFault;
         }
         _cycleBoundary = ulong.MaxValue;
+        _insnBoundary = ulong.MaxValue;
         int? exitCode = reason == StopReason.DebugExit ? _exitCode : null;
         _exitCode = null;
         return new RunResult(reason, _rip, _retired - startRetired, _cycles - startCycles, fault) { ExitCode = exitCode };

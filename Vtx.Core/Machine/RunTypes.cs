@@ -28,10 +28,22 @@ public readonly record struct FaultInfo(ExceptionVector Vector, uint? ErrorCode)
     public override string ToString() => ErrorCode is uint e ? $"#{Vector}({e:X})" : $"#{Vector}";
 }
 
-/// <summary>Limits for one <see cref="Cpu.Run(in RunLimits)"/> call. A null limit is unlimited.</summary>
+/// <summary>
+/// Limits for one <see cref="Cpu.Run(in RunLimits)"/> call. A null limit is unlimited. Every limit
+/// bounds host time: no guest state (a REP string instruction with RCX = 2^64 - 1, HLT, wait-for-SIPI)
+/// keeps a run going past any of them.
+/// </summary>
 public readonly record struct RunLimits
 {
-    /// <summary>Stop after this many more retired instructions.</summary>
+    /// <summary>
+    /// Stop after this many more instructions. Each retired instruction counts one, and so does each
+    /// iteration of a REP string instruction other than the one that completes it (which retires the
+    /// instruction): a REP of n iterations counts n. When the limit is reached inside a REP, the run
+    /// stops between iterations (<see cref="StopReason.InstructionLimit"/>) with RIP on the instruction
+    /// and rCX/rSI/rDI holding the progress, as the SDM allows (Vol. 2B, REP); the next run continues
+    /// it. <see cref="Cpu.InstructionsRetired"/> and <see cref="RunResult.Instructions"/> count only
+    /// retirements, so a stop inside a REP may report fewer instructions than the limit.
+    /// </summary>
     public ulong? MaxInstructions { get; init; }
     /// <summary>Stop once this many more cycles have elapsed (at the first boundary at or past it).</summary>
     public ulong? MaxCycles { get; init; }
