@@ -36,7 +36,7 @@ public sealed partial class Cpu
         // between iterations; RIP stays on the instruction and the registers hold the progress.
         _insnBoundary--;
         // The monitor trap flag takes its VM exit after the first iteration (SDM Vol. 3C, 25.5.2).
-        if (_cycles + d.Cost > _cycleBoundary || _retired >= _insnBoundary
+        if (_cycles + d.Cost > _cycleBoundary || _retired >= _insnBoundary || Volatile.Read(ref _hostStop) != 0
             || (_vmxStep && NrProc(Vmx.PrimaryProcessorBasedControls.MonitorTrapFlag)))
         {
             // Not retired yet: the loop will add the cost of the step and count it; undo the count.

@@ -17,7 +17,8 @@ namespace Vtx;
 /// This version runs with flat segments and paging disabled (<see cref="SetFlatMode"/>), at CPL 0,
 /// in 64-, 32- or 16-bit code. Exceptions stop the run and are reported to the host in
 /// <see cref="RunResult"/>; delivery through the IDT, paging and mode transitions belong to the
-/// system-architecture layer. Instances are not thread-safe.
+/// system-architecture layer. Instances are not thread-safe, except <see cref="RequestStop()"/>, which
+/// another thread may call while <see cref="Run(in RunLimits)"/> executes.
 /// </remarks>
 public sealed unsafe partial class Cpu
 {
@@ -245,7 +246,9 @@ public sealed unsafe partial class Cpu
 
     /// <summary>
     /// Runs until a limit in <paramref name="limits"/> is reached, an exception occurs, or HLT.
-    /// Deterministic: the same state and limits always give the same result, counts and state.
+    /// Deterministic: the same state and limits always give the same result, counts and state
+    /// (host stops — <see cref="RequestStop()"/>, <see cref="RunLimits.Cancellation"/>,
+    /// <see cref="RunLimits.MaxWallTime"/> — are the exception: where they land depends on the host).
     /// Every limit bounds host time; REP iterations count toward <see cref="RunLimits.MaxInstructions"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -260,6 +263,10 @@ public sealed unsafe partial class Cpu
 
         StopReason reason;
         _signal = 0;
+        // Host stops (RequestStop, the cancellation token, the wall-clock budget) all raise one flag
+        // that the loop reads once per iteration; nothing else is looked at unless it is set.
+        HostStopWatch watch = default;
+        if (limits.Cancellation.CanBeCanceled || limits.MaxWallTime is not null) watch = StartHostStopWatch(in limits);
         if (Mmio.Generation != _mmioGeneration)
         {
             // Regions changed since the last run: no TLB entry may bypass a new region.
@@ -272,6 +279,7 @@ public sealed unsafe partial class Cpu
             if (_halted && !CanWake && NextDeadline == ulong.MaxValue) { reason = StopReason.Halted; break; }
             if (_retired >= _insnBoundary) { reason = StopReason.InstructionLimit; break; }
             if (_cycles >= cycleEnd) { reason = StopReason.CycleLimit; break; }
+            if (Volatile.Read(ref _hostStop) != 0 && TakeHostStop(in limits, watch, out reason)) break;
             if (_shutdown) { reason = StopReason.Shutdown; break; }
             if (_exitCode is not null) { reason = StopReason.DebugExit; break; }
 
@@ -353,6 +361,7 @@ public sealed unsafe partial class Cpu
         }
 
     done:
+        watch.Dispose();
         FaultInfo? fault = null;
         if (reason == StopReason.Exception)
         {

@@ -169,6 +169,9 @@ public sealed partial class Machine
     /// <summary>Runs the processor with <paramref name="limits"/>; see <see cref="Cpu.Run(in RunLimits)"/>.</summary>
     public RunResult Run(in RunLimits limits) => Cpu.Run(limits);
 
+    /// <summary>Thread-safe: asks the running (or next) run to stop at its next boundary; see <see cref="Cpu.RequestStop()"/>.</summary>
+    public void RequestStop() => Cpu.RequestStop();
+
     private void CheckRange(ulong address, int length)
     {
         if (address > Memory.Size || (ulong)length > Memory.Size - address)
