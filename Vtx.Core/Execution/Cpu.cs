@@ -838,7 +838,7 @@ public sealed unsafe partial class Cpu
             uint reg = Apic.Read((uint)(pa & 0xFF0));
             return (reg >> (int)((pa & 3) * 8)) & Sz.Mask(Math.Min(size, 4));
         }
-        if (!Mmio.IsEmpty && Mmio.TryRead(pa, size, out ulong mv)) return mv;
+        if (!Mmio.IsEmpty && MmioSplitRead(pa, size, out ulong mv)) return mv;
         if (_mem.IsRamPage(pa >> 12))
         {
             byte* p = _ram + pa;
@@ -864,7 +864,7 @@ public sealed unsafe partial class Cpu
             _signal |= SignalEvent; // an EOI, IPI or TPR change may change what the arbiter can deliver
             return;
         }
-        if (!Mmio.IsEmpty && Mmio.TryWrite(pa, size, v))
+        if (!Mmio.IsEmpty && MmioSplitWrite(pa, size, v))
         {
             _signal |= SignalEvent; // a device may have raised an event or asked to stop
             return;
