@@ -179,6 +179,8 @@ public sealed partial class Cpu
         int bsize = _codeBits == 64 ? 8 : 4;
         if (!Read(lin, 2, out ulong limit, d.Segment == 2) || !Read(lin + 2, bsize, out ulong b, d.Segment == 2)) return;
         if (_codeBits != 64 && d.OpSize == 2) b &= 0xFF_FFFF;
+        // In 64-bit mode the loaded base must be canonical at the processor's width (#GP(0)).
+        if (_codeBits == 64 && !IsCanonicalLoad(b)) { FaultGp0(); return; }
         var r = new DescriptorTableRegister(b, (ushort)limit);
         if (idt) _idtr = r;
         else _gdtr = r;
@@ -221,6 +223,8 @@ public sealed partial class Cpu
             if (!ReadSupervisor(lin + 8, 8, out ulong hi)) return;
             if (((hi >> 8) & 0x1F) != 0) { Fault(ExceptionVector.GP, SelError(sel), true); return; }
             c = c with { Base = c.Base | ((hi & 0xFFFF_FFFF) << 32) };
+            // A non-canonical 64-bit base is #GP(selector) (SDM Vol. 2A, LLDT/LTR), at the processor's width.
+            if (!IsCanonicalLoad(c.Base)) { Fault(ExceptionVector.GP, SelError(sel), true); return; }
         }
         if (tr)
         {
@@ -284,7 +288,7 @@ public sealed partial class Cpu
         switch (type)
         {
             case 0: // individual address
-                if (!IsCanonical(addr)) { FaultGp0(); return; }
+                if (!IsCanonicalLoad(addr)) { FaultGp0(); return; }
                 InvalidatePage(addr);
                 break;
             case 1: FlushTlbNonGlobal((int)pcid); break;   // single context
@@ -349,7 +353,7 @@ public sealed partial class Cpu
 
     private bool TryWriteMsr(uint index, ulong v)
     {
-        bool canonical = IsCanonical(v);
+        bool canonical = IsCanonicalLoad(v); // MSRs holding linear addresses: the processor's maximum width
         switch (index)
         {
             case Msr.Tsc: TscOffset = v - _cycles * Model.TscPerCycle; return true;

@@ -78,7 +78,7 @@ public sealed partial class Cpu
         ulong vpid = lo & 0xFFFF;
         bool ok = supported && (lo >> 16) == 0
                   && (type == 2 || vpid != 0)
-                  && (type != 0 || IsCanonical(address));
+                  && (type != 0 || IsCanonicalLoad(address));
         if (!ok) { VmFailRecord(VmInstructionError.InvalidInveptInvvpidOperand); return; }
         if (type == 0) InvalidatePage(address);
         else FlushTlb();

@@ -75,4 +75,26 @@ public class AddressingTests
         Assert.Equal((byte)(1 << 3), m.ReadMemory(expectedAt, 1)[0]); // bit 3 of the selected word's first byte
         Assert.True((m.Cpu.Rflags & (ulong)RFlags.CF) == 0);
     }
+
+    /// <summary>
+    /// Memory accesses are canonical at the current paging width: 48 bits with CR4.LA57 = 0, 57 bits
+    /// with CR4.LA57 = 1 (SDM Vol. 3A, 4.5: 5-level paging translates 57-bit linear addresses).
+    /// </summary>
+    [Theory]
+    [InlineData(false, 0x0000_8000_0000_0000UL, true)]
+    [InlineData(false, 0xFFFF_7FFF_FFFF_FFF0UL, true)]
+    [InlineData(true, 0x0000_8000_0000_0000UL, false)]
+    [InlineData(true, 0x00FF_FFFF_FFFF_FFF0UL, false)]
+    [InlineData(true, 0xFF00_0000_0000_0000UL, false)]
+    [InlineData(true, 0x0100_0000_0000_0000UL, true)]
+    [InlineData(true, 0xFEFF_FFFF_FFFF_FFF0UL, true)]
+    public void AccessCanonicalityFollowsCr4La57(bool la57, ulong address, bool gp)
+    {
+        var m = CoreHarness.Load(new byte[] { 0x48, 0x8B, 0x03, 0xF4 }); // mov rax,[rbx]; hlt
+        if (la57) m.Cpu.Cr4Value |= Cr4.LA57;
+        m.Cpu[Gpr.Rbx] = address;
+        var r = m.Run(RunLimits.Instructions(10));
+        if (gp) Assert.Equal(new FaultInfo(ExceptionVector.GP, 0), r.Fault);
+        else Assert.Equal(StopReason.Halted, r.Reason); // flat mode, paging off: beyond RAM reads all ones
+    }
 }

@@ -77,8 +77,11 @@ public class HostStopTests
     public void CancellationTokenEndsTheRun()
     {
         var m = Spin();
-        using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(30));
-        var r = CoreHarness.Bounded(() => m.Run(new RunLimits { Cancellation = cts.Token }));
+        using var cts = new CancellationTokenSource();
+        var t = CoreHarness.StartRun(() => m.Run(new RunLimits { Cancellation = cts.Token }));
+        while (m.Cpu[Gpr.Rax] < 1000) Thread.Yield(); // the run is going
+        cts.Cancel();
+        var r = t.Wait();
         Assert.Equal(StopReason.Cancelled, r.Reason);
         Assert.True(r.Instructions > 0);
 
