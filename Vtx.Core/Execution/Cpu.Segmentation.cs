@@ -63,18 +63,9 @@ public sealed partial class Cpu
     private static bool IsCanonicalBits(ulong a, int bits) =>
         bits >= 64 || (ulong)((long)(a << (64 - bits)) >> (64 - bits)) == a;
 
-    /// <summary>The processor's maximum linear-address width: 57 when the model offers LA57, else CPUID.80000008h:EAX[15:8].</summary>
-    private int MaxLinearAddressBits
-    {
-        get
-        {
-            if (_maxLinearBits == 0)
-                _maxLinearBits = (Model.Cpuid(7, 0).Ecx & (1u << 16)) != 0 ? 57 : Math.Clamp(Model.LinearAddressBits, 32, 64);
-            return _maxLinearBits;
-        }
-    }
+    /// <summary>The processor's maximum linear-address width (CPUID.80000008h:EAX[15:8]): 57 when the model offers LA57, else 48.</summary>
+    private int MaxLinearAddressBits => Model.LinearAddressBits;
 
-    private int _maxLinearBits;
 
     /// <summary>An implicit supervisor-mode read (descriptor tables, TSS, IDT).</summary>
     private bool ReadSupervisor(ulong lin, int size, out ulong v)

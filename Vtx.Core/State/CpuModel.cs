@@ -36,7 +36,9 @@ public sealed class CpuModel
     /// <summary>Physical-address width in bits (MAXPHYADDR), CPUID.80000008h:EAX[7:0].</summary>
     public int PhysicalAddressBits { get; init; } = 46;
     /// <summary>Linear-address width in bits, CPUID.80000008h:EAX[15:8].</summary>
-    public int LinearAddressBits { get; init; } = 48;
+    public int LinearAddressBits => La57 ? 57 : 48;
+    /// <summary>5-level paging, CR4.LA57 (CPUID.7.0:ECX[16]); also sets <see cref="LinearAddressBits"/> to 57.</summary>
+    public bool La57 { get; init; } = true;
     /// <summary>Cycles are multiplied by this to give the time-stamp counter (1 = TSC counts cycles).</summary>
     public ulong TscPerCycle { get; init; } = 1;
 
@@ -225,7 +227,7 @@ public sealed class CpuModel
                 // SMEP (7), INVPCID (10), SMAP (20); ECX: UMIP (2), LA57 (16).
                 uint ebx = (Bmi1 ? 1u << 3 : 0) | (Bmi2 ? 1u << 8 : 0) | (Adx ? 1u << 19 : 0) | 1u << 7 | 1u << 10 | 1u << 20
                            | Bit(Offers(CpuidFeature.CLFLUSHOPT), 23);
-                return new CpuidResult(0, ebx, 1u << 2 | 1u << 16, 0);
+                return new CpuidResult(0, ebx, 1u << 2 | Bit(La57, 16), 0);
             }
             case 0xD when Xsave:
                 return XsaveLeaf(subleaf, xcr0);
