@@ -70,9 +70,10 @@ public static partial class SoftFloat
 
     /// <summary>
     /// The checks the four trigonometric instructions share (SDM Vol. 2 FSIN/FCOS/FSINCOS/FPTAN
-    /// tables): unsupported or ±∞ → IE and the indefinite; NaN → propagated; ±0 → 2;
-    /// |x| ≥ 2^63 → out of range (C2 = 1, ST(0) unchanged, no exception); a denormal raises DE. Returns 1 for an early result, 0:
-    /// compute from <paramref name="r"/> (x reduced modulo π66/2) and the quadrant.
+    /// tables). Returns 1 with <paramref name="early"/> as the result for: unsupported or ±∞ (IE, the
+    /// indefinite), NaN (propagated), |x| ≥ 2^63 (out of range: C2 = 1, x unchanged, no exception);
+    /// returns 2 for ±0; otherwise raises DE for a denormal and returns 0 with <paramref name="r"/> =
+    /// x reduced modulo π66/2 and the quadrant.
     /// </summary>
     private static int TrTrigSetup(Float80 x, ref FpEnv env, out bool outOfRange, out Float80 early, out TrWide r, out int quadrant)
     {
