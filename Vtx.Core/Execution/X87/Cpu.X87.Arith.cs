@@ -230,7 +230,7 @@ public sealed unsafe partial class Cpu
     }
 
     /// <summary>
-    /// FXAM (SDM Vol. 2A "FXAM", Table 3-?): C1 = sign of ST(0); C3,C2,C0 = 000 unsupported,
+    /// FXAM (SDM Vol. 2A "FXAM", its condition-code table): C1 = sign of ST(0); C3,C2,C0 = 000 unsupported,
     /// 001 NaN, 010 normal, 011 infinity, 100 zero, 101 empty, 110 denormal (pseudo-denormals
     /// included). Never raises an exception.
     /// </summary>
