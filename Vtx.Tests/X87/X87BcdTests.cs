@@ -10,7 +10,7 @@ using static Vtx.Tests.X87.X87Harness;
 namespace Vtx.Tests.X87;
 
 /// <summary>
-/// FBLD/FBSTP (SDM Vol. 1, 4.7 and Figure 4-?: 18 packed BCD digits in bytes 0-8, sign in bit 79;
+/// FBLD/FBSTP (SDM Vol. 1, 4.7 packed BCD integers: 18 packed BCD digits in bytes 0-8, sign in bit 79;
 /// Vol. 2A FBSTP: rounding per RC, out-of-range/NaN/infinity -> IE and the packed BCD indefinite).
 /// </summary>
 public class X87BcdTests

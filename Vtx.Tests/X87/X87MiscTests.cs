@@ -181,3 +181,41 @@ public class X87MiscTests
         Assert.Equal(new FaultInfo(ExceptionVector.NM, null), n.Run(RunLimits.Instructions(5)).Fault);
     }
 }
+
+/// <summary>Operand-priority rules (SDM Vol. 1, 4.9.2 and Table 4-7) where a memory operand meets a special ST(0).</summary>
+public class X87PriorityTests
+{
+    [Fact]
+    public void SnanInMemoryAgainstAQnanOnTheStackYieldsTheQnan()
+    {
+        var qnan = new Float80(0xC000_0000_0000_0000, 0xFFFF);
+        var m = Exec(a => { a.fld(__tword_ptr[rbx]); a.fsubr(__qword_ptr[rbx + 0x10]); a.fld(__tword_ptr[rbx]); a.fdivr(__dword_ptr[rbx + 0x18]); },
+                     m => { WriteF80(m, Data, qnan); W64(m, Data + 0x10, 0x7FF3_E6C3_3661_B000); W32(m, Data + 0x18, 0x7FB4_0C76); });
+        Assert.Equal(qnan, St(m.Cpu, 0));
+        Assert.Equal(qnan, St(m.Cpu, 1));
+        Assert.Equal(IE, m.Cpu.FpuStatusWord & 0x3F);
+    }
+
+    [Fact]
+    public void InvalidOperationOutranksTheDenormalOperand()
+    {
+        var unsupported = new Float80(0x4000_0000_0000_0000, 0x3FFF);   // unnormal
+        var m = Exec(a => { a.fld(__tword_ptr[rbx]); a.fdiv(__qword_ptr[rbx + 0x10]); a.fld(__tword_ptr[rbx]); a.fcomp(__dword_ptr[rbx + 0x18]); },
+                     m => { WriteF80(m, Data, unsupported); W64(m, Data + 0x10, 1); W32(m, Data + 0x18, 1); });
+        Assert.Equal(IE, m.Cpu.FpuStatusWord & 0x3F);
+
+        m = Exec(a => { a.fld1(); a.fadd(__qword_ptr[rbx + 0x10]); }, m => W64(m, Data + 0x10, 1));
+        Assert.Equal(DE | PE, m.Cpu.FpuStatusWord & 0x3F);
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void StackUnderflowClearsC2OfTheRangeReportingInstructions(int which)
+    {
+        Action<Iced.Intel.Assembler>[] ops = [a => a.fsin(), a => a.fptan(), a => a.fprem()];
+        var m = Exec(a => ops[which](a), m => m.Cpu.FpuStatusWord = C2);
+        Assert.Equal(IE | SF, m.Cpu.FpuStatusWord & (0x3F | SF | C2));
+    }
+}

@@ -84,22 +84,43 @@ public sealed unsafe partial class Cpu
         _ => SoftFloat.Div80(b, a, ref env),
     };
 
-    /// <summary>Reads the floating-point or integer memory source of an arithmetic/compare form, converted exactly to 80 bits (m32/m64: IE for SNaN, DE for denormals, into <paramref name="env"/>).</summary>
-    private bool X87ReadSource(ref DecodedInstruction d, int form, ref FpEnv env, out Float80 v)
+    /// <summary>
+    /// Reads the floating-point or integer memory source of an arithmetic/compare form, converted
+    /// exactly to 80 bits. An SNaN stays signaling (so the operation applies the NaN rules of SDM
+    /// Vol. 1, Table 4-7: an SNaN against a QNaN yields the QNaN); a denormal reports DE in
+    /// <paramref name="convFlags"/>, which the caller keeps only when no invalid operation or NaN
+    /// operand takes precedence (SDM Vol. 1, 4.9.2).
+    /// </summary>
+    private bool X87ReadSource(ref DecodedInstruction d, int form, out Float80 v, out FpExceptions convFlags)
     {
         v = default;
+        convFlags = 0;
         int size = form switch { 1 => 4, 2 => 8, 3 => 2, _ => 4 };
         ulong lin = ExtLin(ref d, size);
         if (!Read(lin, size, out ulong raw, IsStackOperand(ref d))) return false;
-        v = form switch
+        var env = X87Env();
+        if (form == 1 && (raw & 0x7F80_0000) == 0x7F80_0000 && (raw & 0x7F_FFFF) != 0 && (raw & 0x40_0000) == 0)
+            v = new Float80(0x8000_0000_0000_0000 | (raw & 0x7F_FFFF) << 40, (ushort)((raw >> 31) << 15 | 0x7FFF));
+        else if (form == 2 && (raw & 0x7FF0_0000_0000_0000) == 0x7FF0_0000_0000_0000 && (raw & 0xF_FFFF_FFFF_FFFF) != 0 && (raw & 0x8_0000_0000_0000) == 0)
+            v = new Float80(0x8000_0000_0000_0000 | (raw & 0xF_FFFF_FFFF_FFFF) << 11, (ushort)((raw >> 63) << 15 | 0x7FFF));
+        else
         {
-            1 => SoftFloat.F32ToF80((uint)raw, ref env),
-            2 => SoftFloat.F64ToF80(raw, ref env),
-            3 => SoftFloat.I64ToF80((short)raw),
-            _ => SoftFloat.I64ToF80((int)raw),
-        };
+            v = form switch
+            {
+                1 => SoftFloat.F32ToF80((uint)raw, ref env),
+                2 => SoftFloat.F64ToF80(raw, ref env),
+                3 => SoftFloat.I64ToF80((short)raw),
+                _ => SoftFloat.I64ToF80((int)raw),
+            };
+            convFlags = env.Flags & FpExceptions.Denormal;
+        }
         return true;
     }
+
+    /// <summary>True for NaNs and the unsupported encodings (the operands whose handling outranks a denormal-operand exception).</summary>
+    private static bool X87NaNOrUnsupported(Float80 v) =>
+        v.Exponent == 0x7FFF ? (v.Significand << 1) != 0 || (v.Significand >> 63) == 0
+        : v.Exponent != 0 && (v.Significand >> 63) == 0;
 
     /// <summary>
     /// FADD/FADDP/FIADD, FSUB/FSUBP/FISUB, FSUBR/FSUBRP/FISUBR, FMUL/FMULP/FIMUL, FDIV/FDIVP/FIDIV,
@@ -119,6 +140,7 @@ public sealed unsafe partial class Cpu
         int dst, src;
         Float80 b;
         bool empty;
+        FpExceptions conv = 0;
         if (form == 0)
         {
             dst = d.Reg;
@@ -129,7 +151,7 @@ public sealed unsafe partial class Cpu
         else
         {
             dst = 0;
-            if (!X87ReadSource(ref d, form, ref env, out b)) return;
+            if (!X87ReadSource(ref d, form, out b, out conv)) return;
             empty = StEmpty(0);
         }
         X87SetPointers(ref d);
@@ -142,6 +164,7 @@ public sealed unsafe partial class Cpu
         }
         Float80 a = St(dst);
         Float80 r = X87BinaryOp(op, a, b, ref env);
+        if ((env.Flags & FpExceptions.Invalid) == 0 && !X87NaNOrUnsupported(a)) env.Flags |= conv;
         SetC1(env.RoundedUp);
         if (!X87Merge(env.Flags, X87PreComputation)) { SetC1(false); return; }
         St(dst) = r;
@@ -167,6 +190,7 @@ public sealed unsafe partial class Cpu
         var env = X87Env();
         Float80 b = default;
         bool empty = StEmpty(0);
+        FpExceptions conv = 0;
         if (form == 0)
         {
             int i = d.Reg2 == DecodedInstruction.NoReg ? 1 : d.Reg2;
@@ -175,7 +199,7 @@ public sealed unsafe partial class Cpu
         }
         else if (form < 5)
         {
-            if (!X87ReadSource(ref d, form, ref env, out b)) return;
+            if (!X87ReadSource(ref d, form, out b, out conv)) return;
         }
         X87SetPointers(ref d);
         FpCompare result;
@@ -187,6 +211,7 @@ public sealed unsafe partial class Cpu
         else
         {
             result = SoftFloat.Compare80(St(0), b, quiet, ref env);
+            if ((env.Flags & FpExceptions.Invalid) == 0 && !X87NaNOrUnsupported(St(0))) env.Flags |= conv;
             SetC1(false);
             if (!X87Merge(env.Flags, X87PreComputation)) return;
         }
@@ -205,7 +230,7 @@ public sealed unsafe partial class Cpu
     }
 
     /// <summary>
-    /// FXAM (SDM Vol. 2A "FXAM", Table 3-?): C1 = sign of ST(0); C3,C2,C0 = 000 unsupported,
+    /// FXAM (SDM Vol. 2A "FXAM", its condition-code table): C1 = sign of ST(0); C3,C2,C0 = 000 unsupported,
     /// 001 NaN, 010 normal, 011 infinity, 100 zero, 101 empty, 110 denormal (pseudo-denormals
     /// included). Never raises an exception.
     /// </summary>
@@ -324,6 +349,7 @@ public sealed unsafe partial class Cpu
     {
         if (!X87Enter(ref d, true)) return;
         X87SetPointers(ref d);
+        _fpuStatus &= unchecked((ushort)~FswC2);    // C2 = 1 only for an incomplete reduction
         if (StEmpty(0) || StEmpty(1))
         {
             if (X87StackFault(false)) SetSt(0, Float80.Indefinite);

@@ -32,6 +32,7 @@ public sealed unsafe partial class Cpu
     {
         if (!X87Enter(ref d, true)) return;
         X87SetPointers(ref d);
+        _fpuStatus &= unchecked((ushort)~FswC2);    // C2 = 1 only for an out-of-range operand
         if (StEmpty(0))
         {
             if (X87StackFault(false)) SetSt(0, Float80.Indefinite);
@@ -40,7 +41,6 @@ public sealed unsafe partial class Cpu
         var env = X87Env();
         Float80 r = d.Cond == 0 ? SoftFloat.Sin80(St(0), ref env, out bool outOfRange) : SoftFloat.Cos80(St(0), ref env, out outOfRange);
         if (outOfRange) { _fpuStatus |= FswC2; return; }
-        _fpuStatus &= unchecked((ushort)~FswC2);
         SetC1(env.RoundedUp);
         if (!X87Merge(env.Flags, X87PreComputation)) { SetC1(false); return; }
         St(0) = r;
@@ -57,6 +57,7 @@ public sealed unsafe partial class Cpu
     {
         if (!X87Enter(ref d, true)) return;
         X87SetPointers(ref d);
+        _fpuStatus &= unchecked((ushort)~FswC2);    // C2 = 1 only for an out-of-range operand
         bool empty = StEmpty(0), full = !StEmpty(7);
         if (empty || full)
         {
@@ -75,7 +76,6 @@ public sealed unsafe partial class Cpu
         }
         else SoftFloat.SinCos80(St(0), out first, out second, ref env, out outOfRange);
         if (outOfRange) { _fpuStatus |= FswC2; return; }
-        _fpuStatus &= unchecked((ushort)~FswC2);
         SetC1(env.RoundedUp);
         if (!X87Merge(env.Flags, X87PreComputation)) { SetC1(false); return; }
         St(0) = first;
