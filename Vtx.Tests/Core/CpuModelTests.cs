@@ -107,7 +107,11 @@ public class CpuModelTests
         Assert.Equal(new CpuModel().Brand, Ascii(b2.Eax, b2.Ebx, b2.Ecx, b2.Edx, b3.Eax, b3.Ebx, b3.Ecx, b3.Edx, b4.Eax, b4.Ebx, b4.Ecx, b4.Edx));
         var w = Cpuid(0x8000_0008);
         Assert.Equal(46u, w.Eax & 0xFF);
-        Assert.Equal(48u, (w.Eax >> 8) & 0xFF);
+        Assert.Equal(57u, (w.Eax >> 8) & 0xFF); // LA57 is offered: 57-bit linear addresses (SDM Vol. 2A, CPUID leaf 80000008h)
+        Assert.True(Bit(Cpuid(7).Ecx, 16), "LA57");
+        var no57 = new CpuModel { La57 = false };
+        Assert.Equal(48u, (no57.Cpuid(0x8000_0008, 0).Eax >> 8) & 0xFF);
+        Assert.False(Bit(no57.Cpuid(7, 0).Ecx, 16), "LA57 not offered");
     }
 
     [Fact]
