@@ -202,6 +202,24 @@ public class BcdTests
         Assert.Equal(0x8_0000UL, m.Cpu[Gpr.Rsp]);
     }
 
+    /// <summary>None of these instructions accepts LOCK: the prefix makes them #UD (SDM Vol. 2A, LOCK: "#UD otherwise").</summary>
+    [Theory]
+    [InlineData("DAA", new byte[] { 0xF0, 0x27 })]
+    [InlineData("AAM", new byte[] { 0xF0, 0xD4, 0x0A })]
+    [InlineData("PUSHAD", new byte[] { 0xF0, 0x60 })]
+    [InlineData("BOUND", new byte[] { 0xF0, 0x62, 0x05, 0x00, 0x20, 0x00, 0x00 })]
+    [InlineData("ARPL m16", new byte[] { 0xF0, 0x63, 0x05, 0x00, 0x20, 0x00, 0x00 })]
+    [InlineData("LAR", new byte[] { 0xF0, 0x0F, 0x02, 0x05, 0x00, 0x20, 0x00, 0x00 })]
+    [InlineData("VERW m16", new byte[] { 0xF0, 0x0F, 0x00, 0x2D, 0x00, 0x20, 0x00, 0x00 })]
+    public void LockPrefixIsInvalid(string name, byte[] bytes)
+    {
+        var m = Flat32(bytes);
+        var r = Exec(m, 0x99, 0);
+        Assert.True(r.Reason == StopReason.Exception, name + ": " + r);
+        Assert.Equal(new FaultInfo(ExceptionVector.UD, null), r.Fault);
+        Assert.Equal(0x99UL, m.Cpu[Gpr.Rax]);
+    }
+
     /// <summary>All 27 legacy codes have a handler and the default model offers them (Iced's CPUID features INTEL8086..X64).</summary>
     [Fact]
     public void EveryLegacyCodeIsRegisteredAndOffered()

@@ -192,10 +192,10 @@ public class DescriptorCheckTests
     [Fact]
     public void KnownDescriptorsGiveThePagesResults()
     {
-        // A flat 4-GiB ring-3 data segment seen from CPL 3: LAR = 00CF F300h (G, B, P, DPL 3, S, type 3), LSL = FFFF FFFFh.
+        // A flat 4-GiB ring-3 data segment seen from CPL 3: LAR = 00C0 F300h (G, B, P, DPL 3, S, type 3; limit bits 19:16 masked off), LSL = FFFF FFFFh.
         var k = new Case(3, true, 3, true, true, 0xFFFFF, 0, false, true, false, false, 20, 3, 3, 0, false, 0);
         var s = Setup(k, false);
-        s.Step(); Assert.Equal(0x00CF_F300UL, s.Cpu[Gpr.Rax]);
+        s.Step(); Assert.Equal(0x00C0_F300UL, s.Cpu[Gpr.Rax]);
         s.Step(); s.Step(); Assert.Equal(0xFFFF_FFFFUL, s.Cpu[Gpr.Rbx]);
         // The same descriptor at DPL 0 seen from CPL 3: invisible, ZF = 0.
         var hidden = k with { Dpl = 0 };
