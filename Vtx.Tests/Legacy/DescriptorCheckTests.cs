@@ -68,7 +68,7 @@ public class DescriptorCheckTests
 
     private static bool ConformingCode(Case k) => k.S && (k.Type & 0b1100) == 0b1100;
 
-    /// <summary>LAR (Table 3-?, "valid descriptor types"); LSL the same without gates. 64-bit mode: IA-32e column, 16-byte system descriptors.</summary>
+    /// <summary>LAR (the page's table of valid descriptor types); LSL the same without gates. 64-bit mode: IA-32e column, 16-byte system descriptors.</summary>
     private static bool LarLslValid(Case k, bool lar, bool mode64)
     {
         if (!Found(k)) return false;

@@ -266,7 +266,7 @@ public sealed unsafe partial class Cpu
     }
 
     /// <summary>
-    /// The type and privilege rules shared by LAR and LSL (SDM Vol. 2A LAR Table 3-?, Vol. 2A LSL Table 3-?):
+    /// The type and privilege rules shared by LAR and LSL (SDM Vol. 2A, the tables of valid descriptor types on the LAR and LSL pages):
     /// code/data segments are valid, subject to DPL ≥ CPL and DPL ≥ RPL unless conforming code; system
     /// types per the page (outside IA-32e mode: LAR 1,2,3,4,5,9,B,C and LSL 1,2,3,9,B; in IA-32e mode:
     /// LAR 2,9,B,C and LSL 2,9,B, with 16-byte descriptors in 64-bit mode), subject to the same privilege check.
