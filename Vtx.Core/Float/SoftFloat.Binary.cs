@@ -78,7 +78,9 @@ public static partial class SoftFloat
         if (ub.Kind == Kind.Zero)
         {
             if (ua.Kind == Kind.Zero) return InvalidBin(dbl, ref env);
-            if (ua.Denormal) env.Flags |= FpExceptions.Denormal;
+            // Divide-by-zero is checked before the denormal operand (SDM Vol. 1, 11.5.2.1 order of the
+            // pre-computation checks): a denormal dividend over zero raises ZE alone. The host CPU
+            // (differential tests) and SoftFloat-based peers agree.
             env.Flags |= FpExceptions.ZeroDivide;
             return InfBin(sign, dbl);
         }

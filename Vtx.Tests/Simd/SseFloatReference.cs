@@ -76,7 +76,10 @@ internal static class SseFloatModel
             _ => nb && !f.IsZero(b),
         };
         if (invalid) { flags |= FpExceptions.Invalid; return f.DefaultNaN; }
-        if (denA || denB) flags |= FpExceptions.Denormal;
+        // Finite / 0: divide-by-zero is reported and the denormal-operand check is not reached (SDM Vol. 1,
+        // 11.5.2.1; the host CPU agrees).
+        bool zeroDivide = op == Op.Div && f.IsZero(b) && !f.IsInf(a);
+        if ((denA || denB) && !zeroDivide) flags |= FpExceptions.Denormal;
         bool sx = na ^ nb;
         switch (op)
         {

@@ -47,7 +47,7 @@ public sealed unsafe partial class Cpu
     }
 
     /// <summary>
-    /// FPTAN (ST(0) = tan ST(0), then push +1.0) and FSINCOS (ST(0) = sin, then push cos: afterwards
+    /// FPTAN (ST(0) = tan ST(0), then push +1.0, or the NaN result again) and FSINCOS (ST(0) = sin, then push cos: afterwards
     /// ST(0) = cos, ST(1) = sine). Out of range: C2 = 1, nothing changes. A stack fault (empty ST(0)
     /// or full stack), masked: ST(0) and the pushed register get the indefinite.
     /// </summary>
@@ -72,7 +72,9 @@ public sealed unsafe partial class Cpu
         if (d.Cond == 0)
         {
             first = SoftFloat.Tan80(St(0), ref env, out outOfRange);
-            second = new Float80(0x8000_0000_0000_0000, 0x3FFF); // +1.0
+            // +1.0 is pushed after a tangent; a NaN result (NaN, infinite or unsupported operand,
+            // masked IE) is pushed instead, so ST(0) and ST(1) both hold it (as silicon and Bochs do).
+            second = SoftFloat.Classify80(first) == X87Class.NaN ? first : new Float80(0x8000_0000_0000_0000, 0x3FFF);
         }
         else SoftFloat.SinCos80(St(0), out first, out second, ref env, out outOfRange);
         if (outOfRange) { _fpuStatus |= FswC2; return; }
