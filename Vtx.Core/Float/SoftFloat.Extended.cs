@@ -115,8 +115,8 @@ public static partial class SoftFloat
         if (ub.Kind == Kind.Zero)
         {
             if (ua.Kind == Kind.Zero) return Invalid80(ref env); // 0 / 0
-            // Finite / 0: ZE, ∞ of the XOR sign (SDM Vol. 1, 4.9.1.3).
-            if (ua.Denormal) env.Flags |= FpExceptions.Denormal;
+            // Finite / 0: ZE, ∞ of the XOR sign (SDM Vol. 1, 4.9.1.3); a denormal dividend raises no DE
+            // (divide-by-zero is detected first, as for SSE; the host CPU agrees).
             env.Flags |= FpExceptions.ZeroDivide;
             return Inf80(sign);
         }

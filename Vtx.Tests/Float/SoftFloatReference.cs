@@ -311,8 +311,8 @@ internal static class Ref
                 break;
             case '/':
                 if ((A.Kind == RefKind.Inf && B.Kind == RefKind.Inf) || (A.Kind == RefKind.Zero && B.Kind == RefKind.Zero)) { flags |= IE; return Indefinite(f); }
-                // SSE: finite / 0 reports ZE alone (SDM Vol. 1, 11.5.2.1: divide-by-zero before denormal).
-                if (B.Kind == RefKind.Zero && A.Kind != RefKind.Inf && !f.IsX87) { flags |= ZE; return Inf(f, sx); }
+                // Finite / 0 reports ZE alone (SDM Vol. 1, 11.5.2.1: divide-by-zero before denormal; x87 alike).
+                if (B.Kind == RefKind.Zero && A.Kind != RefKind.Inf) { flags |= ZE; return Inf(f, sx); }
                 if (denormal) flags |= DE;
                 if (A.Kind == RefKind.Inf) return Inf(f, sx);
                 if (B.Kind == RefKind.Inf) return Zero(f, sx);
