@@ -7,7 +7,10 @@ namespace Vtx.Devices;
 /// <remarks>
 /// Offsets are relative to the region base. A device sees accesses of 1, 2, 4 or 8 bytes, in the
 /// order the instruction makes them; the value is little-endian (the byte at <c>offset + i</c> is
-/// bits <c>8i+7:8i</c>). An access that runs past the region end still goes to the device whole.
+/// bits <c>8i+7:8i</c>). A guest access that runs past the region end (or begins in RAM or another
+/// region and runs into this one) is split as the bus splits it: the device sees only the bytes
+/// inside its range, as pieces of 1, 2, 4 or 8 bytes aligned on their physical address, in ascending order,
+/// and the other bytes go to whatever claims them (RAM, another region, or the unclaimed bus).
 /// </remarks>
 public interface IMmioDevice
 {

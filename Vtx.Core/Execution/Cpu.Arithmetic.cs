@@ -97,7 +97,8 @@ public sealed partial class Cpu
         if ((d.Flags & DecodedFlags.MemA) != 0)
         {
             ulong lin = Lin(ref d);
-            if (!Read(lin, size, out ulong a, d.Segment == 2)) return;
+            // A storing operation translates its destination for write on the read (W = 1 in a #PF).
+            if (!(T.Store ? ReadRmw(lin, size, out ulong a, d.Segment == 2) : Read(lin, size, out a, d.Segment == 2))) return;
             ulong r = T.Compute(a, b, carry);
             if (T.Store && !Write(lin, size, r, d.Segment == 2)) return;
             T.Flags(this, size, a, b, r, carry);
@@ -115,7 +116,7 @@ public sealed partial class Cpu
     private void ExecIncDec(ref DecodedInstruction d, bool dec)
     {
         int size = d.OpSize;
-        if (!ReadA(ref d, size, out ulong a, out ulong lin)) return;
+        if (!ReadARmw(ref d, size, out ulong a, out ulong lin)) return;
         ulong r = dec ? a - 1 : a + 1;
         if (!WriteA(ref d, size, r, lin)) return;
         ulong cf = GetCF() ? 1UL : 0UL;
@@ -127,7 +128,7 @@ public sealed partial class Cpu
     private void ExecNeg(ref DecodedInstruction d)
     {
         int size = d.OpSize;
-        if (!ReadA(ref d, size, out ulong a, out ulong lin)) return;
+        if (!ReadARmw(ref d, size, out ulong a, out ulong lin)) return;
         ulong r = 0 - a;
         if (!WriteA(ref d, size, r, lin)) return;
         SetFlags(FlagOp.Sub, size, 0, a, r);
@@ -137,7 +138,7 @@ public sealed partial class Cpu
     private void ExecNot(ref DecodedInstruction d)
     {
         int size = d.OpSize;
-        if (!ReadA(ref d, size, out ulong a, out ulong lin)) return;
+        if (!ReadARmw(ref d, size, out ulong a, out ulong lin)) return;
         WriteA(ref d, size, ~a, lin);
     }
 

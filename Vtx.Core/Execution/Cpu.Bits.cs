@@ -17,7 +17,7 @@ public sealed partial class Cpu
         a = lin = 0;
         if (!ReadB(ref d, 1, out ulong c)) return false;
         cnt = (int)(c & (size == 8 ? 63u : 31u));
-        if (!ReadA(ref d, size, out a, out lin)) return false;
+        if (!ReadARmw(ref d, size, out a, out lin)) return false;
         if (cnt == 0) { ZeroCountWrite(ref d, size, a); return false; }
         a &= Sz.Mask(size);
         return true;
@@ -139,7 +139,7 @@ public sealed partial class Cpu
         int size = d.OpSize;
         ulong c = (d.Flags & DecodedFlags.Imm3) != 0 ? d.Imm : GetReg(1, 1);
         int cnt = (int)(c & (size == 8 ? 63u : 31u));
-        if (!ReadA(ref d, size, out ulong a, out ulong lin)) return;
+        if (!ReadARmw(ref d, size, out ulong a, out ulong lin)) return;
         if (cnt == 0) { ZeroCountWrite(ref d, size, a); return; }
         ulong m = Sz.Mask(size), sign = Sz.Sign(size);
         a &= m;
@@ -216,14 +216,20 @@ public sealed partial class Cpu
         int bit;
         if ((d.Flags & DecodedFlags.MemA) != 0)
         {
-            lin = Lin(ref d);
             if ((d.Flags & DecodedFlags.ImmB) == 0)
             {
+                // The register offset selects an operand-sized word relative to the effective address;
+                // the sum is an effective address, so it wraps at the address size (67h: 32 bits)
+                // before the segment base is added and the segment checks apply.
                 long soff = (long)Sz.SignExtend(off, size);
-                lin = (lin + (ulong)((soff >> (size == 8 ? 6 : size == 4 ? 5 : 4)) * size)) & _linMask;
+                ulong ea = Ea(ref d) + (ulong)((soff >> (size == 8 ? 6 : size == 4 ? 5 : 4)) * size);
+                if (d.AddrSize != 8) ea &= Sz.Mask(d.AddrSize);
+                lin = _segChecks ? SegLinChecked(d.Segment, ea, size) : (_segBase[d.Segment] + ea) & _linMask;
             }
+            else lin = Lin(ref d);
             bit = (int)(off & (ulong)(bits - 1));
-            if (!Read(lin, size, out a, d.Segment == 2)) return;
+            // BTS/BTR/BTC translate for write on the read (W = 1 in a #PF); BT only reads.
+            if (!(d.Op == Op.Bt ? Read(lin, size, out a, d.Segment == 2) : ReadRmw(lin, size, out a, d.Segment == 2))) return;
         }
         else
         {

@@ -33,7 +33,7 @@ public sealed partial class Cpu
     private void ExecXchg(ref DecodedInstruction d)
     {
         int size = d.OpSize;
-        if (!ReadA(ref d, size, out ulong a, out ulong lin)) return;
+        if (!ReadARmw(ref d, size, out ulong a, out ulong lin)) return;
         ulong b = GetReg(d.Reg2, size);
         if (!WriteA(ref d, size, b, lin)) return;
         SetReg(d.Reg2, size, a);
@@ -43,7 +43,7 @@ public sealed partial class Cpu
     private void ExecXadd(ref DecodedInstruction d)
     {
         int size = d.OpSize;
-        if (!ReadA(ref d, size, out ulong a, out ulong lin)) return;
+        if (!ReadARmw(ref d, size, out ulong a, out ulong lin)) return;
         ulong b = GetReg(d.Reg2, size);
         ulong r = a + b;
         if ((d.Flags & DecodedFlags.MemA) != 0)
@@ -67,7 +67,7 @@ public sealed partial class Cpu
     private void ExecCmpxchg(ref DecodedInstruction d)
     {
         int size = d.OpSize;
-        if (!ReadA(ref d, size, out ulong a, out ulong lin)) return;
+        if (!ReadARmw(ref d, size, out ulong a, out ulong lin)) return;
         ulong acc = GetReg(0, size);
         ulong m = Sz.Mask(size);
         if ((acc & m) == (a & m))
@@ -95,7 +95,7 @@ public sealed partial class Cpu
         if (d.OpSize == 16)
         {
             if ((lin & 15) != 0) { FaultGp0(); return; }
-            if (!Read(lin, 8, out ulong lo, seg) || !Read(lin + 8, 8, out ulong hi, seg)) return;
+            if (!ReadRmw(lin, 8, out ulong lo, seg) || !ReadRmw(lin + 8, 8, out ulong hi, seg)) return;
             if (lo == _gpr[0] && hi == _gpr[2])
             {
                 if (!Write(lin, 8, _gpr[3], seg) || !Write(lin + 8, 8, _gpr[1], seg)) return;
@@ -111,7 +111,7 @@ public sealed partial class Cpu
         }
         else
         {
-            if (!Read(lin, 8, out ulong v, seg)) return;
+            if (!ReadRmw(lin, 8, out ulong v, seg)) return;
             ulong cmp = ((ulong)(uint)_gpr[2] << 32) | (uint)_gpr[0];
             if (v == cmp)
             {
@@ -230,6 +230,12 @@ public sealed partial class Cpu
             if (!Write(StackLin(sp, size), size, frameTemp, true)) return;
         }
         sp -= allocation;
+        // The final stack pointer must be writable: the processor checks a write of the operand size
+        // there (segment limit, then paging), before RSP/RBP change (SDM Vol. 2A, ENTER: "#SS(0) if
+        // the new value of the stack pointer is outside the stack segment limit", "#PF if a write
+        // using the final value of the stack pointer would cause a page fault"). Nothing is written.
+        ulong finalLin = StackLin(sp, size);
+        if ((_signal & SignalFault) != 0 || !ProbeWrite(finalLin, size, stack: true)) return;
         // The new frame pointer is written at the operand size; the stack pointer at the stack size.
         SetReg(5, size, frameTemp);
         SetSp(sp);

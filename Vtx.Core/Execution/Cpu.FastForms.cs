@@ -103,7 +103,8 @@ public sealed partial class Cpu
         int size = S.Size;
         ulong lin = Lin(ref d);
         bool stack = d.Segment == 2;
-        if (!Read(lin, size, out ulong a, stack)) return;
+        // A storing operation translates its destination for write on the read (W = 1 in a #PF).
+        if (!(T.Store ? ReadRmw(lin, size, out ulong a, stack) : Read(lin, size, out a, stack))) return;
         ulong b = size == 8 ? R(d.Reg2) : (uint)R(d.Reg2);
         ulong r = T.Compute(a, b, 0);
         if (T.Store && !Write(lin, size, r, stack)) return;

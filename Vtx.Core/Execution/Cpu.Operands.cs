@@ -105,6 +105,23 @@ public sealed partial class Cpu
         return true;
     }
 
+    /// <summary>
+    /// Reads operand A of a read-modify-write instruction: as <see cref="ReadA"/>, but a memory
+    /// operand is translated for write (<see cref="ReadRmw"/>), so a fault on the read reports W = 1.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool ReadARmw(ref DecodedInstruction d, int size, out ulong v, out ulong lin)
+    {
+        if ((d.Flags & DecodedFlags.MemA) != 0)
+        {
+            lin = Lin(ref d);
+            return ReadRmw(lin, size, out v, d.Segment == 2);
+        }
+        lin = 0;
+        v = GetReg(d.Reg, size);
+        return true;
+    }
+
     /// <summary>Writes operand A (register or the memory address <paramref name="lin"/> from <see cref="ReadA"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool WriteA(ref DecodedInstruction d, int size, ulong v, ulong lin)

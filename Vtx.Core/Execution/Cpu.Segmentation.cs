@@ -38,8 +38,43 @@ public sealed partial class Cpu
     /// <summary>A real-mode (or virtual-8086) segment load: selector and base = selector × 16; limit and attributes stay.</summary>
     private void LoadRealModeSegment(int seg, ushort sel) => _seg[seg] = _seg[seg] with { Selector = sel, Base = (ulong)sel << 4 };
 
-    /// <summary>In 64-bit mode a canonical address has bits 63:47 all equal (SDM Vol. 1, 3.3.7.1).</summary>
-    private static bool IsCanonical(ulong a) => (ulong)((long)(a << 16) >> 16) == a;
+    // Canonical addresses (SDM Vol. 1, 3.3.7.1; Vol. 3A, 4.5): bits 63:N-1 all equal, N the linear-
+    // address width. One rule, two widths:
+    //  - an address used for an access or loaded into RIP (memory operands, fetch, branch, return and
+    //    event targets, the stack) is checked at the width of the current paging mode: 57 bits with
+    //    CR4.LA57 = 1 (5-level paging), else 48;
+    //  - an address loaded into a register for later use (WRMSR to FS/GS/KERNEL_GS base, LSTAR,
+    //    CSTAR, SYSENTER_ESP/EIP; LGDT/LIDT and LLDT/LTR bases in IA-32e mode; INVPCID/INVVPID
+    //    addresses; the VMCS base, SYSENTER and guest-RIP fields at VM entry) is checked at the
+    //    processor's maximum width: 57 when the model offers 5-level paging (CPUID.(7,0):ECX.LA57),
+    //    whatever CR4.LA57, as such processors do (Intel 5-level paging white paper, 2.5 and 2.6),
+    //    else the model's CPUID.80000008h linear-address width.
+
+    /// <summary>The access rule: canonical at the current width (57 bits with CR4.LA57, else 48).</summary>
+    private bool IsCanonical(ulong a) => (ulong)((long)(a << _canonShift) >> _canonShift) == a;
+
+    /// <summary>64 minus the current linear-address width (16, or 7 with CR4.LA57): updated by ModeChanged.</summary>
+    private int _canonShift = 16;
+
+    /// <summary>The load rule: canonical at the processor's maximum linear-address width.</summary>
+    private bool IsCanonicalLoad(ulong a) => IsCanonicalBits(a, MaxLinearAddressBits);
+
+    /// <summary>Canonical for a linear-address width of <paramref name="bits"/> (64: always).</summary>
+    private static bool IsCanonicalBits(ulong a, int bits) =>
+        bits >= 64 || (ulong)((long)(a << (64 - bits)) >> (64 - bits)) == a;
+
+    /// <summary>The processor's maximum linear-address width: 57 when the model offers LA57, else CPUID.80000008h:EAX[15:8].</summary>
+    private int MaxLinearAddressBits
+    {
+        get
+        {
+            if (_maxLinearBits == 0)
+                _maxLinearBits = (Model.Cpuid(7, 0).Ecx & (1u << 16)) != 0 ? 57 : Math.Clamp(Model.LinearAddressBits, 32, 64);
+            return _maxLinearBits;
+        }
+    }
+
+    private int _maxLinearBits;
 
     /// <summary>An implicit supervisor-mode read (descriptor tables, TSS, IDT).</summary>
     private bool ReadSupervisor(ulong lin, int size, out ulong v)

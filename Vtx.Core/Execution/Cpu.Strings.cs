@@ -31,8 +31,13 @@ public sealed partial class Cpu
         if (c == 0 || zfStop) return false;
         // More to do: charge this iteration and either continue or yield at the boundary.
         _cycles += d.Cost;
+        // The iteration did not retire the instruction: it consumes one unit of the instruction limit,
+        // so a limit bounds the work of any REP (RCX may be 2^64 - 1). The SDM allows interrupting
+        // between iterations; RIP stays on the instruction and the registers hold the progress.
+        _insnBoundary--;
         // The monitor trap flag takes its VM exit after the first iteration (SDM Vol. 3C, 25.5.2).
-        if (_cycles + d.Cost > _cycleBoundary || (_vmxStep && NrProc(Vmx.PrimaryProcessorBasedControls.MonitorTrapFlag)))
+        if (_cycles + d.Cost > _cycleBoundary || _retired >= _insnBoundary || Volatile.Read(ref _hostStop) != 0
+            || (_vmxStep && NrProc(Vmx.PrimaryProcessorBasedControls.MonitorTrapFlag)))
         {
             // Not retired yet: the loop will add the cost of the step and count it; undo the count.
             _nextRip = _rip;

@@ -9,6 +9,9 @@ public sealed partial class Cpu
         CpuidResult r = Model.Cpuid((uint)_gpr[0], (uint)_gpr[1]);
         // CPUID.1:ECX.OSXSAVE[27] mirrors CR4.OSXSAVE (SDM Vol. 2A, CPUID).
         if ((uint)_gpr[0] == 1 && (_cr4 & Cr4.OSXSAVE) != 0) r = r with { Ecx = r.Ecx | 1u << 27 };
+        // CPUID.1:EDX.APIC[9] reads 0 while IA32_APIC_BASE.EN is clear: the APIC is hardware-disabled
+        // and software must see it absent (SDM Vol. 3A, 11.4.3).
+        if ((uint)_gpr[0] == 1 && (Apic.BaseMsr & Vtx.Apic.LocalApic.BaseEnable) == 0) r = r with { Edx = r.Edx & ~(1u << 9) };
         _gpr[0] = r.Eax;
         _gpr[3] = r.Ebx;
         _gpr[1] = r.Ecx;

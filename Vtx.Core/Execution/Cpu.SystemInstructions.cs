@@ -177,8 +177,10 @@ public sealed partial class Cpu
         if (_nonRoot && DescriptorTableExits(ref d, Vmx.VmxExitReason.GdtrIdtrAccess, idt ? 3u : 2u)) return;
         ulong lin = Lin(ref d);
         int bsize = _codeBits == 64 ? 8 : 4;
-        if (!Read(lin, 2, out ulong limit) || !Read(lin + 2, bsize, out ulong b)) return;
+        if (!Read(lin, 2, out ulong limit, d.Segment == 2) || !Read(lin + 2, bsize, out ulong b, d.Segment == 2)) return;
         if (_codeBits != 64 && d.OpSize == 2) b &= 0xFF_FFFF;
+        // In 64-bit mode the loaded base must be canonical at the processor's width (#GP(0)).
+        if (_codeBits == 64 && !IsCanonicalLoad(b)) { FaultGp0(); return; }
         var r = new DescriptorTableRegister(b, (ushort)limit);
         if (idt) _idtr = r;
         else _gdtr = r;
@@ -191,7 +193,7 @@ public sealed partial class Cpu
         var r = idt ? _idtr : _gdtr;
         ulong lin = Lin(ref d);
         int bsize = _codeBits == 64 ? 8 : 4;
-        if (!Write(lin, 2, r.Limit) || !Write(lin + 2, bsize, r.Base)) return;
+        if (!Write(lin, 2, r.Limit, d.Segment == 2) || !Write(lin + 2, bsize, r.Base, d.Segment == 2)) return;
     }
 
     /// <summary>LLDT / LTR: a system descriptor from the GDT (16 bytes in IA-32e mode); LTR marks the TSS busy.</summary>
@@ -221,6 +223,8 @@ public sealed partial class Cpu
             if (!ReadSupervisor(lin + 8, 8, out ulong hi)) return;
             if (((hi >> 8) & 0x1F) != 0) { Fault(ExceptionVector.GP, SelError(sel), true); return; }
             c = c with { Base = c.Base | ((hi & 0xFFFF_FFFF) << 32) };
+            // A non-canonical 64-bit base is #GP(selector) (SDM Vol. 2A, LLDT/LTR), at the processor's width.
+            if (!IsCanonicalLoad(c.Base)) { Fault(ExceptionVector.GP, SelError(sel), true); return; }
         }
         if (tr)
         {
@@ -236,7 +240,7 @@ public sealed partial class Cpu
         if (_cpl > 0 && (_cr4 & Cr4.UMIP) != 0) { FaultGp0(); return; }
         if (_nonRoot && DescriptorTableExits(ref d, Vmx.VmxExitReason.LdtrTrAccess, tr ? 1u : 0u)) return;
         ushort sel = tr ? _tr.Selector : _ldtr.Selector;
-        if ((d.Flags & DecodedFlags.MemA) != 0) Write(Lin(ref d), 2, sel);
+        if ((d.Flags & DecodedFlags.MemA) != 0) Write(Lin(ref d), 2, sel, d.Segment == 2);
         else SetReg(d.Reg, d.OpSize, sel);
     }
 
@@ -255,7 +259,7 @@ public sealed partial class Cpu
     {
         if (_cpl > 0 && (_cr4 & Cr4.UMIP) != 0) { FaultGp0(); return; }
         ulong cr0 = Cr0AsRead; // host-owned bits read from the CR0 read shadow in non-root operation
-        if ((d.Flags & DecodedFlags.MemA) != 0) Write(Lin(ref d), 2, cr0 & 0xFFFF);
+        if ((d.Flags & DecodedFlags.MemA) != 0) Write(Lin(ref d), 2, cr0 & 0xFFFF, d.Segment == 2);
         else SetReg(d.Reg, d.OpSize, cr0);
     }
 
@@ -279,12 +283,12 @@ public sealed partial class Cpu
         if (!CheckCpl0()) return;
         ulong type = GetReg(d.Reg, _codeBits == 64 ? 8 : 4);
         ulong lin = Lin(ref d);
-        if (!Read(lin, 8, out ulong pcid) || !Read(lin + 8, 8, out ulong addr)) return;
+        if (!Read(lin, 8, out ulong pcid, d.Segment == 2) || !Read(lin + 8, 8, out ulong addr, d.Segment == 2)) return;
         if (type > 3 || (pcid >> 12) != 0) { FaultGp0(); return; }
         switch (type)
         {
             case 0: // individual address
-                if (!IsCanonical(addr)) { FaultGp0(); return; }
+                if (!IsCanonicalLoad(addr)) { FaultGp0(); return; }
                 InvalidatePage(addr);
                 break;
             case 1: FlushTlbNonGlobal((int)pcid); break;   // single context
@@ -349,7 +353,7 @@ public sealed partial class Cpu
 
     private bool TryWriteMsr(uint index, ulong v)
     {
-        bool canonical = IsCanonical(v);
+        bool canonical = IsCanonicalLoad(v); // MSRs holding linear addresses: the processor's maximum width
         switch (index)
         {
             case Msr.Tsc: TscOffset = v - _cycles * Model.TscPerCycle; return true;

@@ -17,7 +17,8 @@ namespace Vtx;
 /// This version runs with flat segments and paging disabled (<see cref="SetFlatMode"/>), at CPL 0,
 /// in 64-, 32- or 16-bit code. Exceptions stop the run and are reported to the host in
 /// <see cref="RunResult"/>; delivery through the IDT, paging and mode transitions belong to the
-/// system-architecture layer. Instances are not thread-safe.
+/// system-architecture layer. Instances are not thread-safe, except <see cref="RequestStop()"/>, which
+/// another thread may call while <see cref="Run(in RunLimits)"/> executes.
 /// </remarks>
 public sealed unsafe partial class Cpu
 {
@@ -39,6 +40,9 @@ public sealed unsafe partial class Cpu
     private int _cpl;
     private ulong _cycles, _retired;
     private ulong _cycleBoundary = ulong.MaxValue; // REP string instructions stop iterating here
+    // The run's instruction limit as a value of _retired. Each REP iteration that does not retire its
+    // instruction consumes one unit of it (lowers it by one), so iterations count toward the limit.
+    private ulong _insnBoundary = ulong.MaxValue;
 
     // Why the loop must look at something after an instruction: fault or halt (0 = nothing).
     private int _signal;
@@ -242,13 +246,16 @@ public sealed unsafe partial class Cpu
 
     /// <summary>
     /// Runs until a limit in <paramref name="limits"/> is reached, an exception occurs, or HLT.
-    /// Deterministic: the same state and limits always give the same result, counts and state.
+    /// Deterministic: the same state and limits always give the same result, counts and state
+    /// (host stops — <see cref="RequestStop()"/>, <see cref="RunLimits.Cancellation"/>,
+    /// <see cref="RunLimits.MaxWallTime"/> — are the exception: where they land depends on the host).
+    /// Every limit bounds host time; REP iterations count toward <see cref="RunLimits.MaxInstructions"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public RunResult Run(in RunLimits limits)
     {
         ulong startRetired = _retired, startCycles = _cycles;
-        ulong insnEnd = limits.MaxInstructions is ulong mi ? SatAdd(_retired, mi) : ulong.MaxValue;
+        _insnBoundary = limits.MaxInstructions is ulong mi ? SatAdd(_retired, mi) : ulong.MaxValue;
         ulong cycleEnd = limits.MaxCycles is ulong mc ? SatAdd(_cycles, mc) : ulong.MaxValue;
         // A non-canonical value no RIP can take stands for "no stop address".
         ulong stopAt = limits.StopAddress ?? 0x8000_0000_0000_0000UL;
@@ -256,6 +263,10 @@ public sealed unsafe partial class Cpu
 
         StopReason reason;
         _signal = 0;
+        // Host stops (RequestStop, the cancellation token, the wall-clock budget) all raise one flag
+        // that the loop reads once per iteration; nothing else is looked at unless it is set.
+        HostStopWatch watch = default;
+        if (limits.Cancellation.CanBeCanceled || limits.MaxWallTime is not null) watch = StartHostStopWatch(in limits);
         if (Mmio.Generation != _mmioGeneration)
         {
             // Regions changed since the last run: no TLB entry may bypass a new region.
@@ -266,8 +277,9 @@ public sealed unsafe partial class Cpu
         {
             // HLT with nothing that could ever wake it ends the run at once, whatever the limits.
             if (_halted && !CanWake && NextDeadline == ulong.MaxValue) { reason = StopReason.Halted; break; }
-            if (_retired >= insnEnd) { reason = StopReason.InstructionLimit; break; }
+            if (_retired >= _insnBoundary) { reason = StopReason.InstructionLimit; break; }
             if (_cycles >= cycleEnd) { reason = StopReason.CycleLimit; break; }
+            if (Volatile.Read(ref _hostStop) != 0 && TakeHostStop(in limits, watch, out reason)) break;
             if (_shutdown) { reason = StopReason.Shutdown; break; }
             if (_exitCode is not null) { reason = StopReason.DebugExit; break; }
 
@@ -310,7 +322,7 @@ public sealed unsafe partial class Cpu
             bool singleStep = (_rflags & (ulong)RFlags.TF) != 0;
             // RFLAGS.RF at the start of an instruction: cleared once it completes, unless it is an IRET (SDM Vol. 3A, 18.3.1.1).
             bool resume = (_rflags & (ulong)RFlags.RF) != 0;
-            int left = _retired + d.RunLength <= insnEnd && _cycles + d.RunCycles <= deadline
+            int left = _retired + d.RunLength <= _insnBoundary && _cycles + d.RunCycles <= deadline
                        && stopAt - _rip >= d.RunBytes && !held && !singleStep && !resume ? int.MaxValue : 1;
             while (true)
             {
@@ -349,6 +361,7 @@ public sealed unsafe partial class Cpu
         }
 
     done:
+        watch.Dispose();
         FaultInfo? fault = null;
         if (reason == StopReason.Exception)
         {
@@ -356,6 +369,7 @@ public sealed unsafe partial class Cpu
             _signal &= ~SignalFault;
         }
         _cycleBoundary = ulong.MaxValue;
+        _insnBoundary = ulong.MaxValue;
         int? exitCode = reason == StopReason.DebugExit ? _exitCode : null;
         _exitCode = null;
         return new RunResult(reason, _rip, _retired - startRetired, _cycles - startCycles, fault) { ExitCode = exitCode };
@@ -514,6 +528,11 @@ public sealed unsafe partial class Cpu
         }
         if (_codeBits == 64 && !Model.LahfSahf64 && d.Op is Op.Lahf or Op.Sahf) d.Op = Op.Invalid;
         if (d.Op == Op.CmpxchgNb && d.OpSize == 16 && !Model.Cx16) d.Op = Op.Invalid;
+        // 64-bit mode ignores CS/DS/ES/SS overrides (SDM Vol. 1, 3.3.7.1): the operand uses its default
+        // segment, SS when the base is RSP/RBP, else DS; that is what decides #SS(0) or #GP(0) for a
+        // non-canonical address. FS/GS overrides stay (their bases apply).
+        if (_codeBits == 64 && d.HasMemory && d.Segment < 4)
+            d.Segment = (byte)(d.Base is 4 or 5 ? 2 : 3);
         d.Op = Specialize(in d);
         d.Cost = (ushort)Math.Clamp(_costModel.Cost(d.Code, d.HasMemory), 1, 65535);
     }
@@ -698,6 +717,48 @@ public sealed unsafe partial class Cpu
         return ReadSlow(lin, size, out v, stack);
     }
 
+    /// <summary>
+    /// The read of a read-modify-write destination (ADD [m], r; BTS; XCHG; shifts; ...): the memory is
+    /// read, but translated for write, as processors do, so a fault on it is a write fault (#PF error
+    /// code W = 1, dirty flag set with the accessed flag) even though the write has not happened yet.
+    /// Hits the write TLB, which the write that follows hits too.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool ReadRmw(ulong lin, int size, out ulong v, bool stack = false)
+    {
+        ulong vpn = lin >> 12;
+        ref TlbEntry e = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_tlb), TlbSize + (int)(vpn & (TlbSize - 1)));
+        if (e.Tag == (vpn | TlbKey) && (lin & 0xFFF) <= (ulong)(4096 - size))
+        {
+            byte* p = _ram + (lin + e.Delta);
+            v = size switch { 1 => *p, 2 => *(ushort*)p, 4 => *(uint*)p, _ => *(ulong*)p };
+            return true;
+        }
+        return ReadRmwSlow(lin, size, out v, stack);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool ReadRmwSlow(ulong lin, int size, out ulong v, bool stack)
+    {
+        v = 0;
+        if ((_signal & SignalFault) != 0) return false; // a segment check already faulted this access
+        lin &= _linMask;
+        ulong end = (lin + (ulong)size - 1) & _linMask;
+        if ((end >> 12) != (lin >> 12))
+        {
+            ulong lin2 = end & ~0xFFFUL;
+            if (!Translate(lin, Access.Write, out ulong pa1, stack) || !Translate(lin2, Access.Write, out ulong pa2, stack)) return false;
+            int n1 = (int)(lin2 - lin);
+            ulong lo = ReadPhysical(pa1, n1), hi = ReadPhysical(pa2, size - n1);
+            v = (lo | (hi << (n1 * 8))) & Sz.Mask(size);
+            return true;
+        }
+        if (!Translate(lin, Access.Write, out ulong pa, stack)) return false;
+        FillTlb(lin, pa, Access.Write);
+        v = ReadPhysical(pa, size);
+        return true;
+    }
+
     /// <summary>Writes the low <paramref name="size"/> (1, 2, 4, 8) bytes of <paramref name="v"/> at <paramref name="lin"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool Write(ulong lin, int size, ulong v, bool stack = false)
@@ -777,7 +838,7 @@ public sealed unsafe partial class Cpu
             uint reg = Apic.Read((uint)(pa & 0xFF0));
             return (reg >> (int)((pa & 3) * 8)) & Sz.Mask(Math.Min(size, 4));
         }
-        if (!Mmio.IsEmpty && Mmio.TryRead(pa, size, out ulong mv)) return mv;
+        if (!Mmio.IsEmpty && MmioSplitRead(pa, size, out ulong mv)) return mv;
         if (_mem.IsRamPage(pa >> 12))
         {
             byte* p = _ram + pa;
@@ -803,7 +864,7 @@ public sealed unsafe partial class Cpu
             _signal |= SignalEvent; // an EOI, IPI or TPR change may change what the arbiter can deliver
             return;
         }
-        if (!Mmio.IsEmpty && Mmio.TryWrite(pa, size, v))
+        if (!Mmio.IsEmpty && MmioSplitWrite(pa, size, v))
         {
             _signal |= SignalEvent; // a device may have raised an event or asked to stop
             return;

@@ -26,10 +26,15 @@ public sealed record MultibootOptions
 
     /// <summary>
     /// Guest-physical address of the boot information area: the structure, the memory map, the
-    /// module list and the strings, in that order. 0x9000 by default (where QEMU puts its memory
-    /// map and information structure). Must be a multiple of 8.
+    /// module list and the strings, in that order. Must be a multiple of 8; the area must then fit
+    /// in RAM and not overlap the kernel. Null (the default): the loader chooses —
+    /// <see cref="MultibootLoader.DefaultInfoAddress"/> (0x9000, where QEMU puts its information
+    /// structure and memory map) when the area fits there without overlapping the kernel, otherwise
+    /// the first 4-KiB boundary after the kernel's highest byte (bss included), so no valid image is
+    /// refused because of where the boot information would go (a real-mode style kernel linked at
+    /// 0x8000, for example).
     /// </summary>
-    public uint InfoAddress { get; init; } = MultibootLoader.DefaultInfoAddress;
+    public uint? InfoAddress { get; init; }
 }
 
 /// <summary>How a multiboot kernel was loaded.</summary>
@@ -158,7 +163,8 @@ public sealed record MultibootImage(
 /// 4 GiB (as GRUB does; QEMU refuses them). Everything must lie in RAM below 4 GiB.
 /// </para>
 /// <para>
-/// <b>Boot information.</b> At <see cref="MultibootOptions.InfoAddress"/> (0x9000 by default):
+/// <b>Boot information.</b> At <see cref="MultibootOptions.InfoAddress"/> (by default 0x9000, or
+/// the first page boundary after the kernel when the kernel covers 0x9000 or the area does not fit there):
 /// the 88-byte information structure (zero-padded to 128 bytes), then the memory map, the module
 /// list and the NUL-terminated strings. Flags: 0 (mem_lower/mem_upper), 2 (cmdline), 3 (modules,
 /// even when there are none), 6 (memory map) and 9 (boot loader name); not 1 (there is no boot
@@ -225,7 +231,7 @@ public static class MultibootLoader
     /// <summary>Loads <paramref name="kernel"/>, its modules and the boot information into <paramref name="memory"/>.</summary>
     /// <returns>Where everything went and the entry state.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="memory"/> is null.</exception>
-    /// <exception cref="ArgumentException"><paramref name="options"/> holds a null or misaligned value.</exception>
+    /// <exception cref="ArgumentException"><paramref name="options"/> holds a null string, a null module or module command line, or an <see cref="MultibootOptions.InfoAddress"/> that is not a multiple of 8.</exception>
     /// <exception cref="InvalidImageException">The kernel is not a valid multiboot image, or it, the modules or the boot information do not fit.</exception>
     public static MultibootImage Load(PhysicalMemory memory, ReadOnlySpan<byte> kernel, MultibootOptions? options = null)
     {
@@ -311,7 +317,7 @@ public static class MultibootLoader
         // ---------------------------------------------------------------- the boot information area
         string cmdline = options.KernelName + " " + options.Arguments;
         var memoryMap = BuildMemoryMap(memory.Size);
-        uint infoAddr = options.InfoAddress;
+        uint infoAddr = options.InfoAddress ?? ChooseInfoAddress(segments, InfoAreaLength(options, memoryMap.Count, cmdline), limit);
         ulong mmapAddr = infoAddr + (ulong)InfoStructureSize;
         ulong mmapLength = (ulong)memoryMap.Count * 24;
         ulong modsAddr = mmapAddr + mmapLength;                   // 8-aligned: 128 and 24 are multiples of 8
@@ -402,6 +408,28 @@ public static class MultibootLoader
             memLower, memUpper, new MultibootEntryState { Eip = entry, Ebx = infoAddr });
     }
 
+    /// <summary>The length of the boot information area (structure, memory map, module list, strings); it does not depend on where it goes.</summary>
+    private static ulong InfoAreaLength(MultibootOptions o, int mmapEntries, string cmdline)
+    {
+        ulong n = InfoStructureSize + (ulong)mmapEntries * 24 + (ulong)o.Modules.Count * 16;
+        n += (ulong)Encoding.UTF8.GetByteCount(cmdline) + 1 + (ulong)Encoding.UTF8.GetByteCount(o.BootLoaderName) + 1;
+        foreach (var m in o.Modules) n += (ulong)Encoding.UTF8.GetByteCount(m.CommandLine) + 1;
+        return n;
+    }
+
+    /// <summary>
+    /// The automatic place of the boot information area: 0x9000 when the area fits in RAM there and
+    /// misses the kernel; otherwise the first page boundary after the kernel's highest byte (the
+    /// caller reports it when even that does not fit).
+    /// </summary>
+    private static uint ChooseInfoAddress(List<PhysicalRange> kernel, ulong length, ulong limit)
+    {
+        var atDefault = new PhysicalRange(DefaultInfoAddress, length);
+        if (LoaderMemory.Fits(DefaultInfoAddress, length, limit) && !kernel.Any(s => s.Overlaps(atDefault))) return DefaultInfoAddress;
+        ulong after = PageAlign(kernel.Max(s => s.End));
+        return after > uint.MaxValue - 0xFFF ? DefaultInfoAddress : (uint)after; // beyond 4 GiB: reported as not fitting at 0x9000
+    }
+
     /// <summary>The memory map reported for <paramref name="ramSize"/> bytes of hole-free RAM from address 0 (see the class remarks).</summary>
     public static IReadOnlyList<MultibootMemoryMapEntry> BuildMemoryMap(ulong ramSize)
     {
@@ -423,8 +451,8 @@ public static class MultibootLoader
         for (int i = 0; i < o.Modules.Count; i++)
             if (o.Modules[i]?.CommandLine is null)
                 throw new ArgumentException($"module {i} and its CommandLine must not be null", nameof(o));
-        if ((o.InfoAddress & 7) != 0)
-            throw new ArgumentException($"InfoAddress 0x{o.InfoAddress:X} must be a multiple of 8", nameof(o));
+        if (o.InfoAddress is uint ia && (ia & 7) != 0)
+            throw new ArgumentException($"InfoAddress 0x{ia:X} must be a multiple of 8", nameof(o));
     }
 
     private static byte[] ZString(string s)

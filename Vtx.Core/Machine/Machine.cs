@@ -7,7 +7,10 @@ namespace Vtx;
 /// <summary>Options for creating a <see cref="Machine"/>.</summary>
 public sealed record MachineOptions
 {
-    /// <summary>RAM size in MiB (1 to 2047: RAM is one .NET array). RAM starts at guest-physical address 0.</summary>
+    /// <summary>The largest <see cref="MemoryMiB"/>: 2047 (RAM is one .NET array).</summary>
+    public const int MaxMemoryMiB = 2047;
+
+    /// <summary>RAM size in MiB (1 to <see cref="MaxMemoryMiB"/>). RAM starts at guest-physical address 0.</summary>
     public int MemoryMiB { get; init; } = 16;
     /// <summary>The processor model; the default resembles a recent Intel server core.</summary>
     public CpuModel? CpuModel { get; init; }
@@ -36,8 +39,8 @@ public sealed partial class Machine
     public Machine(MachineOptions? options = null)
     {
         options ??= new MachineOptions();
-        if (options.MemoryMiB is < 1 or > 2047)
-            throw new ArgumentOutOfRangeException(nameof(options), options.MemoryMiB, "MemoryMiB must be between 1 and 2047");
+        if (options.MemoryMiB is < 1 or > MachineOptions.MaxMemoryMiB)
+            throw new ArgumentOutOfRangeException(nameof(options), options.MemoryMiB, $"MemoryMiB must be between 1 and {MachineOptions.MaxMemoryMiB}");
         Memory = new PhysicalMemory((ulong)options.MemoryMiB << 20);
         Cpu = new Cpu(Memory, options.CpuModel);
         Cpu.SetFlatMode(options.CodeSize);
@@ -85,7 +88,11 @@ public sealed partial class Machine
     /// EBX = the information structure, EIP = the entry point; other registers zero. Exceptions are
     /// delivered through the guest's IDT (no interception).
     /// </summary>
-    /// <exception cref="InvalidImageException">The image is not a valid multiboot kernel (the message says why).</exception>
+    /// <exception cref="InvalidImageException">
+    /// The image is not a valid multiboot kernel, or it, its modules or the boot information do not
+    /// fit in RAM below 4 GiB (the message says why). Memory and processor are then unchanged.
+    /// </exception>
+    /// <exception cref="ArgumentException"><paramref name="options"/> holds a null string, a null module or module command line, or an <see cref="MultibootOptions.InfoAddress"/> that is not a multiple of 8.</exception>
     public MultibootImage LoadMultiboot(ReadOnlySpan<byte> kernel, MultibootOptions? options = null)
     {
         var image = MultibootLoader.Load(Memory, kernel, options);
@@ -98,7 +105,7 @@ public sealed partial class Machine
     /// point in 32-bit flat protected mode (paging off, interrupts off, exceptions delivered), as a
     /// multiboot loader would for a kernel without a multiboot header.
     /// </summary>
-    /// <exception cref="InvalidImageException">The image is not a valid loadable ELF (the message says why).</exception>
+    /// <exception cref="InvalidImageException">The image is not a valid loadable ELF, or does not fit in RAM (the message says why).</exception>
     public ElfImage LoadElf(ReadOnlySpan<byte> image)
     {
         var elf = ElfLoader.Load(Memory, image);
@@ -119,6 +126,7 @@ public sealed partial class Machine
     }
 
     /// <summary>Loads a flat binary at <paramref name="address"/> (no change to the processor state).</summary>
+    /// <exception cref="InvalidImageException">The image is empty or does not lie entirely in RAM.</exception>
     public void LoadFlat(ReadOnlySpan<byte> image, ulong address) => FlatBinaryLoader.Load(Memory, image, address);
 
     private void EnterBareMetal(SegmentCache code, SegmentCache data, ulong cr0, ulong rflags)
@@ -168,6 +176,9 @@ public sealed partial class Machine
 
     /// <summary>Runs the processor with <paramref name="limits"/>; see <see cref="Cpu.Run(in RunLimits)"/>.</summary>
     public RunResult Run(in RunLimits limits) => Cpu.Run(limits);
+
+    /// <summary>Thread-safe: asks the running (or next) run to stop at its next boundary; see <see cref="Cpu.RequestStop()"/>.</summary>
+    public void RequestStop() => Cpu.RequestStop();
 
     private void CheckRange(ulong address, int length)
     {

@@ -17,6 +17,14 @@ public enum StopReason
     Shutdown,
     /// <summary>The guest asked to stop through a device (the debug-exit port); <see cref="RunResult.ExitCode"/> holds the code.</summary>
     DebugExit,
+    /// <summary>
+    /// The host asked the run to stop (<see cref="Cpu.RequestStop()"/>, <see cref="Machine.RequestStop()"/>
+    /// or <see cref="RunLimits.Cancellation"/>); RIP is at an instruction boundary (possibly on a REP
+    /// string instruction interrupted between iterations), and running again continues from there.
+    /// </summary>
+    Cancelled,
+    /// <summary>The run's wall-clock budget (<see cref="RunLimits.MaxWallTime"/>) was spent; RIP is at an instruction boundary as for <see cref="Cancelled"/>.</summary>
+    WallClockLimit,
 }
 
 /// <summary>An exception raised by the guest (SDM Vol. 3A, 6.3).</summary>
@@ -28,15 +36,46 @@ public readonly record struct FaultInfo(ExceptionVector Vector, uint? ErrorCode)
     public override string ToString() => ErrorCode is uint e ? $"#{Vector}({e:X})" : $"#{Vector}";
 }
 
-/// <summary>Limits for one <see cref="Cpu.Run(in RunLimits)"/> call. A null limit is unlimited.</summary>
+/// <summary>
+/// Limits for one <see cref="Cpu.Run(in RunLimits)"/> call. A null limit is unlimited. Every limit
+/// bounds host time: no guest state (a REP string instruction with RCX = 2^64 - 1, HLT, wait-for-SIPI)
+/// keeps a run going past any of them.
+/// </summary>
 public readonly record struct RunLimits
 {
-    /// <summary>Stop after this many more retired instructions.</summary>
+    /// <summary>
+    /// Stop after this many more instructions. Each retired instruction counts one, and so does each
+    /// iteration of a REP string instruction other than the one that completes it (which retires the
+    /// instruction): a REP of n iterations counts n. When the limit is reached inside a REP, the run
+    /// stops between iterations (<see cref="StopReason.InstructionLimit"/>) with RIP on the instruction
+    /// and rCX/rSI/rDI holding the progress, as the SDM allows (Vol. 2B, REP); the next run continues
+    /// it. <see cref="Cpu.InstructionsRetired"/> and <see cref="RunResult.Instructions"/> count only
+    /// retirements, so a stop inside a REP may report fewer instructions than the limit.
+    /// </summary>
     public ulong? MaxInstructions { get; init; }
     /// <summary>Stop once this many more cycles have elapsed (at the first boundary at or past it).</summary>
     public ulong? MaxCycles { get; init; }
     /// <summary>Stop when RIP equals this address, before executing the instruction there.</summary>
     public ulong? StopAddress { get; init; }
+
+    /// <summary>
+    /// Stops the run with <see cref="StopReason.Cancelled"/> at the next instruction boundary the loop
+    /// looks at once the token is cancelled (already cancelled: before the first instruction). The
+    /// token is watched through a registration made for the duration of the run; like
+    /// <see cref="Cpu.RequestStop()"/>, it costs the run loop nothing beyond the one flag it reads per
+    /// iteration. Results stay deterministic as long as the token is not cancelled.
+    /// </summary>
+    public CancellationToken Cancellation { get; init; }
+
+    /// <summary>
+    /// A wall-clock budget for the run: once this much host time has passed, the run stops with
+    /// <see cref="StopReason.WallClockLimit"/> at the next boundary the loop looks at (zero or
+    /// negative: before the first instruction). Measured by a timer started with the run, not by the
+    /// loop, so the interpreter pays nothing for it; precision is that of the system timer (about a
+    /// millisecond or more). Where such a run stops depends on host speed: use it as a safety net,
+    /// and instruction or cycle limits for reproducible results.
+    /// </summary>
+    public TimeSpan? MaxWallTime { get; init; }
 
     /// <summary>Limits with only an instruction count.</summary>
     public static RunLimits Instructions(ulong count) => new() { MaxInstructions = count };

@@ -189,6 +189,7 @@ public sealed partial class Cpu
         _stackSize = _codeBits == 64 ? 8 : _seg[2].Big ? 4 : 2;
         _ipMask = _codeBits == 64 ? ulong.MaxValue : _codeBits == 32 ? 0xFFFF_FFFFUL : 0xFFFFUL;
         _linMask = lma ? ulong.MaxValue : 0xFFFF_FFFFUL;
+        _canonShift = (_cr4 & Cr4.LA57) != 0 ? 64 - 57 : 64 - 48; // the access rule's width (Cpu.Segmentation.cs)
         for (int i = 0; i < 6; i++)
             _segBase[i] = mode == OperatingMode.Long64 && i < 4 ? 0 : (_seg[i].IsUnusable && mode != OperatingMode.Long64 ? 0 : _seg[i].Base);
         if (mode == OperatingMode.Long64)

@@ -13,14 +13,21 @@ public sealed partial class Cpu
 
     private ulong _pendingDbg; // DR6-format bits of the pending #DB trap (B3-B0, BS)
 
-    /// <summary>The TSC deadline of the VMX-preemption timer as a cycle count (ulong.MaxValue when not armed).</summary>
+    /// <summary>
+    /// The TSC deadline of the VMX-preemption timer as a cycle count (ulong.MaxValue when not armed).
+    /// In the wait-for-SIPI state the timer counts down, but reaching zero there causes no VM exit
+    /// (SDM Vol. 3C, 26.5.1: "the timer does not cause a VM exit if it counts down to zero in the
+    /// wait-for-SIPI state"); it stays at zero. So time passes up to its expiry like any deadline,
+    /// and once expired it is no deadline at all: with nothing else scheduled the run ends (Halted)
+    /// instead of waiting at the same cycle forever. A SIPI exit then saves the value 0.
+    /// </summary>
     private ulong PreemptionDeadlineCycle
     {
         get
         {
             if (!_preemptArmed || !_nonRoot) return ulong.MaxValue;
             ulong tsc = Tsc;
-            if (tsc >= _preemptDeadlineTsc) return _cycles;
+            if (tsc >= _preemptDeadlineTsc) return _guestActivity == 3 ? ulong.MaxValue : _cycles;
             ulong per = Model.TscPerCycle;
             ulong delta = _preemptDeadlineTsc - tsc;
             return SatAdd(_cycles, (delta + per - 1) / per);

@@ -223,8 +223,8 @@ public sealed partial class Cpu
         if (!Cr4FixedOk(cr4)) return Fail(HostState, "host.cr4.fixed-bits", VmcsField.HostCr4, cr4, s2, "host CR4 must obey IA32_VMX_CR4_FIXED0/FIXED1");
         if ((cr4 & Cr4.CET) != 0 && (cr0 & Cr0.WP) == 0) return Fail(HostState, "host.cr4.cet-needs-wp", VmcsField.HostCr4, cr4, s2, "CR4.CET = 1 requires CR0.WP = 1");
         if (!PhysOk(cr3)) return Fail(HostState, "host.cr3.width", VmcsField.HostCr3, cr3, s2, "host CR3 must not set bits at or above MAXPHYADDR");
-        if (!IsCanonical(F(VmcsField.HostSysenterEsp))) return Fail(HostState, "host.sysenter-esp.canonical", VmcsField.HostSysenterEsp, F(VmcsField.HostSysenterEsp), s2, "host IA32_SYSENTER_ESP must be canonical");
-        if (!IsCanonical(F(VmcsField.HostSysenterEip))) return Fail(HostState, "host.sysenter-eip.canonical", VmcsField.HostSysenterEip, F(VmcsField.HostSysenterEip), s2, "host IA32_SYSENTER_EIP must be canonical");
+        if (!IsCanonicalLoad(F(VmcsField.HostSysenterEsp))) return Fail(HostState, "host.sysenter-esp.canonical", VmcsField.HostSysenterEsp, F(VmcsField.HostSysenterEsp), s2, "host IA32_SYSENTER_ESP must be canonical");
+        if (!IsCanonicalLoad(F(VmcsField.HostSysenterEip))) return Fail(HostState, "host.sysenter-eip.canonical", VmcsField.HostSysenterEip, F(VmcsField.HostSysenterEip), s2, "host IA32_SYSENTER_EIP must be canonical");
         if ((exit & ExitControls.LoadPat) != 0 && !ValidPat(F(VmcsField.HostPat)))
             return Fail(HostState, "host.pat", VmcsField.HostPat, F(VmcsField.HostPat), s2, "each host IA32_PAT byte must be a valid memory type (0, 1, 4, 5, 6, 7)");
         if ((exit & ExitControls.LoadEfer) != 0)
@@ -240,7 +240,7 @@ public sealed partial class Cpu
         if (F(VmcsField.HostTrSelector) == 0) return Fail(HostState, "host.tr.nonzero", VmcsField.HostTrSelector, 0, s3, "the host TR selector must not be 0000h");
         if (!hostLong && F(VmcsField.HostSsSelector) == 0) return Fail(HostState, "host.ss.nonzero", VmcsField.HostSsSelector, 0, s3, "the host SS selector must not be 0000h unless the host is 64-bit");
         foreach (var bf in HostBases)
-            if (!IsCanonical(F(bf))) return Fail(HostState, "host.base.canonical", bf, F(bf), s3, "host FS, GS, GDTR, IDTR and TR bases must be canonical");
+            if (!IsCanonicalLoad(F(bf))) return Fail(HostState, "host.base.canonical", bf, F(bf), s3, "host FS, GS, GDTR, IDTR and TR bases must be canonical");
         bool inLong = (_efer & Efer.LMA) != 0;
         if (!inLong && ((entry & EntryControls.Ia32eModeGuest) != 0 || hostLong))
             return Fail(HostState, "host.address-space.outside-ia32e", VmcsField.VmExitControls, exit, s4, "outside IA-32e mode \"IA-32e mode guest\" and \"host address-space size\" must be 0");
@@ -256,7 +256,7 @@ public sealed partial class Cpu
         else
         {
             if ((cr4 & Cr4.PAE) == 0) return Fail(HostState, "host.cr4.pae", VmcsField.HostCr4, cr4, s4, "a 64-bit host must have CR4.PAE = 1");
-            if (!IsCanonical(rip)) return Fail(HostState, "host.rip.canonical", VmcsField.HostRip, rip, s4, "a 64-bit host's RIP must be canonical");
+            if (!IsCanonicalBits(rip, (cr4 & Cr4.LA57) != 0 ? 57 : 48)) return Fail(HostState, "host.rip.canonical", VmcsField.HostRip, rip, s4, "a 64-bit host's RIP must be canonical");
         }
         return true;
     }
@@ -314,8 +314,8 @@ public sealed partial class Cpu
         if (ia32e && ((cr0 & Cr0.PG) == 0 || (cr4 & Cr4.PAE) == 0)) return GFail("guest.ia32e.paging", VmcsField.GuestCr4, cr4, s1, "an IA-32e mode guest needs CR0.PG = 1 and CR4.PAE = 1");
         if (!ia32e && (cr4 & Cr4.PCIDE) != 0) return GFail("guest.cr4.pcide", VmcsField.GuestCr4, cr4, s1, "CR4.PCIDE must be 0 unless the guest is in IA-32e mode");
         if (!PhysOk(cr3)) return GFail("guest.cr3.width", VmcsField.GuestCr3, cr3, s1, "guest CR3 must not set bits at or above MAXPHYADDR");
-        if (!IsCanonical(F(VmcsField.GuestSysenterEsp))) return GFail("guest.sysenter-esp.canonical", VmcsField.GuestSysenterEsp, F(VmcsField.GuestSysenterEsp), s1, "guest IA32_SYSENTER_ESP must be canonical");
-        if (!IsCanonical(F(VmcsField.GuestSysenterEip))) return GFail("guest.sysenter-eip.canonical", VmcsField.GuestSysenterEip, F(VmcsField.GuestSysenterEip), s1, "guest IA32_SYSENTER_EIP must be canonical");
+        if (!IsCanonicalLoad(F(VmcsField.GuestSysenterEsp))) return GFail("guest.sysenter-esp.canonical", VmcsField.GuestSysenterEsp, F(VmcsField.GuestSysenterEsp), s1, "guest IA32_SYSENTER_ESP must be canonical");
+        if (!IsCanonicalLoad(F(VmcsField.GuestSysenterEip))) return GFail("guest.sysenter-eip.canonical", VmcsField.GuestSysenterEip, F(VmcsField.GuestSysenterEip), s1, "guest IA32_SYSENTER_EIP must be canonical");
         if ((entry & EntryControls.LoadPat) != 0 && !ValidPat(F(VmcsField.GuestPat)))
             return GFail("guest.pat", VmcsField.GuestPat, F(VmcsField.GuestPat), s1, "each guest IA32_PAT byte must be a valid memory type");
         if ((entry & EntryControls.LoadEfer) != 0)
@@ -353,10 +353,10 @@ public sealed partial class Cpu
                 if (sc.AccessRights != 0xF3) return GFail($"guest.{g.Name}.v86-access-rights", g.Ar, sc.AccessRights, s2, "in virtual-8086 mode access rights must be 000000F3h");
             }
         }
-        if (!IsCanonical(tr.Base)) return GFail("guest.tr.base", VmcsField.GuestTrBase, tr.Base, s2, "the TR base must be canonical");
-        if (!IsCanonical(segs[4].Base)) return GFail("guest.fs.base", VmcsField.GuestFsBase, segs[4].Base, s2, "the FS base must be canonical");
-        if (!IsCanonical(segs[5].Base)) return GFail("guest.gs.base", VmcsField.GuestGsBase, segs[5].Base, s2, "the GS base must be canonical");
-        if (!ldtr.IsUnusable && !IsCanonical(ldtr.Base)) return GFail("guest.ldtr.base", VmcsField.GuestLdtrBase, ldtr.Base, s2, "a usable LDTR base must be canonical");
+        if (!IsCanonicalLoad(tr.Base)) return GFail("guest.tr.base", VmcsField.GuestTrBase, tr.Base, s2, "the TR base must be canonical");
+        if (!IsCanonicalLoad(segs[4].Base)) return GFail("guest.fs.base", VmcsField.GuestFsBase, segs[4].Base, s2, "the FS base must be canonical");
+        if (!IsCanonicalLoad(segs[5].Base)) return GFail("guest.gs.base", VmcsField.GuestGsBase, segs[5].Base, s2, "the GS base must be canonical");
+        if (!ldtr.IsUnusable && !IsCanonicalLoad(ldtr.Base)) return GFail("guest.ldtr.base", VmcsField.GuestLdtrBase, ldtr.Base, s2, "a usable LDTR base must be canonical");
         if ((cs.Base >> 32) != 0) return GFail("guest.cs.base", VmcsField.GuestCsBase, cs.Base, s2, "CS base bits 63:32 must be 0");
         foreach (int i in StackAndDataSegments)
             if (!segs[i].IsUnusable && (segs[i].Base >> 32) != 0)
@@ -408,8 +408,8 @@ public sealed partial class Cpu
             return GFail("guest.ldtr.access-rights", VmcsField.GuestLdtrAccessRights, ldtr.AccessRights, s2, "a usable LDTR must be a present LDT descriptor (type 2, S = 0) with consistent granularity");
 
         // 26.3.1.3 descriptor-table registers.
-        if (!IsCanonical(F(VmcsField.GuestGdtrBase))) return GFail("guest.gdtr.base", VmcsField.GuestGdtrBase, F(VmcsField.GuestGdtrBase), s3, "the GDTR base must be canonical");
-        if (!IsCanonical(F(VmcsField.GuestIdtrBase))) return GFail("guest.idtr.base", VmcsField.GuestIdtrBase, F(VmcsField.GuestIdtrBase), s3, "the IDTR base must be canonical");
+        if (!IsCanonicalLoad(F(VmcsField.GuestGdtrBase))) return GFail("guest.gdtr.base", VmcsField.GuestGdtrBase, F(VmcsField.GuestGdtrBase), s3, "the GDTR base must be canonical");
+        if (!IsCanonicalLoad(F(VmcsField.GuestIdtrBase))) return GFail("guest.idtr.base", VmcsField.GuestIdtrBase, F(VmcsField.GuestIdtrBase), s3, "the IDTR base must be canonical");
         if (F(VmcsField.GuestGdtrLimit) > 0xFFFF) return GFail("guest.gdtr.limit", VmcsField.GuestGdtrLimit, F(VmcsField.GuestGdtrLimit), s3, "GDTR limit bits 31:16 must be 0");
         if (F(VmcsField.GuestIdtrLimit) > 0xFFFF) return GFail("guest.idtr.limit", VmcsField.GuestIdtrLimit, F(VmcsField.GuestIdtrLimit), s3, "IDTR limit bits 31:16 must be 0");
 
@@ -417,7 +417,7 @@ public sealed partial class Cpu
         ulong rip = F(VmcsField.GuestRip);
         bool code64 = ia32e && cs.Long;
         if (!code64 && (rip >> 32) != 0) return GFail("guest.rip.upper", VmcsField.GuestRip, rip, s4, "RIP bits 63:32 must be 0 outside 64-bit mode");
-        if (code64 && !IsCanonical(rip)) return GFail("guest.rip.canonical", VmcsField.GuestRip, rip, s4, "RIP must be canonical in 64-bit mode");
+        if (code64 && !IsCanonicalLoad(rip)) return GFail("guest.rip.canonical", VmcsField.GuestRip, rip, s4, "RIP must be canonical in 64-bit mode");
         if ((rflags & 0xFFFF_FFFF_FFC0_8028UL) != 0 || (rflags & 2) == 0) return GFail("guest.rflags.reserved", VmcsField.GuestRflags, rflags, s4, "RFLAGS bits 63:22, 15, 5, 3 must be 0 and bit 1 must be 1");
         if (v86 && (ia32e || (cr0 & Cr0.PE) == 0)) return GFail("guest.rflags.vm", VmcsField.GuestRflags, rflags, s4, "RFLAGS.VM must be 0 in an IA-32e mode guest or with CR0.PE = 0");
         uint injInfo = (uint)F(VmcsField.VmEntryInterruptionInformation);

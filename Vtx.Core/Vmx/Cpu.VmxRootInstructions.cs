@@ -44,7 +44,7 @@ public sealed partial class Cpu
         if (!VmxPrelude(ref d, VmxExitReason.Invept)) return;
         ulong type = GetReg(d.Reg, _codeBits == 64 ? 8 : 4);
         ulong lin = Lin(ref d);
-        if (!Read(lin, 8, out ulong eptp) || !Read(lin + 8, 8, out _)) return;
+        if (!Read(lin, 8, out ulong eptp, d.Segment == 2) || !Read(lin + 8, 8, out _, d.Segment == 2)) return;
         bool supported = type switch
         {
             1 => (caps.EptVpidCapabilities & EptVpidCapability.InveptSingleContext) != 0,
@@ -72,13 +72,13 @@ public sealed partial class Cpu
         if (!VmxPrelude(ref d, VmxExitReason.Invvpid)) return;
         ulong type = GetReg(d.Reg, _codeBits == 64 ? 8 : 4);
         ulong lin = Lin(ref d);
-        if (!Read(lin, 8, out ulong lo) || !Read(lin + 8, 8, out ulong address)) return;
+        if (!Read(lin, 8, out ulong lo, d.Segment == 2) || !Read(lin + 8, 8, out ulong address, d.Segment == 2)) return;
         ulong cap = caps.EptVpidCapabilities;
         bool supported = type <= 3 && (cap & (1UL << (int)(40 + type))) != 0;
         ulong vpid = lo & 0xFFFF;
         bool ok = supported && (lo >> 16) == 0
                   && (type == 2 || vpid != 0)
-                  && (type != 0 || IsCanonical(address));
+                  && (type != 0 || IsCanonicalLoad(address));
         if (!ok) { VmFailRecord(VmInstructionError.InvalidInveptInvvpidOperand); return; }
         if (type == 0) InvalidatePage(address);
         else FlushTlb();

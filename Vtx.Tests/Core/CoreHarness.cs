@@ -48,6 +48,34 @@ internal static class CoreHarness
         return m;
     }
 
+    /// <summary>
+    /// Starts <paramref name="run"/> on a background thread; <see cref="BackgroundRun.Wait"/> fails
+    /// the test instead of hanging the suite when no limit ends the run.
+    /// </summary>
+    public static BackgroundRun StartRun(Func<RunResult> run) => new(run);
+
+    /// <summary>Runs <paramref name="run"/> on a background thread and returns its result, failing after 20 s.</summary>
+    public static RunResult Bounded(Func<RunResult> run) => StartRun(run).Wait();
+
+    /// <summary>A run executing on its own (background) thread.</summary>
+    public sealed class BackgroundRun
+    {
+        private readonly Thread _thread;
+        private RunResult _result;
+
+        public BackgroundRun(Func<RunResult> run)
+        {
+            _thread = new Thread(() => _result = run()) { IsBackground = true };
+            _thread.Start();
+        }
+
+        public RunResult Wait(int seconds = 20)
+        {
+            Assert.True(_thread.Join(TimeSpan.FromSeconds(seconds)), "Run did not return: no limit ended it");
+            return _result;
+        }
+    }
+
     /// <summary>Runs exactly one instruction (or stops earlier on a fault).</summary>
     public static RunResult Step(Machine m) => m.Run(RunLimits.Instructions(1));
 

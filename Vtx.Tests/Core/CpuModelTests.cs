@@ -55,6 +55,36 @@ public class CpuModelTests
         Assert.True(Bit(r.Edx, 15), "CMOV");
     }
 
+    /// <summary>
+    /// CPUID.1:EDX.APIC (bit 9) follows IA32_APIC_BASE.EN: a hardware-disabled local APIC is
+    /// reported absent, and present again once re-enabled (SDM Vol. 3A, 11.4.3).
+    /// </summary>
+    [Fact]
+    public void Leaf1ApicBitFollowsApicBaseEnable()
+    {
+        Assert.True(Bit(Cpuid(1).Edx, 9), "APIC present while IA32_APIC_BASE.EN = 1");
+        var m = CoreHarness.RunToHalt(a =>
+        {
+            a.mov(ecx, 0x1B);
+            a.mov(eax, 0xFEE0_0100u); // base FEE00000h, BSP, EN = 0
+            a.xor(edx, edx);
+            a.wrmsr();
+            a.mov(eax, 1);
+            a.cpuid();
+            a.mov(r8d, edx);           // leaf 1 EDX with the APIC disabled
+            a.mov(ecx, 0x1B);
+            a.mov(eax, 0xFEE0_0900u); // EN = 1 again
+            a.xor(edx, edx);
+            a.wrmsr();
+            a.mov(eax, 1);
+            a.cpuid();
+            a.mov(r9d, edx);
+        });
+        Assert.False(Bit((uint)m.Cpu[Gpr.R8], 9), "APIC bit must be clear while IA32_APIC_BASE.EN = 0");
+        Assert.True(Bit((uint)m.Cpu[Gpr.R9], 9), "APIC bit must be set once IA32_APIC_BASE.EN = 1");
+        Assert.Equal((uint)m.Cpu[Gpr.R8] | 1u << 9, (uint)m.Cpu[Gpr.R9]); // nothing else changes
+    }
+
     [Fact]
     public void Leaf7GivesBmiAndAdx()
     {

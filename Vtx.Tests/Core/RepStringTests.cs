@@ -253,4 +253,78 @@ public class RepStringTests
             Assert.Equal(CoreHarness.Fingerprint(whole), CoreHarness.Fingerprint(m));
             Assert.Equal(rw.Cycles, total);
         });
+
+    // ------------------------------------------------------------------ REP iterations vs the instruction limit
+
+    /// <summary>
+    /// Every REP iteration counts toward MaxInstructions: with RCX = 2^64 - 1, a limit of 10 stops the
+    /// run after ten iterations, between iterations (SDM Vol. 2B, REP: the instruction may be
+    /// interrupted between iterations, RIP stays on it, rCX/rDI hold the progress), having retired
+    /// nothing; the next run continues from there.
+    /// </summary>
+    [Fact]
+    public void InstructionLimitEndsARepWithAHugeCount()
+    {
+        var m = Load(a => a.rep.stosb(), c => { c[Gpr.Rcx] = ulong.MaxValue; c[Gpr.Rdi] = Dst; c[Gpr.Rax] = 0x5A; });
+        var r = CoreHarness.Bounded(() => m.Run(RunLimits.Instructions(10)));
+        Assert.Equal(StopReason.InstructionLimit, r.Reason);
+        Assert.Equal(Guest.CodeBase, r.Rip);
+        Assert.Equal(0UL, r.Instructions);
+        Assert.Equal(ulong.MaxValue - 10, m.Cpu[Gpr.Rcx]);
+        Assert.Equal(Dst + 10, m.Cpu[Gpr.Rdi]);
+        Assert.Equal(Enumerable.Repeat((byte)0x5A, 10), m.ReadMemory(Dst, 10));
+        Assert.Equal(0, m.ReadMemory(Dst + 10, 1)[0]);
+
+        r = CoreHarness.Bounded(() => m.Run(RunLimits.Instructions(5)));
+        Assert.Equal(StopReason.InstructionLimit, r.Reason);
+        Assert.Equal(ulong.MaxValue - 15, m.Cpu[Gpr.Rcx]);
+        Assert.Equal(Guest.CodeBase, m.Cpu.Rip);
+    }
+
+    /// <summary>
+    /// A REP of n iterations counts n toward the limit: n - 1 iterations that leave RIP on the
+    /// instruction, and the last one, which retires it.
+    /// </summary>
+    [Theory]
+    [InlineData(5UL, 3UL, 2UL, false)]   // limit 3: three iterations, RCX 5 -> 2, nothing retired
+    [InlineData(5UL, 5UL, 0UL, true)]    // limit 5: the fifth iteration retires the REP
+    [InlineData(5UL, 6UL, 0UL, true)]    // limit 6: the REP, then HLT
+    [InlineData(1UL, 1UL, 0UL, true)]
+    public void RepIterationsCountTowardTheInstructionLimit(ulong count, ulong limit, ulong rcxAfter, bool retired)
+    {
+        var m = Load(a => a.rep.movsb(), c => { c[Gpr.Rcx] = count; c[Gpr.Rsi] = Src; c[Gpr.Rdi] = Dst; });
+        var r = m.Run(RunLimits.Instructions(limit));
+        Assert.Equal(rcxAfter, m.Cpu[Gpr.Rcx]);
+        bool halted = limit > count; // the REP, then HLT (which retires too)
+        Assert.Equal((retired ? 1UL : 0UL) + (halted ? 1UL : 0UL), m.Cpu.InstructionsRetired);
+        Assert.Equal(halted ? StopReason.Halted : StopReason.InstructionLimit, r.Reason);
+        Assert.Equal(halted ? Guest.CodeBase + 3 : retired ? Guest.CodeBase + 2 : Guest.CodeBase, m.Cpu.Rip);
+    }
+
+    /// <summary>
+    /// Any slicing of a string-heavy program by instruction limits ends in the state of the
+    /// uninterrupted run with the same cycles, and the limits sum to the iterations plus the other
+    /// instructions (each run that stops on its limit consumed exactly its limit).
+    /// </summary>
+    [Property(MaxTest = 30)]
+    public Property AnyInstructionSlicingGivesTheUninterruptedResult() =>
+        Prop.ForAll(Arb.From(Gen.Zip(Gen.ArrayOf(Gen.Choose(1, 300), 64), Gen.Elements(ProgramNames))), t =>
+        {
+            var (budgets, name) = t;
+            var whole = Load(a => Emit(name, a));
+            var rw = RunToEnd(whole);
+            var m = Load(a => Emit(name, a));
+            ulong cycles = 0;
+            int i = 0, stops = 0;
+            RunResult r;
+            do
+            {
+                r = m.Run(RunLimits.Instructions((ulong)budgets[i++ % budgets.Length]));
+                cycles += r.Cycles;
+                Assert.True(++stops < 100_000);
+            } while (r.Reason == StopReason.InstructionLimit);
+            Assert.Equal(StopReason.Halted, r.Reason);
+            Assert.Equal(CoreHarness.Fingerprint(whole), CoreHarness.Fingerprint(m));
+            Assert.Equal(rw.Cycles, cycles);
+        });
 }

@@ -216,8 +216,6 @@ public class MultibootLoaderTests
             () => Place(MultibootHeader.Build(0x1_0000, (0x100000, 0x100000, 0, 0x100020, 0x100000)), 0, 64), 2 },
         { "multiboot kernel 0x1FFFC0-0x200040 (load_addr to load end) lies outside RAM (0x0-0x200000)",
             () => Place(MultibootHeader.Build(0x1_0000, (0x1FFFC0, 0x1FFFC0, 0, 0, 0x1FFFC0)), 0, 0x80), 2 },
-        { "multiboot kernel 0x8000-0x9040 overlaps the boot information area 0x9000-",
-            () => Place(MultibootHeader.Build(0x1_0000, (0x8000, 0x8000, 0, 0x9040, 0x8000)), 0, 64), 2 },
         { "ELF entry point 0x200000 is not inside any PT_LOAD segment", () => ElfEntryOutside(), 2 },
         { "ELF program header 1: segment p_paddr 0x101000 + p_memsz 0x800 = 0x101800 lies outside RAM (0x0-0x101000)",
             () => MultibootHeader.ElfKernel(), -1 },
@@ -245,9 +243,44 @@ public class MultibootLoaderTests
         var m = new PhysicalMemory(0x9000 + 0x1000);
         var big = new string('a', 0x1000);
         var ex = Assert.Throws<InvalidImageException>(() =>
-            MultibootLoader.Load(m, Place(MultibootHeader.Build(0x1_0000, (0x1000, 0x1000, 0, 0, 0x1000)), 0, 64), new MultibootOptions { Arguments = big }));
+            MultibootLoader.Load(m, Place(MultibootHeader.Build(0x1_0000, (0x1000, 0x1000, 0, 0, 0x1000)), 0, 64), new MultibootOptions { Arguments = big, InfoAddress = 0x9000 }));
         Assert.Contains("multiboot boot information area 0x9000-", ex.Message);
         Assert.Contains("lies outside RAM (0x0-0xA000)", ex.Message);
+        // Chosen by the loader, it goes after the kernel (0x1000-0x1040) instead, where it fits.
+        var r = MultibootLoader.Load(m, Place(MultibootHeader.Build(0x1_0000, (0x1000, 0x1000, 0, 0, 0x1000)), 0, 64), new MultibootOptions { Arguments = big });
+        Assert.Equal(0x2000u, r.InfoAddress);
+        Assert.Equal("kernel " + big, CString(m, R32(m, 0x2000 + 16)));
+        // Nowhere to put it: the message names the area at its fallback place.
+        var none = new PhysicalMemory(0x3000);
+        ex = Assert.Throws<InvalidImageException>(() =>
+            MultibootLoader.Load(none, Place(MultibootHeader.Build(0x1_0000, (0x1000, 0x1000, 0, 0, 0x1000)), 0, 64), new MultibootOptions { Arguments = big }));
+        Assert.Contains("multiboot boot information area 0x2000-", ex.Message);
+    }
+
+    /// <summary>
+    /// A kernel linked at 0x8000 (a real-mode style test image) covers the default information area
+    /// at 0x9000: the loader puts the information after the kernel's highest byte instead of refusing
+    /// a valid image (an explicitly requested overlapping address is still refused).
+    /// </summary>
+    [Fact]
+    public void AKernelCoveringTheDefaultInfoAreaGetsItsInfoAfterIt()
+    {
+        var m = Ram(2);
+        byte[] kernel = Place(MultibootHeader.Build(0x1_0000, (0x8000, 0x8000, 0, 0x9040, 0x8000)), 0, 64);
+        for (int i = 48; i < 64; i++) kernel[i] = (byte)(0xC0 + i);
+        var r = MultibootLoader.Load(m, kernel, new MultibootOptions { Modules = [new MultibootModule(new byte[] { 1, 2, 3 }, "mod")] });
+        Assert.Equal(0xA000u, r.InfoAddress);                              // first page boundary after 0x9040
+        Assert.Equal(0xA000u, r.EntryState.Ebx);
+        Assert.DoesNotContain(r.KernelSegments, s => s.Overlaps(r.InfoArea));
+        Assert.Equal(kernel.AsSpan(0, 64).ToArray(), m.View(0x8000, 64).ToArray()); // the image is intact
+        Assert.Equal(new byte[0x1000], m.View(0x8040, 0x1000).ToArray());           // bss zeroed, not overwritten by the info
+        Assert.Equal((1u << 0) | (1u << 2) | (1u << 3) | (1u << 6) | (1u << 9), R32(m, 0xA000));
+        Assert.Equal("kernel ", CString(m, R32(m, 0xA000 + 16)));
+        Assert.True(r.Modules[0].Start >= r.InfoArea.End);                 // modules still follow both
+        Assert.Equal(new byte[] { 1, 2, 3 }, m.View(r.Modules[0].Start, 3).ToArray());
+
+        var explicitAt = Assert.Throws<InvalidImageException>(() => MultibootLoader.Load(Ram(2), kernel, new MultibootOptions { InfoAddress = 0x9000 }));
+        Assert.Contains("multiboot kernel 0x8000-0x9040 overlaps the boot information area 0x9000-", explicitAt.Message);
     }
 
     [Fact]

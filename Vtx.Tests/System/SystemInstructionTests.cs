@@ -280,7 +280,8 @@ public class SystemInstructionTests
     [Theory]
     [InlineData(true, 0x1234u, 0UL)]                              // not an MSR of the model
     [InlineData(false, 0xDEAD_0000u, 0UL)]
-    [InlineData(true, Msr.Lstar, 0x0000_8000_0000_0000UL)]        // non-canonical
+    [InlineData(true, Msr.Lstar, 0x0100_0000_0000_0000UL)]        // non-canonical (at 57 bits too)
+    [InlineData(true, Msr.KernelGsBase, 0xFEFF_FFFF_FFFF_FFFFUL)]
     [InlineData(true, Msr.FsBase, 0x8000_0000_0000_0000UL)]
     [InlineData(true, Msr.Efer, 1UL << 2)]                        // reserved EFER bit
     [InlineData(true, Msr.Pat, 0x02UL)]                           // reserved memory type
@@ -304,6 +305,41 @@ public class SystemInstructionTests
         s.Cpu.Rip = Sys.Code;
         s.ExpectFault(ExceptionVector.GP, 0, Sys.Code + 15);
         Assert.Equal((ulong)(uint)value, s.Cpu[Gpr.Rax]); // RDMSR/WRMSR committed nothing
+    }
+
+    /// <summary>
+    /// MSRs holding linear addresses accept any address canonical at the processor's maximum width
+    /// (57 bits: the model offers LA57) whatever CR4.LA57 (0 here), as processors with 5-level paging
+    /// do (Intel 5-level paging white paper, 2.5); a descriptor-table base too (LGDT, 64-bit mode).
+    /// </summary>
+    [Theory]
+    [InlineData(Msr.FsBase)]
+    [InlineData(Msr.GsBase)]
+    [InlineData(Msr.KernelGsBase)]
+    [InlineData(Msr.Lstar)]
+    [InlineData(Msr.Cstar)]
+    [InlineData(Msr.SysenterEsp)]
+    [InlineData(Msr.SysenterEip)]
+    public void MsrAddressesAreCanonicalAt57Bits(uint index)
+    {
+        const ulong value = 0x00FF_8000_0000_1000UL; // bits 63:56 zero: canonical at 57 bits, not at 48
+        var s = new Sys();
+        s.EnterLong();
+        s.Load(a =>
+        {
+            a.mov(ecx, index);
+            a.mov(eax, unchecked((uint)value));
+            a.mov(edx, (uint)(value >> 32));
+            a.wrmsr();
+            a.xor(eax, eax);
+            a.xor(edx, edx);
+            a.rdmsr();
+            a.hlt();
+        });
+        s.Cpu.Rip = Sys.Code;
+        Assert.Equal(0UL, s.Cpu.Cr4Value & Cr4.LA57);
+        s.RunToHalt();
+        Assert.Equal(value, (s.Cpu[Gpr.Rdx] << 32) | (uint)s.Cpu[Gpr.Rax]);
     }
 
     [Fact]
@@ -456,7 +492,8 @@ public class SystemInstructionTests
         var s = new Sys();
         if (bits == 16) s.EnterReal(); else if (bits == 32) s.EnterProtected(); else s.EnterLong();
         ulong code = bits == 16 ? 0x1000UL : Sys.Code;
-        ulong gdt = bits == 64 ? 0x1234_5678_9ABC_D000UL : 0x89AB_CDE0UL;
+        // 64-bit mode: a base canonical at 57 bits (the model offers LA57), not at 48: accepted.
+        ulong gdt = bits == 64 ? 0x00FF_5678_9ABC_D000UL : 0x89AB_CDE0UL;
         int baseBytes = bits == 64 ? 8 : 4;
         s.W16(0x9000, 0x0FFF);
         s.M.WriteMemory(0x9002, BitConverter.GetBytes(gdt).AsSpan(0, baseBytes));

@@ -382,6 +382,57 @@ public class NonRootEventTests
         Assert.True(h.Cpu.InVmxNonRoot);
     }
 
+    /// <summary>
+    /// Wait-for-SIPI with the VMX-preemption timer active: the timer counts down in that state but
+    /// reaching zero causes no VM exit (SDM Vol. 3C, 26.5.1). Time passes to its expiry, the run then
+    /// ends (nothing but a SIPI can wake the processor) whatever the limits, a cycle limit below the
+    /// expiry ends it there, and the SIPI exit saves the timer value 0.
+    /// </summary>
+    [Fact]
+    public void PreemptionTimerCountsDownInWaitForSipiWithoutAnExit()
+    {
+        const ulong timer = 100;
+        int rate = new VmxCapabilities().PreemptionTimerRate;
+        VmxGuest Make()
+        {
+            var g = new VmxGuest();
+            g.Guest(Spin);
+            g.W(VmcsField.GuestActivityState, 3);
+            g.Controls(pin: PinBasedControls.ActivatePreemptionTimer, exit: ExitControls.HostAddressSpaceSize | ExitControls.SavePreemptionTimerValue);
+            g.W(VmcsField.VmxPreemptionTimerValue, timer);
+            return g;
+        }
+
+        var g = Make();
+        ulong c0 = g.Cpu.Cycles;
+        var r = Core.CoreHarness.Bounded(() => g.Launch());
+        Assert.Equal(StopReason.Halted, r.Reason);
+        Assert.True(g.Cpu.InVmxNonRoot, "the timer must not exit in wait-for-SIPI");
+        ulong waitedTsc = (g.Cpu.Cycles - c0) * g.Cpu.Model.TscPerCycle;
+        Assert.InRange(waitedTsc, (timer - 1) << rate, (timer + 1) << rate); // the timer's period passed (200-cycle entry included)
+        ulong after = g.Cpu.Cycles;
+        Assert.Equal(StopReason.Halted, g.S.Run(1000).Reason);              // stays waiting; time stands still now
+        Assert.Equal(after, g.Cpu.Cycles);
+
+        g.Cpu.RaiseSipi(0x12);
+        g.S.RunTo(VmxGuest.ExitStop);
+        Assert.Equal(VmxExitReason.StartupIpi, g.ExitReason);
+        Assert.Equal(0UL, g.R(VmcsField.VmxPreemptionTimerValue));          // it counted down to zero
+
+        // A cycle limit before the expiry ends the run there, still waiting; so does a host stop.
+        var h = Make();
+        h.Cpu.Rip = Sys.Code;
+        h.Cpu.Rflags = 2;
+        h.Cpu.Resume();
+        var rc = Core.CoreHarness.Bounded(() => h.S.M.Run(new RunLimits { MaxCycles = 1000 }));
+        Assert.Equal(StopReason.CycleLimit, rc.Reason);
+        Assert.True(h.Cpu.InVmxNonRoot);
+        h.Cpu.RaiseSipi(0x34);
+        h.S.RunTo(VmxGuest.ExitStop);
+        Assert.Equal(VmxExitReason.StartupIpi, h.ExitReason);
+        Assert.True(h.R(VmcsField.VmxPreemptionTimerValue) is > 0 and < timer, "the timer counted down partly");
+    }
+
     [Fact]
     public void MonitorTrapFlagExitsAfterTheFirstIterationOfARepString()
     {

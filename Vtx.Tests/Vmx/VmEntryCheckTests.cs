@@ -16,7 +16,10 @@ namespace Vtx.Tests.Vmx;
 /// </summary>
 public class VmEntryCheckTests
 {
-    private const ulong NonCanonical = 0x0000_8000_0000_0000;
+    // Non-canonical at 57 bits (and so at 48): base, SYSENTER and guest-RIP fields are checked at the
+    // processor's maximum linear-address width, 57 with the model's LA57 (see Canonical57BitFields...).
+    private const ulong NonCanonical = 0x0100_0000_0000_0000;
+    private const ulong NonCanonical48 = 0x0000_8000_0000_0000; // canonical at 57 bits only
     private const ulong KData = Sys.KData;
 
     private static VmxGuest NewGuest()
@@ -328,6 +331,31 @@ public class VmEntryCheckTests
 
     [Fact]
     public void HostRipCanonical() => Host("host.rip.canonical", g => g.W(VmcsField.HostRip, NonCanonical | VmxGuest.ExitStop));
+
+    /// <summary>The host RIP is checked at the width host CR4.LA57 gives it (48 bits here), since the host runs from it at once.</summary>
+    [Fact]
+    public void HostRipIsCheckedAtTheHostPagingWidth() => Host("host.rip.canonical", g => g.W(VmcsField.HostRip, NonCanonical48 | VmxGuest.ExitStop));
+
+    /// <summary>
+    /// The model offers 5-level paging (CPUID.(7,0):ECX.LA57), so base-address, SYSENTER and guest-RIP
+    /// fields are canonical at 57 bits whatever CR4.LA57: 0000_8000_0000_0000h passes those checks
+    /// (SDM Vol. 3C, 27.2.2-27.3.1.4: "canonical", N = the processor's linear-address width; Intel
+    /// 5-level paging white paper 2.6), and the entry gets past every host and guest check.
+    /// </summary>
+    [Fact]
+    public void Canonical57BitFieldsPassTheEntryChecks()
+    {
+        var g = NewGuest();
+        g.W(VmcsField.HostFsBase, NonCanonical48);
+        g.W(VmcsField.HostGsBase, NonCanonical48 + 0x1000);
+        g.W(VmcsField.HostSysenterEsp, NonCanonical48);
+        g.W(VmcsField.GuestSysenterEip, NonCanonical48);
+        g.W(VmcsField.GuestFsBase, NonCanonical48);
+        g.W(VmcsField.GuestGdtrBase, NonCanonical48);
+        g.Launch(20);
+        Assert.Null(g.Cpu.LastVmEntryFailure);
+        Assert.Equal(NonCanonical48, g.R(VmcsField.GuestFsBase));
+    }
 
     [Fact]
     public void HostCr4PaeFor64BitHost() => Host("host.cr4.pae", g => g.W(VmcsField.HostCr4, Cr4.VMXE));

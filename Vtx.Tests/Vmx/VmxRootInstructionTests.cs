@@ -106,4 +106,27 @@ public class VmxRootInstructionTests
         Assert.Equal(ExceptionVector.UD, r.Fault?.Vector);
         Assert.Equal(Sys.Code, r.Rip);
     }
+
+    /// <summary>
+    /// A non-canonical INVEPT/INVVPID descriptor address is #SS(0) when the memory operand is a stack
+    /// reference (base RSP/RBP), #GP(0) otherwise; in 64-bit mode a DS or SS override changes neither
+    /// (SDM Vol. 3C, 30.3 INVVPID / INVEPT "64-Bit Mode Exceptions"; Vol. 1, 3.3.7.1).
+    /// </summary>
+    [Theory]
+    [InlineData(new byte[] { 0x66, 0x0F, 0x38, 0x81, 0x0C, 0x24 }, 4, 12)]        // invvpid rcx,[rsp]
+    [InlineData(new byte[] { 0x3E, 0x66, 0x0F, 0x38, 0x81, 0x4D, 0x00 }, 5, 12)]  // invvpid rcx,ds:[rbp]
+    [InlineData(new byte[] { 0x36, 0x66, 0x0F, 0x38, 0x81, 0x0B }, 3, 13)]        // invvpid rcx,ss:[rbx]
+    [InlineData(new byte[] { 0x66, 0x0F, 0x38, 0x80, 0x0C, 0x24 }, 4, 12)]        // invept rcx,[rsp]
+    [InlineData(new byte[] { 0x66, 0x0F, 0x38, 0x80, 0x0B }, 3, 13)]              // invept rcx,[rbx]
+    public void NonCanonicalDescriptorFaultFollowsTheBaseRegister(byte[] code, int baseReg, int vector)
+    {
+        var s = InRootWithVmcs();
+        s.M.WriteMemory(Sys.Code, code);
+        s.Cpu.Rip = Sys.Code;
+        s.Cpu[Gpr.Rcx] = 1;
+        ulong rsp = s.Cpu[Gpr.Rsp];
+        s.Cpu[(Gpr)baseReg] = 0x0000_8000_0000_0000UL;
+        s.ExpectFault((ExceptionVector)vector, 0u, Sys.Code);
+        if (baseReg != 4) s.Cpu[Gpr.Rsp] = rsp;
+    }
 }

@@ -10,7 +10,7 @@ namespace Vtx.Run;
 public static class Runner
 {
     public const string Usage =
-        "usage: Vtx.Run <image> [--ram MiB] [--max-instructions N] [--max-cycles N] [--flat ADDR]\n" +
+        "usage: Vtx.Run <image> [--ram MiB (1-2047, default 128)] [--max-instructions N] [--max-cycles N] [--flat ADDR]\n" +
         "               [--trace-events] [--vmx-trace FILE] [--cmdline \"args\"]\n" +
         "  --vmx-trace writes every VM entry and exit as one JSON object per line (- = stderr).\n" +
         "  Multiboot kernels and ELF files are detected; --flat ADDR loads a raw image at ADDR and\n" +
@@ -38,10 +38,10 @@ public static class Runner
                 string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{a} needs a value");
                 switch (a)
                 {
-                    case "--ram": ram = int.Parse(Next(), CultureInfo.InvariantCulture); break;
-                    case "--max-instructions": maxInstructions = ParseNumber(Next()); break;
-                    case "--max-cycles": maxCycles = ParseNumber(Next()); break;
-                    case "--flat": flat = ParseNumber(Next()); break;
+                    case "--ram": ram = ParseRam(Next()); break;
+                    case "--max-instructions": maxInstructions = ParseNumber(a, Next()); break;
+                    case "--max-cycles": maxCycles = ParseNumber(a, Next()); break;
+                    case "--flat": flat = ParseNumber(a, Next()); break;
                     case "--trace-events": trace = true; break;
                     case "--vmx-trace": vmxTrace = Next(); break;
                     case "--cmdline": cmdline = Next(); break;
@@ -54,7 +54,7 @@ public static class Runner
             }
             if (path is null) throw new ArgumentException("no image given");
         }
-        catch (Exception e) when (e is ArgumentException or FormatException or OverflowException)
+        catch (ArgumentException e)
         {
             diagnostics.WriteLine($"Vtx.Run: {e.Message}");
             diagnostics.WriteLine(Usage);
@@ -63,9 +63,19 @@ public static class Runner
 
         byte[] image;
         try { image = File.ReadAllBytes(path); }
-        catch (IOException e) { diagnostics.WriteLine($"Vtx.Run: cannot read {path}: {e.Message}"); return 2; }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            diagnostics.WriteLine($"Vtx.Run: cannot read {path}: {e.Message}");
+            return 2;
+        }
 
-        var m = new Machine(new MachineOptions { MemoryMiB = ram });
+        Machine m;
+        try { m = new Machine(new MachineOptions { MemoryMiB = ram }); }
+        catch (OutOfMemoryException)
+        {
+            diagnostics.WriteLine($"Vtx.Run: --ram {ram}: the host cannot allocate {ram} MiB of guest RAM");
+            return 2;
+        }
         m.Uart.OutputWriter = output;
         try
         {
@@ -86,7 +96,7 @@ public static class Runner
                 diagnostics.WriteLine($"Vtx.Run: ELF{(elf.Class == ElfClass.Elf64 ? 64 : 32)} image, entry 0x{elf.PhysicalEntry:X}");
             }
         }
-        catch (InvalidImageException e)
+        catch (Exception e) when (e is InvalidImageException or ArgumentException)
         {
             diagnostics.WriteLine($"Vtx.Run: {path}: {e.Message}");
             return 2;
@@ -99,8 +109,16 @@ public static class Runner
         StreamWriter? vmxFile = null;
         if (vmxTrace is not null)
         {
-            TextWriter sink = vmxTrace == "-" ? diagnostics : vmxFile = new StreamWriter(vmxTrace);
-            _ = new Vmx.VmxTraceWriter(m.Cpu, sink);
+            try
+            {
+                TextWriter sink = vmxTrace == "-" ? diagnostics : vmxFile = new StreamWriter(vmxTrace);
+                _ = new Vmx.VmxTraceWriter(m.Cpu, sink);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+            {
+                diagnostics.WriteLine($"Vtx.Run: --vmx-trace {vmxTrace}: cannot write: {e.Message}");
+                return 2;
+            }
         }
         var r = m.Run(new RunLimits { MaxInstructions = maxInstructions, MaxCycles = maxCycles });
         vmxFile?.Dispose();
@@ -125,8 +143,24 @@ public static class Runner
         return false;
     }
 
-    private static ulong ParseNumber(string s) =>
-        s.StartsWith("0x", StringComparison.OrdinalIgnoreCase)
-            ? ulong.Parse(s.AsSpan(2), NumberStyles.HexNumber, CultureInfo.InvariantCulture)
-            : ulong.Parse(s, CultureInfo.InvariantCulture);
+    /// <summary>An unsigned decimal or 0x-prefixed hexadecimal number; anything else is a usage error naming the option and the value.</summary>
+    private static ulong ParseNumber(string option, string s)
+    {
+        bool hex = s.StartsWith("0x", StringComparison.OrdinalIgnoreCase);
+        bool ok = hex
+            ? ulong.TryParse(s.AsSpan(2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out ulong v)
+            : ulong.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out v);
+        if (!ok) throw new ArgumentException($"{option} '{s}': not an unsigned decimal or 0x-prefixed hexadecimal number below 2^64");
+        return v;
+    }
+
+    /// <summary>The RAM size in MiB: 1 to <see cref="MachineOptions.MaxMemoryMiB"/>.</summary>
+    private static int ParseRam(string s)
+    {
+        if (!int.TryParse(s, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out int mib))
+            throw new ArgumentException($"--ram '{s}': not a whole number of MiB");
+        if (mib is < 1 or > MachineOptions.MaxMemoryMiB)
+            throw new ArgumentException($"--ram {mib}: RAM must be between 1 and {MachineOptions.MaxMemoryMiB} MiB");
+        return mib;
+    }
 }

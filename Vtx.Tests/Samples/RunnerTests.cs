@@ -1,0 +1,120 @@
+using Iced.Intel;
+using Vtx.Tests.Loaders;
+using Xunit;
+using static Iced.Intel.AssemblerRegisters;
+
+namespace Vtx.Tests.Samples;
+
+/// <summary>
+/// samples/Vtx.Run: every malformed command line exits 2 with a message naming the problem and the
+/// usage text, never an unhandled exception; a multiboot kernel linked at 0x8000 (covering the
+/// default boot-information area at 0x9000) boots.
+/// </summary>
+public class RunnerTests
+{
+    private static (int Code, string Diagnostics) Run(params string[] args)
+    {
+        var diag = new StringWriter();
+        int code = Vtx.Run.Runner.Run(args, new StringWriter(), diag);
+        return (code, diag.ToString());
+    }
+
+    private static string TempFile(byte[] contents)
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"vtx-runner-{Guid.NewGuid():N}.bin");
+        File.WriteAllBytes(path, contents);
+        return path;
+    }
+
+    public static TheoryData<string[], string> BadCommandLines => new()
+    {
+        { ["IMG", "--ram", "0"], "--ram 0: RAM must be between 1 and 2047 MiB" },
+        { ["IMG", "--ram", "-1"], "--ram -1: RAM must be between 1 and 2047 MiB" },
+        { ["IMG", "--ram", "2048"], "--ram 2048: RAM must be between 1 and 2047 MiB" },
+        { ["IMG", "--ram", "99999999999"], "--ram '99999999999': not a whole number of MiB" },
+        { ["IMG", "--ram", "lots"], "--ram 'lots': not a whole number of MiB" },
+        { ["IMG", "--ram"], "--ram needs a value" },
+        { ["IMG", "--max-instructions", "-5"], "--max-instructions '-5': not an unsigned" },
+        { ["IMG", "--max-cycles", "0xZZ"], "--max-cycles '0xZZ': not an unsigned" },
+        { ["IMG", "--flat", "123456789012345678901234567890"], "--flat '123456789012345678901234567890': not an unsigned" },
+        { ["IMG", "--bogus"], "unexpected argument '--bogus'" },
+        { ["IMG", "IMG"], "unexpected argument" },
+        { [], "no image given" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadCommandLines))]
+    public void MalformedArgumentsExitWithUsage(string[] args, string message)
+    {
+        string path = TempFile(new byte[] { 0xF4 });
+        try
+        {
+            var (code, diag) = Run(args.Select(a => a == "IMG" ? path : a).ToArray());
+            Assert.Equal(2, code);
+            Assert.Contains(message, diag);
+            Assert.Contains("usage: Vtx.Run", diag);
+        }
+        finally { File.Delete(path); }
+    }
+
+    [Fact]
+    public void UnreadableOrUnloadableImagesExitWith2()
+    {
+        var (code, diag) = Run(Path.Combine(Path.GetTempPath(), $"vtx-missing-{Guid.NewGuid():N}"));
+        Assert.Equal(2, code);
+        Assert.Contains("cannot read", diag);
+
+        (code, diag) = Run(Path.GetTempPath()); // a directory
+        Assert.Equal(2, code);
+        Assert.Contains("cannot read", diag);
+
+        string path = TempFile(new byte[] { 0xF4 });
+        try
+        {
+            (code, diag) = Run(path, "--ram", "1", "--flat", "0x200000"); // beyond 1 MiB of RAM
+            Assert.Equal(2, code);
+            Assert.Contains(path, diag);
+        }
+        finally { File.Delete(path); }
+    }
+
+    /// <summary>
+    /// A multiboot kernel (address fields) linked at 0x8000 with bss to 0x9040 covers 0x9000: Vtx.Run
+    /// boots it, the boot information going after it; the kernel checks the flags at EBX and exits.
+    /// </summary>
+    [Fact]
+    public void AKernelLinkedAt0x8000Boots()
+    {
+        const uint load = 0x8000, entry = load + 32;
+        var header = MultibootHeader.Build(0x1_0000, (load, load, 0, 0x9040, entry));
+        var a = new Assembler(32);
+        var fail = a.CreateLabel();
+        a.cmp(__dword_ptr[ebx], 0x24D);      // flags 0, 2, 3, 6, 9: the structure is really there
+        a.jne(fail);
+        a.cmp(eax, 0x2BADB002);
+        a.jne(fail);
+        a.mov(al, 3);
+        a.@out(0xF4, al);
+        a.hlt();
+        a.Label(ref fail);
+        a.mov(al, 5);
+        a.@out(0xF4, al);
+        a.hlt();
+        var w = new ListWriter();
+        a.Assemble(w, entry);
+        string path = TempFile(header.Concat(w.Bytes).ToArray());
+        try
+        {
+            var (code, diag) = Run(path, "--ram", "4");
+            Assert.True(code == 7, $"exit {code}: {diag}");
+            Assert.Contains("multiboot kernel", diag);
+        }
+        finally { File.Delete(path); }
+    }
+
+    private sealed class ListWriter : CodeWriter
+    {
+        public readonly List<byte> Bytes = new();
+        public override void WriteByte(byte value) => Bytes.Add(value);
+    }
+}
