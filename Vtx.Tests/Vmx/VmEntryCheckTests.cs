@@ -276,6 +276,20 @@ public class VmEntryCheckTests
     [Fact]
     public void HostCr4FixedBits() => Host("host.cr4.fixed-bits", g => g.W(VmcsField.HostCr4, g.R(VmcsField.HostCr4) & ~Cr4.VMXE));
 
+    /// <summary>
+    /// SDM Vol. 3C 26.2.2: the host CR0/CR4 fields must not set a bit not supported in VMX operation;
+    /// IA32_VMX_CR0_FIXED1/CR4_FIXED1 bits 63:32 are 0 (A.7, A.8), so any of bits 63:32 set fails (issue 11, 1).
+    /// </summary>
+    [Theory]
+    [InlineData(32)]
+    [InlineData(47)]
+    [InlineData(63)]
+    public void HostCr0AndCr4UpperBitsFailTheHostChecks(int bit)
+    {
+        Host("host.cr0.fixed-bits", g => g.W(VmcsField.HostCr0, g.R(VmcsField.HostCr0) | 1UL << bit));
+        Host("host.cr4.fixed-bits", g => g.W(VmcsField.HostCr4, g.R(VmcsField.HostCr4) | 1UL << bit));
+    }
+
     [Fact]
     public void HostCr3Width() => Host("host.cr3.width", g => g.W(VmcsField.HostCr3, g.R(VmcsField.HostCr3) | 1UL << g.Cpu.Model.PhysicalAddressBits));
 
@@ -364,6 +378,20 @@ public class VmEntryCheckTests
 
     [Fact]
     public void GuestCr0FixedBits() => Guest("guest.cr0.fixed-bits", g => g.W(VmcsField.GuestCr0, g.R(VmcsField.GuestCr0) & ~Cr0.NE));
+
+    /// <summary>
+    /// SDM Vol. 3C 26.3.1.1: the guest CR0/CR4 fields must not set a bit not supported in VMX operation
+    /// (only PE/PG are exempt, with unrestricted guest); bits 63:32 are 0 in the FIXED1 MSRs (A.7, A.8),
+    /// so any of them set is a VM-entry failure, exit reason 33 (issue 11, 1).
+    /// </summary>
+    [Theory]
+    [InlineData(32)]
+    [InlineData(63)]
+    public void GuestCr0AndCr4UpperBitsFailTheGuestChecks(int bit)
+    {
+        Guest("guest.cr0.fixed-bits", g => g.W(VmcsField.GuestCr0, g.R(VmcsField.GuestCr0) | 1UL << bit));
+        Guest("guest.cr4.fixed-bits", g => g.W(VmcsField.GuestCr4, g.R(VmcsField.GuestCr4) | 1UL << bit));
+    }
 
     [Fact]
     public void GuestCr4FixedBits() => Guest("guest.cr4.fixed-bits", g => g.W(VmcsField.GuestCr4, g.R(VmcsField.GuestCr4) & ~Cr4.VMXE));
