@@ -371,6 +371,45 @@ public class VmEntryCheckTests
         Assert.Equal(NonCanonical48, g.R(VmcsField.GuestFsBase));
     }
 
+    /// <summary>
+    /// Issue 11, 3: VMWRITE stores any value into a host-state field (SDM Vol. 3C, 31.3 VMWRITE: no check of
+    /// the value), and the entry check on host IA32_SYSENTER_ESP (SDM 26.2.2: canonical) is the only one to
+    /// look: 0xFF45454545000000 is non-canonical on a 48-bit processor (no LA57) -> exactly VMfailValid(8),
+    /// no exception; on a processor with 5-level paging it is canonical at 57 bits, so the entry succeeds
+    /// (Intel 5-level paging white paper, 2.6: VM-entry canonicality uses 57 bits).
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void VmwriteOfANonCanonicalHostSysenterEspFailsOnlyAtEntry(bool la57)
+    {
+        const ulong value = 0xFF45_4545_4500_0000;
+        var model = new CpuModel { La57 = la57, Vmx = new VmxCapabilities { Cr4Fixed1 = new VmxCapabilities().Cr4Fixed1 & (la57 ? ~0UL : ~Cr4.LA57) } };
+        var g = new VmxGuest(model);
+        g.Guest(a => { a.nop(); a.hlt(); });
+        g.W(VmcsField.ExitReason, 0x1234);
+        const ulong at = Sys.Code + 0x300;
+        g.S.Load(a => { a.mov(rax, unchecked((long)value)); a.mov(edx, 0x6C10); a.vmwrite(rdx, rax); a.vmlaunch(); a.hlt(); }, at);
+        g.Cpu.Rip = at;
+        g.Cpu.Rflags = 2;
+        g.Cpu.Resume();
+        g.S.Run(50);
+        Assert.Empty(g.S.Events); // no #GP from VMWRITE or VMLAUNCH
+        Assert.Equal(value, g.R(VmcsField.HostSysenterEsp));
+        if (la57)
+        {
+            Assert.Null(g.Cpu.LastVmEntryFailure);
+            Assert.Equal(VmxTransitionKind.Entry, g.Transitions[0].Kind);
+            return;
+        }
+        Assert.False(g.Cpu.InVmxNonRoot);
+        Assert.Equal(at + 3 + 10 + 5 + 3 + 1, g.Cpu.Rip); // past the HLT after VMLAUNCH
+        Assert.Equal((ulong)RFlags.ZF, g.Cpu.Rflags & (ulong)RFlags.Status);
+        Assert.Equal(8UL, g.R(VmcsField.VmInstructionError));
+        Assert.Equal("host.sysenter-esp.canonical", g.Cpu.LastVmEntryFailure!.Check);
+        Assert.Equal(0x1234UL, g.R(VmcsField.ExitReason));
+    }
+
     [Fact]
     public void HostCr4PaeFor64BitHost() => Host("host.cr4.pae", g => g.W(VmcsField.HostCr4, Cr4.VMXE));
 
