@@ -276,7 +276,7 @@ public sealed unsafe partial class Cpu
         while (true)
         {
             // HLT with nothing that could ever wake it ends the run at once, whatever the limits.
-            if (_halted && !CanWake && NextDeadline == ulong.MaxValue) { reason = StopReason.Halted; break; }
+            if (_halted && !CanWake && HaltWakeDeadline == ulong.MaxValue) { reason = StopReason.Halted; break; }
             if (_retired >= _insnBoundary) { reason = StopReason.InstructionLimit; break; }
             if (_cycles >= cycleEnd) { reason = StopReason.CycleLimit; break; }
             if (Volatile.Read(ref _hostStop) != 0 && TakeHostStop(in limits, watch, out reason)) break;
