@@ -67,7 +67,17 @@ public static class DiffRunner
         cpu.Rip = Layout.CodeAddress;
         cpu.FsBase = c.FsBase;
         cpu.GsBase = c.GsBase;
-        RunResult r = m.Run(RunLimits.Instructions((ulong)c.InstructionCount));
+        // REP iterations count toward MaxInstructions without retiring (RunLimits.MaxInstructions): run
+        // until the case's instructions have retired, as the host does, or another stop comes first.
+        RunResult r;
+        ulong retired = 0;
+        int slices = 0;
+        do
+        {
+            r = m.Run(RunLimits.Instructions((ulong)c.InstructionCount - retired));
+            retired += r.Instructions;
+        } while (r.Reason == StopReason.InstructionLimit && retired < (ulong)c.InstructionCount && ++slices < 1_000_000);
+        r = r with { Instructions = retired };
 
         var gpr = new ulong[16];
         for (int i = 0; i < 16; i++) gpr[i] = cpu[(Gpr)i];

@@ -428,8 +428,10 @@ public class PageWalkerTests
         else
         {
             AssertFault(r, (PageFaultErrorCode)expected, lin | 0x678);
-            // A protection fault still used a valid translation: A is set everywhere, D nowhere.
-            Assert.Equal(pteBefore | A, b.Get64(path[3]));
+            // A protection fault: the entries used to reach the PTE get A, the PTE itself (the
+            // access is not made) keeps its A and D as they were (SDM Vol. 3A, 4.8; silicon).
+            Assert.Equal(pteBefore, b.Get64(path[3]));
+            for (int i = 0; i < 3; i++) Assert.Equal(A, b.Get64(path[i]) & A);
         }
         Assert.Equal(expected == 0, PageWalker.IsAccessAllowed(ctx, access, RightsOf(upperFlags, pageFlags, ctx)));
     }

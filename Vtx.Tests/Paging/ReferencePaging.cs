@@ -6,10 +6,20 @@ namespace Vtx.Tests.Paging;
 /// descriptions (which linear-address bits index it, how wide its entries are, which page size an
 /// entry with PS = 1 maps), walked recursively; reserved bits are listed per table as bit ranges
 /// copied from the entry-format tables; access rights follow the bullets of 4.6.1 literally; and
-/// accessed/dirty flags are collected during the walk and applied at the end.
+/// accessed/dirty flags are collected during the walk and applied at the end: on success A on every
+/// entry used and D on the one mapping the page for a write; on a fault A on the entries used to
+/// reach the failing point, never on the entry mapping the page when the rights deny the access
+/// (SDM Vol. 3A, 4.8: the flags record accesses made).
 /// </summary>
 internal static class ReferencePaging
 {
+    /// <summary>The memory the model reads and writes paging-structure entries in (little-endian, 4 or 8 bytes).</summary>
+    public interface IModelMemory
+    {
+        ulong Get(ulong address, int bytes);
+        void Set(ulong address, int bytes, ulong value);
+    }
+
     public sealed record Registers(ulong Cr0, ulong Cr3, ulong Cr4, ulong Efer, int MaxPhyAddr)
     {
         public bool PG => Bit(Cr0, 31);
@@ -40,12 +50,9 @@ internal static class ReferencePaging
 
     private static ulong Field(ulong v, int high, int low) => high < low ? 0 : (v >> low) & (high - low == 63 ? ulong.MaxValue : (1UL << (high - low + 1)) - 1);
 
-    private static ulong Range(int high, int low)
-    {
-        ulong m = 0;
-        for (int b = low; b <= high; b++) m |= 1UL << b;
-        return m;
-    }
+    /// <summary>Bits <paramref name="high"/>..<paramref name="low"/> set (none when high &lt; low).</summary>
+    private static ulong Range(int high, int low) =>
+        high < low ? 0 : (high == 63 ? ulong.MaxValue : (1UL << (high + 1)) - 1) & ~((1UL << low) - 1);
 
     // Paging modes as chains of tables (SDM Vol. 3A, Figures 4-2, 4-5, 4-8, 4-9).
     private static readonly Table PT32 = new("PT", 21, 12, 4, 0, null);
@@ -59,7 +66,7 @@ internal static class ReferencePaging
     private static readonly Table PML5 = new("PML5", 56, 48, 8, 0, PML4);
 
     /// <summary>Reads the four PDPTEs at CR3[31:5]; null when a present one sets a reserved bit (SDM Vol. 3A, 4.4.1, Table 4-8).</summary>
-    public static ulong[]? LoadPdptes(SparseMemory mem, ulong cr3, int maxPhyAddr)
+    public static ulong[]? LoadPdptes(IModelMemory mem, ulong cr3, int maxPhyAddr)
     {
         var r = new ulong[4];
         for (int i = 0; i < 4; i++)
@@ -74,7 +81,7 @@ internal static class ReferencePaging
 
     private sealed class Walk
     {
-        public required SparseMemory Mem;
+        public required IModelMemory Mem;
         public required Registers Regs;
         public required Access Acc;
         public required ulong Linear;
@@ -83,7 +90,7 @@ internal static class ReferencePaging
         public readonly List<(ulong Address, int Bytes, ulong Value)> Used = new();
     }
 
-    public static Result Translate(SparseMemory mem, Registers regs, ulong[]? pdptes, ulong linear, Access acc)
+    public static Result Translate(IModelMemory mem, Registers regs, ulong[]? pdptes, ulong linear, Access acc)
     {
         if (!regs.PG)
             return new Result(true, linear, 12, true, true, true, false, true, 0, linear);
@@ -154,7 +161,7 @@ internal static class ReferencePaging
             physical = (Field(leaf, top, pageBits) << pageBits) | Field(w.Linear, pageBits - 1, 0);
         }
 
-        if (!RightsAllow(w, writable, user, xd)) return Fail(w, present: true, reserved: false, translationValid: true);
+        if (!RightsAllow(w, writable, user, xd)) return Fail(w, present: true, reserved: false, rightsDenied: true);
 
         // Success: A on every entry used, D on the entry that maps the page for a write.
         var (leafAddress, leafBytes, _) = w.Used[^1];
@@ -201,11 +208,11 @@ internal static class ReferencePaging
         };
     }
 
-    private static Result Fail(Walk w, bool present, bool reserved, bool translationValid = false)
+    private static Result Fail(Walk w, bool present, bool reserved, bool rightsDenied = false)
     {
-        // Entries used so far get A; with a valid translation that includes the entry mapping the page.
-        _ = translationValid;
-        SetAccessed(w);
+        // Entries used to get here get A; when the rights deny the access, the last one used is the
+        // entry mapping the page, which the access never reaches: it keeps its A and D as they were.
+        SetAccessed(w, exceptLast: rightsDenied);
         uint code = 0;
         if (present) code |= 1;
         if (w.Acc.Kind == Kind.Write) code |= 2;
@@ -216,11 +223,15 @@ internal static class ReferencePaging
         return new Result(false, 0, 0, false, false, false, false, false, code, w.Linear);
     }
 
-    private static void SetAccessed(Walk w)
+    private static void SetAccessed(Walk w, bool exceptLast = false)
     {
-        foreach (var (address, bytes, _) in w.Used) OrInto(w.Mem, address, bytes, 1UL << 5);
+        for (int i = 0; i < w.Used.Count - (exceptLast ? 1 : 0); i++)
+        {
+            var (address, bytes, _) = w.Used[i];
+            OrInto(w.Mem, address, bytes, 1UL << 5);
+        }
     }
 
-    private static void OrInto(SparseMemory mem, ulong address, int bytes, ulong bits) =>
+    private static void OrInto(IModelMemory mem, ulong address, int bytes, ulong bits) =>
         mem.Set(address, bytes, mem.Get(address, bytes) | bits);
 }

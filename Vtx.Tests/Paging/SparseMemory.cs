@@ -7,7 +7,7 @@ namespace Vtx.Tests.Paging;
 /// untouched bytes follow a fill pattern (zeros, pseudo-random garbage or all ones); above the RAM
 /// size every byte reads 0xFF and writes are dropped, like <c>PhysicalMemory</c>. Counts accesses.
 /// </summary>
-internal sealed class SparseMemory : IPhysicalMemoryAccess
+internal sealed class SparseMemory : IPhysicalMemoryAccess, ReferencePaging.IModelMemory
 {
     public enum Fill { Zero, Garbage, Ones }
 

@@ -218,8 +218,12 @@ public static class PageWalker
     {
         var rights = (PageRights)(((rightsAnd & RW) != 0 ? 1 : 0) | ((rightsAnd & US) != 0 ? 2 : 0)
             | ((xdOr & XD) == 0 || !context.ExecuteDisableEnabled ? 4 : 0));
-        bool allowed = IsAccessAllowed(in context, access, rights);
-        ulong set = allowed && access.Kind == PageAccessKind.Write ? A | D : A;
+        // An access the rights deny faults without setting the accessed (or dirty) flag of the entry
+        // that maps the page; the entries above it, used to reach it, already have A (SDM Vol. 3A,
+        // 4.8: the flags record accesses made, and this one is not made; as silicon behaves).
+        if (!IsAccessAllowed(in context, access, rights))
+            return PageWalkResult.Fault(linear, context.FaultErrorCode(access, PageFaultErrorCode.Present), accesses);
+        ulong set = access.Kind == PageAccessKind.Write ? A | D : A;
         if ((entry & set) != set)
         {
             entry |= set;
@@ -227,7 +231,6 @@ public static class PageWalker
             else memory.WriteU32(address, (uint)entry);
             accesses++;
         }
-        if (!allowed) return PageWalkResult.Fault(linear, context.FaultErrorCode(access, PageFaultErrorCode.Present), accesses);
         bool global = (entry & G) != 0 && context.GlobalPagesEnabled;
         return PageWalkResult.Translation(physical, linear, size, rights, global, (entry & D) != 0, accesses);
     }
