@@ -548,5 +548,6 @@ public sealed partial class Cpu
         if (!CheckCpl0()) return;
         if (set) _rflags |= (ulong)RFlags.AC;
         else _rflags &= ~(ulong)RFlags.AC;
+        UpdateTlbKey();
     }
 }
