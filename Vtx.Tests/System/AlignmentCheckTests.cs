@@ -91,5 +91,10 @@ public class AlignmentCheckTests
         var g = AcGuest(0);
         g.Launch();
         Assert.Equal(17u, g.LastGuestVector);
+        // The ring-0 handler's frame (SDM Vol. 3A 6.14.2): error code 0, the faulting MOV's RIP, the CPL-3 CS.
+        ulong rsp = g.Cpu[Gpr.Rsp];
+        Assert.Equal(0UL, g.S.R64(rsp));
+        Assert.Equal(VmxGuest.GuestCode + 10 + 1 + 8 + 1, g.S.R64(rsp + 8)); // mov rbx,imm64 (10); pushfq (1); or qword [rsp],imm32 (8); popfq (1)
+        Assert.Equal((ulong)(Sys.UCode64 | 3), g.S.R64(rsp + 16));
     }
 }
