@@ -228,6 +228,7 @@ public sealed partial class Cpu
         Array.Clear(_dr);
         _dr[6] = 0xFFFF0FF0;
         _dr[7] = 0x400;
+        _debugCtl = 0;
         WriteRflags(2);
         _seg[1] = new SegmentCache(0xF000, 0xFFFF_0000, 0xFFFF, 0x9B);
         foreach (int i in new[] { 0, 2, 3, 4, 5 }) _seg[i] = new SegmentCache(0, 0, 0xFFFF, 0x93);

@@ -11,6 +11,8 @@ public static class Msr
     public const uint FeatureControl = 0x3A;
     /// <summary>IA32_MTRRCAP.</summary>
     public const uint MtrrCap = 0xFE;
+    /// <summary>IA32_DEBUGCTL (SDM Vol. 3B, 18.4.1): this model accepts LBR (bit 0) and BTF (bit 1) only.</summary>
+    public const uint DebugCtl = 0x1D9;
     /// <summary>IA32_SYSENTER_CS.</summary>
     public const uint SysenterCs = 0x174;
     /// <summary>IA32_SYSENTER_ESP.</summary>
