@@ -213,7 +213,7 @@ public sealed partial class Cpu
             case Op.Sysret: ExecSysret(ref d); break;
             case Op.Sysenter: ExecSysenter(); break;
             case Op.Sysexit: ExecSysexit(ref d); break;
-            case Op.Rdpid: SetReg(d.Reg, _codeBits == 64 ? 8 : 4, TscAux); break;
+            case Op.Rdpid: ExecRdpid(ref d); break;
             case Op.Xgetbv: ExecXgetbv(); break;
             case Op.Xsetbv: ExecXsetbv(ref d); break;
             case Op.In: ExecIn(ref d); break;

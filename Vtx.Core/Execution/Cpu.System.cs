@@ -37,6 +37,16 @@ public sealed partial class Cpu
         if (aux) _gpr[1] = TscAux;
     }
 
+    /// <summary>
+    /// RDPID: the register = IA32_TSC_AUX. In VMX non-root operation with "enable RDTSCP" = 0 it is #UD,
+    /// like RDTSCP (SDM Vol. 3C, 26.3 "RDPID"; 25.1.1 RDPID causes no exit).
+    /// </summary>
+    private void ExecRdpid(ref Decoding.DecodedInstruction d)
+    {
+        if (_nonRoot && !NrProc2(Vmx.SecondaryProcessorBasedControls.EnableRdtscp)) { Fault(ExceptionVector.UD); return; }
+        SetReg(d.Reg, _codeBits == 64 ? 8 : 4, TscAux);
+    }
+
     /// <summary>HLT: privileged (#GP(0) above CPL 0); stops the processor after retiring.</summary>
     private void ExecHlt(ref Decoding.DecodedInstruction d)
     {

@@ -59,8 +59,8 @@ public sealed partial class Cpu
         // Only bits of features the model offers may be set (SDM Vol. 2B, MOV CR: #GP on reserved bits):
         // no V86 extensions, no FSGSBASE; OSFXSR/OSXMMEXCPT with FXSR/SSE, OSXSAVE with XSAVE, VMXE with VMX.
         const ulong supported = Cr4.TSD | Cr4.DE | Cr4.PSE | Cr4.PAE | Cr4.PGE | Cr4.PCE
-            | Cr4.UMIP | Cr4.LA57 | Cr4.PCIDE | Cr4.SMEP | Cr4.SMAP;
-        ulong offered = supported | (Model.Fxsr ? Cr4.OSFXSR : 0) | (Model.Sse ? Cr4.OSXMMEXCPT : 0)
+            | Cr4.UMIP | Cr4.PCIDE | Cr4.SMEP | Cr4.SMAP;
+        ulong offered = supported | (Model.La57 ? Cr4.LA57 : 0) | (Model.Fxsr ? Cr4.OSFXSR : 0) | (Model.Sse ? Cr4.OSXMMEXCPT : 0)
             | (Model.Xsave ? Cr4.OSXSAVE : 0) | (Model.Vmx is not null ? Cr4.VMXE : 0);
         if ((v & ~offered) != 0) return FaultGp0();
         if (_vmxOn && !Cr4FixedOk(v)) return FaultGp0(); // in VMX operation CR4 keeps its fixed bits (VMXE stays set)

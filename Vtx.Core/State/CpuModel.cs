@@ -57,6 +57,11 @@ public sealed class CpuModel
     /// <summary>RDTSCP and IA32_TSC_AUX (CPUID.80000001h:EDX[27]).</summary>
     public bool Rdtscp { get; init; } = true;
     /// <summary>
+    /// 5-level paging (CPUID.(EAX=7,ECX=0):ECX.LA57[16]): CR4.LA57 may be set, and the loaded-address
+    /// canonical checks (MSRs, VMCS fields) use 57 bits; false mimics a 48-bit part (Intel 5-level paging white paper, 2.5/2.6).
+    /// </summary>
+    public bool La57 { get; init; } = true;
+    /// <summary>
     /// XSAVE feature set (CPUID.1:ECX[26]): CR4.OSXSAVE, XGETBV/XSETBV, XSAVE/XRSTOR and CPUID leaf 0Dh,
     /// managing the state components of <see cref="XsaveComponents"/> (x87 and SSE).
     /// </summary>
@@ -225,7 +230,7 @@ public sealed class CpuModel
                 // SMEP (7), INVPCID (10), SMAP (20); ECX: UMIP (2), LA57 (16).
                 uint ebx = (Bmi1 ? 1u << 3 : 0) | (Bmi2 ? 1u << 8 : 0) | (Adx ? 1u << 19 : 0) | 1u << 7 | 1u << 10 | 1u << 20
                            | Bit(Offers(CpuidFeature.CLFLUSHOPT), 23);
-                return new CpuidResult(0, ebx, 1u << 2 | 1u << 16, 0);
+                return new CpuidResult(0, ebx, 1u << 2 | (La57 ? 1u << 16 : 0), 0);
             }
             case 0xD when Xsave:
                 return XsaveLeaf(subleaf, xcr0);

@@ -23,7 +23,7 @@ public sealed partial class Cpu
     public ulong CurrentVmcsPointer => _currentVmcs;
 
     private bool Cr0FixedOk(ulong cr0) =>
-        Model.Vmx is { } c && (cr0 & c.Cr0Fixed0) == c.Cr0Fixed0 && (cr0 & ~c.Cr0Fixed1 & 0xFFFF_FFFF) == 0;
+        Model.Vmx is { } c && (cr0 & c.Cr0Fixed0) == c.Cr0Fixed0 && (cr0 & ~c.Cr0Fixed1) == 0; // all 64 bits: FIXED1[63:32] = 0, so bits 63:32 must be 0 (SDM 26.2.2, 26.3.1.1, A.7)
 
     private bool Cr4FixedOk(ulong cr4) =>
         Model.Vmx is { } c && (cr4 & c.Cr4Fixed0) == c.Cr4Fixed0 && (cr4 & ~c.Cr4Fixed1) == 0;

@@ -833,6 +833,25 @@ public class NonRootInstructionTests
         AssertGuestFault(g, 6);
     }
 
+    /// <summary>SDM Vol. 3C 26.3 (changes to instruction behaviour in non-root operation): RDPID with "enable RDTSCP" = 0 is #UD; with it = 1 it reads IA32_TSC_AUX and does not exit (issue 11, 2).</summary>
+    [Fact]
+    public void RdpidWithoutEnableRdtscpIsUd()
+    {
+        var g = new VmxGuest();
+        Load(g, a => a.rdpid(rax));
+        g.Controls(proc: PrimaryProcessorBasedControls.RdtscExiting);
+        g.Launch();
+        AssertGuestFault(g, 6);
+
+        var h = new VmxGuest();
+        h.Cpu.TscAux = 0x1234_5678;
+        h.Guest(a => { a.mov(rax, -1L); a.rdpid(rax); a.vmcall(); });
+        h.Controls(proc: PrimaryProcessorBasedControls.RdtscExiting, proc2: SecondaryProcessorBasedControls.EnableRdtscp);
+        h.Launch();
+        Assert.Equal(VmxExitReason.Vmcall, h.ExitReason);
+        Assert.Equal(0x1234_5678UL, h.Cpu[Gpr.Rax]);
+    }
+
     [Fact]
     public void TsdFaultAtCpl3BeatsRdtscExiting()
     {

@@ -276,6 +276,20 @@ public class VmEntryCheckTests
     [Fact]
     public void HostCr4FixedBits() => Host("host.cr4.fixed-bits", g => g.W(VmcsField.HostCr4, g.R(VmcsField.HostCr4) & ~Cr4.VMXE));
 
+    /// <summary>
+    /// SDM Vol. 3C 26.2.2: the host CR0/CR4 fields must not set a bit not supported in VMX operation;
+    /// IA32_VMX_CR0_FIXED1/CR4_FIXED1 bits 63:32 are 0 (A.7, A.8), so any of bits 63:32 set fails (issue 11, 1).
+    /// </summary>
+    [Theory]
+    [InlineData(32)]
+    [InlineData(47)]
+    [InlineData(63)]
+    public void HostCr0AndCr4UpperBitsFailTheHostChecks(int bit)
+    {
+        Host("host.cr0.fixed-bits", g => g.W(VmcsField.HostCr0, g.R(VmcsField.HostCr0) | 1UL << bit));
+        Host("host.cr4.fixed-bits", g => g.W(VmcsField.HostCr4, g.R(VmcsField.HostCr4) | 1UL << bit));
+    }
+
     [Fact]
     public void HostCr3Width() => Host("host.cr3.width", g => g.W(VmcsField.HostCr3, g.R(VmcsField.HostCr3) | 1UL << g.Cpu.Model.PhysicalAddressBits));
 
@@ -357,6 +371,45 @@ public class VmEntryCheckTests
         Assert.Equal(NonCanonical48, g.R(VmcsField.GuestFsBase));
     }
 
+    /// <summary>
+    /// Issue 11, 3: VMWRITE stores any value into a host-state field (SDM Vol. 3C, 31.3 VMWRITE: no check of
+    /// the value), and the entry check on host IA32_SYSENTER_ESP (SDM 26.2.2: canonical) is the only one to
+    /// look: 0xFF45454545000000 is non-canonical on a 48-bit processor (no LA57) -> exactly VMfailValid(8),
+    /// no exception; on a processor with 5-level paging it is canonical at 57 bits, so the entry succeeds
+    /// (Intel 5-level paging white paper, 2.6: VM-entry canonicality uses 57 bits).
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void VmwriteOfANonCanonicalHostSysenterEspFailsOnlyAtEntry(bool la57)
+    {
+        const ulong value = 0xFF45_4545_4500_0000;
+        var model = new CpuModel { La57 = la57, Vmx = new VmxCapabilities { Cr4Fixed1 = new VmxCapabilities().Cr4Fixed1 & (la57 ? ~0UL : ~Cr4.LA57) } };
+        var g = new VmxGuest(model);
+        g.Guest(a => { a.nop(); a.hlt(); });
+        g.W(VmcsField.ExitReason, 0x1234);
+        const ulong at = Sys.Code + 0x300;
+        g.S.Load(a => { a.mov(rax, unchecked((long)value)); a.mov(edx, 0x6C10); a.vmwrite(rdx, rax); a.vmlaunch(); a.hlt(); }, at);
+        g.Cpu.Rip = at;
+        g.Cpu.Rflags = 2;
+        g.Cpu.Resume();
+        g.S.Run(50);
+        Assert.Empty(g.S.Events); // no #GP from VMWRITE or VMLAUNCH
+        Assert.Equal(value, g.R(VmcsField.HostSysenterEsp));
+        if (la57)
+        {
+            Assert.Null(g.Cpu.LastVmEntryFailure);
+            Assert.Equal(VmxTransitionKind.Entry, g.Transitions[0].Kind);
+            return;
+        }
+        Assert.False(g.Cpu.InVmxNonRoot);
+        Assert.Equal(at + 3 + 10 + 5 + 3 + 1, g.Cpu.Rip); // past the HLT after VMLAUNCH
+        Assert.Equal((ulong)RFlags.ZF, g.Cpu.Rflags & (ulong)RFlags.Status);
+        Assert.Equal(8UL, g.R(VmcsField.VmInstructionError));
+        Assert.Equal("host.sysenter-esp.canonical", g.Cpu.LastVmEntryFailure!.Check);
+        Assert.Equal(0x1234UL, g.R(VmcsField.ExitReason));
+    }
+
     [Fact]
     public void HostCr4PaeFor64BitHost() => Host("host.cr4.pae", g => g.W(VmcsField.HostCr4, Cr4.VMXE));
 
@@ -364,6 +417,20 @@ public class VmEntryCheckTests
 
     [Fact]
     public void GuestCr0FixedBits() => Guest("guest.cr0.fixed-bits", g => g.W(VmcsField.GuestCr0, g.R(VmcsField.GuestCr0) & ~Cr0.NE));
+
+    /// <summary>
+    /// SDM Vol. 3C 26.3.1.1: the guest CR0/CR4 fields must not set a bit not supported in VMX operation
+    /// (only PE/PG are exempt, with unrestricted guest); bits 63:32 are 0 in the FIXED1 MSRs (A.7, A.8),
+    /// so any of them set is a VM-entry failure, exit reason 33 (issue 11, 1).
+    /// </summary>
+    [Theory]
+    [InlineData(32)]
+    [InlineData(63)]
+    public void GuestCr0AndCr4UpperBitsFailTheGuestChecks(int bit)
+    {
+        Guest("guest.cr0.fixed-bits", g => g.W(VmcsField.GuestCr0, g.R(VmcsField.GuestCr0) | 1UL << bit));
+        Guest("guest.cr4.fixed-bits", g => g.W(VmcsField.GuestCr4, g.R(VmcsField.GuestCr4) | 1UL << bit));
+    }
 
     [Fact]
     public void GuestCr4FixedBits() => Guest("guest.cr4.fixed-bits", g => g.W(VmcsField.GuestCr4, g.R(VmcsField.GuestCr4) & ~Cr4.VMXE));

@@ -27,9 +27,9 @@ internal sealed class VmxGuest
     public List<VmxTransition> Transitions { get; } = new();
     private readonly Dictionary<int, ulong> _handlers = new();
 
-    public VmxGuest()
+    public VmxGuest(CpuModel? model = null)
     {
-        S = new Sys();
+        S = new Sys(model: model);
         S.EnterLong(0);
         Cpu.FeatureControl = 5;
         Cpu.Cr4Value |= Cr4.VMXE;
