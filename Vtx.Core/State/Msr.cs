@@ -11,6 +11,10 @@ public static class Msr
     public const uint FeatureControl = 0x3A;
     /// <summary>IA32_MTRRCAP.</summary>
     public const uint MtrrCap = 0xFE;
+    /// <summary>IA32_MISC_ENABLE (SDM Vol. 4, Table 2-2).</summary>
+    public const uint MiscEnable = 0x1A0;
+    /// <summary>IA32_DEBUGCTL (SDM Vol. 3B, 18.4.1).</summary>
+    public const uint DebugCtl = 0x1D9;
     /// <summary>IA32_SYSENTER_CS.</summary>
     public const uint SysenterCs = 0x174;
     /// <summary>IA32_SYSENTER_ESP.</summary>
