@@ -168,7 +168,11 @@ public sealed partial class Cpu
             if (n == 6) v = (v & 0x0001_E00FUL) | 0xFFFE_0FF0UL;
             if (n == 7) v = (v & 0xFFFF_2BFFUL) | 0x400UL;
             _dr[n] = v;
-            if (n == 7) DebugRegistersChanged();
+            if (n == 7)
+            {
+                DebugRegistersChanged();
+                _signal |= SignalEvent; // end a sequential run: the next instructions may be breakpoint-checked steps
+            }
         }
         else SetReg(d.Reg, d.OpSize, _dr[n]);
     }
