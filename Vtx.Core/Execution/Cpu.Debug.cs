@@ -132,9 +132,20 @@ public sealed partial class Cpu
             if (((dr7 >> (i * 2)) & 3) != 0) enabled = true;
         }
         if (!enabled) return false;
-        DebugException(matched);
-        Fault(ExceptionVector.DB);
+        DebugFault(matched);
         return true;
+    }
+
+    /// <summary>
+    /// A fault-class #DB (instruction breakpoint, general detect). In VMX non-root operation with #DB
+    /// in the exception bitmap the VM exit reports the bits in its exit qualification and DR6/DR7
+    /// stay unchanged (SDM Vol. 3C, 27.1, 27.2.1); otherwise DR6/DR7 are updated for the delivery.
+    /// </summary>
+    private void DebugFault(ulong bits)
+    {
+        if (_nonRoot && ExceptionExits(1, 0)) _pendingDbg = bits;
+        else DebugException(bits);
+        Fault(ExceptionVector.DB);
     }
 
     /// <summary>
@@ -154,6 +165,7 @@ public sealed partial class Cpu
     /// </summary>
     private void DebugStepRetired(ref DecodedInstruction d, bool singleStep)
     {
+        if (!_dbTrapPending) _pendingDbg = 0; // bits left by a #DB VM exit's qualification are not pending
         if (_bpHit)
         {
             _pendingDbg |= _bpMatched;
@@ -193,8 +205,7 @@ public sealed partial class Cpu
     private bool GeneralDetect()
     {
         if ((_dr[7] & 0x2000) == 0) return false;
-        DebugException(0x2000);
-        Fault(ExceptionVector.DB);
+        DebugFault(0x2000);
         return true;
     }
 

@@ -390,6 +390,30 @@ public class DebugExceptionTests
         Assert.Equal(Dr6Fixed | BS, s.Cpu.GetDebugRegister(6));
     }
 
+    /// <summary>SDM 6.8.3, Vol. 2B STI: the STI shadow blocks maskable interrupts only; the single-step trap after STI is taken at once.</summary>
+    [Fact]
+    public void SingleStep_Sdm6_8_3_StiShadowDoesNotHoldTheTrap()
+    {
+        var s = Long(a => { a.sti(); a.nop(); a.hlt(); }, out _);
+        s.Cpu.Rflags = 2 | TF;
+        var r = RunExpectDb(s);
+        Assert.Equal(Sys.Code + 1, r.Rip);
+        Assert.Equal(1UL, r.Instructions);
+        Assert.Equal(Dr6Fixed | BS, s.Cpu.GetDebugRegister(6));
+    }
+
+    /// <summary>SDM 18.2.4: a data-write breakpoint on the stack is hit by PUSH (an implicit stack write).</summary>
+    [Fact]
+    public void DataBreakpoint_Sdm18_2_4_StackWritesHit()
+    {
+        var s = Long(a => { a.push(rax); a.nop(); a.hlt(); }, out _);
+        s.Cpu.SetDebugRegister(0, Sys.KernelStack - 8);
+        s.Cpu.SetDebugRegister(7, Dr7(0, 1, 8));
+        var r = RunExpectDb(s);
+        Assert.Equal(Sys.Code + 1, r.Rip);
+        Assert.Equal(Dr6Fixed | 1, s.Cpu.GetDebugRegister(6));
+    }
+
     /// <summary>
     /// SDM 18.3.1.4: TF set while SYSCALL executes (FMASK clears it) gives the trap after SYSCALL, at the LSTAR entry point,
     /// the stepped instruction being SYSCALL, not an INT n; the handler then runs without TF.
