@@ -83,6 +83,12 @@ public sealed class LocalApic
         get => _timerDeadline;
     }
 
+    /// <summary>True while the timer runs in periodic mode (LVT timer mode 01b, SDM Vol. 3A 11.5.4): its deadlines never run out.</summary>
+    public bool TimerPeriodic => TimerMode == 1 && _timerDeadline != ulong.MaxValue;
+
+    /// <summary>True when the LVT timer entry is masked (bit 16, SDM Vol. 3A 11.5.1): its expiries raise no interrupt.</summary>
+    public bool TimerMasked => (_lvt[LvtTimer] & 0x1_0000) != 0;
+
     /// <summary>Power-up/RESET state (SDM Vol. 3A, 11.4.7.1): xAPIC mode at the default base, registers at their reset values.</summary>
     public void Reset()
     {

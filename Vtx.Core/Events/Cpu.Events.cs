@@ -57,6 +57,25 @@ public sealed partial class Cpu
 
     private ulong NextDeadline => Math.Min(Math.Min(_posted.Count == 0 ? ulong.MaxValue : _posted.Keys[0].Cycle, Apic.NextTimerDeadline), PreemptionDeadlineCycle);
 
+    /// <summary>
+    /// The next deadline that could end a HLT: as <see cref="NextDeadline"/>, but without the APIC timer
+    /// when a maskable interrupt could not wake the processor (RFLAGS.IF = 0, and in VMX non-root
+    /// operation no "external-interrupt exiting"; SDM Vol. 3C 25.2): a periodic timer (whose deadlines never
+    /// run out) must not keep a halted processor spinning through time forever.
+    /// </summary>
+    private ulong HaltWakeDeadline
+    {
+        get
+        {
+            bool interruptsWake = (_rflags & (ulong)RFlags.IF) != 0
+                                  || (_nonRoot && NrPin(Vmx.PinBasedControls.ExternalInterruptExiting));
+            if (_nonRoot && _guestActivity is 2 or 3) interruptsWake = false;
+            // A one-shot timer still lets time pass to its expiry (its interrupt then waits in IRR).
+            return !Apic.TimerPeriodic || (interruptsWake && !Apic.TimerMasked) ? NextDeadline
+                : Math.Min(_posted.Count == 0 ? ulong.MaxValue : _posted.Keys[0].Cycle, PreemptionDeadlineCycle);
+        }
+    }
+
     /// <summary>Starts an interrupt shadow covering the boundary after the current instruction; back-to-back SS loads do not extend it.</summary>
     private void BeginShadow(int kind)
     {

@@ -20,18 +20,14 @@ public sealed partial class Cpu
     private bool _bpHit;          // one of them is enabled: a #DB trap follows the instruction
     private ulong _repBpRip = ulong.MaxValue, _repBpRetired; // a REP instruction that yielded between iterations
     private ulong _stepFrom;      // RIP at the start of the current step (IA32_DEBUGCTL.BTF)
-    private ulong _debugCtl;      // IA32_DEBUGCTL: LBR (bit 0) and BTF (bit 1)
     private ulong _miscEnable = MiscFastStrings | MiscBtsUnavailable | MiscPebsUnavailable;
 
-    /// <summary>TLB key bit no entry is filled with: set while data breakpoints are armed, every access misses the fast path.</summary>
-    private const ulong TlbSlowKey = 1UL << 63;
+    /// <summary>TLB key bit no entry is filled with (one of <see cref="TlbSlowKeys"/>): set while data breakpoints are armed, every access misses the fast path.</summary>
+    private const ulong TlbBreakpointKey = 1UL << 61;
 
-    private const ulong DebugCtlLbr = 1, DebugCtlBtf = 2;
+    private const ulong DebugCtlBtf = 2; // IA32_DEBUGCTL itself (_debugCtl) lives in Cpu.DebugCtl.cs
     private const ulong MiscFastStrings = 1, MiscBtsUnavailable = 1UL << 11, MiscPebsUnavailable = 1UL << 12,
         MiscXtprDisable = 1UL << 23, MiscXdDisable = 1UL << 34;
-
-    /// <summary>IA32_DEBUGCTL (MSR 1D9h; SDM Vol. 3B, 18.4.1): LBR (bit 0, accepted, records nothing) and BTF (bit 1).</summary>
-    public ulong DebugCtl { get => _debugCtl; set => _debugCtl = value & (DebugCtlLbr | DebugCtlBtf); }
 
     /// <summary>
     /// IA32_MISC_ENABLE (MSR 1A0h; SDM Vol. 4, Table 2-2): fast strings (bit 0, R/W, reset 1), BTS and
@@ -209,33 +205,21 @@ public sealed partial class Cpu
         return true;
     }
 
-    /// <summary>
-    /// RDMSR of IA32_DEBUGCTL and IA32_MISC_ENABLE. LBR is accepted only because this model
-    /// advertises neither PDCM nor architectural LBRs: no branch is recorded (SDM Vol. 3B, 18.4.1).
-    /// </summary>
+    /// <summary>RDMSR of IA32_MISC_ENABLE (IA32_DEBUGCTL is read in the MSR switch).</summary>
     private bool TryReadDebugMsr(uint index, out ulong v)
     {
-        switch (index)
-        {
-            case Msr.DebugCtl: v = _debugCtl; return true;
-            case Msr.MiscEnable: v = _miscEnable; return true;
-            default: v = 0; return false;
-        }
+        v = _miscEnable;
+        return index == Msr.MiscEnable;
     }
 
     /// <summary>
-    /// WRMSR of IA32_DEBUGCTL (bits other than LBR/BTF #GP: the model implements none of them) and
-    /// IA32_MISC_ENABLE (read-only bits must keep their value, reserved bits 0; XD disable only on a
-    /// processor with NX). Returns null for other MSRs.
+    /// WRMSR of IA32_MISC_ENABLE (read-only bits must keep their value, reserved bits 0; XD disable
+    /// refused while EFER.NXE = 1). Returns null for other MSRs (IA32_DEBUGCTL is written in the MSR switch).
     /// </summary>
     private bool? TryWriteDebugMsr(uint index, ulong v)
     {
         switch (index)
         {
-            case Msr.DebugCtl:
-                if ((v & ~(DebugCtlLbr | DebugCtlBtf)) != 0) return false;
-                _debugCtl = v;
-                return true;
             case Msr.MiscEnable:
             {
                 ulong writable = MiscFastStrings | MiscXtprDisable | MiscXdDisable;

@@ -144,6 +144,7 @@ public sealed partial class Cpu
         const ulong defined = 0x3F7FD5;
         _rflags = (value & defined) | 2;
         _fop = Execution.FlagOp.None;
+        UpdateTlbKey(); // RFLAGS.AC takes part in the alignment-check key
     }
 
     /// <summary>Evaluates condition code <paramref name="cc"/> (SDM Vol. 1, Appendix B, Table B-1).</summary>

@@ -324,6 +324,7 @@ public sealed partial class Cpu
             case Msr.ApicBase: v = Apic.BaseMsr; return true;
             case Msr.FeatureControl: v = _featureControl; return true;
             case Msr.MtrrCap: v = 0x508; return true; // 8 variable ranges, fixed ranges, write-combining
+            case Msr.DebugCtl: v = _debugCtl; return true;
             case Msr.SysenterCs: v = _sysenterCs; return true;
             case Msr.SysenterEsp: v = _sysenterEsp; return true;
             case Msr.SysenterEip: v = _sysenterEip; return true;
@@ -373,6 +374,7 @@ public sealed partial class Cpu
                 if ((_featureControl & 1) != 0) return false;
                 _featureControl = v;
                 return true;
+            case Msr.DebugCtl: if ((v & ~DebugCtlSupported) != 0) return false; _debugCtl = v; return true;
             case Msr.SysenterCs: _sysenterCs = v & 0xFFFF; return true;
             case Msr.SysenterEsp: if (!canonical) return false; _sysenterEsp = v; return true;
             case Msr.SysenterEip: if (!canonical) return false; _sysenterEip = v; return true;
@@ -557,5 +559,6 @@ public sealed partial class Cpu
         if (!CheckCpl0()) return;
         if (set) _rflags |= (ulong)RFlags.AC;
         else _rflags &= ~(ulong)RFlags.AC;
+        UpdateTlbKey();
     }
 }

@@ -276,7 +276,7 @@ public sealed unsafe partial class Cpu
         while (true)
         {
             // HLT with nothing that could ever wake it ends the run at once, whatever the limits.
-            if (_halted && !CanWake && NextDeadline == ulong.MaxValue) { reason = StopReason.Halted; break; }
+            if (_halted && !CanWake && HaltWakeDeadline == ulong.MaxValue) { reason = StopReason.Halted; break; }
             if (_retired >= _insnBoundary) { reason = StopReason.InstructionLimit; break; }
             if (_cycles >= cycleEnd) { reason = StopReason.CycleLimit; break; }
             if (Volatile.Read(ref _hostStop) != 0 && TakeHostStop(in limits, watch, out reason)) break;
@@ -679,8 +679,22 @@ public sealed unsafe partial class Cpu
 
     /// <summary>Re-derives the TLB privilege key after CPL or the implicit-access state changed.</summary>
     private void UpdateTlbKey() =>
-        _tlbKey = (_cpl == 3 && !_implicitAccess ? TlbUserKey : 0) | ((ulong)_paging.Pcid << TlbPcidShift) | (_dataBpArmed ? TlbSlowKey : 0);
+        _tlbKey = (_cpl == 3 && !_implicitAccess ? TlbUserKey | AlignmentKey() : 0) | ((ulong)_paging.Pcid << TlbPcidShift)
+                  | (_dataBpArmed ? TlbBreakpointKey : 0);
     private const ulong TlbUserKey = 1UL << 62;
+
+    // Alignment checking active (CR0.AM, RFLAGS.AC, CPL 3, not an implicit supervisor access; SDM Vol. 3A
+    // 6.15 #AC): a key bit no TLB tag carries, so every data access misses the fast path and the slow path
+    // checks alignment. Kept current wherever CPL, CR0 or RFLAGS.AC change (ModeChanged, WriteRflags, STAC/CLAC).
+    private const ulong TlbAlignKey = 1UL << 63;
+    // Key bits no TLB entry is ever filled with (FillTlb refuses while one is set): alignment checking
+    // (#AC) and armed data breakpoints (Cpu.Debug.cs) both force every data access into the slow path.
+    private const ulong TlbSlowKeys = TlbAlignKey | TlbBreakpointKey;
+    private ulong AlignmentKey() => (_cr0 & Cr0.AM) != 0 && (_rflags & (ulong)RFlags.AC) != 0 ? TlbAlignKey : 0;
+
+    /// <summary>#AC(0) for a misaligned access of <paramref name="size"/> (2, 4, 8 bytes: word/dword/qword alignment) while alignment checking is active (SDM Vol. 3A 6.15, interrupt 17).</summary>
+    private bool Misaligned(ulong lin, int size) =>
+        (_tlbKey & TlbAlignKey) != 0 && (lin & (ulong)(size - 1)) != 0 && !Fault(ExceptionVector.AC, 0, true);
 
     /// <summary>Rebuilds the paging context after CR0, CR3, CR4 or EFER changed (and reloads PAE PDPTEs when required).</summary>
     private bool RefreshPaging(bool loadPdptes)
@@ -699,10 +713,10 @@ public sealed unsafe partial class Cpu
     private void FillTlb(ulong lin, ulong pa, Access access)
     {
         ulong ppn = pa >> 12;
-        if ((_tlbKey & TlbSlowKey) != 0) return; // data breakpoints armed: every access stays on the slow path
         if (!_mem.IsRamPage(ppn) || IsApicPage(pa) || (!Mmio.IsEmpty && Mmio.Intersects(pa & ~0xFFFUL, 4096))) return;
         // With SMAP, supervisor accesses to user pages depend on RFLAGS.AC: they always walk.
         if ((_cr4 & Cr4.SMAP) != 0 && (_lastRights & PageRights.User) != 0 && TlbKey == 0 && (_cr0 & Cr0.PG) != 0) return;
+        if ((TlbKey & TlbSlowKeys) != 0) return; // alignment checking or data breakpoints: every access takes the slow path
         ulong vpn = lin >> 12;
         int i = (int)(vpn & (TlbSize - 1));
         if (access == Access.Write)
@@ -758,6 +772,7 @@ public sealed unsafe partial class Cpu
     {
         v = 0;
         if ((_signal & SignalFault) != 0) return false; // a segment check already faulted this access
+        if (Misaligned(lin, size)) return false;
         lin &= _linMask;
         if (_dataBpArmed) DataBreakpointCheck(lin, size, true);
         ulong end = (lin + (ulong)size - 1) & _linMask;
@@ -802,6 +817,7 @@ public sealed unsafe partial class Cpu
     {
         v = 0;
         if ((_signal & SignalFault) != 0) return false; // a segment check already faulted this access
+        if (Misaligned(lin, size)) return false;
         lin &= _linMask;
         if (_dataBpArmed) DataBreakpointCheck(lin, size, false);
         ulong end = (lin + (ulong)size - 1) & _linMask;
@@ -825,6 +841,7 @@ public sealed unsafe partial class Cpu
     private bool WriteSlow(ulong lin, int size, ulong v, bool stack)
     {
         if ((_signal & SignalFault) != 0) return false; // a segment check already faulted this access
+        if (Misaligned(lin, size)) return false;
         lin &= _linMask;
         if (_dataBpArmed) DataBreakpointCheck(lin, size, true);
         ulong end = (lin + (ulong)size - 1) & _linMask;

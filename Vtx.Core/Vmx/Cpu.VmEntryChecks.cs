@@ -311,6 +311,8 @@ public sealed partial class Cpu
         if ((cr4 & Cr4.CET) != 0 && (cr0 & Cr0.WP) == 0) return GFail("guest.cr4.cet-needs-wp", VmcsField.GuestCr4, cr4, s1, "CR4.CET = 1 requires CR0.WP = 1");
         if ((entry & EntryControls.LoadDebugControls) != 0 && (F(VmcsField.GuestDr7) >> 32) != 0)
             return GFail("guest.dr7.upper", VmcsField.GuestDr7, F(VmcsField.GuestDr7), s1, "with \"load debug controls\" DR7 bits 63:32 must be 0");
+        if ((entry & EntryControls.LoadDebugControls) != 0 && (F(VmcsField.GuestDebugCtl) & ~DebugCtlSupported) != 0)
+            return GFail("guest.debugctl.reserved", VmcsField.GuestDebugCtl, F(VmcsField.GuestDebugCtl), s1, "with \"load debug controls\" the IA32_DEBUGCTL bits this processor reserves must be 0");
         if (ia32e && ((cr0 & Cr0.PG) == 0 || (cr4 & Cr4.PAE) == 0)) return GFail("guest.ia32e.paging", VmcsField.GuestCr4, cr4, s1, "an IA-32e mode guest needs CR0.PG = 1 and CR4.PAE = 1");
         if (!ia32e && (cr4 & Cr4.PCIDE) != 0) return GFail("guest.cr4.pcide", VmcsField.GuestCr4, cr4, s1, "CR4.PCIDE must be 0 unless the guest is in IA-32e mode");
         if (!PhysOk(cr3)) return GFail("guest.cr3.width", VmcsField.GuestCr3, cr3, s1, "guest CR3 must not set bits at or above MAXPHYADDR");

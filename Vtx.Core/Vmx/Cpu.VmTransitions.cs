@@ -214,7 +214,11 @@ public sealed partial class Cpu
         _cr0 = (F(VmcsField.GuestCr0) & ~keep & 0xFFFF_FFFF) | (_cr0 & keep) | Cr0.ET;
         _cr3 = F(VmcsField.GuestCr3);
         _cr4 = F(VmcsField.GuestCr4);
-        if ((entry & EntryControls.LoadDebugControls) != 0) _dr[7] = (F(VmcsField.GuestDr7) | 0x400) & ~0xD000UL & 0xFFFF_FFFF;
+        if ((entry & EntryControls.LoadDebugControls) != 0)
+        {
+            _dr[7] = (F(VmcsField.GuestDr7) | 0x400) & ~0xD000UL & 0xFFFF_FFFF;
+            _debugCtl = F(VmcsField.GuestDebugCtl); // checked for reserved bits (26.3.1.1)
+        }
         _sysenterCs = F(VmcsField.GuestSysenterCs) & 0xFFFF_FFFF;
         _sysenterEsp = F(VmcsField.GuestSysenterEsp);
         _sysenterEip = F(VmcsField.GuestSysenterEip);
@@ -386,7 +390,11 @@ public sealed partial class Cpu
     private void SaveGuestState(Vmcs v, ulong rip, VmxExitReason reason)
     {
         WriteGuestRegisters(v, rip);
-        if ((_nr.Exit & ExitControls.SaveDebugControls) != 0) v.Write(VmcsField.GuestDr7, _dr[7]);
+        if ((_nr.Exit & ExitControls.SaveDebugControls) != 0)
+        {
+            v.Write(VmcsField.GuestDr7, _dr[7]);
+            v.Write(VmcsField.GuestDebugCtl, _debugCtl);
+        }
         if ((_nr.Exit & ExitControls.SavePat) != 0) v.Write(VmcsField.GuestPat, _pat);
         if ((_nr.Exit & ExitControls.SaveEfer) != 0) v.Write(VmcsField.GuestEfer, _efer);
         if (_eptOn && _paging.Mode == PagingMode.Pae)
@@ -431,6 +439,7 @@ public sealed partial class Cpu
         ulong cr4 = v.Read(VmcsField.HostCr4);
         _cr4 = hostLong ? cr4 | Cr4.PAE : cr4 & ~Cr4.PCIDE;
         _dr[7] = 0x400;
+        _debugCtl = 0; // IA32_DEBUGCTL is cleared on every VM exit (SDM Vol. 3C, 27.5.1)
         _sysenterCs = v.Read(VmcsField.HostSysenterCs) & 0xFFFF_FFFF;
         _sysenterEsp = v.Read(VmcsField.HostSysenterEsp);
         _sysenterEip = v.Read(VmcsField.HostSysenterEip);

@@ -21,6 +21,7 @@ public sealed partial class Cpu
         ArgumentNullException.ThrowIfNull(vmcs);
         WriteGuestRegisters(vmcs, _rip);
         vmcs.Write(VmcsField.GuestDr7, _dr[7]);
+        vmcs.Write(VmcsField.GuestDebugCtl, _debugCtl);
         vmcs.Write(VmcsField.GuestPat, _pat);
         vmcs.Write(VmcsField.GuestEfer, _efer);
         vmcs.Write(VmcsField.GuestActivityState, 0);
