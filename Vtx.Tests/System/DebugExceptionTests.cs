@@ -584,4 +584,28 @@ public class DebugExceptionTests
         Assert.Equal(a1, Once());
         Assert.Equal(Dr6Fixed | 2, a1.Item4); // B0-B3 describe the latest #DB (the REP's B0 is gone: SDM 18.2.3)
     }
+    /// <summary>
+    /// Armed breakpoints that never match change nothing the guest can see: the same final state, retired count and cycles
+    /// as with DR7 disabled (the per-step checks and the TLB slow path are bookkeeping only).
+    /// </summary>
+    [Fact]
+    public void Breakpoints_ArmedButUnmatchedChangeNoTiming()
+    {
+        (ulong, ulong, ulong) Run(ulong dr7)
+        {
+            var s = Long(a => { a.rep.stosb(); a.mov(__qword_ptr[rbx], rax); a.add(rax, __qword_ptr[rbx]); a.push(rax); a.pop(rdx); a.hlt(); }, out _);
+            s.Cpu[Gpr.Rdi] = Buf;
+            s.Cpu[Gpr.Rcx] = 64;
+            s.Cpu[Gpr.Rbx] = Buf + 0x80;
+            s.Cpu[Gpr.Rax] = 0x1122_3344_5566_7788;
+            s.Cpu.SetDebugRegister(0, Buf + 0x400);   // data, never touched
+            s.Cpu.SetDebugRegister(1, Sys.Code + 0x300); // execute, never reached
+            s.Cpu.SetDebugRegister(7, dr7);
+            ulong c0 = s.Cpu.Cycles, i0 = s.Cpu.InstructionsRetired;
+            s.RunToHalt();
+            Assert.Equal(Dr6Fixed, s.Cpu.GetDebugRegister(6));
+            return (s.Cpu.Cycles - c0, s.Cpu.InstructionsRetired - i0, s.Cpu[Gpr.Rdx]);
+        }
+        Assert.Equal(Run(0x400), Run(Dr7(0, 3, 8) | Dr7(1, 0)));
+    }
 }
