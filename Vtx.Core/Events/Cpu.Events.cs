@@ -117,7 +117,7 @@ public sealed partial class Cpu
         if (_dbTrapPending && shadow != ShadowMovSs)
         {
             _dbTrapPending = false;
-            _dr[6] |= _pendingDbg;
+            DebugException(_pendingDbg);
             _pendingDbg = 0;
             // A host that intercepts #DB sees the trap as a stop, RIP after the stepped instruction.
             if (IsIntercepted(1)) { Fault(ExceptionVector.DB); return false; }

@@ -46,6 +46,7 @@ public sealed partial class Cpu : IMachineControl
         int size = d.OpSize;
         if (!CheckIoPermission(port, size)) return;
         if (_nonRoot && IoExits(ref d, port, size)) return;
+        if (_ioBpArmed) IoBreakpointCheck(port, size);
         SetReg(0, size, Io.Read(port, size));
     }
 
@@ -55,6 +56,7 @@ public sealed partial class Cpu : IMachineControl
         int size = d.OpSize;
         if (!CheckIoPermission(port, size)) return;
         if (_nonRoot && IoExits(ref d, port, size)) return;
+        if (_ioBpArmed) IoBreakpointCheck(port, size);
         Io.Write(port, size, (uint)GetReg(0, size));
         _signal |= SignalEvent; // a device may have asked to stop or raised an event
     }
@@ -67,6 +69,7 @@ public sealed partial class Cpu : IMachineControl
         ushort port = (ushort)_gpr[2];
         if (!CheckIoPermission(port, size)) return;
         if (_nonRoot && IoExits(ref d, port, size)) return;
+        if (_ioBpArmed) IoBreakpointCheck(port, size);
         bool rep = (d.Flags & DecodedFlags.Rep) != 0;
         ulong delta = StrDelta(size);
         do
@@ -88,6 +91,7 @@ public sealed partial class Cpu : IMachineControl
         ushort port = (ushort)_gpr[2];
         if (!CheckIoPermission(port, size)) return;
         if (_nonRoot && IoExits(ref d, port, size)) return;
+        if (_ioBpArmed) IoBreakpointCheck(port, size);
         bool rep = (d.Flags & DecodedFlags.Rep) != 0;
         ulong delta = StrDelta(size);
         do

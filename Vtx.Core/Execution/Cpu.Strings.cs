@@ -37,8 +37,12 @@ public sealed partial class Cpu
         _insnBoundary--;
         // The monitor trap flag takes its VM exit after the first iteration (SDM Vol. 3C, 25.5.2).
         if (_cycles + d.Cost > _cycleBoundary || _retired >= _insnBoundary || Volatile.Read(ref _hostStop) != 0
-            || (_vmxStep && NrProc(Vmx.PrimaryProcessorBasedControls.MonitorTrapFlag)))
+            || (_vmxStep && NrProc(Vmx.PrimaryProcessorBasedControls.MonitorTrapFlag))
+            // A data breakpoint traps after the iteration that hit it, TF after every iteration (SDM Vol. 3A, 18.3.1.2, 18.3.1.4).
+            || _bpHit || (_rflags & (ulong)RFlags.TF) != 0)
         {
+            // Resuming this instruction at the next boundary does not hit its own instruction breakpoint again.
+            if (_bpArmed) { _repBpRip = _rip; _repBpRetired = _retired; }
             // Not retired yet: the loop will add the cost of the step and count it; undo the count.
             _nextRip = _rip;
             _retired--;

@@ -159,6 +159,7 @@ public sealed partial class Cpu
             n += 2;
         }
         if (n > 7) { Fault(ExceptionVector.UD); return; }
+        if (GeneralDetect()) return;
         if (toDr)
         {
             ulong v = GetReg(d.Reg2, d.OpSize);
@@ -167,6 +168,11 @@ public sealed partial class Cpu
             if (n == 6) v = (v & 0x0001_E00FUL) | 0xFFFE_0FF0UL;
             if (n == 7) v = (v & 0xFFFF_2BFFUL) | 0x400UL;
             _dr[n] = v;
+            if (n == 7)
+            {
+                DebugRegistersChanged();
+                _signal |= SignalEvent; // end a sequential run: the next instructions may be breakpoint-checked steps
+            }
         }
         else SetReg(d.Reg, d.OpSize, _dr[n]);
     }
@@ -311,6 +317,7 @@ public sealed partial class Cpu
     /// <summary>RDMSR/WRMSR for the MSRs the model exposes; any other index raises #GP(0) (SDM Vol. 2B, RDMSR).</summary>
     private bool TryReadMsr(uint index, out ulong v)
     {
+        if (TryReadDebugMsr(index, out v)) return true;
         switch (index)
         {
             case Msr.Tsc: v = Tsc; return true;
@@ -355,6 +362,7 @@ public sealed partial class Cpu
     private bool TryWriteMsr(uint index, ulong v)
     {
         bool canonical = IsCanonicalLoad(v); // MSRs holding linear addresses: the processor's maximum width
+        if (TryWriteDebugMsr(index, v) is bool debugMsr) return debugMsr;
         switch (index)
         {
             case Msr.Tsc: TscOffset = v - _cycles * Model.TscPerCycle; return true;
@@ -386,6 +394,7 @@ public sealed partial class Cpu
             {
                 const ulong writable = Efer.SCE | Efer.LME | Efer.NXE;
                 if ((v & ~(writable | Efer.LMA)) != 0) return false;
+                if ((v & Efer.NXE) != 0 && XdDisabled) return false; // NX hidden by IA32_MISC_ENABLE.XD disable
                 if (((v ^ _efer) & Efer.LME) != 0 && (_cr0 & Cr0.PG) != 0) return false;
                 _efer = (v & writable) | (_efer & Efer.LMA);
                 FlushTlb();

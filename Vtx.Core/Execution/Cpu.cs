@@ -289,6 +289,7 @@ public sealed unsafe partial class Cpu
             {
                 if (Arbitrate())
                 {
+                    ForgetBreakpointMatches(); // the delivery's own stack accesses trap nothing
                     _signal = 0; // a VM exit taken here leaves nothing for the fetch below to handle
                     _cycles += EventDeliveryCycles;
                     continue;
@@ -322,8 +323,20 @@ public sealed unsafe partial class Cpu
             bool singleStep = (_rflags & (ulong)RFlags.TF) != 0;
             // RFLAGS.RF at the start of an instruction: cleared once it completes, unless it is an IRET (SDM Vol. 3A, 18.3.1.1).
             bool resume = (_rflags & (ulong)RFlags.RF) != 0;
+            // TF or an armed DR0-DR3 breakpoint: one instruction per step, with the debug bookkeeping after it.
+            bool debugStep = singleStep || _bpArmed;
             int left = _retired + d.RunLength <= _insnBoundary && _cycles + d.RunCycles <= deadline
-                       && stopAt - _rip >= d.RunBytes && !held && !singleStep && !resume ? int.MaxValue : 1;
+                       && stopAt - _rip >= d.RunBytes && !held && !debugStep && !resume ? int.MaxValue : 1;
+            if (debugStep)
+            {
+                _stepFrom = _rip;
+                // An enabled instruction breakpoint faults before the instruction (SDM Vol. 3A, 18.3.1.1).
+                if (_bpArmed && !resume && InstructionBreakpoint())
+                {
+                    if (HandleFault(out reason)) continue;
+                    break;
+                }
+            }
             while (true)
             {
                 _nextRip = (_rip + d.Length) & _ipMask;
@@ -346,14 +359,14 @@ public sealed unsafe partial class Cpu
                     if (transition) break;
                     if (_vmxStep) NonRootRetired(); // set only in non-root operation
                     if (resume && d.Op != Op.Iret) _rflags &= ~(ulong)RFlags.RF;
-                    if (singleStep) SingleStepTrap(ref d);
+                    if (debugStep) DebugStepRetired(ref d, singleStep);
                     break;
                 }
                 _rip = _nextRip;
                 _cycles += d.Cost;
                 _retired++;
                 if (resume && d.Op != Op.Iret) _rflags &= ~(ulong)RFlags.RF;
-                if (singleStep) SingleStepTrap(ref d);
+                if (debugStep) DebugStepRetired(ref d, singleStep);
                 if (_vmxStep) NonRootRetired();
                 if ((d.Flags & DecodedFlags.Sequential) == 0 || --left == 0) break;
                 d = ref Unsafe.Add(ref d, 1);
@@ -382,6 +395,7 @@ public sealed unsafe partial class Cpu
     private void SingleStepTrap(ref DecodedInstruction d)
     {
         if ((_rflags & (ulong)RFlags.TF) == 0 && d.Op is Op.Int or Op.Int3 or Op.Into or Op.Int1) return;
+        if ((_debugCtl & DebugCtlBtf) != 0 && !BranchTaken(ref d)) return; // BTF: branches only (SDM Vol. 3B, 18.4.3)
         _pendingDbg |= 1UL << 14;
         _dbTrapPending = true;
     }
@@ -405,6 +419,7 @@ public sealed unsafe partial class Cpu
     private bool HandleFault(out StopReason reason)
     {
         reason = StopReason.Exception;
+        ForgetBreakpointMatches(); // the faulting instruction did not complete: no data breakpoint trap
         if (_faultVector == EptExitVector)
         {
             TakeEptExit();
@@ -664,13 +679,17 @@ public sealed unsafe partial class Cpu
 
     /// <summary>Re-derives the TLB privilege key after CPL or the implicit-access state changed.</summary>
     private void UpdateTlbKey() =>
-        _tlbKey = (_cpl == 3 && !_implicitAccess ? TlbUserKey | AlignmentKey() : 0) | ((ulong)_paging.Pcid << TlbPcidShift);
+        _tlbKey = (_cpl == 3 && !_implicitAccess ? TlbUserKey | AlignmentKey() : 0) | ((ulong)_paging.Pcid << TlbPcidShift)
+                  | (_dataBpArmed ? TlbBreakpointKey : 0);
     private const ulong TlbUserKey = 1UL << 62;
 
     // Alignment checking active (CR0.AM, RFLAGS.AC, CPL 3, not an implicit supervisor access; SDM Vol. 3A
     // 6.15 #AC): a key bit no TLB tag carries, so every data access misses the fast path and the slow path
     // checks alignment. Kept current wherever CPL, CR0 or RFLAGS.AC change (ModeChanged, WriteRflags, STAC/CLAC).
     private const ulong TlbAlignKey = 1UL << 63;
+    // Key bits no TLB entry is ever filled with (FillTlb refuses while one is set): alignment checking
+    // (#AC) and armed data breakpoints (Cpu.Debug.cs) both force every data access into the slow path.
+    private const ulong TlbSlowKeys = TlbAlignKey | TlbBreakpointKey;
     private ulong AlignmentKey() => (_cr0 & Cr0.AM) != 0 && (_rflags & (ulong)RFlags.AC) != 0 ? TlbAlignKey : 0;
 
     /// <summary>#AC(0) for a misaligned access of <paramref name="size"/> (2, 4, 8 bytes: word/dword/qword alignment) while alignment checking is active (SDM Vol. 3A 6.15, interrupt 17).</summary>
@@ -697,7 +716,7 @@ public sealed unsafe partial class Cpu
         if (!_mem.IsRamPage(ppn) || IsApicPage(pa) || (!Mmio.IsEmpty && Mmio.Intersects(pa & ~0xFFFUL, 4096))) return;
         // With SMAP, supervisor accesses to user pages depend on RFLAGS.AC: they always walk.
         if ((_cr4 & Cr4.SMAP) != 0 && (_lastRights & PageRights.User) != 0 && TlbKey == 0 && (_cr0 & Cr0.PG) != 0) return;
-        if ((TlbKey & TlbAlignKey) != 0) return; // alignment checking: every access takes the slow path
+        if ((TlbKey & TlbSlowKeys) != 0) return; // alignment checking or data breakpoints: every access takes the slow path
         ulong vpn = lin >> 12;
         int i = (int)(vpn & (TlbSize - 1));
         if (access == Access.Write)
@@ -755,6 +774,7 @@ public sealed unsafe partial class Cpu
         if ((_signal & SignalFault) != 0) return false; // a segment check already faulted this access
         if (Misaligned(lin, size)) return false;
         lin &= _linMask;
+        if (_dataBpArmed) DataBreakpointCheck(lin, size, true);
         ulong end = (lin + (ulong)size - 1) & _linMask;
         if ((end >> 12) != (lin >> 12))
         {
@@ -799,6 +819,7 @@ public sealed unsafe partial class Cpu
         if ((_signal & SignalFault) != 0) return false; // a segment check already faulted this access
         if (Misaligned(lin, size)) return false;
         lin &= _linMask;
+        if (_dataBpArmed) DataBreakpointCheck(lin, size, false);
         ulong end = (lin + (ulong)size - 1) & _linMask;
         if ((end >> 12) != (lin >> 12))
         {
@@ -822,6 +843,7 @@ public sealed unsafe partial class Cpu
         if ((_signal & SignalFault) != 0) return false; // a segment check already faulted this access
         if (Misaligned(lin, size)) return false;
         lin &= _linMask;
+        if (_dataBpArmed) DataBreakpointCheck(lin, size, true);
         ulong end = (lin + (ulong)size - 1) & _linMask;
         if ((end >> 12) != (lin >> 12))
         {

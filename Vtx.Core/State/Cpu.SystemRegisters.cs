@@ -132,7 +132,7 @@ public sealed partial class Cpu
     public ulong GetDebugRegister(int n) => _dr[CheckDr(n)];
 
     /// <summary>Sets debug register DRn (n = 0..7).</summary>
-    public void SetDebugRegister(int n, ulong value) => _dr[CheckDr(n)] = value;
+    public void SetDebugRegister(int n, ulong value) { _dr[CheckDr(n)] = value; DebugRegistersChanged(); }
 
     private static int CheckDr(int n) => n is >= 0 and <= 7 ? (n is 4 or 5 ? n + 2 : n) : throw new ArgumentOutOfRangeException(nameof(n), n, "debug registers are DR0..DR7");
 
@@ -182,7 +182,7 @@ public sealed partial class Cpu
     private void ModeChanged()
     {
         RefreshPaging(false);
-        UpdateTlbKey();
+        DebugRegistersChanged(); // CR4.DE arms I/O breakpoints; also re-derives the TLB key
         OperatingMode mode = Mode;
         bool lma = (_efer & Efer.LMA) != 0;
         _codeBits = mode == OperatingMode.Long64 ? 64 : _seg[1].Big ? 32 : 16;
@@ -229,6 +229,9 @@ public sealed partial class Cpu
         _dr[6] = 0xFFFF0FF0;
         _dr[7] = 0x400;
         _debugCtl = 0;
+        _miscEnable = MiscFastStrings | MiscBtsUnavailable | MiscPebsUnavailable;
+        _bpMatched = 0;
+        _bpHit = false;
         WriteRflags(2);
         _seg[1] = new SegmentCache(0xF000, 0xFFFF_0000, 0xFFFF, 0x9B);
         foreach (int i in new[] { 0, 2, 3, 4, 5 }) _seg[i] = new SegmentCache(0, 0, 0xFFFF, 0x93);

@@ -11,6 +11,8 @@ public static class Msr
     public const uint FeatureControl = 0x3A;
     /// <summary>IA32_MTRRCAP.</summary>
     public const uint MtrrCap = 0xFE;
+    /// <summary>IA32_MISC_ENABLE (SDM Vol. 4, Table 2-2).</summary>
+    public const uint MiscEnable = 0x1A0;
     /// <summary>IA32_DEBUGCTL (SDM Vol. 3B, 18.4.1): this model accepts LBR (bit 0) and BTF (bit 1) only.</summary>
     public const uint DebugCtl = 0x1D9;
     /// <summary>IA32_SYSENTER_CS.</summary>

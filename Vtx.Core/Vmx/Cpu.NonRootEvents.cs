@@ -89,7 +89,7 @@ public sealed partial class Cpu
                 VmExit(VmxExitReason.ExceptionOrNmi, bits & 0x400F, 0x8000_0301, guestRip: _rip);
                 return true;
             }
-            _dr[6] |= bits;
+            DebugException(bits);
             DeliverEvent(1, EventKind.HardwareException, 0, false, _rip);
             return true;
         }
