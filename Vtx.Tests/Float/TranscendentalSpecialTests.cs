@@ -498,12 +498,18 @@ public class TranscendentalSpecialTests(ITestOutputHelper output)
             }
         }
         RunAll();   // static tables are built once, here
+        // The smallest of three windows: a one-off runtime event on this thread (tiered JIT promoting a
+        // method) cannot fail the test, while a per-call allocation shows in every window (>= 6,300 calls).
+        long allocated = long.MaxValue;
         var sw = new System.Diagnostics.Stopwatch();
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        sw.Start();
-        for (int i = 0; i < 100; i++) RunAll();
-        sw.Stop();
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        for (int w = 0; w < 3; w++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            sw.Restart();
+            for (int i = 0; i < 100; i++) RunAll();
+            sw.Stop();
+            allocated = Math.Min(allocated, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
         output.WriteLine($"{100 * args.Length * 9} calls: {sw.Elapsed.TotalMicroseconds / (100 * args.Length * 9):F2} us per call, {allocated} B allocated");
         Assert.Equal(0, allocated);
     }
