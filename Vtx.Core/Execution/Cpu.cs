@@ -768,28 +768,7 @@ public sealed unsafe partial class Cpu
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private bool ReadRmwSlow(ulong lin, int size, out ulong v, bool stack)
-    {
-        v = 0;
-        if ((_signal & SignalFault) != 0) return false; // a segment check already faulted this access
-        if (Misaligned(lin, size)) return false;
-        lin &= _linMask;
-        if (_dataBpArmed) DataBreakpointCheck(lin, size, true);
-        ulong end = (lin + (ulong)size - 1) & _linMask;
-        if ((end >> 12) != (lin >> 12))
-        {
-            ulong lin2 = end & ~0xFFFUL;
-            if (!Translate(lin, Access.Write, out ulong pa1, stack) || !Translate(lin2, Access.Write, out ulong pa2, stack)) return false;
-            int n1 = (int)(lin2 - lin);
-            ulong lo = ReadPhysical(pa1, n1), hi = ReadPhysical(pa2, size - n1);
-            v = (lo | (hi << (n1 * 8))) & Sz.Mask(size);
-            return true;
-        }
-        if (!Translate(lin, Access.Write, out ulong pa, stack)) return false;
-        FillTlb(lin, pa, Access.Write);
-        v = ReadPhysical(pa, size);
-        return true;
-    }
+    private bool ReadRmwSlow(ulong lin, int size, out ulong v, bool stack) => ReadSlowAs(lin, size, out v, stack, Access.Write);
 
     /// <summary>Writes the low <paramref name="size"/> (1, 2, 4, 8) bytes of <paramref name="v"/> at <paramref name="lin"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -813,26 +792,33 @@ public sealed unsafe partial class Cpu
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private bool ReadSlow(ulong lin, int size, out ulong v, bool stack)
+    private bool ReadSlow(ulong lin, int size, out ulong v, bool stack) => ReadSlowAs(lin, size, out v, stack, Access.Read);
+
+    /// <summary>
+    /// The slow path of a read: segment-fault and alignment checks, data breakpoints, a page split
+    /// (both pages translated before anything is read) and the TLB fill. A read-modify-write
+    /// destination is translated for <see cref="Access.Write"/> (a #PF then reports W = 1).
+    /// </summary>
+    private bool ReadSlowAs(ulong lin, int size, out ulong v, bool stack, Access access)
     {
         v = 0;
         if ((_signal & SignalFault) != 0) return false; // a segment check already faulted this access
         if (Misaligned(lin, size)) return false;
         lin &= _linMask;
-        if (_dataBpArmed) DataBreakpointCheck(lin, size, false);
+        if (_dataBpArmed) DataBreakpointCheck(lin, size, access == Access.Write);
         ulong end = (lin + (ulong)size - 1) & _linMask;
         if ((end >> 12) != (lin >> 12))
         {
             // Split across two pages: translate both before reading anything.
             ulong lin2 = end & ~0xFFFUL;
-            if (!Translate(lin, Access.Read, out ulong pa1, stack) || !Translate(lin2, Access.Read, out ulong pa2, stack)) return false;
+            if (!Translate(lin, access, out ulong pa1, stack) || !Translate(lin2, access, out ulong pa2, stack)) return false;
             int n1 = (int)(lin2 - lin);
             ulong lo = ReadPhysical(pa1, n1), hi = ReadPhysical(pa2, size - n1);
             v = (lo | (hi << (n1 * 8))) & Sz.Mask(size);
             return true;
         }
-        if (!Translate(lin, Access.Read, out ulong pa, stack)) return false;
-        FillTlb(lin, pa, Access.Read);
+        if (!Translate(lin, access, out ulong pa, stack)) return false;
+        FillTlb(lin, pa, access);
         v = ReadPhysical(pa, size);
         return true;
     }

@@ -64,13 +64,7 @@ public sealed partial class Cpu
     /// </summary>
     private void InitFpuForPrograms()
     {
-        _fpuControl = 0x037F;
-        _fpuStatus = 0;
-        _fpuTop = 0;
-        _fpuEmpty = 0xFF;
-        _fpuOpcode = 0;
-        _fpuIp = _fpuDp = 0;
-        _fpuCs = _fpuDs = 0;
+        X87Reset();
         _mxcsr = MxcsrReset;
     }
 

@@ -246,15 +246,10 @@ public sealed unsafe partial class Cpu
         return true;
     }
 
+    /// <summary>The x87 component's initial configuration (SDM Vol. 1, 13.6): the FNINIT state with the data registers zeroed.</summary>
     private void InitX87State()
     {
-        _fpuControl = 0x037F;
-        _fpuStatus = 0;
-        _fpuTop = 0;
-        _fpuEmpty = 0xFF;
-        _fpuOpcode = 0;
-        _fpuIp = _fpuDp = 0;
-        _fpuCs = _fpuDs = 0;
+        X87Reset();
         Array.Clear(_fpr);
     }
 
