@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.CompilerServices;
 using System.Text;
 using Iced.Intel;
 using Vtx.Tests.Loaders;
@@ -36,7 +35,8 @@ public class CompiledCKernelTests
 
     public CompiledCKernelTests(ITestOutputHelper output) => _out = output;
 
-    private static string SourceDir([CallerFilePath] string self = "") => Path.Combine(Path.GetDirectoryName(self)!, "CKernel");
+    /// <summary>The C sources, copied next to the test assembly by the project file (a CI build maps source paths to /_/).</summary>
+    private static string SourceDir() => Path.Combine(AppContext.BaseDirectory, "CKernel");
 
     private static readonly object GccLock = new();
     private static bool _installTried;
