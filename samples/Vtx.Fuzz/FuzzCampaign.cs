@@ -70,6 +70,8 @@ public static class FuzzCampaign
         return Rng.SplitMix(ref x);
     }
 
+    private static readonly bool Trace = Environment.GetEnvironmentVariable("VTX_FUZZ_TRACE") == "1";
+
     /// <summary>Runs a campaign; <paramref name="log"/> receives findings as they happen.</summary>
     public static FuzzReport Run(FuzzOptions o, Action<string>? log = null)
     {
@@ -81,6 +83,9 @@ public static class FuzzCampaign
             {
                 if (o.Duration is TimeSpan d && total.Elapsed > d) goto done;
                 ulong seed = CaseSeed(o.Seed, kind, i);
+                // VTX_FUZZ_TRACE=1 names each case before it runs, so a case that never returns (a hang no
+                // limit bounds) can be found and replayed.
+                if (Trace) Console.Error.WriteLine($"case {kind}:{seed:X16}");
                 FuzzFinding? f = Check(kind, seed, o, out CaseResult r);
                 report.Cases++;
                 report.CasesByKind[kind] = report.CasesByKind.GetValueOrDefault(kind) + 1;
