@@ -435,6 +435,9 @@ public sealed unsafe partial class Cpu
         if (wasNonRoot && _nonRoot && NrProc(Vmx.PrimaryProcessorBasedControls.MonitorTrapFlag)) { _mtfPending = true; UpdateVmxWatch(); }
         if (!delivered) { reason = StopReason.Shutdown; return false; }
         _cycles += EventDeliveryCycles;
+        // A delivered exception counts toward the instruction limit, like a REP iteration: a guest whose
+        // handler faults again and again retires nothing, and the limit must still bound the run.
+        if (_insnBoundary != ulong.MaxValue && _insnBoundary > _retired) _insnBoundary--;
         return true;
     }
 

@@ -50,7 +50,9 @@ public readonly record struct RunLimits
     /// stops between iterations (<see cref="StopReason.InstructionLimit"/>) with RIP on the instruction
     /// and rCX/rSI/rDI holding the progress, as the SDM allows (Vol. 2B, REP); the next run continues
     /// it. <see cref="Cpu.InstructionsRetired"/> and <see cref="RunResult.Instructions"/> count only
-    /// retirements, so a stop inside a REP may report fewer instructions than the limit.
+    /// retirements, so a stop inside a REP may report fewer instructions than the limit. Each exception
+    /// delivered through the IDT also counts as one, so a guest caught in a loop of faults (that retires
+    /// nothing) is still stopped by this limit.
     /// </summary>
     public ulong? MaxInstructions { get; init; }
     /// <summary>Stop once this many more cycles have elapsed (at the first boundary at or past it).</summary>

@@ -32,6 +32,7 @@ public sealed class FuzzCampaignTests(ITestOutputHelper output)
     /// <summary>Cases the fuzzer once found, replayed (each a regression test).</summary>
     [Theory]
     [InlineData(FuzzKind.Code, 0x467892BE2266AA44UL)] // a guest access straddling the end of an MMIO region threw ArgumentOutOfRangeException (issue 9, defect 11)
+    [InlineData(FuzzKind.Paged, 0x66D90EC80086AA4AUL)] // a loop of faulting deliveries retired nothing, so MaxInstructions alone never ended the run
     public void FoundCases_StayFixed(FuzzKind kind, ulong seed)
     {
         var f = FuzzCampaign.Check(kind, seed, new FuzzOptions(), out CaseResult r);
