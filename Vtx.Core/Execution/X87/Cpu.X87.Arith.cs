@@ -165,8 +165,7 @@ public sealed unsafe partial class Cpu
         Float80 a = St(dst);
         Float80 r = X87BinaryOp(op, a, b, ref env);
         if ((env.Flags & FpExceptions.Invalid) == 0 && !X87NaNOrUnsupported(a)) env.Flags |= conv;
-        SetC1(env.RoundedUp);
-        if (!X87Merge(env.Flags, X87PreComputation)) { SetC1(false); return; }
+        if (!X87MergeRounded(in env)) return;
         St(dst) = r;
         if (pop) X87Pop();
     }
@@ -278,8 +277,7 @@ public sealed unsafe partial class Cpu
         }
         var env = X87Env();
         Float80 r = d.Cond == 2 ? SoftFloat.Sqrt80(a, ref env) : SoftFloat.RoundToIntegral80(a, ref env);
-        SetC1(env.RoundedUp);
-        if (!X87Merge(env.Flags, X87PreComputation)) { SetC1(false); return; }
+        if (!X87MergeRounded(in env)) return;
         St(0) = r;
     }
 
@@ -300,8 +298,7 @@ public sealed unsafe partial class Cpu
         var env = X87Env();
         Float80 a = St(0), b = St(1);
         Float80 r = SoftFloat.Scale80(a, b, ref env);
-        SetC1(env.RoundedUp);
-        if (!X87Merge(env.Flags, X87PreComputation)) { SetC1(false); return; }
+        if (!X87MergeRounded(in env)) return;
         St(0) = r;
     }
 

@@ -41,8 +41,7 @@ public sealed unsafe partial class Cpu
         var env = X87Env();
         Float80 r = d.Cond == 0 ? SoftFloat.Sin80(St(0), ref env, out bool outOfRange) : SoftFloat.Cos80(St(0), ref env, out outOfRange);
         if (outOfRange) { _fpuStatus |= FswC2; return; }
-        SetC1(env.RoundedUp);
-        if (!X87Merge(env.Flags, X87PreComputation)) { SetC1(false); return; }
+        if (!X87MergeRounded(in env)) return;
         St(0) = r;
     }
 
@@ -78,8 +77,7 @@ public sealed unsafe partial class Cpu
         }
         else SoftFloat.SinCos80(St(0), out first, out second, ref env, out outOfRange);
         if (outOfRange) { _fpuStatus |= FswC2; return; }
-        SetC1(env.RoundedUp);
-        if (!X87Merge(env.Flags, X87PreComputation)) { SetC1(false); return; }
+        if (!X87MergeRounded(in env)) return;
         St(0) = first;
         X87Push(second);
     }
@@ -98,8 +96,7 @@ public sealed unsafe partial class Cpu
         }
         var env = X87Env();
         Float80 r = SoftFloat.F2xm1_80(St(0), ref env);
-        SetC1(env.RoundedUp);
-        if (!X87Merge(env.Flags, X87PreComputation)) { SetC1(false); return; }
+        if (!X87MergeRounded(in env)) return;
         St(0) = r;
     }
 
@@ -129,8 +126,7 @@ public sealed unsafe partial class Cpu
             1 => SoftFloat.Yl2x80(x, y, ref env),
             _ => SoftFloat.Yl2xp1_80(x, y, ref env),
         };
-        SetC1(env.RoundedUp);
-        if (!X87Merge(env.Flags, X87PreComputation)) { SetC1(false); return; }
+        if (!X87MergeRounded(in env)) return;
         St(1) = r;
         X87Pop();
     }

@@ -160,6 +160,18 @@ public sealed unsafe partial class Cpu
     }
 
     /// <summary>
+    /// The end of a register-result arithmetic instruction: C1 = rounded up, then the flags merged with
+    /// <see cref="X87PreComputation"/> aborting; an abort (unmasked IE/DE/ZE) leaves C1 = 0 and the caller writes nothing.
+    /// </summary>
+    private bool X87MergeRounded(in FpEnv env)
+    {
+        SetC1(env.RoundedUp);
+        if (X87Merge(env.Flags, X87PreComputation)) return true;
+        SetC1(false);
+        return false;
+    }
+
+    /// <summary>
     /// A stack fault (SDM Vol. 1, 8.5.1.1): IE and SF set, C1 = 1 for overflow, 0 for underflow.
     /// Returns true when IE is masked (the caller applies the masked response: the QNaN floating-point
     /// indefinite as the result); unmasked, ES and B are set and the caller changes nothing else.
