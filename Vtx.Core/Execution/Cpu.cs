@@ -273,6 +273,7 @@ public sealed unsafe partial class Cpu
             _mmioGeneration = Mmio.Generation;
             FlushTlb();
         }
+        if (_hostDebugArmed) HostDebugRunStarts();
         while (true)
         {
             // HLT with nothing that could ever wake it ends the run at once, whatever the limits.
@@ -282,6 +283,7 @@ public sealed unsafe partial class Cpu
             if (Volatile.Read(ref _hostStop) != 0 && TakeHostStop(in limits, watch, out reason)) break;
             if (_shutdown) { reason = StopReason.Shutdown; break; }
             if (_exitCode is not null) { reason = StopReason.DebugExit; break; }
+            if (_hostDebugArmed && HostWatchStop(out reason)) break;
 
             // Boundary: one test when nothing is pending; otherwise the arbiter decides.
             ulong deadline = cycleEnd;
@@ -306,6 +308,7 @@ public sealed unsafe partial class Cpu
                 deadline = Math.Min(deadline, NextDeadline);
             }
             if (_rip == stopAt) { reason = StopReason.StopAddress; break; }
+            if (_hostDebugArmed && HostBreakpointStop()) { reason = StopReason.Breakpoint; break; }
 
             ref DecodedInstruction d = ref Fetch();
             if ((_signal & SignalFault) != 0)
@@ -326,7 +329,7 @@ public sealed unsafe partial class Cpu
             // TF or an armed DR0-DR3 breakpoint: one instruction per step, with the debug bookkeeping after it.
             bool debugStep = singleStep || _bpArmed;
             int left = _retired + d.RunLength <= _insnBoundary && _cycles + d.RunCycles <= deadline
-                       && stopAt - _rip >= d.RunBytes && !held && !debugStep && !resume ? int.MaxValue : 1;
+                       && stopAt - _rip >= d.RunBytes && !held && !debugStep && !resume && !_hostDebugArmed ? int.MaxValue : 1;
             if (debugStep)
             {
                 _stepFrom = _rip;
@@ -683,7 +686,7 @@ public sealed unsafe partial class Cpu
     /// <summary>Re-derives the TLB privilege key after CPL or the implicit-access state changed.</summary>
     private void UpdateTlbKey() =>
         _tlbKey = (_cpl == 3 && !_implicitAccess ? TlbUserKey | AlignmentKey() : 0) | ((ulong)_paging.Pcid << TlbPcidShift)
-                  | (_dataBpArmed ? TlbBreakpointKey : 0);
+                  | (_dataBpArmed || _hostWatchArmed ? TlbBreakpointKey : 0);
     private const ulong TlbUserKey = 1UL << 62;
 
     // Alignment checking active (CR0.AM, RFLAGS.AC, CPL 3, not an implicit supervisor access; SDM Vol. 3A
@@ -809,6 +812,7 @@ public sealed unsafe partial class Cpu
         if (Misaligned(lin, size)) return false;
         lin &= _linMask;
         if (_dataBpArmed) DataBreakpointCheck(lin, size, access == Access.Write);
+        if (_hostWatchArmed) HostWatchCheck(lin, size, read: true, write: access == Access.Write);
         ulong end = (lin + (ulong)size - 1) & _linMask;
         if ((end >> 12) != (lin >> 12))
         {
@@ -833,6 +837,7 @@ public sealed unsafe partial class Cpu
         if (Misaligned(lin, size)) return false;
         lin &= _linMask;
         if (_dataBpArmed) DataBreakpointCheck(lin, size, true);
+        if (_hostWatchArmed) HostWatchCheck(lin, size, read: false, write: true);
         ulong end = (lin + (ulong)size - 1) & _linMask;
         if ((end >> 12) != (lin >> 12))
         {

@@ -25,6 +25,10 @@ public enum StopReason
     Cancelled,
     /// <summary>The run's wall-clock budget (<see cref="RunLimits.MaxWallTime"/>) was spent; RIP is at an instruction boundary as for <see cref="Cancelled"/>.</summary>
     WallClockLimit,
+    /// <summary>RIP reached a host breakpoint (<see cref="Cpu.AddHostBreakpoint"/>); the instruction there has not executed.</summary>
+    Breakpoint,
+    /// <summary>An instruction's data access touched a host watchpoint (<see cref="Cpu.AddHostWatchpoint"/>); it has retired, and <see cref="Cpu.LastWatchpoint"/> says which.</summary>
+    Watchpoint,
 }
 
 /// <summary>An exception raised by the guest (SDM Vol. 3A, 6.3).</summary>

@@ -38,40 +38,10 @@ public class CompiledCKernelTests
     /// <summary>The C sources, copied next to the test assembly by the project file (a CI build maps source paths to /_/).</summary>
     private static string SourceDir() => Path.Combine(AppContext.BaseDirectory, "CKernel");
 
-    private static readonly object GccLock = new();
-    private static bool _installTried;
+    private static (int Code, string Out, string Err) Sh(string file, string args, string? cwd = null) => HostTools.Sh(file, args, cwd);
 
-    private static (int Code, string Out, string Err) Sh(string file, string args, string? cwd = null)
-    {
-        var psi = new ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = cwd ?? "" };
-        using var p = Process.Start(psi)!;
-        var so = p.StandardOutput.ReadToEndAsync();
-        var se = p.StandardError.ReadToEndAsync();
-        p.WaitForExit();
-        return (p.ExitCode, so.Result, se.Result);
-    }
-
-    private static bool Has(string tool)
-    {
-        try { return Sh("sh", $"-c \"command -v {tool}\"").Code == 0; }
-        catch (System.ComponentModel.Win32Exception) { return false; }
-    }
-
-    /// <summary>gcc, ld and objcopy, installed once with apt-get when gcc is missing and the test runs as root.</summary>
-    private static void EnsureToolchain()
-    {
-        lock (GccLock)
-        {
-            if (Has("gcc") && Has("ld") && Has("objcopy")) return;
-            if (!_installTried && Environment.UserName == "root")
-            {
-                _installTried = true;
-                Sh("apt-get", "update");
-                Sh("apt-get", "install -y gcc");
-            }
-            Assert.True(Has("gcc") && Has("ld") && Has("objcopy"), "gcc/binutils are not installed and could not be installed (needs root and apt-get)");
-        }
-    }
+    /// <summary>gcc, ld and objcopy, installed once with apt-get when missing and the test runs as root.</summary>
+    private static void EnsureToolchain() => HostTools.Ensure("gcc", "gcc", "ld", "objcopy");
 
     private static void Run(string what, string file, string args, string cwd)
     {
