@@ -397,4 +397,34 @@ public class GdbStubTests
         Assert.Equal(StopReason.InstructionLimit, m.Run(RunLimits.Instructions(30)).Reason);
         Assert.Throws<ArgumentOutOfRangeException>(() => m.Cpu.AddHostWatchpoint(0x2000, 0, WatchKind.Write));
     }
+
+    [Fact]
+    public void VtxRunWaitsForGdbAndRunsOnAfterDetach()
+    {
+        // A flat image: two NOPs, then mov al, 5; out 0xF4, al (exit code 11).
+        string path = Path.Combine(Path.GetTempPath(), $"vtx-gdb-{Guid.NewGuid():N}.bin");
+        File.WriteAllBytes(path, [0x90, 0x90, 0xB0, 0x05, 0xE6, 0xF4]);
+        var probe = new TcpListener(System.Net.IPAddress.Loopback, 0);
+        probe.Start();
+        int port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+        probe.Stop();
+        int code = -1;
+        var diag = new StringWriter();
+        var runner = new Thread(() => code = Vtx.Run.Runner.Run([path, "--flat", "0x1000", "--gdb", port.ToString(CultureInfo.InvariantCulture)], new StringWriter(), TextWriter.Synchronized(diag)));
+        runner.Start();
+        RspClient? c = null;
+        for (int i = 0; i < 200 && c is null; i++)
+        {
+            try { c = new RspClient(port); }
+            catch (SocketException) { Thread.Sleep(50); }
+        }
+        Assert.NotNull(c);
+        Assert.Equal("T05thread:1;", c.Ask("s"));
+        Assert.Equal("OK", c.Ask("D"));
+        c.Dispose();
+        Assert.True(runner.Join(20_000), "Vtx.Run did not finish");
+        File.Delete(path);
+        Assert.Equal((5 << 1) | 1, code);
+        Assert.Contains($"waiting for gdb on 127.0.0.1:{port}", diag.ToString(), StringComparison.Ordinal);
+    }
 }

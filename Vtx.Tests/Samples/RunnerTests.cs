@@ -38,6 +38,9 @@ public class RunnerTests
         { ["IMG", "--max-cycles", "0xZZ"], "--max-cycles '0xZZ': not an unsigned" },
         { ["IMG", "--flat", "123456789012345678901234567890"], "--flat '123456789012345678901234567890': not an unsigned" },
         { ["IMG", "--bogus"], "unexpected argument '--bogus'" },
+        { ["IMG", "--gdb", "0"], "--gdb '0': not a TCP port (1-65535)" },
+        { ["IMG", "--gdb", "65536"], "--gdb '65536': not a TCP port (1-65535)" },
+        { ["IMG", "--gdb"], "--gdb needs a value" },
         { ["IMG", "IMG"], "unexpected argument" },
         { [], "no image given" },
     };

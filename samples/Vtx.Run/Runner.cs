@@ -11,13 +11,15 @@ public static class Runner
 {
     public const string Usage =
         "usage: Vtx.Run <image> [--ram MiB (1-2047, default 128)] [--max-instructions N] [--max-cycles N] [--flat ADDR]\n" +
-        "               [--trace-events] [--vmx-trace FILE] [--cmdline \"args\"]\n" +
+        "               [--trace-events] [--vmx-trace FILE] [--cmdline \"args\"] [--gdb PORT]\n" +
         "  --vmx-trace writes every VM entry and exit as one JSON object per line (- = stderr).\n" +
+        "  --gdb PORT waits for gdb on 127.0.0.1:PORT before the first instruction (gdb: target remote :PORT);\n" +
+        "  after gdb detaches the run goes on with the limits; 'kill' from gdb ends it with status 6.\n" +
         "  Multiboot kernels and ELF files are detected; --flat ADDR loads a raw image at ADDR and\n" +
         "  enters it there in 32-bit flat protected mode.\n" +
         "exit status: the guest's debug-exit code ((v << 1) | 1 for a write of v to port 0xF4);\n" +
         "  2 usage or image error, 3 halted with nothing to wake it, 4 triple fault (shutdown),\n" +
-        "  5 instruction or cycle limit reached.";
+        "  5 instruction or cycle limit reached, 6 killed from gdb.";
 
     public static int Main(string[] args) => Run(args, Console.Out, Console.Error);
 
@@ -30,6 +32,7 @@ public static class Runner
         bool trace = false;
         string? vmxTrace = null;
         string cmdline = "";
+        int? gdbPort = null;
         try
         {
             for (int i = 0; i < args.Length; i++)
@@ -45,6 +48,7 @@ public static class Runner
                     case "--trace-events": trace = true; break;
                     case "--vmx-trace": vmxTrace = Next(); break;
                     case "--cmdline": cmdline = Next(); break;
+                    case "--gdb": gdbPort = ParsePort(Next()); break;
                     case "-h" or "--help": output.WriteLine(Usage); return 0;
                     default:
                         if (a.StartsWith('-') || path is not null) throw new ArgumentException($"unexpected argument '{a}'");
@@ -120,6 +124,19 @@ public static class Runner
                 return 2;
             }
         }
+        if (gdbPort is int port)
+        {
+            var stub = new Debugging.GdbStub(m) { Log = diagnostics };
+            Debugging.GdbSessionEnd end;
+            try { end = stub.ServeTcp(port, p => diagnostics.WriteLine($"Vtx.Run: waiting for gdb on 127.0.0.1:{p} (gdb: target remote :{p})")); }
+            catch (System.Net.Sockets.SocketException e)
+            {
+                diagnostics.WriteLine($"Vtx.Run: --gdb {port}: cannot listen: {e.Message}");
+                return 2;
+            }
+            if (end == Debugging.GdbSessionEnd.Killed) { output.Flush(); diagnostics.WriteLine("Vtx.Run: killed from gdb"); return 6; }
+            if (end == Debugging.GdbSessionEnd.Exited) { output.Flush(); return m.DebugExit.ExitCode ?? 0; }
+        }
         var r = m.Run(new RunLimits { MaxInstructions = maxInstructions, MaxCycles = maxCycles });
         vmxFile?.Dispose();
         output.Flush();
@@ -152,6 +169,14 @@ public static class Runner
             : ulong.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out v);
         if (!ok) throw new ArgumentException($"{option} '{s}': not an unsigned decimal or 0x-prefixed hexadecimal number below 2^64");
         return v;
+    }
+
+    /// <summary>A TCP port for --gdb: 1 to 65535.</summary>
+    private static int ParsePort(string s)
+    {
+        if (!int.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out int port) || port is < 1 or > 65535)
+            throw new ArgumentException($"--gdb '{s}': not a TCP port (1-65535)");
+        return port;
     }
 
     /// <summary>The RAM size in MiB: 1 to <see cref="MachineOptions.MaxMemoryMiB"/>.</summary>
