@@ -12,7 +12,10 @@ public static class Runner
     public const string Usage =
         "usage: Vtx.Run <image> [--ram MiB (1-2047, default 128)] [--max-instructions N] [--max-cycles N] [--flat ADDR]\n" +
         "               [--trace-events] [--vmx-trace FILE] [--cmdline \"args\"] [--gdb PORT]\n" +
+        "               [--timeline FILE]\n" +
         "  --vmx-trace writes every VM entry and exit as one JSON object per line (- = stderr).\n" +
+        "  --timeline FILE writes the run's VM entries, exits and events: FILE.html is a page for a browser,\n" +
+        "  any other name gets trace-event JSON for Perfetto (ui.perfetto.dev) or chrome://tracing.\n" +
         "  --gdb PORT waits for gdb on 127.0.0.1:PORT before the first instruction (gdb: target remote :PORT);\n" +
         "  after gdb detaches the run goes on with the limits; 'kill' from gdb ends it with status 6.\n" +
         "  Multiboot kernels and ELF files are detected; --flat ADDR loads a raw image at ADDR and\n" +
@@ -33,6 +36,7 @@ public static class Runner
         string? vmxTrace = null;
         string cmdline = "";
         int? gdbPort = null;
+        string? timeline = null;
         try
         {
             for (int i = 0; i < args.Length; i++)
@@ -49,6 +53,7 @@ public static class Runner
                     case "--vmx-trace": vmxTrace = Next(); break;
                     case "--cmdline": cmdline = Next(); break;
                     case "--gdb": gdbPort = ParsePort(Next()); break;
+                    case "--timeline": timeline = Next(); break;
                     case "-h" or "--help": output.WriteLine(Usage); return 0;
                     default:
                         if (a.StartsWith('-') || path is not null) throw new ArgumentException($"unexpected argument '{a}'");
@@ -124,6 +129,18 @@ public static class Runner
                 return 2;
             }
         }
+        Tracing.TimelineRecorder? recorder = null;
+        if (timeline is not null)
+        {
+            try { recorder = Tracing.TimelineRecorder.ToFile(timeline, $"Vtx.Run {Path.GetFileName(path)}"); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+            {
+                diagnostics.WriteLine($"Vtx.Run: --timeline {timeline}: cannot write: {e.Message}");
+                return 2;
+            }
+            recorder.Attach(m.Cpu);
+        }
+        using var closeTimeline = recorder;
         if (gdbPort is int port)
         {
             var stub = new Debugging.GdbStub(m) { Log = diagnostics };
@@ -139,6 +156,7 @@ public static class Runner
         }
         var r = m.Run(new RunLimits { MaxInstructions = maxInstructions, MaxCycles = maxCycles });
         vmxFile?.Dispose();
+        recorder?.Dispose();
         output.Flush();
         diagnostics.WriteLine($"Vtx.Run: {r}");
         return r.Reason switch

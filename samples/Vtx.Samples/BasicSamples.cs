@@ -39,7 +39,7 @@ public sealed class FibSample : Sample
 
         (ulong rax, RunResult r) RunOnce()
         {
-            var m = new Machine(new MachineOptions { MemoryMiB = 1 });
+            var m = Sample.NewMachine(new MachineOptions { MemoryMiB = 1 });
             m.WriteMemory(code, bytes);
             m.Cpu.Rip = code;
             m.Cpu[Gpr.Rsp] = 0x8_0000;
@@ -80,7 +80,7 @@ public sealed class SelfModifyingCodeSample : Sample
             a.jnz(loop);
             a.hlt();
         }, code);
-        var m = new Machine(new MachineOptions { MemoryMiB = 1 });
+        var m = Sample.NewMachine(new MachineOptions { MemoryMiB = 1 });
         m.WriteMemory(code, bytes);
         m.Cpu.Rip = code;
         m.Cpu[Gpr.Rsp] = 0x8_0000;
@@ -109,7 +109,7 @@ public sealed class DivideErrorSample : Sample
             a.div(rcx);
             a.hlt();
         }, code);
-        var m = new Machine(new MachineOptions { MemoryMiB = 1 });
+        var m = Sample.NewMachine(new MachineOptions { MemoryMiB = 1 });
         m.WriteMemory(code, bytes);
         m.Cpu.Rip = code;
         var r = m.Run(RunLimits.Instructions(100));

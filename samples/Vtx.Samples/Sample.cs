@@ -18,6 +18,23 @@ public abstract class Sample
     /// <summary>Runs the sample, writing its trace to <paramref name="trace"/>; returns the one-line answer.</summary>
     public abstract string Run(TextWriter trace);
 
+    /// <summary>
+    /// Called with every machine a sample run on this thread creates, before it runs (e.g. to attach a
+    /// timeline recorder: <c>--timeline DIR</c>); null for none. Per thread, so samples run in parallel
+    /// (as the test suite does) do not see each other's hooks.
+    /// </summary>
+    public static Action<Machine>? MachineCreated { get => _machineCreated; set => _machineCreated = value; }
+
+    [ThreadStatic] private static Action<Machine>? _machineCreated;
+
+    /// <summary>Creates a machine for a sample and reports it to <see cref="MachineCreated"/>.</summary>
+    public static Machine NewMachine(MachineOptions options)
+    {
+        var m = new Machine(options);
+        MachineCreated?.Invoke(m);
+        return m;
+    }
+
     /// <summary>All samples, in the order the runner shows them.</summary>
     public static IReadOnlyList<Sample> All { get; } = new Sample[]
     {

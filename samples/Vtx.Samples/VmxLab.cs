@@ -252,7 +252,7 @@ public sealed class VmxLab
     internal VmxLab(TextWriter trace)
     {
         _trace = trace;
-        M = new Machine(new MachineOptions { MemoryMiB = 2 });
+        M = Sample.NewMachine(new MachineOptions { MemoryMiB = 2 });
         BootLongMode();
     }
 
@@ -321,8 +321,8 @@ public sealed class VmxLab
             _hvLog.Add(msg);
             Trace(Cpu.Cycles, "hypervisor", msg);
         };
-        Cpu.VmxTransitionObserved = OnTransition;
-        Cpu.EventDelivered = OnEvent;
+        Cpu.VmxTransitionObserved += OnTransition; // chained: a timeline recorder may already observe
+        Cpu.EventDelivered += OnEvent;
         var r = M.Run(RunLimits.Instructions(2_000_000));
         if (r.Reason != StopReason.DebugExit || r.ExitCode != 1)
             Trace(Cpu.Cycles, "STOP", $"{r} host-fault-vector={R64(HvHostFault) & 0xFFFF_FFFF} last-entry-failure={Cpu.LastVmEntryFailure}");
