@@ -1,7 +1,6 @@
 using Vtx.Memory;
 using Vtx.Memory.Paging;
 using Vtx.Vmx;
-using static Vtx.Vmx.VmEntryCheckClass;
 
 namespace Vtx;
 
@@ -22,10 +21,10 @@ public sealed partial class Cpu
                 pdptes = new PaePdptes(F(VmcsField.GuestPdpte0), F(VmcsField.GuestPdpte1), F(VmcsField.GuestPdpte2), F(VmcsField.GuestPdpte3));
                 foreach (var pf in GuestPdpteFields)
                     if (PaePdptes.HasReservedBits(F(pf), Model.PhysicalAddressBits))
-                        return GFail("guest.pdpte-fields", pf, F(pf), "26.3.1.6", "with EPT, a present guest PDPTE field sets a reserved bit", 2);
+                        return GFail(VmEntryChecks.GuestPdpteFields, pf, F(pf), "with EPT, a present guest PDPTE field sets a reserved bit", 2);
             }
             else if (!PageWalker.LoadPdptes(new PhysicalMemoryAccess(_mem), cr3, Model.PhysicalAddressBits, out pdptes))
-                return GFail("guest.pdptes", VmcsField.GuestCr3, cr3, "26.3.1.6", "a present PDPTE referenced by guest CR3 sets a reserved bit", 2);
+                return GFail(VmEntryChecks.GuestPdptes, VmcsField.GuestCr3, cr3, "a present PDPTE referenced by guest CR3 sets a reserved bit", 2);
         }
         return true;
     }

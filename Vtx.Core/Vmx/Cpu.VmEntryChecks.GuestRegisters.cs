@@ -1,5 +1,4 @@
 using Vtx.Vmx;
-using static Vtx.Vmx.VmEntryCheckClass;
 
 namespace Vtx;
 
@@ -11,29 +10,28 @@ public sealed partial class Cpu
         uint entry = s.Entry;
         bool ia32e = s.Ia32e, unrestricted = s.Unrestricted;
         ulong cr0 = s.Cr0, cr3 = s.Cr3, cr4 = s.Cr4;
-        const string s1 = "26.3.1.1";
         ulong cr0Check = unrestricted ? cr0 | Cr0.PE | Cr0.PG : cr0;
-        if (!Cr0FixedOk(cr0Check)) return GFail("guest.cr0.fixed-bits", VmcsField.GuestCr0, cr0, s1, "guest CR0 must obey IA32_VMX_CR0_FIXED0/FIXED1 (PE and PG exempt with unrestricted guest)");
-        if ((cr0 & Cr0.PG) != 0 && (cr0 & Cr0.PE) == 0) return GFail("guest.cr0.pg-needs-pe", VmcsField.GuestCr0, cr0, s1, "guest CR0.PG = 1 requires CR0.PE = 1");
-        if (!Cr4FixedOk(cr4)) return GFail("guest.cr4.fixed-bits", VmcsField.GuestCr4, cr4, s1, "guest CR4 must obey IA32_VMX_CR4_FIXED0/FIXED1");
-        if ((cr4 & Cr4.CET) != 0 && (cr0 & Cr0.WP) == 0) return GFail("guest.cr4.cet-needs-wp", VmcsField.GuestCr4, cr4, s1, "CR4.CET = 1 requires CR0.WP = 1");
+        if (!Cr0FixedOk(cr0Check)) return GFail(VmEntryChecks.GuestCr0FixedBits, VmcsField.GuestCr0, cr0, "guest CR0 must obey IA32_VMX_CR0_FIXED0/FIXED1 (PE and PG exempt with unrestricted guest)");
+        if ((cr0 & Cr0.PG) != 0 && (cr0 & Cr0.PE) == 0) return GFail(VmEntryChecks.GuestCr0PgNeedsPe, VmcsField.GuestCr0, cr0, "guest CR0.PG = 1 requires CR0.PE = 1");
+        if (!Cr4FixedOk(cr4)) return GFail(VmEntryChecks.GuestCr4FixedBits, VmcsField.GuestCr4, cr4, "guest CR4 must obey IA32_VMX_CR4_FIXED0/FIXED1");
+        if ((cr4 & Cr4.CET) != 0 && (cr0 & Cr0.WP) == 0) return GFail(VmEntryChecks.GuestCr4CetNeedsWp, VmcsField.GuestCr4, cr4, "CR4.CET = 1 requires CR0.WP = 1");
         if ((entry & EntryControls.LoadDebugControls) != 0 && (F(VmcsField.GuestDr7) >> 32) != 0)
-            return GFail("guest.dr7.upper", VmcsField.GuestDr7, F(VmcsField.GuestDr7), s1, "with \"load debug controls\" DR7 bits 63:32 must be 0");
+            return GFail(VmEntryChecks.GuestDr7Upper, VmcsField.GuestDr7, F(VmcsField.GuestDr7), "with \"load debug controls\" DR7 bits 63:32 must be 0");
         if ((entry & EntryControls.LoadDebugControls) != 0 && (F(VmcsField.GuestDebugCtl) & ~DebugCtlSupported) != 0)
-            return GFail("guest.debugctl.reserved", VmcsField.GuestDebugCtl, F(VmcsField.GuestDebugCtl), s1, "with \"load debug controls\" the IA32_DEBUGCTL bits this processor reserves must be 0");
-        if (ia32e && ((cr0 & Cr0.PG) == 0 || (cr4 & Cr4.PAE) == 0)) return GFail("guest.ia32e.paging", VmcsField.GuestCr4, cr4, s1, "an IA-32e mode guest needs CR0.PG = 1 and CR4.PAE = 1");
-        if (!ia32e && (cr4 & Cr4.PCIDE) != 0) return GFail("guest.cr4.pcide", VmcsField.GuestCr4, cr4, s1, "CR4.PCIDE must be 0 unless the guest is in IA-32e mode");
-        if (!PhysOk(cr3)) return GFail("guest.cr3.width", VmcsField.GuestCr3, cr3, s1, "guest CR3 must not set bits at or above MAXPHYADDR");
-        if (!IsCanonicalLoad(F(VmcsField.GuestSysenterEsp))) return GFail("guest.sysenter-esp.canonical", VmcsField.GuestSysenterEsp, F(VmcsField.GuestSysenterEsp), s1, "guest IA32_SYSENTER_ESP must be canonical");
-        if (!IsCanonicalLoad(F(VmcsField.GuestSysenterEip))) return GFail("guest.sysenter-eip.canonical", VmcsField.GuestSysenterEip, F(VmcsField.GuestSysenterEip), s1, "guest IA32_SYSENTER_EIP must be canonical");
+            return GFail(VmEntryChecks.GuestDebugctlReserved, VmcsField.GuestDebugCtl, F(VmcsField.GuestDebugCtl), "with \"load debug controls\" the IA32_DEBUGCTL bits this processor reserves must be 0");
+        if (ia32e && ((cr0 & Cr0.PG) == 0 || (cr4 & Cr4.PAE) == 0)) return GFail(VmEntryChecks.GuestIa32ePaging, VmcsField.GuestCr4, cr4, "an IA-32e mode guest needs CR0.PG = 1 and CR4.PAE = 1");
+        if (!ia32e && (cr4 & Cr4.PCIDE) != 0) return GFail(VmEntryChecks.GuestCr4Pcide, VmcsField.GuestCr4, cr4, "CR4.PCIDE must be 0 unless the guest is in IA-32e mode");
+        if (!PhysOk(cr3)) return GFail(VmEntryChecks.GuestCr3Width, VmcsField.GuestCr3, cr3, "guest CR3 must not set bits at or above MAXPHYADDR");
+        if (!IsCanonicalLoad(F(VmcsField.GuestSysenterEsp))) return GFail(VmEntryChecks.GuestSysenterEspCanonical, VmcsField.GuestSysenterEsp, F(VmcsField.GuestSysenterEsp), "guest IA32_SYSENTER_ESP must be canonical");
+        if (!IsCanonicalLoad(F(VmcsField.GuestSysenterEip))) return GFail(VmEntryChecks.GuestSysenterEipCanonical, VmcsField.GuestSysenterEip, F(VmcsField.GuestSysenterEip), "guest IA32_SYSENTER_EIP must be canonical");
         if ((entry & EntryControls.LoadPat) != 0 && !ValidPat(F(VmcsField.GuestPat)))
-            return GFail("guest.pat", VmcsField.GuestPat, F(VmcsField.GuestPat), s1, "each guest IA32_PAT byte must be a valid memory type");
+            return GFail(VmEntryChecks.GuestPat, VmcsField.GuestPat, F(VmcsField.GuestPat), "each guest IA32_PAT byte must be a valid memory type");
         if ((entry & EntryControls.LoadEfer) != 0)
         {
             ulong efer = F(VmcsField.GuestEfer);
             bool lma = (efer & Efer.LMA) != 0;
             if ((efer & ~(Efer.SCE | Efer.LME | Efer.LMA | Efer.NXE)) != 0 || lma != ia32e || ((cr0 & Cr0.PG) != 0 && ((efer & Efer.LME) != 0) != lma))
-                return GFail("guest.efer", VmcsField.GuestEfer, efer, s1, "guest IA32_EFER reserved bits must be 0, LMA must equal \"IA-32e mode guest\", and with CR0.PG LME must equal LMA");
+                return GFail(VmEntryChecks.GuestEfer, VmcsField.GuestEfer, efer, "guest IA32_EFER reserved bits must be 0, LMA must equal \"IA-32e mode guest\", and with CR0.PG LME must equal LMA");
         }
         return true;
     }

@@ -1,5 +1,4 @@
 using Vtx.Vmx;
-using static Vtx.Vmx.VmEntryCheckClass;
 
 namespace Vtx;
 
@@ -12,15 +11,14 @@ public sealed partial class Cpu
         ulong cr0 = s.Cr0, rflags = s.Rflags;
         uint injType = s.InjectionType;
         var cs = s.Cs;
-        const string s4 = "26.3.1.4";
         ulong rip = F(VmcsField.GuestRip);
         bool code64 = ia32e && cs.Long;
-        if (!code64 && (rip >> 32) != 0) return GFail("guest.rip.upper", VmcsField.GuestRip, rip, s4, "RIP bits 63:32 must be 0 outside 64-bit mode");
-        if (code64 && !IsCanonicalLoad(rip)) return GFail("guest.rip.canonical", VmcsField.GuestRip, rip, s4, "RIP must be canonical in 64-bit mode");
-        if ((rflags & 0xFFFF_FFFF_FFC0_8028UL) != 0 || (rflags & 2) == 0) return GFail("guest.rflags.reserved", VmcsField.GuestRflags, rflags, s4, "RFLAGS bits 63:22, 15, 5, 3 must be 0 and bit 1 must be 1");
-        if (v86 && (ia32e || (cr0 & Cr0.PE) == 0)) return GFail("guest.rflags.vm", VmcsField.GuestRflags, rflags, s4, "RFLAGS.VM must be 0 in an IA-32e mode guest or with CR0.PE = 0");
+        if (!code64 && (rip >> 32) != 0) return GFail(VmEntryChecks.GuestRipUpper, VmcsField.GuestRip, rip, "RIP bits 63:32 must be 0 outside 64-bit mode");
+        if (code64 && !IsCanonicalLoad(rip)) return GFail(VmEntryChecks.GuestRipCanonical, VmcsField.GuestRip, rip, "RIP must be canonical in 64-bit mode");
+        if ((rflags & 0xFFFF_FFFF_FFC0_8028UL) != 0 || (rflags & 2) == 0) return GFail(VmEntryChecks.GuestRflagsReserved, VmcsField.GuestRflags, rflags, "RFLAGS bits 63:22, 15, 5, 3 must be 0 and bit 1 must be 1");
+        if (v86 && (ia32e || (cr0 & Cr0.PE) == 0)) return GFail(VmEntryChecks.GuestRflagsVm, VmcsField.GuestRflags, rflags, "RFLAGS.VM must be 0 in an IA-32e mode guest or with CR0.PE = 0");
         if (injecting && injType == 0 && (rflags & (ulong)RFlags.IF) == 0)
-            return GFail("guest.rflags.if-for-external-interrupt", VmcsField.GuestRflags, rflags, s4, "RFLAGS.IF must be 1 when injecting an external interrupt");
+            return GFail(VmEntryChecks.GuestRflagsIfForExternalInterrupt, VmcsField.GuestRflags, rflags, "RFLAGS.IF must be 1 when injecting an external interrupt");
         return true;
     }
 }

@@ -1,5 +1,4 @@
 using Vtx.Vmx;
-using static Vtx.Vmx.VmEntryCheckClass;
 
 namespace Vtx;
 
@@ -10,14 +9,13 @@ public sealed partial class Cpu
     {
         uint exit = (uint)F(VmcsField.VmExitControls);
         bool hostLong = (exit & ExitControls.HostAddressSpaceSize) != 0;
-        const string s3 = "26.2.3";
         foreach (var sf in HostSelectors)
-            if ((F(sf) & 7) != 0) return Fail(HostState, "host.selector.rpl-ti", sf, F(sf), s3, "host selectors must have RPL = 0 and TI = 0");
-        if (F(VmcsField.HostCsSelector) == 0) return Fail(HostState, "host.cs.nonzero", VmcsField.HostCsSelector, 0, s3, "the host CS selector must not be 0000h");
-        if (F(VmcsField.HostTrSelector) == 0) return Fail(HostState, "host.tr.nonzero", VmcsField.HostTrSelector, 0, s3, "the host TR selector must not be 0000h");
-        if (!hostLong && F(VmcsField.HostSsSelector) == 0) return Fail(HostState, "host.ss.nonzero", VmcsField.HostSsSelector, 0, s3, "the host SS selector must not be 0000h unless the host is 64-bit");
+            if ((F(sf) & 7) != 0) return Fail(VmEntryChecks.HostSelectorRplTi, sf, F(sf), "host selectors must have RPL = 0 and TI = 0");
+        if (F(VmcsField.HostCsSelector) == 0) return Fail(VmEntryChecks.HostCsNonzero, VmcsField.HostCsSelector, 0, "the host CS selector must not be 0000h");
+        if (F(VmcsField.HostTrSelector) == 0) return Fail(VmEntryChecks.HostTrNonzero, VmcsField.HostTrSelector, 0, "the host TR selector must not be 0000h");
+        if (!hostLong && F(VmcsField.HostSsSelector) == 0) return Fail(VmEntryChecks.HostSsNonzero, VmcsField.HostSsSelector, 0, "the host SS selector must not be 0000h unless the host is 64-bit");
         foreach (var bf in HostBases)
-            if (!IsCanonicalLoad(F(bf))) return Fail(HostState, "host.base.canonical", bf, F(bf), s3, "host FS, GS, GDTR, IDTR and TR bases must be canonical");
+            if (!IsCanonicalLoad(F(bf))) return Fail(VmEntryChecks.HostBaseCanonical, bf, F(bf), "host FS, GS, GDTR, IDTR and TR bases must be canonical");
         return true;
     }
 

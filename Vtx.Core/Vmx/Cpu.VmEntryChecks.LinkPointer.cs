@@ -1,5 +1,4 @@
 using Vtx.Vmx;
-using static Vtx.Vmx.VmEntryCheckClass;
 
 namespace Vtx;
 
@@ -10,14 +9,13 @@ public sealed partial class Cpu
     {
         var caps = Model.Vmx!;
         uint proc2 = s.Proc2;
-        const string s5 = "26.3.1.5";
         ulong link = F(VmcsField.VmcsLinkPointer);
         if (link != ulong.MaxValue)
         {
             bool shadowing = (proc2 & SecondaryProcessorBasedControls.VmcsShadowing) != 0;
             uint rev = (link & 0xFFF) == 0 && PhysOk(link) ? (uint)ReadPhysical(link, 4) : 0;
             if ((link & 0xFFF) != 0 || !PhysOk(link) || (rev & 0x7FFF_FFFF) != caps.RevisionId || ((rev >> 31) != 0) != shadowing || link == _currentVmcs)
-                return GFail("guest.vmcs-link-pointer", VmcsField.VmcsLinkPointer, link, s5, "the VMCS link pointer must be FFFFFFFF_FFFFFFFFh or name a 4-KiB aligned VMCS (shadow iff VMCS shadowing) other than the current one", 4);
+                return GFail(VmEntryChecks.GuestVmcsLinkPointer, VmcsField.VmcsLinkPointer, link, "the VMCS link pointer must be FFFFFFFF_FFFFFFFFh or name a 4-KiB aligned VMCS (shadow iff VMCS shadowing) other than the current one", 4);
         }
         return true;
     }

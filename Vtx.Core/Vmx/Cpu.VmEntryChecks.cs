@@ -1,7 +1,6 @@
 using Vtx.Memory;
 using Vtx.Memory.Paging;
 using Vtx.Vmx;
-using static Vtx.Vmx.VmEntryCheckClass;
 
 namespace Vtx;
 
@@ -34,9 +33,9 @@ public sealed partial class Cpu
     private ulong F(VmcsField f) => Vmcs.Read(f);
 
     /// <summary>Records the first failed check; returns false so callers can write <c>return Fail(...)</c>.</summary>
-    private bool Fail(VmEntryCheckClass cls, string check, VmcsField? field, ulong value, string section, string description, uint qualification = 0)
+    private bool Fail(VmEntryCheck check, VmcsField? field, ulong value, string description, uint qualification = 0)
     {
-        _entryFailure = new VmEntryFailure(cls, check, field, value, section, description, qualification);
+        _entryFailure = new VmEntryFailure(check.Class, check.Name, field, value, check.Section, description, qualification);
         return false;
     }
 
@@ -44,19 +43,19 @@ public sealed partial class Cpu
 
     private bool PageAlignedPhys(ulong pa) => (pa & 0xFFF) == 0 && PhysOk(pa);
 
-    private bool CheckPageField(VmcsField f, string check, string section, string what)
+    private bool CheckPageField(VmcsField f, VmEntryCheck check, string what)
     {
         ulong v = F(f);
-        return PageAlignedPhys(v) || Fail(ControlFields, check, f, v, section, what + " must be 4-KiB aligned and within MAXPHYADDR");
+        return PageAlignedPhys(v) || Fail(check, f, v, what + " must be 4-KiB aligned and within MAXPHYADDR");
     }
 
-    private bool CheckMsrArea(VmcsField address, VmcsField count, string check)
+    private bool CheckMsrArea(VmcsField address, VmcsField count, VmEntryCheck check)
     {
         ulong n = F(count);
         if (n == 0) return true;
         ulong a = F(address);
         if ((a & 0xF) != 0 || !PhysOk(a) || !PhysOk(a + 16 * n - 1))
-            return Fail(ControlFields, check, address, a, "26.2.1.2", "an MSR area's address must be 16-byte aligned and the whole list within MAXPHYADDR");
+            return Fail(check, address, a, "an MSR area's address must be 16-byte aligned and the whole list within MAXPHYADDR");
         return true;
     }
 
@@ -82,8 +81,8 @@ public sealed partial class Cpu
     private bool CheckHostState() =>
         CheckHostControlRegistersAndMsrs() && CheckHostSegmentAndDescriptorTableRegisters() && CheckHostAddressSpaceSize();
 
-    private bool GFail(string check, VmcsField field, ulong value, string section, string description, uint qualification = 0) =>
-        Fail(GuestState, check, field, value, section, description, qualification);
+    private bool GFail(VmEntryCheck check, VmcsField field, ulong value, string description, uint qualification = 0) =>
+        Fail(check, field, value, description, qualification);
 
     /// <summary>The guest state and controls several guest-state subsections read, read once per VM entry.</summary>
     private readonly struct GuestCheckState
