@@ -8,39 +8,52 @@ public sealed partial class Cpu
     private bool CheckGuestNonRegisterState(in GuestCheckState s)
     {
         var caps = Model.Vmx!;
-        uint pin = s.Pin, injInfo = s.InjectionInfo, injType = s.InjectionType;
-        bool injecting = s.Injecting;
+        uint pin = s.Pin;
+        var inj = s.Injection;
         ulong rflags = s.Rflags;
         var ss = s.Ss;
-        ulong activity = F(VmcsField.GuestActivityState);
-        bool activityOffered = activity switch { 0 => true, 1 => caps.ActivityHlt, 2 => caps.ActivityShutdown, 3 => caps.ActivityWaitForSipi, _ => false };
-        if (!activityOffered) return GFail(VmEntryChecks.GuestActivitySupported, VmcsField.GuestActivityState, activity, "the activity state must be 0..3 and offered by IA32_VMX_MISC[8:6]");
-        if (activity == 1 && ss.Dpl != 0) return GFail(VmEntryChecks.GuestActivityHltNeedsCpl0, VmcsField.GuestActivityState, activity, "the HLT activity state needs SS.DPL = 0");
-        ulong intr = F(VmcsField.GuestInterruptibilityState);
-        if ((intr & 3) != 0 && activity != 0) return GFail(VmEntryChecks.GuestActivityBlockingNeedsActive, VmcsField.GuestActivityState, activity, "blocking by STI or MOV SS requires the active state");
-        if (injecting)
+        var activity = (GuestActivity)(uint)F(VmcsField.GuestActivityState);
+        bool activityOffered = activity switch
         {
-            uint vec = injInfo & 0xFF;
+            GuestActivity.Active => true,
+            GuestActivity.Hlt => caps.ActivityHlt,
+            GuestActivity.Shutdown => caps.ActivityShutdown,
+            GuestActivity.WaitForSipi => caps.ActivityWaitForSipi,
+            _ => false,
+        };
+        if (!activityOffered) return GFail(VmEntryChecks.GuestActivitySupported, VmcsField.GuestActivityState, (ulong)activity, "the activity state must be 0..3 and offered by IA32_VMX_MISC[8:6]");
+        if (activity == GuestActivity.Hlt && ss.Dpl != 0) return GFail(VmEntryChecks.GuestActivityHltNeedsCpl0, VmcsField.GuestActivityState, (ulong)activity, "the HLT activity state needs SS.DPL = 0");
+        var intr = (Interruptibility)(uint)F(VmcsField.GuestInterruptibilityState);
+        bool shadow = (intr & Interruptibility.StiOrMovSs) != 0;
+        if (shadow && activity != GuestActivity.Active) return GFail(VmEntryChecks.GuestActivityBlockingNeedsActive, VmcsField.GuestActivityState, (ulong)activity, "blocking by STI or MOV SS requires the active state");
+        if (inj.Valid)
+        {
+            int type = inj.Type;
+            byte vec = inj.Vector;
             bool allowed = activity switch
             {
-                0 => true,
-                1 => injType is 0 or 2 || (injType == 3 && vec is 1 or 18) || (injType == 7 && vec == 0),
-                2 => injType == 2 || (injType == 3 && vec == 18),
+                GuestActivity.Active => true,
+                GuestActivity.Hlt => type is (int)EventKind.ExternalInterrupt or (int)EventKind.Nmi
+                    || (type == (int)EventKind.HardwareException && vec is 1 or 18) || (type == Vtx.Vmx.InterruptionInfo.OtherEventType && vec == 0),
+                GuestActivity.Shutdown => type == (int)EventKind.Nmi || (type == (int)EventKind.HardwareException && vec == 18),
                 _ => false,
             };
-            if (!allowed) return GFail(VmEntryChecks.GuestActivityInjection, VmcsField.GuestActivityState, activity, "the event injected is not allowed in this activity state (HLT: interrupts, NMI, #DB, #MC, MTF; shutdown: NMI, #MC; wait-for-SIPI: none)");
+            if (!allowed) return GFail(VmEntryChecks.GuestActivityInjection, VmcsField.GuestActivityState, (ulong)activity, "the event injected is not allowed in this activity state (HLT: interrupts, NMI, #DB, #MC, MTF; shutdown: NMI, #MC; wait-for-SIPI: none)");
         }
-        if ((intr & ~0xFUL) != 0) return GFail(VmEntryChecks.GuestInterruptibilityReserved, VmcsField.GuestInterruptibilityState, intr, "interruptibility bits 31:4 must be 0 (no SGX)");
-        if ((intr & 3) == 3) return GFail(VmEntryChecks.GuestInterruptibilityStiAndMovSs, VmcsField.GuestInterruptibilityState, intr, "blocking by STI and by MOV SS cannot both be set");
-        if ((intr & 1) != 0 && (rflags & (ulong)RFlags.IF) == 0) return GFail(VmEntryChecks.GuestInterruptibilityStiNeedsIf, VmcsField.GuestInterruptibilityState, intr, "blocking by STI requires RFLAGS.IF = 1");
-        if (injecting && injType == 0 && (intr & 3) != 0) return GFail(VmEntryChecks.GuestInterruptibilityExternalInterruptInjection, VmcsField.GuestInterruptibilityState, intr, "injecting an external interrupt requires no blocking by STI or MOV SS");
-        if (injecting && injType == 2 && (intr & 2) != 0) return GFail(VmEntryChecks.GuestInterruptibilityNmiInjectionMovSs, VmcsField.GuestInterruptibilityState, intr, "injecting an NMI requires no blocking by MOV SS");
-        if ((intr & 4) != 0) return GFail(VmEntryChecks.GuestInterruptibilitySmi, VmcsField.GuestInterruptibilityState, intr, "blocking by SMI must be 0 outside SMM");
-        if (injecting && injType == 2 && (pin & PinBasedControls.VirtualNmis) != 0 && (intr & 8) != 0)
-            return GFail(VmEntryChecks.GuestInterruptibilityNmiInjectionVirtualNmiBlocking, VmcsField.GuestInterruptibilityState, intr, "with virtual NMIs, injecting an NMI requires no virtual-NMI blocking");
+        bool injectingInterrupt = inj.Valid && inj.Type == (int)EventKind.ExternalInterrupt;
+        bool injectingNmi = inj.Valid && inj.Type == (int)EventKind.Nmi;
+        const Interruptibility defined = Interruptibility.BlockingBySti | Interruptibility.BlockingByMovSs | Interruptibility.BlockingBySmi | Interruptibility.BlockingByNmi;
+        if ((intr & ~defined) != 0) return GFail(VmEntryChecks.GuestInterruptibilityReserved, VmcsField.GuestInterruptibilityState, (ulong)intr, "interruptibility bits 31:4 must be 0 (no SGX)");
+        if ((intr & Interruptibility.StiOrMovSs) == Interruptibility.StiOrMovSs) return GFail(VmEntryChecks.GuestInterruptibilityStiAndMovSs, VmcsField.GuestInterruptibilityState, (ulong)intr, "blocking by STI and by MOV SS cannot both be set");
+        if ((intr & Interruptibility.BlockingBySti) != 0 && (rflags & (ulong)RFlags.IF) == 0) return GFail(VmEntryChecks.GuestInterruptibilityStiNeedsIf, VmcsField.GuestInterruptibilityState, (ulong)intr, "blocking by STI requires RFLAGS.IF = 1");
+        if (injectingInterrupt && shadow) return GFail(VmEntryChecks.GuestInterruptibilityExternalInterruptInjection, VmcsField.GuestInterruptibilityState, (ulong)intr, "injecting an external interrupt requires no blocking by STI or MOV SS");
+        if (injectingNmi && (intr & Interruptibility.BlockingByMovSs) != 0) return GFail(VmEntryChecks.GuestInterruptibilityNmiInjectionMovSs, VmcsField.GuestInterruptibilityState, (ulong)intr, "injecting an NMI requires no blocking by MOV SS");
+        if ((intr & Interruptibility.BlockingBySmi) != 0) return GFail(VmEntryChecks.GuestInterruptibilitySmi, VmcsField.GuestInterruptibilityState, (ulong)intr, "blocking by SMI must be 0 outside SMM");
+        if (injectingNmi && (pin & PinBasedControls.VirtualNmis) != 0 && (intr & Interruptibility.BlockingByNmi) != 0)
+            return GFail(VmEntryChecks.GuestInterruptibilityNmiInjectionVirtualNmiBlocking, VmcsField.GuestInterruptibilityState, (ulong)intr, "with virtual NMIs, injecting an NMI requires no virtual-NMI blocking");
         ulong pdbg = F(VmcsField.GuestPendingDebugExceptions);
         if ((pdbg & ~0x1_500FUL) != 0) return GFail(VmEntryChecks.GuestPendingDebugReserved, VmcsField.GuestPendingDebugExceptions, pdbg, "pending debug exceptions bits 11:4, 13, 15 and 63:17 must be 0");
-        if ((intr & 3) != 0 || activity == 1)
+        if (shadow || activity == GuestActivity.Hlt)
         {
             bool tf = (rflags & (ulong)RFlags.TF) != 0, btf = (F(VmcsField.GuestDebugCtl) & 2) != 0;
             bool bs = (pdbg & 0x4000) != 0;

@@ -99,9 +99,7 @@ public sealed partial class Cpu
         public ulong Rflags { get; init; }
         public SegmentCache Cs { get; init; }
         public SegmentCache Ss { get; init; }
-        public uint InjectionInfo { get; init; }
-        public bool Injecting => (InjectionInfo & 0x8000_0000) != 0;
-        public uint InjectionType => (InjectionInfo >> 8) & 7;
+        public InterruptionInfo Injection { get; init; }
     }
 
     /// <summary>Checks on the guest-state area (SDM Vol. 3C, 26.3.1), subsection by subsection in the SDM's order: a failure is a VM-entry failure with exit reason 33.</summary>
@@ -126,7 +124,7 @@ public sealed partial class Cpu
             Rflags = rflags,
             Cs = new SegmentCache((ushort)F(VmcsField.GuestCsSelector), F(VmcsField.GuestCsBase), (uint)F(VmcsField.GuestCsLimit), (uint)F(VmcsField.GuestCsAccessRights)),
             Ss = new SegmentCache((ushort)F(VmcsField.GuestSsSelector), F(VmcsField.GuestSsBase), (uint)F(VmcsField.GuestSsLimit), (uint)F(VmcsField.GuestSsAccessRights)),
-            InjectionInfo = (uint)F(VmcsField.VmEntryInterruptionInformation),
+            Injection = new InterruptionInfo((uint)F(VmcsField.VmEntryInterruptionInformation)),
         };
         return CheckGuestControlRegistersAndMsrs(in s)
             && CheckGuestSegmentRegisters(in s)
