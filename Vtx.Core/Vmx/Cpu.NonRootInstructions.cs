@@ -24,7 +24,6 @@ public sealed partial class Cpu
     // capabilities, so VMREAD/VMWRITE always exit. PAUSE-loop exiting and the TPR shadow for MOV CR8
     // are handled with PAUSE exiting and MOV CR8 below.
 
-    private const uint CrAccessMovTo = 0, CrAccessMovFrom = 1, CrAccessClts = 2, CrAccessLmsw = 3;
 
     // ------------------------------------------------------------------ exit-information encodings
 
@@ -101,7 +100,7 @@ public sealed partial class Cpu
     private ulong Cr4AsRead => _nonRoot ? (_cr4 & ~_nr.Cr4Mask) | (_nr.Cr4Shadow & _nr.Cr4Mask) : _cr4;
 
     /// <summary>Exit qualification for control-register accesses (SDM Vol. 3C, Table 27-3; VMX.md 9.3.1).</summary>
-    private static ulong CrQualification(int cr, uint access, int gpr) => (uint)(cr & 15) | access << 4 | (uint)(gpr & 15) << 8;
+    private static ulong CrQualification(int cr, ControlRegisterAccessType access, int gpr) => ControlRegisterAccessQualification.Create(cr, access, gpr).Value;
 
     /// <summary>
     /// MOV to CR0/CR3/CR4/CR8 in non-root operation (after the CPL check; SDM Vol. 3C, 25.1.3):
@@ -130,7 +129,7 @@ public sealed partial class Cpu
             default:
                 return false; // CR2 never exits; other numbers raise #UD in the handler
         }
-        ExitForInstruction(ref d, VmxExitReason.ControlRegisterAccess, CrQualification(cr, CrAccessMovTo, d.Reg2));
+        ExitForInstruction(ref d, VmxExitReason.ControlRegisterAccess, CrQualification(cr, ControlRegisterAccessType.MovToCr, d.Reg2));
         return true;
     }
 
@@ -161,7 +160,7 @@ public sealed partial class Cpu
         };
         if (control != 0 && NrProc(control))
         {
-            ExitForInstruction(ref d, VmxExitReason.ControlRegisterAccess, CrQualification(d.Reg3, CrAccessMovFrom, d.Reg));
+            ExitForInstruction(ref d, VmxExitReason.ControlRegisterAccess, CrQualification(d.Reg3, ControlRegisterAccessType.MovFromCr, d.Reg));
             return;
         }
         if (!TryReadCr(d.Reg3, out ulong v)) return;
@@ -178,7 +177,7 @@ public sealed partial class Cpu
     private bool CltsIntercepted(ref DecodedInstruction d)
     {
         if ((_nr.Cr0Mask & Cr0.TS) == 0) return false;
-        if ((_nr.Cr0Shadow & Cr0.TS) != 0) ExitForInstruction(ref d, VmxExitReason.ControlRegisterAccess, CrQualification(0, CrAccessClts, 0));
+        if ((_nr.Cr0Shadow & Cr0.TS) != 0) ExitForInstruction(ref d, VmxExitReason.ControlRegisterAccess, CrQualification(0, ControlRegisterAccessType.Clts, 0));
         return true;
     }
 
@@ -199,7 +198,7 @@ public sealed partial class Cpu
             return false;
         }
         bool memory = (d.Flags & DecodedFlags.MemA) != 0;
-        ulong qual = CrQualification(0, CrAccessLmsw, 0) | (memory ? 1UL << 6 : 0) | (source & 0xFFFF) << 16;
+        ulong qual = ControlRegisterAccessQualification.Create(0, ControlRegisterAccessType.Lmsw, 0, memory, (ushort)source).Value;
         ExitForInstruction(ref d, VmxExitReason.ControlRegisterAccess, qual, guestLinear: memory ? lin : null);
         return true;
     }
@@ -212,7 +211,7 @@ public sealed partial class Cpu
     private bool MovDrExits(ref DecodedInstruction d, bool toDr)
     {
         if (!NrProc(PrimaryProcessorBasedControls.MovDrExiting) || d.Reg3 > 7) return false;
-        ulong qual = (uint)(d.Reg3 & 7) | (toDr ? 0UL : 1UL << 4) | (ulong)(uint)((toDr ? d.Reg2 : d.Reg) & 15) << 8;
+        ulong qual = DebugRegisterAccessQualification.Create(d.Reg3, !toDr, toDr ? d.Reg2 : d.Reg).Value;
         ExitForInstruction(ref d, VmxExitReason.MovDr, qual);
         return true;
     }
@@ -232,9 +231,7 @@ public sealed partial class Cpu
         if (NrProc(PrimaryProcessorBasedControls.UseIoBitmaps)) { if (!IoBitmapExits(port, size)) return false; }
         else if (!NrProc(PrimaryProcessorBasedControls.UnconditionalIoExiting)) return false;
         bool input = d.Op is Op.In or Op.Ins, str = d.Op is Op.Ins or Op.Outs;
-        ulong qual = (uint)(size - 1) | (input ? 1UL << 3 : 0UL) | (str ? 1UL << 4 : 0UL)
-                     | (str && (d.Flags & DecodedFlags.Rep) != 0 ? 1UL << 5 : 0UL)
-                     | ((d.Flags & DecodedFlags.ImmB) != 0 ? 1UL << 6 : 0UL) | (ulong)port << 16;
+        ulong qual = IoQualification.Create(size, input, str, str && (d.Flags & DecodedFlags.Rep) != 0, (d.Flags & DecodedFlags.ImmB) != 0, port).Value;
         ulong? lin = null;
         uint info = 0;
         if (str)
