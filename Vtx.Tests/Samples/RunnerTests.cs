@@ -28,9 +28,12 @@ public class RunnerTests
 
     public static TheoryData<string[], string> BadCommandLines => new()
     {
-        { ["IMG", "--ram", "0"], "--ram 0: RAM must be between 1 and 2047 MiB" },
-        { ["IMG", "--ram", "-1"], "--ram -1: RAM must be between 1 and 2047 MiB" },
-        { ["IMG", "--ram", "2048"], "--ram 2048: RAM must be between 1 and 2047 MiB" },
+        { ["IMG", "--ram", "0"], "--ram 0: RAM must be between 1 and 65536 MiB" },
+        { ["IMG", "--ram", "-1"], "--ram -1: RAM must be between 1 and 65536 MiB" },
+        { ["IMG", "--ram", "65537"], "--ram 65537: RAM must be between 1 and 65536 MiB" },
+        { ["IMG", "--ram", "65G"], "--ram 66560: RAM must be between 1 and 65536 MiB" },
+        { ["IMG", "--ram", "4X"], "--ram '4X': not a whole number of MiB (or of MiB/GiB with an M/G suffix)" },
+        { ["IMG", "--initrd"], "--initrd needs a value" },
         { ["IMG", "--ram", "99999999999"], "--ram '99999999999': not a whole number of MiB" },
         { ["IMG", "--ram", "lots"], "--ram 'lots': not a whole number of MiB" },
         { ["IMG", "--ram"], "--ram needs a value" },
