@@ -81,6 +81,29 @@ public class RunnerTests
         finally { File.Delete(path); }
     }
 
+    [Fact]
+    public void LinuxBzImage_BootsOnThePcPlatformWithInitrd_AndPowersOff()
+    {
+        // 64-bit entry: mov dx, 604h; mov ax, SLP_TYP 5 | SLP_EN; out dx, ax.
+        string kernel = TempFile(LinuxLoaderTests.BzImage([0x66, 0xBA, 0x04, 0x06, 0x66, 0xB8, 0x00, 0x34, 0x66, 0xEF, 0xF4]));
+        string initrd = TempFile(new byte[] { 1, 2, 3 });
+        string flat = TempFile(new byte[] { 0xF4 });
+        try
+        {
+            var (code, diag) = Run(kernel, "--ram", "4G", "--initrd", initrd, "--cmdline", "console=ttyS0");
+            Assert.Equal(0, code);
+            Assert.Contains("Linux bzImage (boot protocol 2.15)", diag);
+            Assert.Contains("PowerOff", diag);
+            (code, diag) = Run(kernel, "--initrd", initrd + ".missing");
+            Assert.Equal(2, code);
+            Assert.Contains("--initrd: cannot read", diag);
+            (code, diag) = Run(flat, "--flat", "0x1000", "--initrd", initrd);
+            Assert.Equal(2, code);
+            Assert.Contains("--initrd needs a Linux bzImage", diag);
+        }
+        finally { File.Delete(kernel); File.Delete(initrd); File.Delete(flat); }
+    }
+
     /// <summary>
     /// A multiboot kernel (address fields) linked at 0x8000 with bss to 0x9040 covers 0x9000: Vtx.Run
     /// boots it, the boot information going after it; the kernel checks the flags at EBX and exits.
