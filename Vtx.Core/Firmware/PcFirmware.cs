@@ -38,8 +38,8 @@ public readonly record struct FirmwareTables(ulong Rsdp, ulong Rsdt, ulong Xsdt,
 /// timer 608h (4, 32-bit: TMR_VAL_EXT); no GPE blocks; C2/C3 not offered (latencies above the
 /// limits); century in CMOS byte 32h; IAPC_BOOT_ARCH: legacy devices, no 8042, no VGA; flags
 /// WBINVD, PROC_C1, PWR_BUTTON and SLP_BUTTON (no fixed buttons), TMR_VAL_EXT, RESET_REG_SUP; reset
-/// register: I/O port CF9h, value 06h. 32- and 64-bit pointers to the FACS and DSDT are both given
-/// (equal). DSDT: the AML of <c>Name (_S5, Package () { 5, 5, 0, 0 })</c>, the S5 sleep type
+/// register: I/O port CF9h, value 06h. The FACS is given by X_FIRMWARE_CTRL only (FIRMWARE_CTRL 0,
+/// as the specification requires); the DSDT by both DSDT and X_DSDT (equal). DSDT: the AML of <c>Name (_S5, Package () { 5, 5, 0, 0 })</c>, the S5 sleep type
 /// <see cref="AcpiPm"/> powers off on. Every table's checksum makes its bytes sum to 0 mod 256.
 /// </para>
 /// <para>
@@ -161,7 +161,7 @@ public static class PcFirmware
             P8(off, space); P8(off + 1, bits); P8(off + 2, 0); P8(off + 3, access);
             W64(f, off + 4 - 36, address);
         }
-        P32(36, (uint)facs);
+        P32(36, 0);                    // FIRMWARE_CTRL must be 0 when X_FIRMWARE_CTRL is given (ACPI 6.5, Table 5.9)
         P32(40, (uint)dsdt);
         P16(46, AcpiPm.SciIrq);
         P32(56, AcpiPm.Pm1aEventPort);

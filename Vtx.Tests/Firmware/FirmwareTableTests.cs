@@ -89,6 +89,7 @@ public class FirmwareTableTests
         Assert.Equal(0x608UL, U64(fadt, 212));                         // X_PM_TMR_BLK
         ulong dsdtAt = U64(fadt, 140);
         Assert.Equal(dsdtAt, U32(fadt, 40));
+        Assert.Equal(0u, U32(fadt, 36));                               // FIRMWARE_CTRL 0: X_FIRMWARE_CTRL gives the FACS
         var facs = m.ReadMemory(U64(fadt, 132), 64);
         Assert.Equal("FACS", Sig(facs, 0, 4));
         Assert.Equal(64u, U32(facs, 4));
