@@ -209,11 +209,45 @@ public sealed class LocalApic
         return (byte)irrv;
     }
 
-    /// <summary>EOI: retires the highest in-service vector.</summary>
+    /// <summary>
+    /// EOI: retires the highest in-service vector. When that vector was accepted level-triggered
+    /// (its TMR bit is set) and SVR bit 12 (suppress EOI broadcast) is clear, the EOI is broadcast to
+    /// the I/O APICs through <see cref="EoiBroadcast"/> (SDM Vol. 3A, 11.8.5).
+    /// </summary>
     public void EndOfInterrupt()
     {
         int isrv = Highest(_isr);
-        if (isrv >= 0) Clear(_isr, isrv);
+        if (isrv < 0) return;
+        Clear(_isr, isrv);
+        if ((_tmr[isrv >> 5] & (1u << (isrv & 31))) != 0 && (_svr & 0x1000) == 0) EoiBroadcast?.Invoke((byte)isrv);
+    }
+
+    /// <summary>Receives the vector of an EOI for a level-triggered interrupt (the EOI message to the I/O APICs); null: no I/O APIC.</summary>
+    public Action<byte>? EoiBroadcast { get; set; }
+
+    /// <summary>
+    /// True when this APIC is a destination of an interrupt message with <paramref name="destination"/>
+    /// in physical (<paramref name="logical"/> false) or logical mode, by its APIC ID or its LDR/DFR
+    /// (SDM Vol. 3A, 11.6.2); 0xFF (xAPIC) or FFFF_FFFFh (x2APIC) is the broadcast.
+    /// </summary>
+    public bool IsDestinationOf(uint destination, bool logical) => (BaseMsr & BaseEnable) != 0 && IsDestination(destination, logical);
+
+    /// <summary>
+    /// Receives an interrupt message from the system bus (an I/O APIC redirection entry or an MSI;
+    /// SDM Vol. 3A, 11.6.1 delivery modes): fixed (0) and lowest priority (1) set the IRR (with TMR for
+    /// level-triggered), NMI (4) raises the processor's NMI. SMI (2), INIT (5) and start-up (6) are not
+    /// modelled for one processor and are dropped; ExtINT (7) is handled by the platform through the
+    /// INTR pin (<see cref="Cpu.SetInterruptLine"/>). A disabled APIC accepts nothing.
+    /// </summary>
+    public void DeliverMessage(int deliveryMode, byte vector, bool levelTriggered)
+    {
+        if ((BaseMsr & BaseEnable) == 0) return;
+        switch (deliveryMode)
+        {
+            case 0:
+            case 1: Accept(vector, levelTriggered); break;
+            case 4: _raiseNmi(); break;
+        }
     }
 
     /// <summary>Asserts local interrupt pin LINT0 or LINT1: delivered as the LVT entry says (fixed vector, NMI, or ignored when masked).</summary>

@@ -400,7 +400,7 @@ public sealed class GdbStub
         {
             ulong at = address + (ulong)done;
             int chunk = (int)Math.Min((ulong)(length - done), 0x1000 - (at & 0xFFF));
-            if (!Locate(at, out ulong pa) || pa > _machine.Memory.Size || (ulong)chunk > _machine.Memory.Size - pa) break;
+            if (!Locate(at, out ulong pa) || !_machine.Memory.IsRam(pa, (ulong)chunk)) break;
             _machine.Memory.Read(pa, data.AsSpan(done, chunk));
             done += chunk;
         }
@@ -424,7 +424,7 @@ public sealed class GdbStub
         {
             ulong at = address + (ulong)done;
             int chunk = (int)Math.Min((ulong)(length - done), 0x1000 - (at & 0xFFF));
-            if (!Locate(at, out ulong pa) || pa > _machine.Memory.Size || (ulong)chunk > _machine.Memory.Size - pa) return "E14";
+            if (!Locate(at, out ulong pa) || !_machine.Memory.IsRam(pa, (ulong)chunk)) return "E14";
             pieces.Add((pa, done, chunk));
             done += chunk;
         }

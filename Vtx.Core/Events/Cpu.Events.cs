@@ -55,7 +55,7 @@ public sealed partial class Cpu
         _posted.Add((cycle, _postSeq++), new PostedEvent(nmi, vector));
     }
 
-    private ulong NextDeadline => Math.Min(Math.Min(_posted.Count == 0 ? ulong.MaxValue : _posted.Keys[0].Cycle, Apic.NextTimerDeadline), PreemptionDeadlineCycle);
+    private ulong NextDeadline => Math.Min(Math.Min(Math.Min(_posted.Count == 0 ? ulong.MaxValue : _posted.Keys[0].Cycle, Apic.NextTimerDeadline), PreemptionDeadlineCycle), _platformDeadline);
 
     /// <summary>
     /// The next deadline that could end a HLT: as <see cref="NextDeadline"/>, but without the APIC timer
@@ -71,8 +71,10 @@ public sealed partial class Cpu
                                   || (_nonRoot && NrPin(Vmx.PinBasedControls.ExternalInterruptExiting));
             if (_nonRoot && _guestActivity is 2 or 3) interruptsWake = false;
             // A one-shot timer still lets time pass to its expiry (its interrupt then waits in IRR).
-            return !Apic.TimerPeriodic || (interruptsWake && !Apic.TimerMasked) ? NextDeadline
-                : Math.Min(_posted.Count == 0 ? ulong.MaxValue : _posted.Keys[0].Cycle, PreemptionDeadlineCycle);
+            ulong apic = !Apic.TimerPeriodic || (interruptsWake && !Apic.TimerMasked) ? Apic.NextTimerDeadline : ulong.MaxValue;
+            // Platform timers (PIT, RTC) only raise maskable interrupts: they wake nothing when those cannot.
+            ulong platform = interruptsWake ? _platformDeadline : ulong.MaxValue;
+            return Math.Min(Math.Min(Math.Min(_posted.Count == 0 ? ulong.MaxValue : _posted.Keys[0].Cycle, PreemptionDeadlineCycle), apic), platform);
         }
     }
 
@@ -93,7 +95,8 @@ public sealed partial class Cpu
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         get => _nmiPending | _intrPending | _dbTrapPending | _halted || _posted.Count != 0
-               || Apic.NextTimerDeadline != ulong.MaxValue || Apic.HasDeliverable || _vmxWatch || _initPending;
+               || Apic.NextTimerDeadline != ulong.MaxValue || Apic.HasDeliverable || _vmxWatch || _initPending
+               || _platformDeadline != ulong.MaxValue;
     }
 
     /// <summary>
@@ -109,6 +112,7 @@ public sealed partial class Cpu
             if (e.Nmi) _nmiPending = true;
             else { _intrPending = true; _intrVector = e.Vector; }
         }
+        AdvancePlatform();
         Apic.Advance(_cycles);
         int shadow = _shadowAt == _retired ? _shadow : 0;
         if (_nonRoot) return ArbitrateNonRoot(shadow);
@@ -155,7 +159,6 @@ public sealed partial class Cpu
     private byte AcknowledgeInterrupt()
     {
         if (!_intrPending) return Apic.Acknowledge();
-        _intrPending = false;
-        return _intrVector;
+        return AcknowledgeIntr();
     }
 }

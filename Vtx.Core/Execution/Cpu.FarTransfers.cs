@@ -70,7 +70,7 @@ public sealed partial class Cpu
         if (lma)
         {
             if (!ReadSupervisor(descLin + 8, 8, out ulong hi)) return false;
-            if (((hi >> 8) & 0x1F) != 0) return Fault(ExceptionVector.GP, SelError(sel), true);
+            if (((hi >> 40) & 0x1F) != 0) return Fault(ExceptionVector.GP, SelError(sel), true); // upper half: type field must be 0
             gateOffset |= (hi & 0xFFFF_FFFF) << 32;
             paramCount = 0;
         }

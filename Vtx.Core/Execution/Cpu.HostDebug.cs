@@ -231,7 +231,7 @@ public sealed partial class Cpu
     private bool ProbeRead(ulong gpa, int size, out ulong value)
     {
         value = 0;
-        if (!ProbeGuestPhysical(gpa, out ulong pa) || pa > _mem.Size - (ulong)size) return false;
+        if (!ProbeGuestPhysical(gpa, out ulong pa) || !_mem.IsRam(pa, (ulong)size)) return false;
         Span<byte> b = stackalloc byte[8];
         _mem.Read(pa, b[..size]);
         value = size == 8 ? BitConverter.ToUInt64(b) : BitConverter.ToUInt32(b);
@@ -250,7 +250,7 @@ public sealed partial class Cpu
         {
             int shift = 12 + 9 * (level - 1);
             ulong slot = table + ((gpa >> shift) & 511) * 8;
-            if (slot > _mem.Size - 8) return false;
+            if (!_mem.IsRam(slot, 8)) return false;
             _mem.Read(slot, b);
             ulong e = BitConverter.ToUInt64(b);
             if ((e & 7) == 0) return false;

@@ -227,7 +227,7 @@ public sealed partial class Cpu
         if (lma)
         {
             if (!ReadSupervisor(lin + 8, 8, out ulong hi)) return;
-            if (((hi >> 8) & 0x1F) != 0) { Fault(ExceptionVector.GP, SelError(sel), true); return; }
+            if (((hi >> 40) & 0x1F) != 0) { Fault(ExceptionVector.GP, SelError(sel), true); return; } // the upper half's type field (bits 12:8 of its high dword) must be 0
             c = c with { Base = c.Base | ((hi & 0xFFFF_FFFF) << 32) };
             // A non-canonical 64-bit base is #GP(selector) (SDM Vol. 2A, LLDT/LTR), at the processor's width.
             if (!IsCanonicalLoad(c.Base)) { Fault(ExceptionVector.GP, SelError(sel), true); return; }

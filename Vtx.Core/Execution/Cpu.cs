@@ -282,7 +282,7 @@ public sealed unsafe partial class Cpu
             if (_cycles >= cycleEnd) { reason = StopReason.CycleLimit; break; }
             if (Volatile.Read(ref _hostStop) != 0 && TakeHostStop(in limits, watch, out reason)) break;
             if (_shutdown) { reason = StopReason.Shutdown; break; }
-            if (_exitCode is not null) { reason = StopReason.DebugExit; break; }
+            if (_exitCode is not null) { reason = TakeStopReason(); break; }
             if (_hostDebugArmed && HostWatchStop(out reason)) break;
 
             // Boundary: one test when nothing is pending; otherwise the arbiter decides.

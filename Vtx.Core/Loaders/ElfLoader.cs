@@ -80,7 +80,7 @@ public static class ElfLoader
     public static ElfImage Load(PhysicalMemory memory, ReadOnlySpan<byte> image)
     {
         ArgumentNullException.ThrowIfNull(memory);
-        var elf = Parse(image, memory.Size, "RAM");
+        var elf = Parse(image, memory.LowSize, "RAM");
         Write(memory, image, elf);
         return elf;
     }

@@ -19,10 +19,10 @@ public static class FlatBinaryLoader
         if (image.IsEmpty)
             throw new InvalidImageException("flat binary is empty");
         var range = new PhysicalRange(address, (ulong)image.Length);
-        if (!LoaderMemory.Fits(address, range.Length, memory.Size))
+        if (!LoaderMemory.Fits(address, range.Length, memory.LowSize))
             throw new InvalidImageException(
                 $"flat binary of 0x{image.Length:X} bytes at 0x{address:X} ends at {LoaderMemory.Hex((UInt128)address + range.Length)}, " +
-                $"beyond the end of RAM (0x{memory.Size:X})");
+                $"beyond the end of RAM (0x{memory.LowSize:X})");
         memory.Write(address, image);
         return range;
     }

@@ -169,11 +169,11 @@ public sealed record MultibootImage(
 /// list and the NUL-terminated strings. Flags: 0 (mem_lower/mem_upper), 2 (cmdline), 3 (modules,
 /// even when there are none), 6 (memory map) and 9 (boot loader name); not 1 (there is no boot
 /// device). mem_lower is the RAM below 640 KiB in KiB (640 when RAM reaches it; no EBDA is
-/// reserved in this machine); mem_upper is the KiB of RAM from 1 MiB up to the end of RAM or
-/// 4 GiB, whichever is lower (this machine's RAM has no holes). The memory map lists RAM
+/// reserved in this machine); mem_upper is the KiB of RAM from 1 MiB up to the end of RAM below
+/// the PCI hole (3 GiB when RAM reaches it). The memory map lists RAM
 /// [0, 640 KiB) as type 1, the legacy VGA/ROM window [640 KiB, 1 MiB) as type 2 (reserved, as
-/// QEMU's BIOS reports its part of it, even though it is RAM here), and RAM from 1 MiB to its end
-/// as type 1. The command line is "name arguments" (QEMU's format, one space even when there are
+/// QEMU's BIOS reports its part of it, even though it is RAM here; the PC platform keeps its firmware
+/// tables there), RAM from 1 MiB to the hole as type 1, and RAM remapped above 4 GiB as type 1. The command line is "name arguments" (QEMU's format, one space even when there are
 /// no arguments). Modules go after the kernel and the information area, each at the next 4-KiB
 /// boundary; mod_end is exclusive.
 /// </para>
@@ -238,8 +238,8 @@ public static class MultibootLoader
         ArgumentNullException.ThrowIfNull(memory);
         options ??= new MultibootOptions();
         ValidateOptions(options);
-        ulong limit = Math.Min(memory.Size, FourGiB);
-        string limitName = memory.Size > FourGiB ? "the 32-bit physical address space" : "RAM";
+        ulong limit = Math.Min(memory.LowSize, FourGiB);
+        string limitName = memory.HighSize != 0 ? "RAM below the hole under 4 GiB" : "RAM";
 
         var (hdr, flags) = FindHeader(kernel);
         uint unsupported = flags & 0xFFFF & ~SupportedRequiredFlags & ~FlagAddressFields;
@@ -316,7 +316,7 @@ public static class MultibootLoader
 
         // ---------------------------------------------------------------- the boot information area
         string cmdline = options.KernelName + " " + options.Arguments;
-        var memoryMap = BuildMemoryMap(memory.Size);
+        var memoryMap = BuildMemoryMap(memory);
         uint infoAddr = options.InfoAddress ?? ChooseInfoAddress(segments, InfoAreaLength(options, memoryMap.Count, cmdline), limit);
         ulong mmapAddr = infoAddr + (ulong)InfoStructureSize;
         ulong mmapLength = (ulong)memoryMap.Count * 24;
@@ -370,8 +370,8 @@ public static class MultibootLoader
         for (int i = 0; i < modules.Length; i++)
             memory.Write(modules[i].Start, options.Modules[i].Data.Span);
 
-        uint memLower = (uint)(Math.Min(memory.Size, LowMemoryEnd) / 1024);
-        uint memUpper = memory.Size > HighMemoryStart ? (uint)((Math.Min(memory.Size, FourGiB) - HighMemoryStart) / 1024) : 0;
+        uint memLower = (uint)(Math.Min(memory.LowSize, LowMemoryEnd) / 1024);
+        uint memUpper = memory.LowSize > HighMemoryStart ? (uint)((Math.Min(memory.LowSize, FourGiB) - HighMemoryStart) / 1024) : 0;
         var info = new byte[cursor - infoAddr];
         var mbi = info.AsSpan();
         W32(mbi, 0, InfoMemory | InfoCmdline | InfoMods | InfoMmap | InfoLoaderName);
@@ -428,6 +428,19 @@ public static class MultibootLoader
         if (LoaderMemory.Fits(DefaultInfoAddress, length, limit) && !kernel.Any(s => s.Overlaps(atDefault))) return DefaultInfoAddress;
         ulong after = PageAlign(kernel.Max(s => s.End));
         return after > uint.MaxValue - 0xFFF ? DefaultInfoAddress : (uint)after; // beyond 4 GiB: reported as not fitting at 0x9000
+    }
+
+    /// <summary>
+    /// The memory map of <paramref name="memory"/>: as <see cref="BuildMemoryMap(ulong)"/> for its RAM
+    /// below the hole, then, when RAM was remapped above 4 GiB, that range as type 1 (the hole itself
+    /// is not RAM and is not listed).
+    /// </summary>
+    public static IReadOnlyList<MultibootMemoryMapEntry> BuildMemoryMap(PhysicalMemory memory)
+    {
+        ArgumentNullException.ThrowIfNull(memory);
+        var map = new List<MultibootMemoryMapEntry>(BuildMemoryMap(memory.LowSize));
+        if (memory.HighSize != 0) map.Add(new(PhysicalMemory.HighStart, memory.HighSize, 1));
+        return map;
     }
 
     /// <summary>The memory map reported for <paramref name="ramSize"/> bytes of hole-free RAM from address 0 (see the class remarks).</summary>

@@ -1,4 +1,5 @@
 using Vtx.Devices;
+using Vtx.Firmware;
 using Vtx.Loaders;
 using Vtx.Memory;
 
@@ -7,15 +8,38 @@ namespace Vtx;
 /// <summary>Options for creating a <see cref="Machine"/>.</summary>
 public sealed record MachineOptions
 {
-    /// <summary>The largest <see cref="MemoryMiB"/>: 2047 (RAM is one .NET array).</summary>
-    public const int MaxMemoryMiB = 2047;
+    /// <summary>The largest <see cref="MemoryMiB"/>: 65536 (64 GiB; host memory is committed only where the guest touches it).</summary>
+    public const int MaxMemoryMiB = 65536;
 
-    /// <summary>RAM size in MiB (1 to <see cref="MaxMemoryMiB"/>). RAM starts at guest-physical address 0.</summary>
+    /// <summary>
+    /// RAM size in MiB (1 to <see cref="MaxMemoryMiB"/>). RAM starts at guest-physical address 0; what
+    /// does not fit below 3 GiB (the PCI hole, where the APIC, I/O APIC and other MMIO live) is
+    /// remapped from 4 GiB up (<see cref="Vtx.Memory.PhysicalMemory"/>).
+    /// </summary>
     public int MemoryMiB { get; init; } = 16;
+
+    /// <summary>
+    /// The platform around the processor: <see cref="MachinePlatform.Minimal"/> (the default: UART,
+    /// debug ports, a masked PIC) or <see cref="MachinePlatform.Pc"/> (adds the interrupt-raising 8259
+    /// pair, I/O APIC, PIT, CMOS RTC, ACPI PM block and the ACPI/MP firmware tables).
+    /// </summary>
+    public MachinePlatform Platform { get; init; } = MachinePlatform.Minimal;
+
+    /// <summary>The date and time (UTC) the CMOS RTC starts at on the <see cref="MachinePlatform.Pc"/> platform: deterministic, 2026-01-01 00:00:00 by default.</summary>
+    public DateTime RtcStart { get; init; } = new(2026, 1, 1, 0, 0, 0, DateTimeKind.Utc);
     /// <summary>The processor model; the default resembles a recent Intel server core.</summary>
     public CpuModel? CpuModel { get; init; }
     /// <summary>Initial code size: 64 (64-bit mode, the default), 32 or 16, with flat segments and paging off.</summary>
     public int CodeSize { get; init; } = 64;
+}
+
+/// <summary>The platforms a <see cref="Machine"/> can have.</summary>
+public enum MachinePlatform
+{
+    /// <summary>The minimal machine: COM1, the debug-exit, POST-code and debug-console ports, fw_cfg and a PIC pair that no device drives.</summary>
+    Minimal,
+    /// <summary>A PC: the minimal machine plus the 8259 pair raising interrupts, an I/O APIC, the 8254 PIT, the CMOS RTC, the ACPI PM block and ACPI/MP tables (<see cref="Devices.PcPlatform"/>).</summary>
+    Pc,
 }
 
 /// <summary>
@@ -42,7 +66,10 @@ public sealed partial class Machine
         if (options.MemoryMiB is < 1 or > MachineOptions.MaxMemoryMiB)
             throw new ArgumentOutOfRangeException(nameof(options), options.MemoryMiB, $"MemoryMiB must be between 1 and {MachineOptions.MaxMemoryMiB}");
         Memory = new PhysicalMemory((ulong)options.MemoryMiB << 20);
-        Cpu = new Cpu(Memory, options.CpuModel);
+        var model = options.CpuModel;
+        // The PC platform reports the TSC frequency its devices are clocked from (CPUID 15h/16h).
+        if (model is null && options.Platform == MachinePlatform.Pc) model = new CpuModel { TscFrequencyHz = PcPlatform.DefaultTscHz };
+        Cpu = new Cpu(Memory, model);
         Cpu.SetFlatMode(options.CodeSize);
         Cpu.Rip = 0;
 
@@ -59,6 +86,36 @@ public sealed partial class Machine
         Cpu.Io.Register(0x80, 1, PostCodes);
         DebugConsole = new DebugConsole();
         Cpu.Io.Register(0xE9, 1, DebugConsole);
+        if (options.Platform == MachinePlatform.Pc)
+        {
+            ulong tscHz = Cpu.Model.TscFrequencyHz != 0 ? Cpu.Model.TscFrequencyHz : PcPlatform.DefaultTscHz;
+            Platform = new PcPlatform(Cpu, Pic, tscHz, options.RtcStart);
+            Platform.Rtc.SetMemorySize(Memory.LowSize, Memory.HighSize, 1);
+            Firmware = PcFirmware.Install(Memory, 1, Cpu.Model);
+            ApplyFirmwareApicState();
+        }
+    }
+
+    /// <summary>The PC platform's devices (<see cref="MachinePlatform.Pc"/>), or null on the minimal machine.</summary>
+    public PcPlatform? Platform { get; }
+
+    /// <summary>Where the ACPI and MP tables are (<see cref="MachinePlatform.Pc"/>), or null.</summary>
+    public FirmwareTables? Firmware { get; }
+
+    /// <summary>The device objects a snapshot captures beyond the fixed ones.</summary>
+    internal IReadOnlyList<object> PlatformDevices =>
+        Platform is null ? [Pic.Master, Pic.Slave] : [Pic.Master, Pic.Slave, .. Platform.StatefulDevices];
+
+    /// <summary>
+    /// The local APIC state a PC BIOS leaves (MP specification 1.4, 3.6.2.2, virtual wire mode):
+    /// software-enabled (SVR = 1FFh), LINT0 ExtINT (the 8259), LINT1 NMI.
+    /// </summary>
+    private void ApplyFirmwareApicState()
+    {
+        if (Platform is null) return;
+        Cpu.Apic.Write(0xF0, 0x1FF);
+        Cpu.Apic.Write(0x350, 0x700);
+        Cpu.Apic.Write(0x360, 0x400);
     }
 
     /// <summary>The 16550A UART at I/O port 3F8h (COM1); its <see cref="Uart16550.Output"/> is what the guest printed.</summary>
@@ -115,6 +172,39 @@ public sealed partial class Machine
         return elf;
     }
 
+    /// <summary>
+    /// Loads a Linux bzImage by the x86 boot protocol (<see cref="LinuxLoader"/>) and puts the processor
+    /// in the 64-bit entry state it calls for: long mode, identity-mapped first 4 GiB, the loader's
+    /// GDT (CS = 10h, data = 18h), interrupts off, RSI = boot_params, RIP = the 64-bit entry.
+    /// Exceptions are delivered through the guest's IDT. On the PC platform boot_params carries the
+    /// ACPI RSDP address unless <paramref name="options"/> gives one.
+    /// </summary>
+    /// <exception cref="InvalidImageException">The image is not a loadable 64-bit bzImage or does not fit (the message says why).</exception>
+    public LinuxImage LoadLinux(ReadOnlySpan<byte> bzImage, LinuxBootOptions? options = null)
+    {
+        options ??= new LinuxBootOptions();
+        if (options.AcpiRsdp == 0 && Firmware is { } fw) options = options with { AcpiRsdp = fw.Rsdp };
+        var image = LinuxLoader.Load(Memory, bzImage, options);
+        var cpu = Cpu;
+        cpu.Reset();
+        for (int i = 0; i < 16; i++) cpu[(Gpr)i] = 0;
+        cpu.Gdtr = new DescriptorTableRegister(image.Gdt, 31);
+        cpu.Cr4Value = 1UL << 5;                                  // PAE
+        cpu.EferValue = 1UL << 8 | 1UL << 10;                     // LME, LMA
+        cpu.Cr3Value = image.PageTables;
+        cpu.Cr0Value = 1UL << 0 | 1UL << 4 | 1UL << 5 | 1UL << 31; // PE, ET, NE, PG
+        cpu.Rflags = 2;
+        var data = SegmentCache.Flat(0x18, 0x93 | SegmentCache.DB | SegmentCache.G);
+        foreach (var seg in new[] { SegmentRegister.Es, SegmentRegister.Ss, SegmentRegister.Ds, SegmentRegister.Fs, SegmentRegister.Gs })
+            cpu.SetSegment(seg, data);
+        cpu.SetSegment(SegmentRegister.Cs, SegmentCache.Flat(0x10, 0x9B | SegmentCache.L | SegmentCache.G));
+        cpu.InterceptedExceptions = 0;
+        cpu[Gpr.Rsi] = image.BootParams;
+        cpu.Rip = image.Entry64;
+        ApplyFirmwareApicState();
+        return image;
+    }
+
     /// <summary>Puts the processor in a multiboot-style entry state (flat 32-bit protected mode, paging off) given by <paramref name="state"/>.</summary>
     public void LoadMultibootState(MultibootEntryState state)
     {
@@ -141,6 +231,7 @@ public sealed partial class Machine
             cpu.SetSegment(seg, data);
         cpu.SetSegment(SegmentRegister.Cs, code);
         cpu.InterceptedExceptions = 0;
+        ApplyFirmwareApicState();
     }
 
     /// <summary>The processor.</summary>
@@ -182,8 +273,9 @@ public sealed partial class Machine
 
     private void CheckRange(ulong address, int length)
     {
-        if (address > Memory.Size || (ulong)length > Memory.Size - address)
+        if (!Memory.IsRam(address, (ulong)length))
             throw new ArgumentOutOfRangeException(nameof(address),
-                $"guest-physical range 0x{address:X}..0x{address + (ulong)length:X} is outside RAM (0..0x{Memory.Size:X})");
+                $"guest-physical range 0x{address:X}..0x{address + (ulong)length:X} is outside RAM (0..0x{Memory.LowSize:X}" +
+                (Memory.HighSize != 0 ? $", 0x{PhysicalMemory.HighStart:X}..0x{Memory.End:X})" : ")"));
     }
 }

@@ -18,14 +18,24 @@ namespace Vtx;
 /// </remarks>
 public sealed class MachineSnapshot
 {
-    private readonly byte[] _ram;
+    // RAM in 64-KiB chunks; chunks that are all zero are not stored (a big, mostly untouched guest stays cheap).
+    private const int ChunkBytes = 0x1_0000;
+    private readonly Dictionary<ulong, byte[]> _ram = new();
+    private readonly ulong _ramSize;
+    private readonly ObjectState[] _platform;
     private readonly ObjectState _cpu, _apic, _uart, _fwcfg, _pic, _post, _console, _debugExit;
     private readonly List<Vmx.Vmcs> _activeVmcs;
 
     internal MachineSnapshot(Machine m)
     {
-        _ram = new byte[m.Memory.Size];
-        m.Memory.Read(0, _ram);
+        _ramSize = m.Memory.Size;
+        foreach (var (start, length) in m.Memory.Ranges)
+            for (ulong a = start; a < start + length; a += ChunkBytes)
+            {
+                var view = m.Memory.View(a, (int)Math.Min(ChunkBytes, start + length - a));
+                if (view.IndexOfAnyExcept((byte)0) >= 0) _ram[a] = view.ToArray();
+            }
+        _platform = m.PlatformDevices.Select(ObjectState.Capture).ToArray();
         _cpu = ObjectState.Capture(m.Cpu);
         _apic = ObjectState.Capture(m.Cpu.Apic);
         _uart = ObjectState.Capture(m.Uart);
@@ -38,13 +48,21 @@ public sealed class MachineSnapshot
     }
 
     /// <summary>RAM size the snapshot was taken with.</summary>
-    public ulong MemorySize => (ulong)_ram.LongLength;
+    public ulong MemorySize => _ramSize;
 
     internal void RestoreInto(Machine m)
     {
-        if (m.Memory.Size != (ulong)_ram.LongLength)
-            throw new ArgumentException($"snapshot holds {_ram.LongLength} bytes of RAM but the machine has {m.Memory.Size}", nameof(m));
-        m.Memory.Write(0, _ram);
+        if (m.Memory.Size != _ramSize)
+            throw new ArgumentException($"snapshot holds {_ramSize} bytes of RAM but the machine has {m.Memory.Size}", nameof(m));
+        foreach (var (start, length) in m.Memory.Ranges)
+            for (ulong a = start; a < start + length; a += ChunkBytes)
+            {
+                if (_ram.TryGetValue(a, out var data)) { m.Memory.Write(a, data); continue; }
+                int n = (int)Math.Min(ChunkBytes, start + length - a);
+                if (m.Memory.View(a, n).IndexOfAnyExcept((byte)0) >= 0) m.Memory.Write(a, new byte[n]);
+            }
+        var devices = m.PlatformDevices;
+        for (int i = 0; i < _platform.Length && i < devices.Count; i++) _platform[i].Restore(devices[i]);
         m.Memory.DecodeCache.Clear();
         _cpu.Restore(m.Cpu);
         _apic.Restore(m.Cpu.Apic);

@@ -29,6 +29,13 @@ public enum StopReason
     Breakpoint,
     /// <summary>An instruction's data access touched a host watchpoint (<see cref="Cpu.AddHostWatchpoint"/>); it has retired, and <see cref="Cpu.LastWatchpoint"/> says which.</summary>
     Watchpoint,
+    /// <summary>
+    /// The guest powered the machine off through the ACPI fixed hardware (a write of SLP_TYP = S5 with
+    /// SLP_EN to PM1a_CNT, ACPI 6.5, 7.4.2 and 4.8.3.2.1); RIP is after the I/O instruction.
+    /// </summary>
+    PowerOff,
+    /// <summary>The guest reset the machine through the reset register (FADT RESET_REG, port CF9h); RIP is after the I/O instruction.</summary>
+    Reset,
 }
 
 /// <summary>An exception raised by the guest (SDM Vol. 3A, 6.3).</summary>

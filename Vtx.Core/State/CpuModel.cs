@@ -41,6 +41,15 @@ public sealed class CpuModel
     public bool La57 { get; init; } = true;
     /// <summary>Cycles are multiplied by this to give the time-stamp counter (1 = TSC counts cycles).</summary>
     public ulong TscPerCycle { get; init; } = 1;
+    /// <summary>
+    /// The nominal TSC frequency in Hz, reported by CPUID leaves 15h and 16h (SDM Vol. 2A, CPUID;
+    /// Vol. 3B, 19.7.3 "Determining the Processor Base Frequency") so kernels need no calibration:
+    /// leaf 15h gives a 25-MHz core crystal and the TSC/crystal ratio (EBX/EAX, reduced), leaf 16h the
+    /// base and maximum frequencies in MHz and a 100-MHz bus. 0 (the default) reports neither leaf
+    /// and keeps the maximum basic leaf as it was. The platform devices (PIT, RTC, PM timer) derive
+    /// their time from the TSC at this frequency.
+    /// </summary>
+    public ulong TscFrequencyHz { get; init; }
 
     /// <summary>CMPXCHG16B (CPUID.1:ECX[13]).</summary>
     public bool Cx16 { get; init; } = true;
@@ -171,7 +180,7 @@ public sealed class CpuModel
     public Dictionary<(uint Leaf, uint Subleaf), CpuidResult> Overrides { get; } = new();
 
     /// <summary>Highest basic leaf reported in CPUID.0:EAX.</summary>
-    public uint MaxBasicLeaf => Xsave ? 0xDu : 0x7u;
+    public uint MaxBasicLeaf => TscFrequencyHz != 0 ? 0x16u : Xsave ? 0xDu : 0x7u;
     /// <summary>Highest extended leaf reported in CPUID.80000000h:EAX.</summary>
     public uint MaxExtendedLeaf => 0x80000008;
 
@@ -231,6 +240,19 @@ public sealed class CpuModel
             }
             case 0xD when Xsave:
                 return XsaveLeaf(subleaf, xcr0);
+            case 0x15 when TscFrequencyHz != 0:
+            {
+                // TSC = crystal × EBX / EAX: the ratio TscFrequencyHz / 25 MHz in lowest terms.
+                const ulong crystal = 25_000_000;
+                ulong g = System.Numerics.BigInteger.GreatestCommonDivisor(TscFrequencyHz, crystal) is var gcd ? (ulong)gcd : 1;
+                ulong num = TscFrequencyHz / g, den = crystal / g;
+                return num > uint.MaxValue ? new CpuidResult(0, 0, 0, 0) : new CpuidResult((uint)den, (uint)num, (uint)crystal, 0);
+            }
+            case 0x16 when TscFrequencyHz != 0:
+            {
+                uint mhz = (uint)Math.Min(TscFrequencyHz / 1_000_000, 0xFFFF);
+                return new CpuidResult(mhz, mhz, 100, 0);
+            }
             case 0x80000000:
                 return new CpuidResult(MaxExtendedLeaf, 0, 0, 0);
             case 0x80000001:

@@ -28,9 +28,12 @@ public class RunnerTests
 
     public static TheoryData<string[], string> BadCommandLines => new()
     {
-        { ["IMG", "--ram", "0"], "--ram 0: RAM must be between 1 and 2047 MiB" },
-        { ["IMG", "--ram", "-1"], "--ram -1: RAM must be between 1 and 2047 MiB" },
-        { ["IMG", "--ram", "2048"], "--ram 2048: RAM must be between 1 and 2047 MiB" },
+        { ["IMG", "--ram", "0"], "--ram 0: RAM must be between 1 and 65536 MiB" },
+        { ["IMG", "--ram", "-1"], "--ram -1: RAM must be between 1 and 65536 MiB" },
+        { ["IMG", "--ram", "65537"], "--ram 65537: RAM must be between 1 and 65536 MiB" },
+        { ["IMG", "--ram", "65G"], "--ram 66560: RAM must be between 1 and 65536 MiB" },
+        { ["IMG", "--ram", "4X"], "--ram '4X': not a whole number of MiB (or of MiB/GiB with an M/G suffix)" },
+        { ["IMG", "--initrd"], "--initrd needs a value" },
         { ["IMG", "--ram", "99999999999"], "--ram '99999999999': not a whole number of MiB" },
         { ["IMG", "--ram", "lots"], "--ram 'lots': not a whole number of MiB" },
         { ["IMG", "--ram"], "--ram needs a value" },
@@ -79,6 +82,29 @@ public class RunnerTests
             Assert.Contains(path, diag);
         }
         finally { File.Delete(path); }
+    }
+
+    [Fact]
+    public void LinuxBzImage_BootsOnThePcPlatformWithInitrd_AndPowersOff()
+    {
+        // 64-bit entry: mov dx, 604h; mov ax, SLP_TYP 5 | SLP_EN; out dx, ax.
+        string kernel = TempFile(LinuxLoaderTests.BzImage([0x66, 0xBA, 0x04, 0x06, 0x66, 0xB8, 0x00, 0x34, 0x66, 0xEF, 0xF4]));
+        string initrd = TempFile(new byte[] { 1, 2, 3 });
+        string flat = TempFile(new byte[] { 0xF4 });
+        try
+        {
+            var (code, diag) = Run(kernel, "--ram", "4G", "--initrd", initrd, "--cmdline", "console=ttyS0");
+            Assert.Equal(0, code);
+            Assert.Contains("Linux bzImage (boot protocol 2.15)", diag);
+            Assert.Contains("PowerOff", diag);
+            (code, diag) = Run(kernel, "--initrd", initrd + ".missing");
+            Assert.Equal(2, code);
+            Assert.Contains("--initrd: cannot read", diag);
+            (code, diag) = Run(flat, "--flat", "0x1000", "--initrd", initrd);
+            Assert.Equal(2, code);
+            Assert.Contains("--initrd needs a Linux bzImage", diag);
+        }
+        finally { File.Delete(kernel); File.Delete(initrd); File.Delete(flat); }
     }
 
     /// <summary>

@@ -10,19 +10,21 @@ namespace Vtx.Run;
 public static class Runner
 {
     public const string Usage =
-        "usage: Vtx.Run <image> [--ram MiB (1-2047, default 128)] [--max-instructions N] [--max-cycles N] [--flat ADDR]\n" +
-        "               [--trace-events] [--vmx-trace FILE] [--cmdline \"args\"] [--gdb PORT]\n" +
-        "               [--timeline FILE]\n" +
+        "usage: Vtx.Run <image> [--ram SIZE (MiB, or with M/G: 1 MiB-64 GiB, default 128)] [--max-instructions N] [--max-cycles N] [--flat ADDR]\n" +
+        "               [--trace-events] [--vmx-trace FILE] [--cmdline \"args\"] [--initrd FILE] [--pc]\n" +
+        "  Linux bzImages (64-bit boot protocol 2.12+) are detected and booted on the PC platform with\n" +
+        "  --cmdline and --initrd; --pc gives other images the PC platform (I/O APIC, PIT, RTC, ACPI) too.\n" +
+        "               [--gdb PORT] [--timeline FILE]\n" +
         "  --vmx-trace writes every VM entry and exit as one JSON object per line (- = stderr).\n" +
         "  --timeline FILE writes the run's VM entries, exits and events: FILE.html is a page for a browser,\n" +
         "  any other name gets trace-event JSON for Perfetto (ui.perfetto.dev) or chrome://tracing.\n" +
         "  --gdb PORT waits for gdb on 127.0.0.1:PORT before the first instruction (gdb: target remote :PORT);\n" +
-        "  after gdb detaches the run goes on with the limits; 'kill' from gdb ends it with status 6.\n" +
+        "  after gdb detaches the run goes on with the limits; 'kill' from gdb ends it with status 7.\n" +
         "  Multiboot kernels and ELF files are detected; --flat ADDR loads a raw image at ADDR and\n" +
         "  enters it there in 32-bit flat protected mode.\n" +
         "exit status: the guest's debug-exit code ((v << 1) | 1 for a write of v to port 0xF4);\n" +
         "  2 usage or image error, 3 halted with nothing to wake it, 4 triple fault (shutdown),\n" +
-        "  5 instruction or cycle limit reached, 6 killed from gdb.";
+        "  5 instruction or cycle limit reached, 0 ACPI power-off, 6 reset, 7 killed from gdb.";
 
     public static int Main(string[] args) => Run(args, Console.Out, Console.Error);
 
@@ -37,6 +39,8 @@ public static class Runner
         string cmdline = "";
         int? gdbPort = null;
         string? timeline = null;
+        string? initrdPath = null;
+        bool pc = false;
         try
         {
             for (int i = 0; i < args.Length; i++)
@@ -54,6 +58,8 @@ public static class Runner
                     case "--cmdline": cmdline = Next(); break;
                     case "--gdb": gdbPort = ParsePort(Next()); break;
                     case "--timeline": timeline = Next(); break;
+                    case "--initrd": initrdPath = Next(); break;
+                    case "--pc": pc = true; break;
                     case "-h" or "--help": output.WriteLine(Usage); return 0;
                     default:
                         if (a.StartsWith('-') || path is not null) throw new ArgumentException($"unexpected argument '{a}'");
@@ -78,8 +84,25 @@ public static class Runner
             return 2;
         }
 
+        byte[]? initrd = null;
+        if (initrdPath is not null)
+        {
+            try { initrd = File.ReadAllBytes(initrdPath); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+            {
+                diagnostics.WriteLine($"Vtx.Run: --initrd: cannot read {initrdPath}: {e.Message}");
+                return 2;
+            }
+        }
+        bool linux = flat is null && IsBzImage(image);
+        if (initrd is not null && !linux)
+        {
+            diagnostics.WriteLine($"Vtx.Run: --initrd needs a Linux bzImage; {path} is not one");
+            return 2;
+        }
+
         Machine m;
-        try { m = new Machine(new MachineOptions { MemoryMiB = ram }); }
+        try { m = new Machine(new MachineOptions { MemoryMiB = ram, Platform = linux || pc ? MachinePlatform.Pc : MachinePlatform.Minimal }); }
         catch (OutOfMemoryException)
         {
             diagnostics.WriteLine($"Vtx.Run: --ram {ram}: the host cannot allocate {ram} MiB of guest RAM");
@@ -93,6 +116,12 @@ public static class Runner
                 m.LoadFlat(image, at);
                 var st = new MultibootEntryState { Eip = (uint)at, Ebx = 0 };
                 m.LoadMultibootState(st);
+            }
+            else if (linux)
+            {
+                var lx = m.LoadLinux(image, new LinuxBootOptions { CommandLine = cmdline, Initrd = initrd });
+                diagnostics.WriteLine($"Vtx.Run: Linux bzImage (boot protocol {lx.ProtocolVersion >> 8}.{lx.ProtocolVersion & 0xFF:D2}), loaded at 0x{lx.LoadAddress:X}, 64-bit entry 0x{lx.Entry64:X}" +
+                                      (initrd is null ? "" : $", initrd at 0x{lx.Initrd.Start:X} ({lx.Initrd.Length} bytes)"));
             }
             else if (HasMultibootMagic(image))
             {
@@ -151,7 +180,7 @@ public static class Runner
                 diagnostics.WriteLine($"Vtx.Run: --gdb {port}: cannot listen: {e.Message}");
                 return 2;
             }
-            if (end == Debugging.GdbSessionEnd.Killed) { output.Flush(); diagnostics.WriteLine("Vtx.Run: killed from gdb"); return 6; }
+            if (end == Debugging.GdbSessionEnd.Killed) { output.Flush(); diagnostics.WriteLine("Vtx.Run: killed from gdb"); return 7; }
             if (end == Debugging.GdbSessionEnd.Exited) { output.Flush(); return m.DebugExit.ExitCode ?? 0; }
         }
         var r = m.Run(new RunLimits { MaxInstructions = maxInstructions, MaxCycles = maxCycles });
@@ -165,9 +194,15 @@ public static class Runner
             StopReason.Halted => 3,
             StopReason.Shutdown => 4,
             StopReason.InstructionLimit or StopReason.CycleLimit => 5,
+            StopReason.PowerOff => 0,
+            StopReason.Reset => 6,
             _ => 2,
         };
     }
+
+    /// <summary>True when the image has the Linux boot sector flag (AA55h at 1FEh) and the "HdrS" setup header signature at 202h.</summary>
+    private static bool IsBzImage(byte[] image) =>
+        image.Length >= 0x206 && BitConverter.ToUInt16(image, 0x1FE) == 0xAA55 && BitConverter.ToUInt32(image, 0x202) == 0x53726448;
 
     /// <summary>True when the multiboot magic appears 4-byte aligned in the first 8 KiB (the loader then validates the header).</summary>
     private static bool HasMultibootMagic(byte[] image)
@@ -197,11 +232,20 @@ public static class Runner
         return port;
     }
 
-    /// <summary>The RAM size in MiB: 1 to <see cref="MachineOptions.MaxMemoryMiB"/>.</summary>
+    /// <summary>The RAM size in MiB (a number of MiB, or a number with an M or G suffix): 1 to <see cref="MachineOptions.MaxMemoryMiB"/>.</summary>
     private static int ParseRam(string s)
     {
-        if (!int.TryParse(s, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out int mib))
-            throw new ArgumentException($"--ram '{s}': not a whole number of MiB");
+        long scale = 1;
+        string n = s;
+        if (s.Length > 1 && char.ToUpperInvariant(s[^1]) is 'G' or 'M')
+        {
+            scale = char.ToUpperInvariant(s[^1]) == 'G' ? 1024 : 1;
+            n = s[..^1];
+        }
+        if (!long.TryParse(n, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long v) || v is < int.MinValue or > int.MaxValue)
+            throw new ArgumentException($"--ram '{s}': not a whole number of MiB (or of MiB/GiB with an M/G suffix)");
+        long big = v * scale;
+        int mib = big is < int.MinValue or > int.MaxValue ? int.MaxValue : (int)big;
         if (mib is < 1 or > MachineOptions.MaxMemoryMiB)
             throw new ArgumentException($"--ram {mib}: RAM must be between 1 and {MachineOptions.MaxMemoryMiB} MiB");
         return mib;

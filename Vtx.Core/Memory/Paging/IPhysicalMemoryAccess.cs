@@ -47,7 +47,7 @@ public readonly unsafe struct PhysicalMemoryAccess : IPhysicalMemoryAccess
     /// <inheritdoc/>
     public ulong ReadU64(ulong address)
     {
-        if (address <= _memory.Size - 8)
+        if (_memory.IsRam(address, 8))
             return BinaryPrimitives.ReadUInt64LittleEndian(new ReadOnlySpan<byte>(_memory.Pointer + address, 8));
         Span<byte> b = stackalloc byte[8];
         _memory.Read(address, b);
@@ -57,7 +57,7 @@ public readonly unsafe struct PhysicalMemoryAccess : IPhysicalMemoryAccess
     /// <inheritdoc/>
     public uint ReadU32(ulong address)
     {
-        if (address <= _memory.Size - 4)
+        if (_memory.IsRam(address, 4))
             return BinaryPrimitives.ReadUInt32LittleEndian(new ReadOnlySpan<byte>(_memory.Pointer + address, 4));
         Span<byte> b = stackalloc byte[4];
         _memory.Read(address, b);
