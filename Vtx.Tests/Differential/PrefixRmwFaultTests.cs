@@ -180,7 +180,10 @@ public sealed class PrefixRmwFaultTests(ITestOutputHelper output)
 
         var expected = ExpectedFault(a, f.Size, cpl, wp);
         s.Cpu.InterceptedExceptions = 0xFFFF_FFFF;
+        // REP iterations count toward the instruction limit without retiring (RunLimits.MaxInstructions): run until
+        // the instruction retires or something else stops the run.
         RunResult r = s.Run(1);
+        for (int i = 0; i < 16 && r.Reason == StopReason.InstructionLimit && r.Instructions == 0; i++) r = s.Run(1);
         faulted = r.Reason == StopReason.Exception;
         var sb = new StringBuilder();
         string head = $"{f.Name} [{Convert.ToHexString(f.Bytes)}] {scenario} at 0x{a:X}";
