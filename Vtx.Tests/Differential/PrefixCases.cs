@@ -564,6 +564,8 @@ public static class PxGenerator
 
     private const ulong Status = Native.NativeRflags.Status;
 
+    [ThreadStatic] private static InstructionInfoFactory? t_infoFactory;
+
     /// <summary>Shift counts: 0-3, around every operand width, and any byte.</summary>
     private static ulong ShiftCount(PxRng rnd) =>
         (ulong)(uint)(rnd.Below(100) switch { < 20 => rnd.Below(4), < 60 => 4 + rnd.Below(30), < 85 => 34 + rnd.Below(33), _ => rnd.Below(256) });
@@ -754,8 +756,7 @@ public static class PxGenerator
     private static bool MemoryIsSafe(Instruction ins, ulong[] gpr, ulong segBase)
     {
         ulong next = ins.NextIP;
-        var factory = new InstructionInfoFactory();
-        var info = factory.GetInfo(ins);
+        var info = (t_infoFactory ??= new InstructionInfoFactory()).GetInfo(ins);
         foreach (var m in info.GetUsedMemory())
         {
             if (m.Access == OpAccess.NoMemAccess) continue;
