@@ -457,10 +457,14 @@ public static class PxGenerator
                 if (isMem && f.Ops == PxOperands.EG)
                 {
                     // Register bit offset: signed, may address far from the operand (SDM Vol. 2A BT, "bit base/offset").
-                    long bits = rnd.Chance(50) ? rnd.Below(osz * 8 * 4) - osz * 16 : rnd.Below(0x18000 * 2) - 0x18000;
+                    long bits = rnd.Chance(50) || mem!.Base == Rsp ? rnd.Below(osz * 8 * 4) - osz * 16 : rnd.Below(0x18000 * 2) - 0x18000;
                     if (osz == 2) bits = Math.Clamp(bits, short.MinValue, short.MaxValue);
                     WriteReg(reg, osz, (ulong)bits);
                     long at = (long)target + (bits >> 3);
+                    // The accessed unit must stay inside what is mapped natively (scratch, or the stack for RSP-based operands).
+                    bool inScratch = at >= (long)Scratch + 16 && at + 32 <= (long)Scratch + ScratchSize;
+                    bool inStack = at >= (long)StackImageBase + 16 && at + 32 <= (long)StackTop;
+                    if (!inScratch && !inStack) return null;
                     var win = new byte[32];
                     rnd.Fill(win);
                     for (int i = 0; i < 32; i++) WriteMem((ulong)(at - 16 + i), 1, win[i]);

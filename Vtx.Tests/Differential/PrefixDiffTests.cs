@@ -16,7 +16,8 @@ namespace Vtx.Tests.Differential;
 /// <remarks>
 /// Environment: <c>VTX_PREFIX_SCALE=n</c> (n times the CI cases per form: the long campaign),
 /// <c>VTX_PREFIX_SEED=s</c> (base seed; default fixed), <c>VTX_PREFIX_ONLY=text</c> (forms whose name contains it),
-/// <c>VTX_PREFIX_CASE=form:seed</c> (replay one case; printed with every failure).
+/// <c>VTX_PREFIX_CASE=form:seed</c> (replay one case; printed with every failure), <c>VTX_PREFIX_TRACE=file</c> (the
+/// replay key of every case before it runs, to find one that kills the process).
 /// </remarks>
 public sealed class PrefixDiffTests(ITestOutputHelper output)
 {
@@ -95,6 +96,9 @@ public sealed class PrefixDiffTests(ITestOutputHelper output)
                (hostUd ? "" : "") + "  input:\n    " + c.DescribeInput().TrimEnd().Replace("\n", "\n    ") + "\n";
     }
 
+    private static readonly StreamWriter? s_trace =
+        Environment.GetEnvironmentVariable("VTX_PREFIX_TRACE") is { Length: > 0 } path ? new StreamWriter(path, append: false) : null;
+
     internal static ulong CaseSeed(ulong baseSeed, int form, int i) =>
         new PxRng(baseSeed ^ ((ulong)form << 32) ^ (ulong)i * 0x9E37_79B9UL).Next();
 
@@ -108,7 +112,14 @@ public sealed class PrefixDiffTests(ITestOutputHelper output)
             if (!string.IsNullOrEmpty(only) && !form.Name.Contains(only, StringComparison.OrdinalIgnoreCase)) continue;
             for (int i = 0; i < perForm; i++)
             {
-                PxCase pc = PxGenerator.Make(f, CaseSeed(baseSeed, f, i));
+                ulong caseSeed = CaseSeed(baseSeed, f, i);
+                if (s_trace is not null)
+                {
+                    // VTX_PREFIX_TRACE=file: the replay key of every case before it runs (a native crash cannot be caught).
+                    s_trace.WriteLine($"{f}:{caseSeed}");
+                    s_trace.Flush();
+                }
+                PxCase pc = PxGenerator.Make(f, caseSeed);
                 string? m = RunOne(pc, stats);
                 if (m is null) continue;
                 if (!stats.Mismatches.TryGetValue(form.Name, out var list)) stats.Mismatches[form.Name] = list = new();
