@@ -732,7 +732,6 @@ public static class PxGenerator
         gpr[6] = ((src - segBase) & mask) | upper;
         gpr[7] = (dst & mask) | (asz == 4 ? rnd.Next() & ~0xFFFF_FFFFUL : 0);
         // Contents: random, with equal runs so REPE/REPNE CMPS/SCAS stop at a chosen element.
-        ulong lo = Math.Min(src, dst) - (ulong)span - 16;
         int equalPrefix = rnd.Below(Math.Max(count, 1) + 1);
         ulong pattern = rnd.Next();
         for (int i = 0; i < span + 32; i++)
@@ -750,7 +749,6 @@ public static class PxGenerator
             write((ulong)((long)dst + step), size, v2);
         }
         if (sem == PxSem.Scas) gpr[0] = (gpr[0] & ~Regs.Mask(size)) | (pattern & Regs.Mask(size));
-        _ = lo;
     }
 
     /// <summary>

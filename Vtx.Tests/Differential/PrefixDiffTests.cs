@@ -93,7 +93,7 @@ public sealed class PrefixDiffTests(ITestOutputHelper output)
         if (sb.Length == 0) return null;
         return $"[{pc.Form.Name}] {c.Hex}   {c.Disassembly}   prefixes {pc.PrefixKey}\n" +
                $"  replay: VTX_PREFIX_CASE={pc.FormIndex}:{pc.Seed}\n{sb}" +
-               (hostUd ? "" : "") + "  input:\n    " + c.DescribeInput().TrimEnd().Replace("\n", "\n    ") + "\n";
+               "  input:\n    " + c.DescribeInput().TrimEnd().Replace("\n", "\n    ") + "\n";
     }
 
     private static readonly StreamWriter? s_trace =
