@@ -165,8 +165,31 @@ public sealed class DecodeCache
         dec.IP = 0x1000;
         dec.Decode(out Instruction ins);
         needMoreBytes = dec.LastError == DecoderError.NoMoreBytes;
+        if (ins.Code == Code.Pause && bitness == 64 && ins.Length >= 3 && (bytes[ins.Length - 2] & 0xF1) == 0x41)
+            return DecodeXchgR8(bytes[..ins.Length]);
         DecodedInstruction d = InstructionTranslator.Translate(in ins, bitness);
         if (d.Op == Op.Ext) d.Imm |= X87Opcode(bytes[..n], bitness);
+        return d;
+    }
+
+    /// <summary>
+    /// <c>F3 REX.B 90</c>: with REX.B the opcode 90 names R8 (XCHG r8, rAX, SDM Vol. 2B XCHG "90+rd" and Vol. 2A,
+    /// 2.2.1.2), so F3h is an ignored prefix there, not PAUSE (which is F3 90 without REX.B); Iced decodes PAUSE. The
+    /// instruction is decoded again without its F3h bytes (all of them are prefixes) and keeps its full length.
+    /// Found by the prefix-combination differential test (<c>F3 49 90</c>: the host exchanged R8 and RAX).
+    /// </summary>
+    private DecodedInstruction DecodeXchgR8(ReadOnlySpan<byte> b)
+    {
+        int m = 0;
+        for (int i = 0; i < b.Length; i++)
+            if (i == b.Length - 1 || b[i] != 0xF3) _reader.Buffer[m++] = b[i];
+        _reader.Position = 0;
+        _reader.Length = m;
+        Decoder dec = _decoders[2];
+        dec.IP = 0x1000;
+        dec.Decode(out Instruction ins);
+        DecodedInstruction d = InstructionTranslator.Translate(in ins, 64);
+        d.Length = (byte)b.Length;
         return d;
     }
 

@@ -147,10 +147,15 @@ public sealed partial class Cpu
     /// <summary>
     /// DR6/DR7 at the delivery of a #DB (SDM Vol. 3A, 18.2.3-18.2.4): B0-B3 are replaced by this
     /// exception's, BD/BS/BT accumulate (software clears them); DR7.GD is cleared so the handler
-    /// may use the debug registers.
+    /// may use the debug registers. IA32_DEBUGCTL.BTF is cleared: "The processor clears the BTF
+    /// flag when it generates a debug exception" (SDM Vol. 3B, 18.4.3). DR6.BT (bit 15, a task switch
+    /// to a TSS with T = 1) is never set: hardware task switches are not modelled (root operation
+    /// raises #GP for a TSS or task-gate target; in VMX non-root operation a task switch is a VM exit
+    /// and the VMM emulates it, T bit included).
     /// </summary>
     private void DebugException(ulong bits)
     {
+        _debugCtl &= ~DebugCtlBtf;
         _dr[6] = (_dr[6] & ~0xFUL) | (bits & 0x0001_E00FUL);
         if ((_dr[7] & 0x2000) != 0) { _dr[7] &= ~0x2000UL; DebugRegistersChanged(); }
     }
@@ -181,9 +186,12 @@ public sealed partial class Cpu
     }
 
     /// <summary>
-    /// BTF (IA32_DEBUGCTL bit 1; SDM Vol. 3B, 18.4.3): with TF the trap comes only after a taken
+    /// BTF (IA32_DEBUGCTL bit 1; SDM Vol. 3B, 18.4.1, 18.4.3): with TF the trap comes only after a taken
     /// branch, call, return, software interrupt or far transfer. A conditional branch is taken when
-    /// it did not fall through.
+    /// it did not fall through. Interrupts and exceptions also end a "branch step": their delivery is a
+    /// control transfer that clears TF on entry to the handler (64-bit, interrupt and trap gates), so no
+    /// single-step #DB follows the delivery itself and BTF stays set; the pushed RFLAGS.TF = 1 resumes
+    /// branch stepping after the handler's IRET. An instruction that faults reports no single step.
     /// </summary>
     private bool BranchTaken(ref DecodedInstruction d) => d.Op switch
     {

@@ -36,6 +36,15 @@ public sealed class Undefined
         _reasons.Add($"{Regs.Name(index)} bits 0x{bits:X}: {reason}");
     }
 
+    /// <summary>The next RIP (where control went) is not compared.</summary>
+    public bool Rip { get; private set; }
+
+    public void MaskRip(string reason)
+    {
+        Rip = true;
+        _reasons.Add($"RIP: {reason}");
+    }
+
     /// <summary>True when anything besides flags is masked.</summary>
     public bool MasksValues => _gpr.Any(g => g != 0) || _memory.Count > 0;
 

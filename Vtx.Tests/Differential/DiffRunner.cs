@@ -26,7 +26,13 @@ public static class DiffRunner
     private static readonly byte[] s_zeroPage = new byte[0x1000];
 
     /// <summary>Runs <paramref name="c"/> on the host CPU.</summary>
-    public static (CpuSnapshot State, byte[] Scratch, byte[] Stack) RunNative(DiffCase c)
+    public static (CpuSnapshot State, byte[] Scratch, byte[] Stack) RunNative(DiffCase c) => RunNative(c, catchInvalidOpcode: false);
+
+    /// <summary>
+    /// Runs <paramref name="c"/> on the host CPU; with <paramref name="catchInvalidOpcode"/> a native #UD is reported as
+    /// <see cref="CpuSnapshot.ExitRip"/> = <see cref="NativeExecutor.InvalidOpcodeExitRip"/> instead of killing the process.
+    /// </summary>
+    public static (CpuSnapshot State, byte[] Scratch, byte[] Stack) RunNative(DiffCase c, bool catchInvalidOpcode)
     {
         if (s_trace is not null)
         {
@@ -40,7 +46,7 @@ public static class DiffRunner
         var input = new CpuSnapshot { Gpr = (ulong[])c.Gpr.Clone(), Rflags = c.Rflags & Layout.Compared };
         byte[] scratch = (byte[])c.Scratch.Clone();
         byte[] stack = (byte[])c.Stack.Clone();
-        CpuSnapshot output = s_native.Value.Run(c.Bytes, input, scratch, stack);
+        CpuSnapshot output = s_native.Value.Run(c.Bytes, input, scratch, stack, catchInvalidOpcode);
         return (output, scratch, stack);
     }
 
@@ -90,6 +96,12 @@ public static class DiffRunner
     {
         var (native, nScratch, nStack) = RunNative(c);
         VtxOutcome v = RunVtx(c);
+        AssertSame(c, native, nScratch, nStack, v);
+    }
+
+    /// <summary>Compares a native result with Vtx's for <paramref name="c"/>; throws <see cref="DifferentialMismatchException"/> on a defined difference.</summary>
+    public static void AssertSame(DiffCase c, in CpuSnapshot native, byte[] nScratch, byte[] nStack, VtxOutcome v)
+    {
         var diffs = new List<string>();
         Undefined u = c.Undefined;
 
@@ -103,7 +115,7 @@ public static class DiffRunner
                 diffs.Add($"{Regs.Name(i),3}: expected 0x{native.Gpr[i]:X16}, actual 0x{v.Gpr[i]:X16}" +
                           (cmp != ulong.MaxValue ? $" (compared bits 0x{cmp:X16})" : ""));
         }
-        if (native.ExitRip != v.Rip)
+        if (native.ExitRip != v.Rip && !u.Rip)
             diffs.Add($"RIP: expected 0x{native.ExitRip:X}, actual 0x{v.Rip:X}");
 
         ulong flagCmp = Layout.Compared & ~u.Flags;

@@ -46,6 +46,22 @@ internal static unsafe partial class LibC
     [LibraryImport("libc")]
     internal static partial int pthread_sigmask(int how, byte* set, byte* oldset);
 
+    /// <summary>SIGILL (invalid opcode, #UD).</summary>
+    public const int SigIll = 4;
+
+    /// <summary><c>sa_flags</c>: the handler takes (signal, siginfo_t*, ucontext_t*).</summary>
+    public const int SaSigInfo = 4;
+
+    /// <summary>Size of the C library's <c>struct sigaction</c> on Linux x86-64 (glibc: handler, 128-byte mask, flags, restorer).</summary>
+    public const int SigActionSize = 152;
+
+    /// <summary>Offset of <c>sa_flags</c> in <c>struct sigaction</c> (glibc x86-64).</summary>
+    public const int SigActionFlagsOffset = 136;
+
+    /// <summary>Installs a signal disposition (glibc <c>sigaction</c>, which supplies the restorer). Returns 0 or -1.</summary>
+    [LibraryImport("libc", SetLastError = true)]
+    internal static partial int sigaction(int signum, byte* act, byte* oldact);
+
     /// <summary>Formats the last P/Invoke error as "message (errno N)".</summary>
     public static string LastErrorText()
     {

@@ -99,6 +99,21 @@ public sealed unsafe class NativeExecutor : IDisposable
     /// <summary>Size of the state block (4 KiB).</summary>
     public const ulong StateSize = 0x1000;
 
+    /// <summary>
+    /// Reserved: the SIGILL handler installed while <see cref="Run(ReadOnlySpan{byte}, in CpuSnapshot, Span{byte}, Span{byte}, bool)"/>
+    /// catches invalid opcodes (see <see cref="InvalidOpcodeExitRip"/>).
+    /// </summary>
+    public const ulong SigillHandlerAddress = 0x0010_E000;
+
+    /// <summary>Reserved: where the SIGILL handler resumes a #UD at <see cref="CodeAddress"/> (records the marker, then exits).</summary>
+    public const ulong InvalidOpcodePadAddress = 0x0010_E100;
+
+    /// <summary>
+    /// <see cref="CpuSnapshot.ExitRip"/> when the instruction under test raised #UD natively (SIGILL at <see cref="CodeAddress"/>)
+    /// and the run caught it; the GPRs and flags are then the state at the fault (nothing was committed).
+    /// </summary>
+    public const ulong InvalidOpcodeExitRip = 0x0E0E_0E0E;
+
     // ---- State block layout (offsets from StateAddress) ----------------------------------------------------------
 
     private const ulong InGpr = StateAddress + 0x000;
@@ -110,6 +125,7 @@ public sealed unsafe class NativeExecutor : IDisposable
     private const ulong HostCalleeSaved = StateAddress + 0x208; // rbx, rbp, r12, r13, r14, r15
     private const ulong HostMxcsr = StateAddress + 0x240;
     private const ulong HostFcw = StateAddress + 0x248;
+    private const ulong OldSigillHandler = StateAddress + 0x260; // the disposition replaced while catching #UD
     private const ulong InFx = StateAddress + 0x400;   // 512 bytes, 16-byte aligned (FXRSTOR64 source)
     private const ulong OutFx = StateAddress + 0x600;  // 512 bytes, 16-byte aligned (FXSAVE64 destination)
 
@@ -190,7 +206,18 @@ public sealed unsafe class NativeExecutor : IDisposable
     /// In/out image of the top of the stack: the <c>stack.Length</c> bytes ending at <see cref="StackTop"/>
     /// (at most <see cref="StackSize"/>); the rest of the stack region is zeroed. Updated after the run.
     /// </param>
-    public CpuSnapshot Run(ReadOnlySpan<byte> instruction, in CpuSnapshot input, Span<byte> scratch, Span<byte> stack)
+    public CpuSnapshot Run(ReadOnlySpan<byte> instruction, in CpuSnapshot input, Span<byte> scratch, Span<byte> stack) =>
+        Run(instruction, input, scratch, stack, catchInvalidOpcode: false);
+
+    /// <summary>
+    /// As <see cref="Run(ReadOnlySpan{byte}, in CpuSnapshot, Span{byte}, Span{byte})"/>; with
+    /// <paramref name="catchInvalidOpcode"/>, a #UD raised by the instruction under test does not kill the process:
+    /// a SIGILL handler (installed for this call only, chaining to the previous disposition for any other SIGILL)
+    /// resumes at a pad that reports <see cref="CpuSnapshot.ExitRip"/> = <see cref="InvalidOpcodeExitRip"/>.
+    /// The kernel builds the signal frame below the instruction's RSP, so the input RSP must point into the stack
+    /// region (the stack image below it is then clobbered); other faults still kill the process.
+    /// </summary>
+    public CpuSnapshot Run(ReadOnlySpan<byte> instruction, in CpuSnapshot input, Span<byte> scratch, Span<byte> stack, bool catchInvalidOpcode)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (instruction.Length is 0 or > MaxInstructionLength)
@@ -233,7 +260,8 @@ public sealed unsafe class NativeExecutor : IDisposable
             nativeStack.Clear();
             stack.CopyTo(nativeStack[(topOffset - stack.Length)..topOffset]);
 
-            CallWithSignalsBlocked((delegate* unmanaged<void>)EntryStubAddress);
+            if (catchInvalidOpcode) CallCatchingInvalidOpcode((delegate* unmanaged<void>)EntryStubAddress);
+            else CallWithSignalsBlocked((delegate* unmanaged<void>)EntryStubAddress);
 
             for (int i = 0; i < CpuSnapshot.GprCount; i++)
                 output.Gpr[i] = ((ulong*)OutGpr)[i];
@@ -269,6 +297,72 @@ public sealed unsafe class NativeExecutor : IDisposable
         }
     }
 
+    /// <summary>
+    /// Calls the entry stub with every signal blocked except SIGILL, which goes to the handler at
+    /// <see cref="SigillHandlerAddress"/> for the duration of the call (a synchronous signal that is blocked would kill
+    /// the process instead of reaching a handler). The previous disposition is restored afterwards.
+    /// </summary>
+    private static void CallCatchingInvalidOpcode(delegate* unmanaged<void> entry)
+    {
+        byte* act = stackalloc byte[LibC.SigActionSize];
+        byte* old = stackalloc byte[LibC.SigActionSize];
+        new Span<byte>(act, LibC.SigActionSize).Clear();
+        new Span<byte>(old, LibC.SigActionSize).Clear();
+        *(ulong*)act = SigillHandlerAddress;
+        *(int*)(act + LibC.SigActionFlagsOffset) = LibC.SaSigInfo;
+        if (LibC.sigaction(LibC.SigIll, act, old) != 0)
+            throw new InvalidOperationException("sigaction(SIGILL) failed: " + LibC.LastErrorText());
+        *(ulong*)OldSigillHandler = *(ulong*)old;
+
+        byte* all = stackalloc byte[LibC.SigSetSize];
+        byte* oldMask = stackalloc byte[LibC.SigSetSize];
+        new Span<byte>(all, LibC.SigSetSize).Fill(0xFF);
+        all[0] &= unchecked((byte)~(1 << (LibC.SigIll - 1)));
+        int rc = LibC.pthread_sigmask(LibC.SigBlock, all, oldMask);
+        if (rc != 0)
+        {
+            _ = LibC.sigaction(LibC.SigIll, old, null);
+            throw new InvalidOperationException($"pthread_sigmask(SIG_BLOCK) failed with error {rc}");
+        }
+        // SIGILL itself must not be blocked by the caller's mask either.
+        byte* unblock = stackalloc byte[LibC.SigSetSize];
+        new Span<byte>(unblock, LibC.SigSetSize).Clear();
+        unblock[0] = 1 << (LibC.SigIll - 1);
+        _ = LibC.pthread_sigmask(1 /* SIG_UNBLOCK */, unblock, null);
+        try
+        {
+            entry();
+        }
+        finally
+        {
+            _ = LibC.pthread_sigmask(LibC.SigSetMask, oldMask, null);
+            _ = LibC.sigaction(LibC.SigIll, old, null);
+        }
+    }
+
+    /// <summary>
+    /// The SIGILL handler <c>(int, siginfo_t*, ucontext_t* rdx)</c>: when the fault is at <see cref="CodeAddress"/> it points
+    /// the saved RIP (<c>uc_mcontext.gregs[REG_RIP]</c>, offset A8h) at <see cref="InvalidOpcodePadAddress"/> and returns;
+    /// any other SIGILL jumps to the disposition that was replaced (or raises #UD again, which the kernel then delivers
+    /// with the default action, when that was SIG_DFL/SIG_IGN).
+    /// </summary>
+    internal static StubEmitter BuildSigillHandler()
+    {
+        var e = new StubEmitter(SigillHandlerAddress);
+        e.Raw(0x48, 0x8B, 0x82, 0xA8, 0x00, 0x00, 0x00);                 // mov rax, [rdx+0A8h]
+        e.Raw(0x48, 0x3D); e.Raw(BitConverter.GetBytes((int)CodeAddress)); // cmp rax, CodeAddress
+        e.Raw(0x75, 0x0C);                                                 // jne chain
+        e.Raw(0x48, 0xC7, 0x82, 0xA8, 0x00, 0x00, 0x00);                 // mov qword [rdx+0A8h], pad
+        e.Raw(BitConverter.GetBytes((int)InvalidOpcodePadAddress));
+        e.Raw(0xC3);                                                       // ret (rt_sigreturn via the restorer)
+        e.Raw(0x48, 0x8B, 0x04, 0x25); e.Raw(BitConverter.GetBytes((int)OldSigillHandler)); // chain: mov rax, [old]
+        e.Raw(0x48, 0x83, 0xF8, 0x01);                                     // cmp rax, 1
+        e.Raw(0x76, 0x02);                                                 // jbe die
+        e.Raw(0xFF, 0xE0);                                                 // jmp rax
+        e.Raw(0x0F, 0x0B);                                                 // die: ud2
+        return e;
+    }
+
     /// <summary>Writes the landing pads and entry/exit stubs unless the code region already holds them. Caller holds the gate.</summary>
     private static void EnsureStubs()
     {
@@ -281,6 +375,11 @@ public sealed unsafe class NativeExecutor : IDisposable
         Place(code, LandingPad(BranchTarget));
         Place(code, BuildEntryStub());
         Place(code, BuildExitStub());
+        Place(code, BuildSigillHandler());
+        var ud = new StubEmitter(InvalidOpcodePadAddress, 32);
+        ud.StoreImm32(OutExitRip, (int)InvalidOpcodeExitRip);
+        ud.JmpRel32(ExitStubAddress);
+        Place(code, ud);
         OracleMemory.CodeOwner = s_stubOwner;
     }
 

@@ -164,6 +164,9 @@ internal sealed class StubEmitter
         Int32(checked((int)rel));
     }
 
+    /// <summary>Emits pre-assembled bytes (for the few routines, such as the SIGILL handler, that need other forms).</summary>
+    public void Raw(params ReadOnlySpan<byte> bytes) => Bytes(bytes);
+
     /// <summary><c>ret</c>.</summary>
     public void Ret() => Byte(0xC3);
 

@@ -509,4 +509,28 @@ public sealed class NativeExecutorTests : IDisposable
             }
         }
     }
+
+    /// <summary>
+    /// With catchInvalidOpcode, a native #UD (UD2, LOCK NOP, a LOCK'ed register destination) comes back as
+    /// <see cref="NativeExecutor.InvalidOpcodeExitRip"/> with the registers of the fault; a valid instruction runs as
+    /// usual, and SIGILL's previous disposition is back afterwards (a later ordinary run still works).
+    /// </summary>
+    [NativeFact]
+    public void CatchesInvalidOpcodeAsSigill()
+    {
+        var input = CpuSnapshot.CreateDefault();
+        input[NativeGpr.Rax] = 0x1234;
+        foreach (byte[] ud in new[] { new byte[] { 0x0F, 0x0B }, [0xF0, 0x90], [0xF0, 0x01, 0xC0], [0x06] })
+        {
+            var o = Cpu.Run(ud, input, Span<byte>.Empty, new byte[64], catchInvalidOpcode: true);
+            Assert.Equal(NativeExecutor.InvalidOpcodeExitRip, o.ExitRip);
+            Assert.Equal(0x1234UL, o[NativeGpr.Rax]);
+            Assert.Equal(NativeExecutor.StackTop, o[NativeGpr.Rsp]);
+        }
+        var ok = Cpu.Run([0x48, 0xFF, 0xC0], input, Span<byte>.Empty, new byte[64], catchInvalidOpcode: true); // inc rax
+        Assert.Equal(CodeAddr + 3, ok.ExitRip);
+        Assert.Equal(0x1235UL, ok[NativeGpr.Rax]);
+        var plain = Cpu.Run([0x48, 0xFF, 0xC8], input); // dec rax, without the handler
+        Assert.Equal(0x1233UL, plain[NativeGpr.Rax]);
+    }
 }
