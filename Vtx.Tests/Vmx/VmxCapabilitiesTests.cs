@@ -158,11 +158,12 @@ public class VmxCapabilitiesTests
             VmcsField.TprThreshold, VmcsField.TscMultiplier, VmcsField.VmxPreemptionTimerValue, VmcsField.PleGap,
             VmcsField.GuestPat, VmcsField.HostPat, VmcsField.GuestEfer, VmcsField.HostEfer, VmcsField.SecondaryProcBasedVmExecControls,
             VmcsField.ExitReason, VmcsField.GuestSmbase, VmcsField.ExecutiveVmcsPointer, VmcsField.Cr3TargetValue3,
+            VmcsField.PostedInterruptNotificationVector, VmcsField.PostedInterruptDescriptorAddress,
+            VmcsField.GuestInterruptStatus, VmcsField.EoiExitBitmap0, VmcsField.ApicAccessAddress,
         ];
         VmcsField[] unsupported =
         [
-            VmcsField.PostedInterruptNotificationVector, VmcsField.PostedInterruptDescriptorAddress, VmcsField.PmlIndex,
-            VmcsField.GuestInterruptStatus, VmcsField.EoiExitBitmap0, VmcsField.ApicAccessAddress, VmcsField.EptpIndex,
+            VmcsField.PmlIndex, VmcsField.EptpIndex,
             VmcsField.GuestPerfGlobalCtrl, VmcsField.HostPerfGlobalCtrl, VmcsField.GuestBndcfgs, VmcsField.GuestFredConfig,
             VmcsField.HostFredConfig, VmcsField.GuestSCet, VmcsField.HostSsp, VmcsField.SharedEptPointer, VmcsField.XssExitingBitmap,
             VmcsField.TertiaryProcBasedVmExecControls, VmcsField.SecondaryVmExitControls, VmcsField.InstructionTimeoutControl,
