@@ -15,8 +15,9 @@ namespace Vtx.Vmx;
 /// exiting, descriptor-table and WBINVD exiting, RDTSCP/INVPCID enabling and TSC scaling; PAT and EFER
 /// load/save on entry and exit. Features needing hardware Vtx does not model (SGX, Intel PT, SMM dual-monitor
 /// treatment, PCONFIG, PASID, CET, FRED, PKS, LBRs, MPX, performance counters) are not offered, nor (as yet)
-/// PML, #VE, VM functions, VMCS shadowing and mode-based or sub-page EPT permissions; each can be offered by
-/// setting its allowed-1 bit, and any offered control turned off (to mimic an older part) by clearing it, e.g.
+/// PML, #VE, VM functions and mode-based or sub-page EPT permissions; each can be offered by setting its
+/// allowed-1 bit. VMCS shadowing is offered (with IA32_VMX_MISC[29], VMWRITE to the VM-exit information
+/// fields). Any offered control is turned off (to mimic an older part) by clearing its allowed-1 bit, e.g.
 /// <c>new VmxCapabilities { SecondaryProcessorBased = new(0, VmxCapabilities.Default.SecondaryProcessorBased.Allowed1 &amp; ~SecondaryProcessorBasedControls.VirtualInterruptDelivery) }</c>.</para>
 /// <para>The control capabilities are configured as the TRUE MSRs report them (<see cref="PinBased"/> etc.);
 /// the plain MSRs report the same allowed-1 settings and the allowed-0 settings with the default1 class
@@ -68,7 +69,7 @@ public sealed class VmxCapabilities
         | SecondaryProcessorBasedControls.EnableRdtscp | SecondaryProcessorBasedControls.EnableVpid
         | SecondaryProcessorBasedControls.WbinvdExiting | SecondaryProcessorBasedControls.UnrestrictedGuest
         | SecondaryProcessorBasedControls.PauseLoopExiting | SecondaryProcessorBasedControls.EnableInvpcid
-        | SecondaryProcessorBasedControls.UseTscScaling
+        | SecondaryProcessorBasedControls.UseTscScaling | SecondaryProcessorBasedControls.VmcsShadowing
         | SecondaryProcessorBasedControls.VirtualizeApicAccesses | SecondaryProcessorBasedControls.VirtualizeX2ApicMode
         | SecondaryProcessorBasedControls.ApicRegisterVirtualization | SecondaryProcessorBasedControls.VirtualInterruptDelivery);
 
