@@ -282,3 +282,130 @@ public class ApicVirtTests
         Assert.Equal(0x3100UL, g.R(VmcsField.GuestInterruptStatus));
     }
 }
+
+/// <summary>
+/// The VM-entry checks on the APIC-virtualization controls (SDM Vol. 3C, 26.2.1.1; VMfailValid 7),
+/// each by name, and turning the controls off in the capability MSRs.
+/// </summary>
+public class ApicVirtEntryCheckTests
+{
+    private static void Fails(string check, VmxGuest g)
+    {
+        g.Guest(a => a.hlt());
+        g.Launch(20);
+        Assert.True(g.AtFailStop, $"expected VMfailValid for {check}: {string.Join("; ", g.Transitions)}");
+        Assert.Equal(7UL, g.R(VmcsField.VmInstructionError));
+        Assert.Equal(check, g.Cpu.LastVmEntryFailure!.Check);
+    }
+
+    private static void Enters(VmxGuest g)
+    {
+        g.Guest(a => a.cpuid());
+        g.Launch(20);
+        Assert.Equal(VmxExitReason.Cpuid, g.ExitReason);
+    }
+
+    [Fact]
+    public void VirtualApicAddressMustBeAligned()
+    {
+        var g = ApicVirtGuest.Create(0, pin: 0);
+        g.W(VmcsField.VirtualApicAddress, ApicVirtGuest.VApic + 0x80);
+        Fails("control.virtual-apic-address", g);
+    }
+
+    [Theory]
+    [InlineData(ApicVirtGuest.X2)]
+    [InlineData(ApicVirtGuest.Arv)]
+    [InlineData(ApicVirtGuest.Vid)]
+    public void ApicVirtualizationNeedsTheTprShadow(uint proc2)
+    {
+        var g = ApicVirtGuest.Create(proc2);
+        g.W(VmcsField.PrimaryProcBasedVmExecControls, g.R(VmcsField.PrimaryProcBasedVmExecControls) & ~PrimaryProcessorBasedControls.UseTprShadow);
+        Fails("control.tpr-shadow.required", g);
+    }
+
+    [Fact]
+    public void ApicAccessAddressMustBeAligned()
+    {
+        var g = ApicVirtGuest.Create(ApicVirtGuest.Vaa, pin: 0);
+        g.W(VmcsField.ApicAccessAddress, ApicVirtGuest.AccessPage | 0x10);
+        Fails("control.apic-access-address", g);
+    }
+
+    [Fact]
+    public void ApicAccessAddressBeyondMaxPhyAddrFails()
+    {
+        var g = ApicVirtGuest.Create(ApicVirtGuest.Vaa, pin: 0);
+        g.W(VmcsField.ApicAccessAddress, 1UL << g.Cpu.Model.PhysicalAddressBits);
+        Fails("control.apic-access-address", g);
+    }
+
+    [Fact]
+    public void ApicAccessesAndX2ApicModeAreExclusive() =>
+        Fails("control.apic-virtualization.exclusive", ApicVirtGuest.Create(ApicVirtGuest.Vaa | ApicVirtGuest.X2, pin: 0));
+
+    [Fact]
+    public void VirtualInterruptDeliveryNeedsExternalInterruptExiting() =>
+        Fails("control.virtual-interrupt-delivery.need-external-interrupt-exiting", ApicVirtGuest.Create(ApicVirtGuest.Vid, pin: 0));
+
+    [Theory]
+    [InlineData(0, 0xF2, 0x7_2000, true)]   // without virtual-interrupt delivery
+    [InlineData(1, 0x1F2, 0x7_2000, true)]  // notification vector bits 15:8 set
+    [InlineData(1, 0xF2, 0x7_2020, true)]   // descriptor not 64-byte aligned
+    [InlineData(1, 0xF2, 0x7_2000, false)]  // without acknowledge interrupt on exit
+    public void PostedInterruptRequirements(int vid, int vector, long descriptor, bool ack)
+    {
+        var g = ApicVirtGuest.Create(vid != 0 ? ApicVirtGuest.Vid : 0, pin: PinBasedControls.ExternalInterruptExiting | PinBasedControls.ProcessPostedInterrupts);
+        if (!ack) g.W(VmcsField.VmExitControls, g.R(VmcsField.VmExitControls) & ~ExitControls.AcknowledgeInterruptOnExit);
+        g.W(VmcsField.PostedInterruptNotificationVector, (ulong)vector);
+        g.W(VmcsField.PostedInterruptDescriptorAddress, (ulong)descriptor);
+        Fails("control.posted-interrupts", g);
+    }
+
+    [Fact]
+    public void WithVirtualInterruptDeliveryTheThresholdIsNotChecked()
+    {
+        // 26.2.1.1: bits 31:4 of the TPR threshold and the VTPR comparison apply only when VID = 0.
+        var g = ApicVirtGuest.Create(ApicVirtGuest.Vid, vtpr: 0x10, threshold: 0xFFFF_FFFF);
+        Enters(g);
+    }
+
+    [Fact]
+    public void WithApicAccessVirtualizationTheVtprComparisonIsNotMade()
+    {
+        var g = ApicVirtGuest.Create(ApicVirtGuest.Vaa, pin: 0, vtpr: 0x10, threshold: 0xF);
+        Enters(g);
+    }
+
+    [Fact]
+    public void ValidPostedInterruptSetupEnters()
+    {
+        var g = ApicVirtGuest.Create(ApicVirtGuest.Vid | ApicVirtGuest.X2, pin: PinBasedControls.ExternalInterruptExiting | PinBasedControls.ProcessPostedInterrupts);
+        g.W(VmcsField.PostedInterruptNotificationVector, 0xF2);
+        g.W(VmcsField.PostedInterruptDescriptorAddress, ApicVirtGuest.Pid + 0x40);
+        Enters(g);
+    }
+
+    [Fact]
+    public void ACpuModelWithoutVirtualInterruptDeliveryRefusesItAndHidesItsFields()
+    {
+        var d = VmxCapabilities.Default;
+        var caps = new VmxCapabilities
+        {
+            PinBased = d.PinBased with { Allowed1 = d.PinBased.Allowed1 & ~PinBasedControls.ProcessPostedInterrupts },
+            SecondaryProcessorBased = d.SecondaryProcessorBased with { Allowed1 = d.SecondaryProcessorBased.Allowed1 & ~(ApicVirtGuest.Vid | ApicVirtGuest.Vaa | ApicVirtGuest.X2 | ApicVirtGuest.Arv) },
+        };
+        Assert.Empty(caps.Validate());
+        Assert.False(caps.Offers(VmxFeature.VirtualInterruptDelivery));
+        Assert.False(caps.Offers(VmxFeature.PostedInterrupts));
+        Assert.False(caps.Offers(VmxFeature.VirtualizeApicAccesses));
+        Assert.False(caps.Supports(VmcsField.GuestInterruptStatus));
+        Assert.False(caps.Supports(VmcsField.ApicAccessAddress));
+        Assert.True(caps.TryReadMsr(VmxMsr.ProcBasedCtls2, out ulong ctls2));
+        Assert.Equal(0UL, (ctls2 >> 32) & (ApicVirtGuest.Vid | ApicVirtGuest.Vaa | ApicVirtGuest.X2 | ApicVirtGuest.Arv));
+        var g = new VmxGuest(new CpuModel { Vmx = caps });
+        g.Controls(pin: PinBasedControls.ExternalInterruptExiting, proc: PrimaryProcessorBasedControls.UseTprShadow, proc2: ApicVirtGuest.Vid);
+        g.W(VmcsField.VirtualApicAddress, ApicVirtGuest.VApic);
+        Fails("control.secondary.allowed-settings", g);
+    }
+}
