@@ -24,7 +24,7 @@ public sealed partial class Cpu
     private const uint ApicAccessLinearRead = 0, ApicAccessLinearWrite = 1, ApicAccessLinearFetch = 2, ApicAccessDuringDelivery = 3;
 
     /// <summary>True when physical address <paramref name="pa"/> is on the APIC-access page while "virtualize APIC accesses" is in force.</summary>
-    private bool IsApicAccessPage(ulong pa) => _apicAccessArmed && (pa & ~0xFFFUL) == _apicAccessPage;
+    private bool IsApicAccessPage(ulong pa) => _apicAccessArmed && _nonRoot && (pa & ~0xFFFUL) == _apicAccessPage;
 
     /// <summary>Records an APIC-access VM exit for page offset <paramref name="offset"/> and raises it through the fault path (returns false).</summary>
     private bool RaiseApicAccessExit(uint offset, uint type)

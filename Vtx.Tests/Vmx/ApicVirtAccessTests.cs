@@ -272,6 +272,21 @@ public class PostedInterruptTests
     }
 
     [Fact]
+    public void NotificationArrivingWhileTheGuestIsHaltedWakesIt()
+    {
+        var g = Posted();
+        Post(g, 0x58);
+        var after = new Label();
+        var l = g.Guest(a => { a.hlt(); after = a.CreateLabel(); a.Label(ref after); a.hlt(); });
+        g.Cpu.PostEvent(g.Cpu.Cycles + 50_000, nmi: false, vector: Notify); // long after the guest halted
+        g.Launch();
+        Assert.Equal(VmxExitReason.Cpuid, g.ExitReason);
+        Assert.Equal(0x58u, g.LastGuestVector);
+        Assert.Equal(l(after), FrameRip(g)); // HLT ended by the virtual interrupt, not by an exit
+        Assert.True(g.Cpu.Cycles >= 50_000);
+    }
+
+    [Fact]
     public void EmptyPirLeavesRviUnchanged()
     {
         var g = Posted();

@@ -85,6 +85,18 @@ public class ApicVirtTests
     }
 
     [Fact]
+    public void WithVirtualInterruptDeliveryLoweringVtprBelowTheThresholdDoesNotExit()
+    {
+        // 29.1.2: with virtual-interrupt delivery, TPR virtualization is PPR virtualization and evaluation only.
+        var g = ApicVirtGuest.Create(ApicVirtGuest.Vid | ApicVirtGuest.X2, vtpr: 0x90, threshold: 8);
+        g.Guest(a => { a.mov(eax, 1); a.mov(cr8, rax); a.mov(rbx, cr8); a.cpuid(); });
+        g.Launch();
+        Assert.Equal(VmxExitReason.Cpuid, g.ExitReason);
+        Assert.Equal(1UL, g.Cpu[Gpr.Rbx]);
+        Assert.Equal(0x10u, g.S.R32(ApicVirtGuest.VApic + 0xA0)); // VPPR = VTPR
+    }
+
+    [Fact]
     public void RflagsIfAndTheStiShadowHoldOffVirtualInterruptDelivery()
     {
         var g = ApicVirtGuest.Create(ApicVirtGuest.Vid | ApicVirtGuest.X2);
