@@ -90,6 +90,12 @@ public sealed partial class Cpu
                 TakeEptExit();
                 return true;
             }
+            if (second == ApicAccessExitVector)
+            {
+                // An APIC-access exit while delivering (type 3 qualification, IDT-vectoring information).
+                TakeApicAccessExit();
+                return true;
+            }
             if (current == 8 && kind == EventKind.HardwareException && (IsContributory(second) || second == 14 || second == 8))
                 return TripleFault();
             bool toDouble = !benignFirst && kind == EventKind.HardwareException

@@ -67,9 +67,8 @@ public sealed partial class Cpu
     {
         get
         {
-            bool interruptsWake = (_rflags & (ulong)RFlags.IF) != 0
-                                  || (_nonRoot && NrPin(Vmx.PinBasedControls.ExternalInterruptExiting));
-            if (_nonRoot && _guestActivity is 2 or 3) interruptsWake = false;
+            // Whether a maskable interrupt could wake is the arbiter's own rule (EventRules).
+            bool interruptsWake = InterruptsUnmasked;
             // A one-shot timer still lets time pass to its expiry (its interrupt then waits in IRR).
             ulong apic = !Apic.TimerPeriodic || (interruptsWake && !Apic.TimerMasked) ? Apic.NextTimerDeadline : ulong.MaxValue;
             // Platform timers (PIT, RTC) only raise maskable interrupts: they wake nothing when those cannot.
@@ -87,9 +86,11 @@ public sealed partial class Cpu
         _signal |= SignalEvent;
     }
 
-    /// <summary>An NMI or interrupt is pending that is not masked by NMI blocking or RFLAGS.IF (shadows aside).</summary>
-    private bool CanWake => _nonRoot ? NonRootCanWake
-        : (_nmiPending && !_nmiBlocked) || ((_intrPending || Apic.HasDeliverable) && (_rflags & (ulong)RFlags.IF) != 0);
+    /// <summary>
+    /// Something the arbiter would take at this boundary: a halted processor wakes exactly for what
+    /// the arbiter would deliver or exit for (one rule, <see cref="NextEvent"/>).
+    /// </summary>
+    private bool CanWake => NextEvent(CurrentShadow) != BoundaryEvent.None;
 
     private bool EventsPending
     {
@@ -100,7 +101,8 @@ public sealed partial class Cpu
     }
 
     /// <summary>
-    /// Arbitrates at an instruction boundary. Returns true when an event was delivered (or the
+    /// Arbitrates at an instruction boundary: takes the highest-priority unmasked event
+    /// (<see cref="NextEvent"/>). Returns true when an event was delivered, a VM exit taken (or the
     /// processor shut down), so the caller re-fetches.
     /// </summary>
     private bool Arbitrate()
@@ -114,37 +116,32 @@ public sealed partial class Cpu
         }
         AdvancePlatform();
         Apic.Advance(_cycles);
-        int shadow = _shadowAt == _retired ? _shadow : 0;
-        if (_nonRoot) return ArbitrateNonRoot(shadow);
-        // Traps on the previous instruction (single step) come before NMI and interrupts; a MOV SS
-        // shadow holds them off for one instruction (SDM Vol. 3A, 6.9 and 6.8.3).
-        if (_dbTrapPending && shadow != ShadowMovSs)
+        if (_nonRoot) return ArbitrateNonRoot(CurrentShadow);
+        switch (NextEvent(CurrentShadow))
         {
-            _dbTrapPending = false;
-            DebugException(_pendingDbg);
-            _pendingDbg = 0;
-            // A host that intercepts #DB sees the trap as a stop, RIP after the stepped instruction.
-            if (IsIntercepted(1)) { Fault(ExceptionVector.DB); return false; }
-            DeliverEvent(1, EventKind.HardwareException, 0, false, _rip);
-            return true;
-        }
-        if (_nmiPending && !_nmiBlocked && shadow != ShadowMovSs)
-        {
-            _nmiPending = false;
-            _halted = false;
-            if (!DeliverEvent(2, EventKind.Nmi, 0, false, _rip)) return true;
-            _nmiBlocked = true;
-            return true;
-        }
-        if ((_rflags & (ulong)RFlags.IF) != 0 && shadow == 0)
-        {
-            if (_intrPending || Apic.HasDeliverable)
-            {
+            case BoundaryEvent.DebugTrap:
+                // Traps on the previous instruction (single step) come before NMI and interrupts
+                // (SDM Vol. 3A, 6.9); a debug exception also ends HLT (SDM Vol. 2A, HLT).
+                _dbTrapPending = false;
+                DebugException(_pendingDbg);
+                _pendingDbg = 0;
+                // A host that intercepts #DB sees the trap as a stop, RIP after the stepped instruction.
+                if (IsIntercepted(1)) { Fault(ExceptionVector.DB); return false; }
+                _halted = false;
+                DeliverEvent(1, EventKind.HardwareException, 0, false, _rip);
+                return true;
+            case BoundaryEvent.Nmi:
+                _nmiPending = false;
+                _halted = false;
+                if (!DeliverEvent(2, EventKind.Nmi, 0, false, _rip)) return true;
+                _nmiBlocked = true;
+                return true;
+            case BoundaryEvent.Interrupt:
                 DeliverExternalInterrupt();
                 return true;
-            }
+            default:
+                return false;
         }
-        return false;
     }
 
     /// <summary>Delivers the pending maskable interrupt through the IDT.</summary>
@@ -158,6 +155,7 @@ public sealed partial class Cpu
     /// <summary>Takes the vector of the pending maskable interrupt: the external INTR line (host-raised) first, then the local APIC (acknowledged).</summary>
     private byte AcknowledgeInterrupt()
     {
+        _lastAckFromApic = !_intrPending;
         if (!_intrPending) return Apic.Acknowledge();
         return AcknowledgeIntr();
     }

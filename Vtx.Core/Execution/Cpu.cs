@@ -429,6 +429,12 @@ public sealed unsafe partial class Cpu
             _signal = 0;
             return true;
         }
+        if (_faultVector == ApicAccessExitVector)
+        {
+            TakeApicAccessExit();
+            _signal = 0;
+            return true;
+        }
         if (IsIntercepted(_faultVector) || _faultVector >= 32) return false;
         _signal &= ~SignalFault;
         bool wasNonRoot = _nonRoot;
@@ -463,6 +469,7 @@ public sealed unsafe partial class Cpu
     {
         lin &= _linMask;
         if (!Translate(lin, Access.Execute, out ulong pa)) return ref _scratch;
+        if (_apicAccessArmed && IsApicAccessPage(pa)) { ApicAccessFetch(pa); return ref _scratch; }
         ulong ppn = pa >> 12;
         int off = (int)(pa & 0xFFF);
         DecodeCache cache = _mem.DecodeCache;
@@ -719,7 +726,7 @@ public sealed unsafe partial class Cpu
     private void FillTlb(ulong lin, ulong pa, Access access)
     {
         ulong ppn = pa >> 12;
-        if (!_mem.IsRamPage(ppn) || IsApicPage(pa) || (!Mmio.IsEmpty && Mmio.Intersects(pa & ~0xFFFUL, 4096))) return;
+        if (!_mem.IsRamPage(ppn) || IsApicPage(pa) || IsApicAccessPage(pa) || (!Mmio.IsEmpty && Mmio.Intersects(pa & ~0xFFFUL, 4096))) return;
         // With SMAP, supervisor accesses to user pages depend on RFLAGS.AC: they always walk.
         if ((_cr4 & Cr4.SMAP) != 0 && (_lastRights & PageRights.User) != 0 && TlbKey == 0 && (_cr0 & Cr0.PG) != 0) return;
         if ((TlbKey & TlbSlowKeys) != 0) return; // alignment checking or data breakpoints: every access takes the slow path
@@ -820,11 +827,13 @@ public sealed unsafe partial class Cpu
             ulong lin2 = end & ~0xFFFUL;
             if (!Translate(lin, access, out ulong pa1, stack) || !Translate(lin2, access, out ulong pa2, stack)) return false;
             int n1 = (int)(lin2 - lin);
+            if (_apicAccessArmed && (IsApicAccessPage(pa1) || IsApicAccessPage(pa2))) return RaiseApicAccessExit(IsApicAccessPage(pa1) ? (uint)(pa1 & 0xFFF) : 0, ApicAccessLinearRead);
             ulong lo = ReadPhysical(pa1, n1), hi = ReadPhysical(pa2, size - n1);
             v = (lo | (hi << (n1 * 8))) & Sz.Mask(size);
             return true;
         }
         if (!Translate(lin, access, out ulong pa, stack)) return false;
+        if (_apicAccessArmed && IsApicAccessPage(pa)) return ApicAccessRead(pa, size, out v);
         FillTlb(lin, pa, access);
         v = ReadPhysical(pa, size);
         return true;
@@ -844,11 +853,13 @@ public sealed unsafe partial class Cpu
             ulong lin2 = end & ~0xFFFUL;
             if (!Translate(lin, Access.Write, out ulong pa1, stack) || !Translate(lin2, Access.Write, out ulong pa2, stack)) return false;
             int n1 = (int)(lin2 - lin);
+            if (_apicAccessArmed && (IsApicAccessPage(pa1) || IsApicAccessPage(pa2))) return RaiseApicAccessExit(IsApicAccessPage(pa1) ? (uint)(pa1 & 0xFFF) : 0, ApicAccessLinearWrite);
             WritePhysical(pa1, n1, v);
             WritePhysical(pa2, size - n1, v >> (n1 * 8));
             return true;
         }
         if (!Translate(lin, Access.Write, out ulong pa, stack)) return false;
+        if (_apicAccessArmed && IsApicAccessPage(pa)) return ApicAccessWrite(pa, size, v);
         WritePhysical(pa, size, v);
         FillTlb(lin, pa, Access.Write);
         return true;

@@ -4,12 +4,11 @@ namespace Vtx;
 
 public sealed partial class Cpu
 {
-    // Events in VMX non-root operation, decided by the same arbiter as in root operation, in the
-    // order of SDM Vol. 3C, 25.2/26.6 (VMX.md 8.2): pending MTF exit, debug traps, VMX-preemption
-    // timer, NMI window, NMI, interrupt window, external interrupt. Blocking by MOV SS holds off all
-    // of them but MTF; blocking by STI holds off the interrupt window, maskable interrupts and (Vtx's
-    // choice where the SDM leaves it to the implementation, as Bochs does) the preemption timer —
-    // not NMIs or the NMI window, as in root operation.
+    // Events in VMX non-root operation, decided by the same rule as in root operation
+    // (Events/Cpu.EventRules.cs), in the order of SDM Vol. 3C, 25.2/26.6 (VMX.md 8.2): APIC-
+    // virtualization traps, INIT, SIPI, pending MTF exit, debug traps, VMX-preemption timer, NMI
+    // window, NMI, interrupt window, virtual interrupt, external interrupt. The masks (MOV SS, STI,
+    // RFLAGS.IF, NMI blocking, activity state) live in MaskedEvents; HLT wake-up asks the same rule.
 
     private ulong _pendingDbg; // DR6-format bits of the pending #DB trap (B3-B0, BS)
 
@@ -34,124 +33,94 @@ public sealed partial class Cpu
         }
     }
 
-    /// <summary>In non-root operation, something wakes the guest from HLT (or an exit it would take wakes the processor).</summary>
-    private bool NonRootCanWake
-    {
-        get
-        {
-            if (_guestActivity == 3) return _sipiPending; // wait-for-SIPI: only a SIPI ends it
-            if (_initPending) return true;
-            if (_mtfPending && _guestActivity != 2) return true;
-            bool iflag = (_rflags & (ulong)RFlags.IF) != 0;
-            if (_guestActivity != 2 && NrProc(PrimaryProcessorBasedControls.InterruptWindowExiting) && iflag) return true;
-            if (NrProc(PrimaryProcessorBasedControls.NmiWindowExiting) && !_vnmiBlocked) return true;
-            if (_nmiPending && (NrPin(PinBasedControls.NmiExiting) ? NrPin(PinBasedControls.VirtualNmis) || !_nmiBlocked : !_nmiBlocked)) return true;
-            bool intr = _intrPending || Apic.HasDeliverable;
-            return _guestActivity != 2 && intr && (iflag || NrPin(PinBasedControls.ExternalInterruptExiting));
-        }
-    }
-
-    /// <summary>The boundary arbiter in non-root operation. Returns true when an event was delivered or a VM exit taken.</summary>
+    /// <summary>
+    /// The boundary arbiter in non-root operation: takes the event <see cref="NextEvent"/> names (the
+    /// rule shared with HLT wake-up). Returns true when an event was delivered or a VM exit taken.
+    /// </summary>
     private bool ArbitrateNonRoot(int shadow)
     {
-        // INIT is never blocked in non-root operation (except in wait-for-SIPI): it exits (reason 3).
-        // A SIPI exits (reason 4, qualification = its vector) only in wait-for-SIPI and is dropped otherwise.
-        if (_initPending && _guestActivity != 3)
+        // A SIPI outside wait-for-SIPI is discarded (SDM Vol. 3C, 26.6.2).
+        if (_sipiPending && _guestActivity != 3) _sipiPending = false;
+        switch (NextEvent(shadow))
         {
-            _initPending = false;
-            VmExit(VmxExitReason.InitSignal);
-            return true;
-        }
-        if (_sipiPending)
-        {
-            _sipiPending = false;
-            if (_guestActivity == 3)
-            {
+            case BoundaryEvent.ApicVirtTrap:
+                // Trap-like APIC-virtualization work of the previous instruction, above everything (29.1, 29.4.3.2).
+                return RunApicVirtTrap();
+            case BoundaryEvent.Init:
+                // INIT is never blocked in non-root operation (except in wait-for-SIPI): it exits (reason 3).
+                _initPending = false;
+                VmExit(VmxExitReason.InitSignal);
+                return true;
+            case BoundaryEvent.Sipi:
+                // A SIPI exits (reason 4, qualification = its vector) only in wait-for-SIPI.
+                _sipiPending = false;
                 VmExit(VmxExitReason.StartupIpi, _sipiVector);
                 return true;
-            }
-        }
-        // A pending MTF VM exit comes before debug traps and everything lower (25.5.2).
-        if (_mtfPending && _guestActivity is not (2 or 3))
-        {
-            _mtfPending = false;
-            VmExit(VmxExitReason.MonitorTrapFlag);
-            return true;
-        }
-        if (_dbTrapPending && shadow != ShadowMovSs)
-        {
-            _dbTrapPending = false;
-            _halted = false;
-            ulong bits = _pendingDbg;
-            _pendingDbg = 0;
-            if (ExceptionExits(1, 0))
+            case BoundaryEvent.Mtf:
+                // A pending MTF VM exit comes before debug traps and everything lower (25.5.2).
+                _mtfPending = false;
+                VmExit(VmxExitReason.MonitorTrapFlag);
+                return true;
+            case BoundaryEvent.DebugTrap:
             {
-                VmExit(VmxExitReason.ExceptionOrNmi, bits & 0x400F, 0x8000_0301, guestRip: _rip);
+                _dbTrapPending = false;
+                ulong bits = _pendingDbg;
+                _pendingDbg = 0;
+                if (ExceptionExits(1, 0))
+                {
+                    VmExit(VmxExitReason.ExceptionOrNmi, bits & 0x400F, 0x8000_0301, guestRip: _rip);
+                    return true;
+                }
+                _halted = false;
+                DebugException(bits);
+                DeliverEvent(1, EventKind.HardwareException, 0, false, _rip);
                 return true;
             }
-            DebugException(bits);
-            DeliverEvent(1, EventKind.HardwareException, 0, false, _rip);
-            return true;
-        }
-        // MOV SS blocking holds off everything below; STI blocking holds off the preemption timer
-        // (Vtx follows Bochs where the SDM is silent), the interrupt window and maskable interrupts,
-        // but not NMIs or the NMI window — as in root operation (an implementation choice the SDM allows).
-        if (shadow == ShadowMovSs) return false;
-        bool sti = shadow == ShadowSti;
-        if (!sti && _preemptArmed && Tsc >= _preemptDeadlineTsc && _guestActivity != 3)
-        {
-            VmExit(VmxExitReason.PreemptionTimerExpired);
-            return true;
-        }
-        if (NrProc(PrimaryProcessorBasedControls.NmiWindowExiting) && !_vnmiBlocked && _guestActivity != 3)
-        {
-            VmExit(VmxExitReason.NmiWindow);
-            return true;
-        }
-        if (_nmiPending && _guestActivity != 3)
-        {
-            if (NrPin(PinBasedControls.NmiExiting))
-            {
-                // Virtual NMIs: physical NMIs are never blocked by guest state. Otherwise NMI blocking
-                // (loaded from the guest or set by an injected NMI) holds them until the VM exit.
-                if (NrPin(PinBasedControls.VirtualNmis) || !_nmiBlocked)
+            case BoundaryEvent.PreemptionTimer:
+                VmExit(VmxExitReason.PreemptionTimerExpired);
+                return true;
+            case BoundaryEvent.NmiWindow:
+                VmExit(VmxExitReason.NmiWindow);
+                return true;
+            case BoundaryEvent.Nmi:
+                _nmiPending = false;
+                if (NrPin(PinBasedControls.NmiExiting))
                 {
-                    _nmiPending = false;
                     VmExit(VmxExitReason.ExceptionOrNmi, 0, 0x8000_0202);
                     return true;
                 }
-            }
-            else if (!_nmiBlocked)
-            {
-                _nmiPending = false;
                 _halted = false;
                 _guestActivity = 0;
                 _nmiBlocked = true;
                 DeliverEvent(2, EventKind.Nmi, 0, false, _rip);
                 return true;
-            }
+            case BoundaryEvent.InterruptWindow:
+                VmExit(VmxExitReason.InterruptWindow);
+                return true;
+            case BoundaryEvent.VirtualInterrupt:
+                DeliverVirtualInterrupt();
+                return true;
+            case BoundaryEvent.Interrupt:
+                if (NrPin(PinBasedControls.ExternalInterruptExiting))
+                {
+                    // With "acknowledge interrupt on exit" the vector is taken from the controller and
+                    // reported (or, with posted interrupts, the notification vector is processed without
+                    // an exit); otherwise the interrupt stays pending for the host (27.2.2, 29.6).
+                    uint info = 0;
+                    if ((_nr.Exit & ExitControls.AcknowledgeInterruptOnExit) != 0)
+                    {
+                        byte vector = AcknowledgeInterrupt();
+                        if (ProcessPostedInterrupts(vector)) return true;
+                        info = 0x8000_0000u | vector;
+                    }
+                    VmExit(VmxExitReason.ExternalInterrupt, 0, info);
+                    return true;
+                }
+                DeliverExternalInterrupt();
+                return true;
+            default:
+                return false;
         }
-        if (sti) return false;
-        bool iflag = (_rflags & (ulong)RFlags.IF) != 0;
-        if (_guestActivity is 2 or 3) return false; // shutdown and wait-for-SIPI block the rest
-        if (NrProc(PrimaryProcessorBasedControls.InterruptWindowExiting) && iflag)
-        {
-            VmExit(VmxExitReason.InterruptWindow);
-            return true;
-        }
-        if (!_intrPending && !Apic.HasDeliverable) return false;
-        if (NrPin(PinBasedControls.ExternalInterruptExiting))
-        {
-            // With "acknowledge interrupt on exit" the vector is taken from the controller and
-            // reported; otherwise the interrupt stays pending for the host (27.2.2).
-            uint info = 0;
-            if ((_nr.Exit & ExitControls.AcknowledgeInterruptOnExit) != 0) info = 0x8000_0000u | AcknowledgeInterrupt();
-            VmExit(VmxExitReason.ExternalInterrupt, 0, info);
-            return true;
-        }
-        if (!iflag) return false;
-        DeliverExternalInterrupt();
-        return true;
     }
 
     /// <summary>

@@ -269,7 +269,9 @@ public sealed partial class Cpu
     private bool MsrExits(ref DecodedInstruction d, bool write)
     {
         uint index = (uint)_gpr[1];
-        if (NrProc(PrimaryProcessorBasedControls.UseMsrBitmaps) && !MsrBitmapExits(index, write)) return false;
+        // Without an exit, "virtualize x2APIC mode" may handle an x2APIC MSR itself (Cpu.ApicVirtAccess.cs, 29.5).
+        if (NrProc(PrimaryProcessorBasedControls.UseMsrBitmaps) && !MsrBitmapExits(index, write))
+            return index - 0x800u <= 0xFF && NrProc2(SecondaryProcessorBasedControls.VirtualizeX2ApicMode) && X2ApicMsrVirtualized(index, write);
         ExitForInstruction(ref d, write ? VmxExitReason.Wrmsr : VmxExitReason.Rdmsr);
         return true;
     }
@@ -337,18 +339,14 @@ public sealed partial class Cpu
     }
 
     /// <summary>
-    /// MOV to CR8 with "use TPR shadow" (SDM Vol. 3C, 29.3 / 25.3 in older editions): writes
-    /// VTPR (virtual-APIC page + 80h) with the source in bits 7:4 and the rest cleared; a VTPR[7:4]
-    /// below TPR threshold[3:0] then causes a trap-like VM exit (reason 43, RIP after the MOV).
+    /// MOV to CR8 with "use TPR shadow" (SDM Vol. 3C, 29.3): writes VTPR (virtual-APIC page + 80h)
+    /// with the source in bits 7:4 and the rest cleared; TPR virtualization follows the instruction
+    /// (trap-like: a TPR-below-threshold exit 43 saves RIP after the MOV; Cpu.ApicVirt.cs).
     /// </summary>
     private void WriteVirtualTpr(ulong v)
     {
         WritePhysical(_nr.VirtualApic + 0x80, 4, (v & 0xF) << 4);
-        if (NrProc2(SecondaryProcessorBasedControls.VirtualInterruptDelivery) || (v & 0xF) >= (_nr.TprThreshold & 0xF)) return;
-        ulong next = _nextRip;
-        VmExit(VmxExitReason.TprBelowThreshold, guestRip: next);
-        _signal |= SignalVmx;
-        _nextRip = _rip;
+        RequestApicVirtTrap(TrapTpr);
     }
 
     /// <summary>WBINVD / WBNOINVD with "WBINVD exiting" (secondary control 6; after the CPL check): exit 54.</summary>

@@ -195,6 +195,7 @@ public sealed partial class Cpu
             _preemptDeadlineTsc = SatAdd(Tsc >> x, value) is var ticks && ticks > ulong.MaxValue >> x ? ulong.MaxValue : ticks << x;
         }
         if (NrProc(PrimaryProcessorBasedControls.MonitorTrapFlag) && vectoring) _mtfPending = true;
+        ApicVirtEnter(v);
         UpdateVmxWatch();
         _signal |= SignalEvent;
     }
@@ -202,8 +203,9 @@ public sealed partial class Cpu
     private void UpdateVmxWatch()
     {
         const uint step = PrimaryProcessorBasedControls.InterruptWindowExiting | PrimaryProcessorBasedControls.NmiWindowExiting | PrimaryProcessorBasedControls.MonitorTrapFlag;
-        _vmxStep = _nonRoot && ((_nr.Proc & step) != 0 || _mtfPending);
-        _vmxWatch = _nonRoot && (_vmxStep || _preemptArmed);
+        // A recognized virtual interrupt held off by RFLAGS.IF or a shadow is looked at every boundary.
+        _vmxStep = _nonRoot && ((_nr.Proc & step) != 0 || _mtfPending || _vintrRecognized);
+        _vmxWatch = _nonRoot && (_vmxStep || _preemptArmed || _apicVirtTrap != 0);
     }
 
     /// <summary>Loads the guest-state area into the processor (SDM Vol. 3C, 26.3.2).</summary>
@@ -407,7 +409,8 @@ public sealed partial class Cpu
         }
         // Pending debug exceptions: kept for exits that leave a #DB trap pending (MTF, trap-like exits,
         // exits inside a MOV-SS shadow); 0 otherwise (27.3.4).
-        bool keepDbg = _dbTrapPending && (reason == VmxExitReason.MonitorTrapFlag || (_shadowAt == _retired && _shadow == ShadowMovSs));
+        bool keepDbg = _dbTrapPending && (reason is VmxExitReason.MonitorTrapFlag or VmxExitReason.TprBelowThreshold or VmxExitReason.VirtualizedEoi or VmxExitReason.ApicWrite
+                                          || (_shadowAt == _retired && _shadow == ShadowMovSs));
         v.Write(VmcsField.GuestPendingDebugExceptions, keepDbg ? _pendingDbg | ((_pendingDbg & 0xF) != 0 ? 0x1000UL : 0) : 0);
         v.Write(VmcsField.GuestActivityState, (ulong)(_halted ? Math.Max(_guestActivity, 1) : 0));
         ulong intr = 0;
@@ -415,6 +418,7 @@ public sealed partial class Cpu
         if (_shadowAt == _retired && _shadow != 0 && reason is not (VmxExitReason.InterruptWindow or VmxExitReason.NmiWindow)) intr |= _shadow == ShadowSti ? 1UL : 2UL;
         if (NrPin(PinBasedControls.VirtualNmis) ? _vnmiBlocked : _nmiBlocked) intr |= 8;
         v.Write(VmcsField.GuestInterruptibilityState, intr);
+        ApicVirtSave(v);
         if ((_nr.Exit & ExitControls.SavePreemptionTimerValue) != 0)
         {
             int x = Model.Vmx!.PreemptionTimerRate;

@@ -8,15 +8,17 @@ namespace Vtx.Vmx;
 /// <remarks>
 /// <para>Like <see cref="CpuModel"/>, a plain object the host may configure before creating a machine. The
 /// default resembles a recent Intel server core restricted to what Vtx models: the classic VMX control set
-/// (every pin-based and primary processor-based control except posted interrupts and tertiary controls; TPR
-/// shadow, MSR and I/O bitmaps, MTF, the preemption timer), EPT with VPID and unrestricted guest, PAUSE-loop
+/// (every pin-based and primary processor-based control except tertiary controls; TPR shadow, MSR and I/O
+/// bitmaps, MTF, the preemption timer), APIC virtualization (virtualize APIC accesses, virtualize x2APIC
+/// mode, APIC-register virtualization, virtual-interrupt delivery, posted interrupts; SDM Vol. 3C chapter
+/// 29), EPT with VPID and unrestricted guest, PAUSE-loop
 /// exiting, descriptor-table and WBINVD exiting, RDTSCP/INVPCID enabling and TSC scaling; PAT and EFER
 /// load/save on entry and exit. Features needing hardware Vtx does not model (SGX, Intel PT, SMM dual-monitor
 /// treatment, PCONFIG, PASID, CET, FRED, PKS, LBRs, MPX, performance counters) are not offered, nor (as yet)
-/// APIC virtualization beyond the TPR shadow, posted interrupts, PML, #VE, VM functions and
-/// mode-based or sub-page EPT permissions; each can be offered by setting its allowed-1 bit. VMCS shadowing
-/// is offered (with IA32_VMX_MISC[29], VMWRITE to the VM-exit information fields); clearing its allowed-1 bit in
-/// <see cref="SecondaryProcessorBased"/> turns it off as on parts without it.</para>
+/// PML, #VE, VM functions and mode-based or sub-page EPT permissions; each can be offered by setting its
+/// allowed-1 bit. VMCS shadowing is offered (with IA32_VMX_MISC[29], VMWRITE to the VM-exit information
+/// fields). Any offered control is turned off (to mimic an older part) by clearing its allowed-1 bit, e.g.
+/// <c>new VmxCapabilities { SecondaryProcessorBased = new(0, VmxCapabilities.Default.SecondaryProcessorBased.Allowed1 &amp; ~SecondaryProcessorBasedControls.VirtualInterruptDelivery) }</c>.</para>
 /// <para>The control capabilities are configured as the TRUE MSRs report them (<see cref="PinBased"/> etc.);
 /// the plain MSRs report the same allowed-1 settings and the allowed-0 settings with the default1 class
 /// (SDM A.2) forced to 1. If <see cref="TrueControls"/> (IA32_VMX_BASIC[55]) is false, the TRUE MSRs do not
@@ -53,7 +55,8 @@ public sealed class VmxCapabilities
     /// <summary>Pin-based controls (IA32_VMX_TRUE_PINBASED_CTLS; the plain MSR adds <see cref="PinBasedControls.Default1"/> to allowed-0) (SDM A.3.1).</summary>
     public VmxAllowedSettings PinBased { get; init; } = new(PinBasedControls.Default1,
         PinBasedControls.Default1 | PinBasedControls.ExternalInterruptExiting | PinBasedControls.NmiExiting
-        | PinBasedControls.VirtualNmis | PinBasedControls.ActivatePreemptionTimer);
+        | PinBasedControls.VirtualNmis | PinBasedControls.ActivatePreemptionTimer
+        | PinBasedControls.ProcessPostedInterrupts);
 
     /// <summary>Primary processor-based controls (IA32_VMX_TRUE_PROCBASED_CTLS; CR3-load/store exiting may be 0) (SDM A.3.2).</summary>
     public VmxAllowedSettings PrimaryProcessorBased { get; init; } = new(
@@ -66,7 +69,9 @@ public sealed class VmxCapabilities
         | SecondaryProcessorBasedControls.EnableRdtscp | SecondaryProcessorBasedControls.EnableVpid
         | SecondaryProcessorBasedControls.WbinvdExiting | SecondaryProcessorBasedControls.UnrestrictedGuest
         | SecondaryProcessorBasedControls.PauseLoopExiting | SecondaryProcessorBasedControls.EnableInvpcid
-        | SecondaryProcessorBasedControls.UseTscScaling | SecondaryProcessorBasedControls.VmcsShadowing);
+        | SecondaryProcessorBasedControls.UseTscScaling | SecondaryProcessorBasedControls.VmcsShadowing
+        | SecondaryProcessorBasedControls.VirtualizeApicAccesses | SecondaryProcessorBasedControls.VirtualizeX2ApicMode
+        | SecondaryProcessorBasedControls.ApicRegisterVirtualization | SecondaryProcessorBasedControls.VirtualInterruptDelivery);
 
     /// <summary>Primary VM-exit controls (IA32_VMX_TRUE_EXIT_CTLS; "save debug controls" may be 0) (SDM A.4.1).</summary>
     public VmxAllowedSettings Exit { get; init; } = new(ExitControls.Default1 & ~ExitControls.SaveDebugControls,

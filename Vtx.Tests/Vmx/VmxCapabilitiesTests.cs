@@ -24,8 +24,8 @@ public class VmxCapabilitiesTests
         Assert.Empty(c.Validate());
         // BASIC: revision "VTX", 4096-byte regions, WB, INS/OUTS information, TRUE controls.
         Assert.Equal(0x00D8_1000_0056_5458UL, Read(c, VmxMsr.Basic));
-        Assert.Equal(0x0000_007F_0000_0016UL, Read(c, VmxMsr.PinBasedCtls));
-        Assert.Equal(0x0000_007F_0000_0016UL, Read(c, VmxMsr.TruePinBasedCtls));
+        Assert.Equal(0x0000_00FF_0000_0016UL, Read(c, VmxMsr.PinBasedCtls));     // bit 7: posted interrupts
+        Assert.Equal(0x0000_00FF_0000_0016UL, Read(c, VmxMsr.TruePinBasedCtls));
         Assert.Equal(0xFFF9_FFFE_0401_E172UL, Read(c, VmxMsr.ProcBasedCtls));
         Assert.Equal(0xFFF9_FFFE_0400_6172UL, Read(c, VmxMsr.TrueProcBasedCtls));
         Assert.Equal(0x007F_EFFF_0003_6DFFUL, Read(c, VmxMsr.ExitCtls));
@@ -39,7 +39,7 @@ public class VmxCapabilitiesTests
         Assert.Equal(0x0000_2000UL, Read(c, VmxMsr.Cr4Fixed0));
         Assert.Equal(0x0036_3FBCUL, Read(c, VmxMsr.Cr4Fixed1)); // with OSFXSR, OSXMMEXCPT and OSXSAVE (the model offers FXSR, SSE and XSAVE)
         Assert.Equal(0x32UL, Read(c, VmxMsr.VmcsEnum)); // highest supported index 25: TSC multiplier (2032h)
-        Assert.Equal(0x0200_54EE_0000_0000UL, Read(c, VmxMsr.ProcBasedCtls2)); // bit 14: VMCS shadowing
+        Assert.Equal(0x0200_57FF_0000_0000UL, Read(c, VmxMsr.ProcBasedCtls2)); // bit 14: VMCS shadowing; bits 0, 4, 8, 9: APIC virtualization
         Assert.Equal(0x0000_0F01_0613_4141UL, Read(c, VmxMsr.EptVpidCap));
         Assert.False(c.TryReadMsr(VmxMsr.VmFunc, out _));         // VM functions not offered
         Assert.False(c.TryReadMsr(VmxMsr.ProcBasedCtls3, out _)); // tertiary controls not offered
@@ -158,12 +158,13 @@ public class VmxCapabilitiesTests
             VmcsField.TprThreshold, VmcsField.TscMultiplier, VmcsField.VmxPreemptionTimerValue, VmcsField.PleGap,
             VmcsField.GuestPat, VmcsField.HostPat, VmcsField.GuestEfer, VmcsField.HostEfer, VmcsField.SecondaryProcBasedVmExecControls,
             VmcsField.ExitReason, VmcsField.GuestSmbase, VmcsField.ExecutiveVmcsPointer, VmcsField.Cr3TargetValue3,
+            VmcsField.PostedInterruptNotificationVector, VmcsField.PostedInterruptDescriptorAddress,
+            VmcsField.GuestInterruptStatus, VmcsField.EoiExitBitmap0, VmcsField.ApicAccessAddress,
             VmcsField.VmreadBitmapAddress, VmcsField.VmwriteBitmapAddress,
         ];
         VmcsField[] unsupported =
         [
-            VmcsField.PostedInterruptNotificationVector, VmcsField.PostedInterruptDescriptorAddress, VmcsField.PmlIndex,
-            VmcsField.GuestInterruptStatus, VmcsField.EoiExitBitmap0, VmcsField.ApicAccessAddress, VmcsField.EptpIndex,
+            VmcsField.PmlIndex, VmcsField.EptpIndex,
             VmcsField.GuestPerfGlobalCtrl, VmcsField.HostPerfGlobalCtrl, VmcsField.GuestBndcfgs, VmcsField.GuestFredConfig,
             VmcsField.HostFredConfig, VmcsField.GuestSCet, VmcsField.HostSsp, VmcsField.SharedEptPointer, VmcsField.XssExitingBitmap,
             VmcsField.TertiaryProcBasedVmExecControls, VmcsField.SecondaryVmExitControls, VmcsField.InstructionTimeoutControl,
@@ -269,7 +270,7 @@ public class VmxCapabilitiesTests
         var c = VmxCapabilities.Default;
         for (uint v = 0; v < 512; v++)
         {
-            bool expected = (v & 0x16) == 0x16 && (v & ~0x7Fu) == 0;
+            bool expected = (v & 0x16) == 0x16 && (v & ~0xFFu) == 0;
             Assert.Equal(expected, c.ControlsValid(VmxControlKind.PinBased, v));
         }
     }
