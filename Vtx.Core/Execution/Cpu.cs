@@ -404,6 +404,7 @@ public sealed unsafe partial class Cpu
     internal void AfterRestore()
     {
         FlushTlb();
+        FlushEptTlb();
         ModeChanged();
     }
 
@@ -422,9 +423,12 @@ public sealed unsafe partial class Cpu
         ForgetBreakpointMatches(); // the faulting instruction did not complete: no data breakpoint trap
         if (_faultVector == EptExitVector)
         {
-            TakeEptExit();
-            _signal = 0;
-            return true;
+            if (TakeEptExit())
+            {
+                _signal = 0;
+                return true;
+            }
+            // Converted into a #VE (Cpu.Ept.cs): delivered below like any fault of the instruction.
         }
         if (IsIntercepted(_faultVector) || _faultVector >= 32) return false;
         _signal &= ~SignalFault;

@@ -13,8 +13,9 @@ namespace Vtx.Vmx;
 /// exiting, descriptor-table and WBINVD exiting, RDTSCP/INVPCID enabling and TSC scaling; PAT and EFER
 /// load/save on entry and exit. Features needing hardware Vtx does not model (SGX, Intel PT, SMM dual-monitor
 /// treatment, PCONFIG, PASID, CET, FRED, PKS, LBRs, MPX, performance counters) are not offered, nor (as yet)
-/// APIC virtualization beyond the TPR shadow, posted interrupts, PML, #VE, VM functions, VMCS shadowing and
-/// mode-based or sub-page EPT permissions; each can be offered by setting its allowed-1 bit.</para>
+/// APIC virtualization beyond the TPR shadow, posted interrupts, VMCS shadowing and sub-page EPT permissions;
+/// each can be offered by setting its allowed-1 bit. The EPT extensions are offered: accessed/dirty flags, PML,
+/// EPT-violation #VE, VMFUNC EPTP switching and mode-based execute control (each can be withdrawn the same way).</para>
 /// <para>The control capabilities are configured as the TRUE MSRs report them (<see cref="PinBased"/> etc.);
 /// the plain MSRs report the same allowed-1 settings and the allowed-0 settings with the default1 class
 /// (SDM A.2) forced to 1. If <see cref="TrueControls"/> (IA32_VMX_BASIC[55]) is false, the TRUE MSRs do not
@@ -64,7 +65,10 @@ public sealed class VmxCapabilities
         | SecondaryProcessorBasedControls.EnableRdtscp | SecondaryProcessorBasedControls.EnableVpid
         | SecondaryProcessorBasedControls.WbinvdExiting | SecondaryProcessorBasedControls.UnrestrictedGuest
         | SecondaryProcessorBasedControls.PauseLoopExiting | SecondaryProcessorBasedControls.EnableInvpcid
-        | SecondaryProcessorBasedControls.UseTscScaling);
+        | SecondaryProcessorBasedControls.UseTscScaling
+        // EPT extensions (Cpu.Ept*.cs): VMFUNC (EPTP switching), PML, EPT-violation #VE, mode-based execute control.
+        | SecondaryProcessorBasedControls.EnableVmFunctions | SecondaryProcessorBasedControls.EnablePml
+        | SecondaryProcessorBasedControls.EptViolationVe | SecondaryProcessorBasedControls.ModeBasedExecuteControl);
 
     /// <summary>Primary VM-exit controls (IA32_VMX_TRUE_EXIT_CTLS; "save debug controls" may be 0) (SDM A.4.1).</summary>
     public VmxAllowedSettings Exit { get; init; } = new(ExitControls.Default1 & ~ExitControls.SaveDebugControls,
@@ -129,18 +133,18 @@ public sealed class VmxCapabilities
 
     /// <summary>
     /// IA32_VMX_EPT_VPID_CAP (SDM A.10): execute-only translations, 4-level walks, UC and WB paging-structure
-    /// types, 2-MByte and 1-GByte pages, INVEPT (single- and all-context), INVVPID (all four types). EPT
-    /// accessed/dirty flags, advanced exit information and 5-level walks are not offered.
+    /// types, 2-MByte and 1-GByte pages, INVEPT (single- and all-context), INVVPID (all four types), EPT
+    /// accessed/dirty flags (bit 21). Advanced exit information and 5-level walks are not offered.
     /// </summary>
     public ulong EptVpidCapabilities { get; init; } = EptVpidCapability.ExecuteOnly | EptVpidCapability.PageWalkLength4
         | EptVpidCapability.UncacheableType | EptVpidCapability.WriteBackType | EptVpidCapability.Pde2MbPages
         | EptVpidCapability.Pdpte1GbPages | EptVpidCapability.Invept | EptVpidCapability.InveptSingleContext
         | EptVpidCapability.InveptAllContext | EptVpidCapability.Invvpid | EptVpidCapability.InvvpidIndividualAddress
         | EptVpidCapability.InvvpidSingleContext | EptVpidCapability.InvvpidAllContext
-        | EptVpidCapability.InvvpidSingleContextRetainingGlobals;
+        | EptVpidCapability.InvvpidSingleContextRetainingGlobals | EptVpidCapability.AccessedDirtyFlags;
 
-    /// <summary>IA32_VMX_VMFUNC: bit X = 1 if VM function X may be enabled (SDM A.11). None by default.</summary>
-    public ulong VmFunctions { get; init; }
+    /// <summary>IA32_VMX_VMFUNC: bit X = 1 if VM function X may be enabled (SDM A.11). By default function 0, EPTP switching.</summary>
+    public ulong VmFunctions { get; init; } = VmFunction.EptpSwitching;
 
     // ---- MSR values ----
 
