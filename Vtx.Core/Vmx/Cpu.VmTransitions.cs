@@ -94,7 +94,7 @@ public sealed partial class Cpu
         if (failedMsr != 0)
         {
             _nmiBlocked = hostNmiBlocked;
-            _entryFailure = new VmEntryFailure(VmEntryCheckClass.MsrLoading, "msr-load.entry", null, failedMsr, "26.4",
+            _entryFailure = new VmEntryFailure(VmEntryChecks.MsrLoadEntry.Class, VmEntryChecks.MsrLoadEntry.Name, null, failedMsr, VmEntryChecks.MsrLoadEntry.Section,
                 "an entry of the VM-entry MSR-load list has reserved bits set, names a forbidden MSR (FS/GS base, x2APIC, SMM) or a value WRMSR would refuse", failedMsr);
             EntryFailure(VmxExitReason.EntryFailureMsrLoading, failedMsr);
             return;
