@@ -168,6 +168,42 @@ public class EptVirtualizationExceptionTests
         Assert.Equal(0U, g.S.R32(Area + 4));
     }
 
+    /// <summary>CR0.PE = 0 (an unrestricted real-mode guest): no virtualization exception, the violation exits.</summary>
+    [Fact]
+    public void RealModeGuestsGetVmExits()
+    {
+        var g = WithVe();
+        g.Controls(proc2: SecondaryProcessorBasedControls.EnableEpt | SecondaryProcessorBasedControls.UnrestrictedGuest
+            | SecondaryProcessorBasedControls.EptViolationVe, entry: 0);
+        g.W(VmcsField.GuestCr0, Cr0.NE | Cr0.ET);
+        g.W(VmcsField.GuestCr4, Cr4.VMXE);
+        g.W(VmcsField.GuestEfer, 0);
+        foreach (var (sel, b, lim, ar, v) in new[]
+        {
+            (VmcsField.GuestCsSelector, VmcsField.GuestCsBase, VmcsField.GuestCsLimit, VmcsField.GuestCsAccessRights, 0x9BUL),
+            (VmcsField.GuestSsSelector, VmcsField.GuestSsBase, VmcsField.GuestSsLimit, VmcsField.GuestSsAccessRights, 0x93UL),
+            (VmcsField.GuestDsSelector, VmcsField.GuestDsBase, VmcsField.GuestDsLimit, VmcsField.GuestDsAccessRights, 0x93UL),
+            (VmcsField.GuestEsSelector, VmcsField.GuestEsBase, VmcsField.GuestEsLimit, VmcsField.GuestEsAccessRights, 0x93UL),
+            (VmcsField.GuestFsSelector, VmcsField.GuestFsBase, VmcsField.GuestFsLimit, VmcsField.GuestFsAccessRights, 0x93UL),
+            (VmcsField.GuestGsSelector, VmcsField.GuestGsBase, VmcsField.GuestGsLimit, VmcsField.GuestGsAccessRights, 0x93UL),
+        })
+        {
+            g.W(sel, 0x3000);
+            g.W(b, 0x3_0000);
+            g.W(lim, 0xFFFF);
+            g.W(ar, v);
+        }
+        g.W(VmcsField.GuestRip, 0);
+        g.W(VmcsField.GuestRsp, 0x8000);
+        g.W(VmcsField.GuestTrAccessRights, 0x8B);
+        SetPte(g, 0x3_1000, 0); // DS:1000h
+        g.S.Load(a => { a.mov(ax, __word_ptr[0x1000]); a.hlt(); }, VmxGuest.GuestCode, bitness: 16);
+        g.Launch();
+        Assert.Equal(VmxExitReason.EptViolation, g.ExitReason);
+        Assert.Equal(0x3_1000UL, g.R(VmcsField.GuestPhysicalAddress));
+        Assert.Equal(0U, g.S.R32(Area + 4));
+    }
+
     [Fact]
     public void ControlOffMeansVmExits()
     {
