@@ -69,7 +69,8 @@ public sealed partial class Cpu
         if (_nonRoot) { ExitForInstruction(ref d, resume ? VmxExitReason.Vmresume : VmxExitReason.Vmlaunch); return; }
         if (_cpl > 0) { FaultGp0(); return; }
         _entryFailure = null;
-        if (_currentVmcs == ulong.MaxValue) { VmFailInvalid(); Observe(VmxTransitionKind.EntryFail); return; }
+        // No current VMCS, or a shadow VMCS as the current one: VMfailInvalid (SDM Vol. 3C, 26.1).
+        if (_currentVmcs == ulong.MaxValue || Vmcs.IsShadow) { VmFailInvalid(); Observe(VmxTransitionKind.EntryFail); return; }
         var vmcs = Vmcs;
         VmInstructionError error = VmInstructionError.None;
         if (_shadowAt == _retired && _shadow == ShadowMovSs) error = VmInstructionError.EntryEventsBlockedByMovSs;

@@ -13,9 +13,11 @@ namespace Vtx.Vmx;
 /// exiting, descriptor-table and WBINVD exiting, RDTSCP/INVPCID enabling and TSC scaling; PAT and EFER
 /// load/save on entry and exit. Features needing hardware Vtx does not model (SGX, Intel PT, SMM dual-monitor
 /// treatment, PCONFIG, PASID, CET, FRED, PKS, LBRs, MPX, performance counters) are not offered, nor (as yet)
-/// APIC virtualization beyond the TPR shadow, posted interrupts, VMCS shadowing and sub-page EPT permissions;
+/// APIC virtualization beyond the TPR shadow, posted interrupts and sub-page EPT permissions;
 /// each can be offered by setting its allowed-1 bit. The EPT extensions are offered: accessed/dirty flags, PML,
-/// EPT-violation #VE, VMFUNC EPTP switching and mode-based execute control (each can be withdrawn the same way).</para>
+/// EPT-violation #VE, VMFUNC EPTP switching and mode-based execute control (each can be withdrawn the same way).
+/// VMCS shadowing is offered (with IA32_VMX_MISC[29], VMWRITE to the VM-exit information fields); clearing its
+/// allowed-1 bit in <see cref="SecondaryProcessorBased"/> turns it off as on parts without it.</para>
 /// <para>The control capabilities are configured as the TRUE MSRs report them (<see cref="PinBased"/> etc.);
 /// the plain MSRs report the same allowed-1 settings and the allowed-0 settings with the default1 class
 /// (SDM A.2) forced to 1. If <see cref="TrueControls"/> (IA32_VMX_BASIC[55]) is false, the TRUE MSRs do not
@@ -65,7 +67,7 @@ public sealed class VmxCapabilities
         | SecondaryProcessorBasedControls.EnableRdtscp | SecondaryProcessorBasedControls.EnableVpid
         | SecondaryProcessorBasedControls.WbinvdExiting | SecondaryProcessorBasedControls.UnrestrictedGuest
         | SecondaryProcessorBasedControls.PauseLoopExiting | SecondaryProcessorBasedControls.EnableInvpcid
-        | SecondaryProcessorBasedControls.UseTscScaling
+        | SecondaryProcessorBasedControls.UseTscScaling | SecondaryProcessorBasedControls.VmcsShadowing
         // EPT extensions (Cpu.Ept*.cs): VMFUNC (EPTP switching), PML, EPT-violation #VE, mode-based execute control.
         | SecondaryProcessorBasedControls.EnableVmFunctions | SecondaryProcessorBasedControls.EnablePml
         | SecondaryProcessorBasedControls.EptViolationVe | SecondaryProcessorBasedControls.ModeBasedExecuteControl);

@@ -39,8 +39,8 @@ public class VmxCapabilitiesTests
         Assert.Equal(0x0000_2000UL, Read(c, VmxMsr.Cr4Fixed0));
         Assert.Equal(0x0036_3FBCUL, Read(c, VmxMsr.Cr4Fixed1)); // with OSFXSR, OSXMMEXCPT and OSXSAVE (the model offers FXSR, SSE and XSAVE)
         Assert.Equal(0x32UL, Read(c, VmxMsr.VmcsEnum)); // highest supported index 25: TSC multiplier (2032h)
-        // Secondary: + VM functions (13), PML (17), EPT-violation #VE (18), mode-based execute control (22).
-        Assert.Equal(0x0246_34EE_0000_0000UL, Read(c, VmxMsr.ProcBasedCtls2));
+        // Secondary: + VM functions (13), VMCS shadowing (14), PML (17), EPT-violation #VE (18), mode-based execute control (22).
+        Assert.Equal(0x0246_74EE_0000_0000UL, Read(c, VmxMsr.ProcBasedCtls2));
         Assert.Equal(0x0000_0F01_0633_4141UL, Read(c, VmxMsr.EptVpidCap)); // + bit 21, EPT accessed/dirty flags
         Assert.Equal(1UL, Read(c, VmxMsr.VmFunc));                          // EPTP switching
         Assert.False(c.TryReadMsr(VmxMsr.ProcBasedCtls3, out _)); // tertiary controls not offered
@@ -162,6 +162,7 @@ public class VmxCapabilitiesTests
             VmcsField.ExitReason, VmcsField.GuestSmbase, VmcsField.ExecutiveVmcsPointer, VmcsField.Cr3TargetValue3,
             VmcsField.PmlIndex, VmcsField.PmlAddress, VmcsField.EptpIndex, VmcsField.VirtualizationExceptionInformationAddress,
             VmcsField.VmFunctionControls, VmcsField.EptpListAddress,
+            VmcsField.VmreadBitmapAddress, VmcsField.VmwriteBitmapAddress,
         ];
         VmcsField[] unsupported =
         [
@@ -170,7 +171,7 @@ public class VmxCapabilitiesTests
             VmcsField.GuestPerfGlobalCtrl, VmcsField.HostPerfGlobalCtrl, VmcsField.GuestBndcfgs, VmcsField.GuestFredConfig,
             VmcsField.HostFredConfig, VmcsField.GuestSCet, VmcsField.HostSsp, VmcsField.SharedEptPointer, VmcsField.XssExitingBitmap,
             VmcsField.TertiaryProcBasedVmExecControls, VmcsField.SecondaryVmExitControls, VmcsField.InstructionTimeoutControl,
-            VmcsField.VmreadBitmapAddress, new VmcsField(0x482C), new VmcsField(0x681F), new VmcsField(0x1_681E),
+            new VmcsField(0x482C), new VmcsField(0x681F), new VmcsField(0x1_681E),
         ];
         foreach (var f in supported) Assert.True(c.Supports(f), f.ToString());
         foreach (var f in unsupported) Assert.False(c.Supports(f), f.ToString());
