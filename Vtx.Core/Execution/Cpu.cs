@@ -407,6 +407,7 @@ public sealed unsafe partial class Cpu
     internal void AfterRestore()
     {
         FlushTlb();
+        FlushEptTlb();
         ModeChanged();
     }
 
@@ -425,9 +426,12 @@ public sealed unsafe partial class Cpu
         ForgetBreakpointMatches(); // the faulting instruction did not complete: no data breakpoint trap
         if (_faultVector == EptExitVector)
         {
-            TakeEptExit();
-            _signal = 0;
-            return true;
+            if (TakeEptExit())
+            {
+                _signal = 0;
+                return true;
+            }
+            // Converted into a #VE (Cpu.Ept.cs): delivered below like any fault of the instruction.
         }
         if (_faultVector == ApicAccessExitVector)
         {

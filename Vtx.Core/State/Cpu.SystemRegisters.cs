@@ -246,6 +246,7 @@ public sealed partial class Cpu
         _nonRoot = false;
         _initPending = _sipiPending = false;
         _eptOn = false;
+        FlushEptTlb(); // RESET: no cached guest-physical mappings survive
         _vmxStep = _vmxWatch = _preemptArmed = _mtfPending = false;
         _currentVmcs = ulong.MaxValue;
         _activeVmcs?.Clear();

@@ -198,19 +198,6 @@ public sealed partial class Cpu
         }
     }
 
-    /// <summary>
-    /// VMFUNC (SDM Vol. 3C, 25.5.5): #UD outside non-root operation, without "enable VM functions",
-    /// or with EAX &gt;= 64; a function not enabled in the VM-function controls exits (reason 59).
-    /// EPTP switching (function 0) needs EPT, which this version cannot enable, so every enabled
-    /// VMFUNC exits as invalid.
-    /// </summary>
-    private void ExecVmfunc(ref Decoding.DecodedInstruction d)
-    {
-        uint fn = (uint)_gpr[0];
-        if (!_nonRoot || !NrProc2(SecondaryProcessorBasedControls.EnableVmFunctions) || fn >= 64) { Fault(ExceptionVector.UD); return; }
-        ExitForInstruction(ref d, VmxExitReason.Vmfunc);
-    }
-
     private bool _initPending, _sipiPending;
     private byte _sipiVector;
 

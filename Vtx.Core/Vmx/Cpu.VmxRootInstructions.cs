@@ -31,7 +31,8 @@ public sealed partial class Cpu
     /// <summary>
     /// INVEPT reg, m128: #UD unless EPT and INVEPT are offered; the type (register) must be offered
     /// (1 single-context, 2 all-context) and a single-context descriptor's EPTP valid, else VMfail(28).
-    /// Vtx invalidates every cached translation (the SDM allows invalidating more).
+    /// Single-context invalidates the cached guest-physical mappings of the descriptor's EPTRTA, all-context
+    /// those of every EPTRTA; every combined (linear) mapping goes too (the SDM allows invalidating more).
     /// </summary>
     private void ExecInvept(ref DecodedInstruction d)
     {
@@ -52,6 +53,9 @@ public sealed partial class Cpu
             _ => false,
         };
         if (!supported || (type == 1 && !IsValidEptp(eptp))) { VmFailRecord(VmInstructionError.InvalidInveptInvvpidOperand); return; }
+        // Guest-physical mappings of the EPTRTA (single-context) or of all (all-context); the combined
+        // mappings of the ordinary TLB are not tagged with an EPTRTA and all go (28.3.3.1).
+        FlushEptTlb(type == 1 ? eptp & PhysAddrMask : null);
         FlushTlb();
         VmSucceed();
     }

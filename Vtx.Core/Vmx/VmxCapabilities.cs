@@ -15,9 +15,12 @@ namespace Vtx.Vmx;
 /// exiting, descriptor-table and WBINVD exiting, RDTSCP/INVPCID enabling and TSC scaling; PAT and EFER
 /// load/save on entry and exit. Features needing hardware Vtx does not model (SGX, Intel PT, SMM dual-monitor
 /// treatment, PCONFIG, PASID, CET, FRED, PKS, LBRs, MPX, performance counters) are not offered, nor (as yet)
-/// PML, #VE, VM functions and mode-based or sub-page EPT permissions; each can be offered by setting its
-/// allowed-1 bit. VMCS shadowing is offered (with IA32_VMX_MISC[29], VMWRITE to the VM-exit information
-/// fields). Any offered control is turned off (to mimic an older part) by clearing its allowed-1 bit, e.g.
+/// IPI and APIC-timer virtualization and sub-page EPT permissions; each can be offered by setting its allowed-1 bit.
+/// APIC virtualization (APIC-access page, x2APIC mode, register virtualization, virtual-interrupt delivery)
+/// and posted interrupts are offered, and so are the EPT extensions: accessed/dirty flags, PML,
+/// EPT-violation #VE, VMFUNC EPTP switching and mode-based execute control. VMCS shadowing is offered (with
+/// IA32_VMX_MISC[29], VMWRITE to the VM-exit information fields). Any offered control is turned off (to mimic
+/// an older part) by clearing its allowed-1 bit, e.g.
 /// <c>new VmxCapabilities { SecondaryProcessorBased = new(0, VmxCapabilities.Default.SecondaryProcessorBased.Allowed1 &amp; ~SecondaryProcessorBasedControls.VirtualInterruptDelivery) }</c>.</para>
 /// <para>The control capabilities are configured as the TRUE MSRs report them (<see cref="PinBased"/> etc.);
 /// the plain MSRs report the same allowed-1 settings and the allowed-0 settings with the default1 class
@@ -71,7 +74,10 @@ public sealed class VmxCapabilities
         | SecondaryProcessorBasedControls.PauseLoopExiting | SecondaryProcessorBasedControls.EnableInvpcid
         | SecondaryProcessorBasedControls.UseTscScaling | SecondaryProcessorBasedControls.VmcsShadowing
         | SecondaryProcessorBasedControls.VirtualizeApicAccesses | SecondaryProcessorBasedControls.VirtualizeX2ApicMode
-        | SecondaryProcessorBasedControls.ApicRegisterVirtualization | SecondaryProcessorBasedControls.VirtualInterruptDelivery);
+        | SecondaryProcessorBasedControls.ApicRegisterVirtualization | SecondaryProcessorBasedControls.VirtualInterruptDelivery
+        // EPT extensions (Cpu.Ept*.cs): VMFUNC (EPTP switching), PML, EPT-violation #VE, mode-based execute control.
+        | SecondaryProcessorBasedControls.EnableVmFunctions | SecondaryProcessorBasedControls.EnablePml
+        | SecondaryProcessorBasedControls.EptViolationVe | SecondaryProcessorBasedControls.ModeBasedExecuteControl);
 
     /// <summary>Primary VM-exit controls (IA32_VMX_TRUE_EXIT_CTLS; "save debug controls" may be 0) (SDM A.4.1).</summary>
     public VmxAllowedSettings Exit { get; init; } = new(ExitControls.Default1 & ~ExitControls.SaveDebugControls,
@@ -136,18 +142,18 @@ public sealed class VmxCapabilities
 
     /// <summary>
     /// IA32_VMX_EPT_VPID_CAP (SDM A.10): execute-only translations, 4-level walks, UC and WB paging-structure
-    /// types, 2-MByte and 1-GByte pages, INVEPT (single- and all-context), INVVPID (all four types). EPT
-    /// accessed/dirty flags, advanced exit information and 5-level walks are not offered.
+    /// types, 2-MByte and 1-GByte pages, INVEPT (single- and all-context), INVVPID (all four types), EPT
+    /// accessed/dirty flags (bit 21). Advanced exit information and 5-level walks are not offered.
     /// </summary>
     public ulong EptVpidCapabilities { get; init; } = EptVpidCapability.ExecuteOnly | EptVpidCapability.PageWalkLength4
         | EptVpidCapability.UncacheableType | EptVpidCapability.WriteBackType | EptVpidCapability.Pde2MbPages
         | EptVpidCapability.Pdpte1GbPages | EptVpidCapability.Invept | EptVpidCapability.InveptSingleContext
         | EptVpidCapability.InveptAllContext | EptVpidCapability.Invvpid | EptVpidCapability.InvvpidIndividualAddress
         | EptVpidCapability.InvvpidSingleContext | EptVpidCapability.InvvpidAllContext
-        | EptVpidCapability.InvvpidSingleContextRetainingGlobals;
+        | EptVpidCapability.InvvpidSingleContextRetainingGlobals | EptVpidCapability.AccessedDirtyFlags;
 
-    /// <summary>IA32_VMX_VMFUNC: bit X = 1 if VM function X may be enabled (SDM A.11). None by default.</summary>
-    public ulong VmFunctions { get; init; }
+    /// <summary>IA32_VMX_VMFUNC: bit X = 1 if VM function X may be enabled (SDM A.11). By default function 0, EPTP switching.</summary>
+    public ulong VmFunctions { get; init; } = VmFunction.EptpSwitching;
 
     // ---- MSR values ----
 

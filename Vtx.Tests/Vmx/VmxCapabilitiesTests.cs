@@ -39,9 +39,10 @@ public class VmxCapabilitiesTests
         Assert.Equal(0x0000_2000UL, Read(c, VmxMsr.Cr4Fixed0));
         Assert.Equal(0x0036_3FBCUL, Read(c, VmxMsr.Cr4Fixed1)); // with OSFXSR, OSXMMEXCPT and OSXSAVE (the model offers FXSR, SSE and XSAVE)
         Assert.Equal(0x32UL, Read(c, VmxMsr.VmcsEnum)); // highest supported index 25: TSC multiplier (2032h)
-        Assert.Equal(0x0200_57FF_0000_0000UL, Read(c, VmxMsr.ProcBasedCtls2)); // bit 14: VMCS shadowing; bits 0, 4, 8, 9: APIC virtualization
-        Assert.Equal(0x0000_0F01_0613_4141UL, Read(c, VmxMsr.EptVpidCap));
-        Assert.False(c.TryReadMsr(VmxMsr.VmFunc, out _));         // VM functions not offered
+        // Secondary: APIC virtualization (0, 4, 8, 9), VM functions (13), VMCS shadowing (14), PML (17), EPT-violation #VE (18), MBEC (22).
+        Assert.Equal(0x0246_77FF_0000_0000UL, Read(c, VmxMsr.ProcBasedCtls2));
+        Assert.Equal(0x0000_0F01_0633_4141UL, Read(c, VmxMsr.EptVpidCap)); // + bit 21, EPT accessed/dirty flags
+        Assert.Equal(1UL, Read(c, VmxMsr.VmFunc));                          // EPTP switching
         Assert.False(c.TryReadMsr(VmxMsr.ProcBasedCtls3, out _)); // tertiary controls not offered
         Assert.False(c.TryReadMsr(VmxMsr.ExitCtls2, out _));      // secondary exit controls not offered
         Assert.False(c.TryReadMsr(0x47F, out _));
@@ -109,6 +110,7 @@ public class VmxCapabilitiesTests
         {
             SecondaryProcessorBased = new(0, SecondaryProcessorBasedControls.EnableVpid),
             EptVpidCapabilities = VmxCapabilities.Default.EptVpidCapabilities & EptVpidCapability.VpidMask,
+            VmFunctions = 0,
         };
         Assert.Empty(vpidOnly.Validate());
         Assert.Equal(0x0000_0F01_0000_0000UL, Read(vpidOnly, VmxMsr.EptVpidCap));
@@ -125,7 +127,7 @@ public class VmxCapabilitiesTests
         Assert.Equal(1UL, Read(vmfunc, VmxMsr.VmFunc));
         Assert.True(vmfunc.Supports(VmcsField.EptpListAddress));
         Assert.True(vmfunc.Supports(VmcsField.VmFunctionControls));
-        Assert.False(VmxCapabilities.Default.Supports(VmcsField.EptpListAddress));
+        Assert.False(vpidOnly.Supports(VmcsField.EptpListAddress));
 
         var tertiary = new VmxCapabilities
         {
@@ -160,11 +162,12 @@ public class VmxCapabilitiesTests
             VmcsField.ExitReason, VmcsField.GuestSmbase, VmcsField.ExecutiveVmcsPointer, VmcsField.Cr3TargetValue3,
             VmcsField.PostedInterruptNotificationVector, VmcsField.PostedInterruptDescriptorAddress,
             VmcsField.GuestInterruptStatus, VmcsField.EoiExitBitmap0, VmcsField.ApicAccessAddress,
+            VmcsField.PmlIndex, VmcsField.PmlAddress, VmcsField.EptpIndex, VmcsField.VirtualizationExceptionInformationAddress,
+            VmcsField.VmFunctionControls, VmcsField.EptpListAddress,
             VmcsField.VmreadBitmapAddress, VmcsField.VmwriteBitmapAddress,
         ];
         VmcsField[] unsupported =
         [
-            VmcsField.PmlIndex, VmcsField.EptpIndex,
             VmcsField.GuestPerfGlobalCtrl, VmcsField.HostPerfGlobalCtrl, VmcsField.GuestBndcfgs, VmcsField.GuestFredConfig,
             VmcsField.HostFredConfig, VmcsField.GuestSCet, VmcsField.HostSsp, VmcsField.SharedEptPointer, VmcsField.XssExitingBitmap,
             VmcsField.TertiaryProcBasedVmExecControls, VmcsField.SecondaryVmExitControls, VmcsField.InstructionTimeoutControl,
@@ -182,7 +185,7 @@ public class VmxCapabilitiesTests
         Assert.Contains(new VmxCapabilities { PinBased = new(0x16 | 1, 0x16) }.Validate(), p => p.Contains("allowed-0"));
         Assert.Contains(new VmxCapabilities { Exit = new(0, 0x200) }.Validate(), p => p.Contains("default1"));
         Assert.Contains(new VmxCapabilities { ExitStoresLma = false }.Validate(), p => p.Contains("MISC[5]"));
-        Assert.Contains(new VmxCapabilities { VmFunctions = 1 }.Validate(), p => p.Contains("VM functions"));
+        Assert.Contains(new VmxCapabilities { VmFunctions = 1, SecondaryProcessorBased = new(0, SecondaryProcessorBasedControls.EnableEpt) }.Validate(), p => p.Contains("VM functions"));
         Assert.Contains(new VmxCapabilities { RegionSize = 8192 }.Validate(), p => p.Contains("region size"));
         Assert.Contains(new VmxCapabilities { Cr3TargetCount = 5 }.Validate(), p => p.Contains("CR3-target"));
         Assert.Contains(new VmxCapabilities { Cr4Fixed0 = 0 }.Validate(), p => p.Contains("VMXE"));

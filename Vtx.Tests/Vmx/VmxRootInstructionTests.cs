@@ -60,7 +60,8 @@ public class VmxRootInstructionTests
     [InlineData(1UL, 0x30_0018UL, 0UL)]               // UC memory type, offered
     [InlineData(1UL, 0x30_001DUL, (ulong)RFlags.ZF)]  // memory type 5: invalid
     [InlineData(1UL, 0x30_0026UL, (ulong)RFlags.ZF)]  // page-walk length 5 not offered
-    [InlineData(1UL, 0x30_005EUL, (ulong)RFlags.ZF)]  // A/D flags not offered
+    [InlineData(1UL, 0x30_005EUL, 0UL)]               // A/D flags (bit 6), offered
+    [InlineData(1UL, 0x30_009EUL, (ulong)RFlags.ZF)]  // supervisor shadow-stack control (bit 7) not offered
     [InlineData(3UL, 0x30_001EUL, (ulong)RFlags.ZF)]  // no such type
     public void InveptChecksTypeAndEptp(ulong type, ulong eptp, ulong flags)
     {
