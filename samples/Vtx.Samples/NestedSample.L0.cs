@@ -178,6 +178,9 @@ internal sealed class L0Hypervisor
         a.jbe(h.VmFail);
         a.mov(qword_ptr_abs(Level), 1);
         h.Log(0x04);
+        // L1 starts with a clear register file, as after reset (not with L0's scratch values).
+        foreach (var r in HwOrder)
+            if (r != rsp) a.xor(r, r);
         a.vmlaunch();
         a.jmp(h.VmFail);
 

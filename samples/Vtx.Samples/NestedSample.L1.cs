@@ -70,8 +70,8 @@ internal static class L1Hypervisor
         [0xD3] = "L1: VMX is not available; stopping",
     };
 
-    /// <summary>Assembles L1's code and its IDT stubs into the machine.</summary>
-    public static void Load(VmxLab lab, L1Config cfg)
+    /// <summary>Assembles L1's code and its IDT stubs into the machine; returns the address of L1's exit handler (its VMCS's host RIP).</summary>
+    public static ulong Load(VmxLab lab, L1Config cfg)
     {
         var h = new HvAsm(Data);
         var a = h.A;
@@ -234,7 +234,8 @@ internal static class L1Hypervisor
             a.@out(0xF4, al);
             a.hlt();
         }
-        lab.M.WriteMemory(Code, VmxLab.Assemble(a, Code, out _));
+        lab.M.WriteMemory(Code, VmxLab.Assemble(a, Code, out var l1Rip));
+        ulong exitHandlerRip = l1Rip(exitHandler);
 
         // L1's IDT: every exception or NMI that reaches L1 itself records its vector and stops the machine (code D7h).
         var stubs = new Assembler(64);
@@ -254,5 +255,6 @@ internal static class L1Hypervisor
         lab.W64(OwnFault, 0xFFFF_FFFF);
         lab.M.WriteMemory(IdtDescriptor, BitConverter.GetBytes((ushort)(32 * 16 - 1)));
         lab.W64(IdtDescriptor + 2, Idt);
+        return exitHandlerRip;
     }
 }

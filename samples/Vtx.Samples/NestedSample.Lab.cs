@@ -1,5 +1,8 @@
 using Vtx.Vmx;
 
+// The tests build their own L1 configurations and L2 programs for the direct-versus-nested property.
+[assembly: System.Runtime.CompilerServices.InternalsVisibleTo("Vtx.Tests")]
+
 namespace Vtx.Samples;
 
 /// <summary>How L1 runs: directly in VMX root operation on Vtx, or as L0's guest (with or without VMCS shadowing).</summary>
@@ -23,12 +26,12 @@ public sealed record LevelTransition(string Guest, string Host, VmxTransition T)
 public sealed record L1Exit(uint Reason, ulong Qualification, uint InterruptionInfo, ulong InstructionLength, ulong GuestRip, uint IdtVectoringInfo);
 
 /// <summary>
-/// One run of L1 (and L2), directly or under L0: every transition the host observed, L2's events, both
+/// One run of L1 (and L2), directly or under L0 (<see cref="L1ExitHandler"/>: L1's exit handler, the host RIP of its VMCS): every transition the host observed, L2's events, both
 /// hypervisors' logs, L1's exit log, L0's exit counters, and how the machine stopped.
 /// </summary>
 public sealed record NestedRun(string Title, NestingMode Mode, IReadOnlyList<LevelTransition> Transitions, IReadOnlyList<GuestEvent> L2Events,
     IReadOnlyList<string> L0Log, IReadOnlyList<string> L1Log, IReadOnlyList<L1Exit> L1Exits, IReadOnlyDictionary<string, ulong> Labels,
-    RunResult Result, byte[] L1Data, byte[] L2Data, uint[] L0ExitsFromL1, uint[] L0ExitsFromL2, uint Reflected)
+    RunResult Result, byte[] L1Data, byte[] L2Data, uint[] L0ExitsFromL1, uint[] L0ExitsFromL2, uint Reflected, ulong L1ExitHandler)
 {
     /// <summary>True when L1 powered the machine off itself after VMXOFF (debug-exit code 0).</summary>
     public bool Clean => Result.Reason == StopReason.DebugExit && Result.ExitCode == 1;
@@ -93,7 +96,7 @@ internal sealed class NestedLab
         string title = $"{cfg.Title} — {(_mode switch { NestingMode.Direct => "L1 directly in VMX root operation", NestingMode.Nested => "L1 under L0, no VMCS shadowing", _ => "L1 under L0 with VMCS shadowing" })}";
         _trace.WriteLine($"  -- {title}");
         var labels = _lab.LoadGuest(cfg.Guest);
-        L1Hypervisor.Load(_lab, cfg);
+        ulong l1ExitHandler = L1Hypervisor.Load(_lab, cfg);
         var fields = new NestedFields(Cpu.Model.Vmx!);
         if (_mode == NestingMode.Direct)
         {
@@ -128,7 +131,7 @@ internal sealed class NestedLab
         return new NestedRun(title, _mode, _transitions, _l2Events, _l0Log, _l1Log, exits, labels, r, l1Data,
             _lab.M.ReadMemory(VmxLab.GuestData, 0x100),
             nested ? Counters(L0Hypervisor.L1Exits) : new uint[64], nested ? Counters(L0Hypervisor.L2Exits) : new uint[64],
-            nested ? (uint)(_lab.R64(L0Hypervisor.Reflected) & 0xFFFF_FFFF) : 0);
+            nested ? (uint)(_lab.R64(L0Hypervisor.Reflected) & 0xFFFF_FFFF) : 0, l1ExitHandler);
     }
 
     private (string guest, string host) Levels()

@@ -1,0 +1,289 @@
+using FsCheck;
+using FsCheck.Fluent;
+using Iced.Intel;
+using Vtx.Samples;
+using Vtx.Vmx;
+using Xunit;
+using static Iced.Intel.AssemblerRegisters;
+
+namespace Vtx.Tests.Samples;
+
+/// <summary>
+/// The nested-hypervisor sample end to end (issue 11): L0 (root) runs L1 (non-root), which runs L2. The
+/// transitions the host observes are asserted exactly, level by level — each of L1's VMX instructions exits to
+/// L0 and is resumed past; each L2 exit goes to L0 and is reflected to L1 at VMCS12's host RIP — and where each
+/// event went. The property runs the same L1 directly in root operation and nested under L0 and requires L1 to
+/// see the same exits and L2 to end in the same state (SDM Vol. 3C: a VMM must not be able to tell).
+/// </summary>
+public class NestedSampleTests
+{
+    private const uint Nmi = 0x8000_0202, Vector30 = 0x8000_0030;
+
+    /// <summary>
+    /// A transition, with L1's VMREAD/VMWRITE round trips through L0 (exit 23/25 then the entry back into L1)
+    /// folded into one step that counts them.
+    /// </summary>
+    private sealed record Step(string Level, VmxTransitionKind Kind, VmxExitReason Reason, uint Info, ulong Rip, int Reads = 0, int Writes = 0)
+    {
+        public static Step Emulated(int reads, int writes) => new("L1", VmxTransitionKind.Exit, VmxExitReason.Vmread, 0, 0, reads, writes);
+    }
+
+    private static List<Step> Fold(NestedRun r)
+    {
+        var steps = new List<Step>();
+        var ts = r.Transitions;
+        for (int i = 0; i < ts.Count; i++)
+        {
+            var t = ts[i];
+            bool rw = t.Guest == "L1" && t.T.Kind == VmxTransitionKind.Exit && t.T.BasicReason is VmxExitReason.Vmread or VmxExitReason.Vmwrite;
+            if (rw)
+            {
+                // The exit's own entry back must follow: same level, RIP past the instruction.
+                Assert.True(i + 1 < ts.Count && ts[i + 1] is { Guest: "L1", T.Kind: VmxTransitionKind.Entry } && ts[i + 1].T.GuestRip > t.T.GuestRip,
+                    $"VMREAD/VMWRITE exit at 0x{t.T.GuestRip:X} not resumed past by L0");
+                int reads = t.T.BasicReason == VmxExitReason.Vmread ? 1 : 0;
+                if (steps.Count > 0 && steps[^1] is { Reads: > 0 } or { Writes: > 0 })
+                {
+                    var last = steps[^1];
+                    steps[^1] = last with { Reads = last.Reads + reads, Writes = last.Writes + 1 - reads };
+                }
+                else steps.Add(Step.Emulated(reads, 1 - reads));
+                i++;
+                continue;
+            }
+            steps.Add(t.T.Kind == VmxTransitionKind.Entry
+                ? new Step(t.Guest, t.T.Kind, 0, t.T.InterruptionInfo, t.T.GuestRip)
+                : new Step(t.Guest, t.T.Kind, t.T.BasicReason, t.T.InterruptionInfo, t.T.GuestRip));
+        }
+        return steps;
+    }
+
+    [Fact]
+    public void WithoutShadowingEveryL1VmxInstructionExitsAndEveryL2EventIsReflectedThroughL0()
+    {
+        var s = new NestedSample();
+        var w = new StringWriter();
+        string answer = s.Run(w);
+        string trace = w.ToString();
+        var r = s.Runs[0];
+        Assert.Equal(NestingMode.Nested, r.Mode);
+        Assert.True(r.Clean, $"{r.Title}: {r.Result}");
+        ulong spin = r.Labels["spin"], window = r.Labels["window"], vmcall = r.Labels["vmcall"];
+        Assert.Equal(r.Labels["sti"] + 1 + 5, window);                // STI, then one MOV (5 bytes) in its shadow
+
+        var steps = Fold(r);
+        // Each entry into L1 is either L0's VMLAUNCH of L1, a reflection (at L1's exit handler: VMCS12's host RIP), or
+        // the resume past the L1 instruction L0 just emulated: the exit right before it, at a lower RIP.
+        for (int i = 1; i < steps.Count; i++)
+            if (steps[i] is { Level: "L1", Kind: VmxTransitionKind.Entry } e && e.Rip != r.L1ExitHandler)
+                Assert.True(steps[i - 1] is { Level: "L1", Kind: VmxTransitionKind.Exit } x && x.Rip < e.Rip, $"L1 entered at 0x{e.Rip:X} after {steps[i - 1]}");
+        var shape = steps.Select(x => x.Level == "L1" && x.Rip != r.L1ExitHandler && x.Rip != L1Hypervisor.Code ? x with { Rip = 0 } : x).ToList();
+        Step L1Exit(VmxExitReason reason) => new("L1", VmxTransitionKind.Exit, reason, 0, 0);
+        var resumeL1 = new Step("L1", VmxTransitionKind.Entry, 0, 0, 0);
+        var reflected = new Step("L1", VmxTransitionKind.Entry, 0, 0, r.L1ExitHandler);
+        Step L2Entry(ulong rip, uint inject = 0) => new("L2", VmxTransitionKind.Entry, 0, inject, rip);
+        Step L2Exit(VmxExitReason reason, ulong rip, uint info = 0) => new("L2", VmxTransitionKind.Exit, reason, info, rip);
+        var expected = new List<Step>
+        {
+            new("L1", VmxTransitionKind.Entry, 0, 0, L1Hypervisor.Code),   // L0's VMLAUNCH of L1
+            L1Exit(VmxExitReason.Cpuid), resumeL1,                         // L1 checks CPUID.1:ECX.VMX: CPUID always exits
+            L1Exit(VmxExitReason.Vmxon), resumeL1,
+            L1Exit(VmxExitReason.Vmclear), resumeL1,
+            L1Exit(VmxExitReason.Vmptrld), resumeL1,
+            // The bring-up's VMWRITEs: 4 controls, 14 zeroed controls, the entry injection, 20 host-state and 48 guest-state
+            // fields (VmxLab.EmitBringUp), then L1's exception bitmap.
+            Step.Emulated(0, 88),
+            L1Exit(VmxExitReason.Vmlaunch),
+            L2Entry(r.Labels["start"]),                                    // VMCS02 entered: L2 runs
+            L2Exit(VmxExitReason.ExceptionOrNmi, spin, Nmi),              // (a) the NMI: L2 → L0
+            reflected,                                                     // L0 → L1 at its host RIP
+            Step.Emulated(7, 1),                                           // 6 exit-log reads + interruptibility; the injection
+            L1Exit(VmxExitReason.Vmresume),
+            L2Entry(spin, Nmi),                                            // L1's injection, carried in VMCS02
+            L2Exit(VmxExitReason.ExternalInterrupt, spin, Vector30),      // (b) the interrupt, acknowledged on exit: L2 → L0
+            reflected,
+            Step.Emulated(8, 1),                                           // 6 + RFLAGS (IF = 0) + proc controls; set interrupt-window exiting
+            L1Exit(VmxExitReason.Vmresume),
+            L2Entry(spin),
+            L2Exit(VmxExitReason.InterruptWindow, window),                // one instruction after STI: L2 → L0
+            reflected,
+            Step.Emulated(7, 2),                                           // 6 + proc controls; clear the window bit, inject 0x30
+            L1Exit(VmxExitReason.Vmresume),
+            L2Entry(window, Vector30),
+            L2Exit(VmxExitReason.Vmcall, vmcall),
+            reflected,
+            Step.Emulated(10, 0),                                          // 6 + L2's final RIP, RSP, RFLAGS, interruptibility
+            L1Exit(VmxExitReason.Vmxoff), resumeL1,
+        };
+        Assert.Equal(expected, shape);
+        // Every L1 exit in the list above was resumed past its instruction, every L2 exit reflected: L0's own counters agree.
+        Assert.Equal(32u, r.L0ExitsFromL1[(int)VmxExitReason.Vmread]);
+        Assert.Equal(92u, r.L0ExitsFromL1[(int)VmxExitReason.Vmwrite]);
+        Assert.Equal(3u, r.L0ExitsFromL1[(int)VmxExitReason.Vmresume]);
+        Assert.Equal(1u, r.L0ExitsFromL1[(int)VmxExitReason.Vmlaunch]);
+        foreach (var reason in new[] { VmxExitReason.ExceptionOrNmi, VmxExitReason.ExternalInterrupt, VmxExitReason.InterruptWindow, VmxExitReason.Vmcall })
+            Assert.Equal(1u, r.L0ExitsFromL2[(int)reason]);
+        Assert.Equal(4u, r.Reflected);
+        Assert.Equal(r.RootExits, (int)(r.L0ExitsFromL1.Sum(x => x) + r.L0ExitsFromL2.Sum(x => x)));
+
+        // What L1 saw: four exits, with the exit information L0 copied from VMCS02 into VMCS12.
+        Assert.Equal(new[]
+        {
+            (VmxExitReason.ExceptionOrNmi, Nmi, spin),
+            (VmxExitReason.ExternalInterrupt, Vector30, spin),
+            (VmxExitReason.InterruptWindow, 0u, window),
+            (VmxExitReason.Vmcall, 0u, vmcall),
+        }, r.L1Exits.Select(e => ((VmxExitReason)e.Reason, e.InterruptionInfo, e.GuestRip)));
+        Assert.Equal(3UL, r.L1Exits[3].InstructionLength);           // VMCALL: 0F 01 C1
+        Assert.All(r.L1Exits, e => Assert.Equal(0u, e.IdtVectoringInfo));
+        Assert.Equal(vmcall, r.Final(0));
+
+        // Where each event went: L2's IDT, only after L1's injection reached VMCS02.
+        Assert.Equal(new[] { (EventKind.Nmi, (byte)2), (EventKind.ExternalInterrupt, (byte)0x30) }, r.L2Events.Select(e => (e.Kind, e.Vector)));
+        var nmiInjection = r.Transitions.First(t => t is { Guest: "L2", T.Kind: VmxTransitionKind.Entry } && t.T.InterruptionInfo == Nmi);
+        var intInjection = r.Transitions.First(t => t is { Guest: "L2", T.Kind: VmxTransitionKind.Entry } && t.T.InterruptionInfo == Vector30);
+        Assert.True(r.L2Events[0].Cycle >= nmiInjection.T.Cycle && r.L2Events[1].Cycle >= intInjection.T.Cycle);
+        Assert.Equal(1u, r.GuestWordCount(VmxSample.NmiCount));
+        Assert.Equal(0x30u, r.GuestWordCount(VmxSample.SeenVector));
+
+        // Both hypervisors' logs, in order.
+        Assert.Equal(new[]
+        {
+            "NMI exit, L2 not blocking virtual NMIs: inject a virtual NMI (0x80000202), VMRESUME",
+            "external-interrupt exit (acknowledged) but L2 has IF = 0: hold the vector, set interrupt-window exiting, VMRESUME",
+            "interrupt-window exit: clear interrupt-window exiting, inject the held vector (type 0), VMRESUME",
+            "VMCALL exit: L2 is done; record its final state",
+            "VMXOFF done; L1 powers the machine off",
+        }, r.L1Log.Skip(3));
+        Assert.Equal(new[] { "ExceptionOrNmi", "ExternalInterrupt", "InterruptWindow", "Vmcall" },
+            r.L0Log.Where(l => l.StartsWith("reflected")).Select(l => l.Split('(', ')')[1]));
+        Assert.Contains("entry L0 -> L2", trace);
+        Assert.Contains("exit L2 -> L0", trace);
+        Assert.Contains("L1 <-> L0        87 × VMWRITE", trace);
+        Assert.DoesNotContain("UNEXPECTED", answer);
+        Assert.StartsWith("(a) the NMI exits L2 to L0 (reason 0), L0 reflects it to L1", answer);
+    }
+
+    [Fact]
+    public void WithShadowingL1sVmreadAndVmwriteStopExitingOrTheAnswerSaysShadowingIsNotOffered()
+    {
+        var s = new NestedSample();
+        string answer = s.Run(TextWriter.Null);
+        var plain = s.Runs[0];
+        Assert.True(plain.Clean);
+        bool offered = new Machine(new MachineOptions { MemoryMiB = 1 }).Cpu.Model.Vmx!.Offers(VmxFeature.VmcsShadowing);
+        if (!offered)
+        {
+            Assert.Single(s.Runs);
+            Assert.Contains("VMCS shadowing is not offered", answer);
+            return;
+        }
+        var shadow = s.Runs[1];
+        Assert.Equal(NestingMode.NestedShadowing, shadow.Mode);
+        Assert.True(shadow.Clean, $"{shadow.Title}: {shadow.Result}");
+        // Only the fields L0 keeps out of the shadow VMCS still exit: none of those L1 touches but the link pointer (one VMWRITE).
+        Assert.Equal(0u, shadow.L0ExitsFromL1[(int)VmxExitReason.Vmread]);
+        Assert.Equal(1u, shadow.L0ExitsFromL1[(int)VmxExitReason.Vmwrite]);
+        // Everything else is the same: L1 saw the same exits, L2 took the same events, L2 ended in the same state.
+        Assert.Equal(plain.L1Exits.Select(e => e with { }), shadow.L1Exits);
+        Assert.Equal(plain.L1Log, shadow.L1Log);
+        Assert.Equal(plain.L2Events.Select(e => (e.Kind, e.Vector)), shadow.L2Events.Select(e => (e.Kind, e.Vector)));
+        Assert.Equal(plain.L2Data, shadow.L2Data);
+        int saved = plain.RootExits - shadow.RootExits;
+        Assert.Equal(32 + 92 - 1, saved);
+        Assert.Contains($"shadowing saved {saved}", answer);
+    }
+
+    // ------------------------------------------------------------------ property: nested behaves like direct
+
+    /// <summary>One generated case: L1's controls and L2's program (ops from a small menu, then VMCALL).</summary>
+    public sealed record Case(bool Hlt, bool Rdtsc, bool Io, bool Mtf, bool NmiWindow, bool BpBit, bool UdBit, int[] Ops)
+    {
+        public override string ToString() =>
+            $"hlt={Hlt} rdtsc={Rdtsc} io={Io} mtf={Mtf} nmi-window={NmiWindow} #BP={BpBit} #UD={UdBit} ops=[{string.Join(",", Ops.Select(o => OpNames[o]))}]";
+    }
+
+    private static readonly string[] OpNames = ["add", "cpuid", "hlt", "rdtsc", "in", "int3", "ud2", "rdmsr", "invd", "pushf"];
+
+    private static readonly Gen<Case> Cases =
+        from hlt in Gen.Elements(false, true)
+        from rdtsc in Gen.Elements(false, true)
+        from io in Gen.Elements(false, true)
+        from mtf in Gen.Frequency((5, Gen.Constant(false)), (1, Gen.Constant(true)))
+        from nmiWindow in Gen.Frequency((4, Gen.Constant(false)), (1, Gen.Constant(true)))
+        from bp in Gen.Elements(false, true)
+        from ud in Gen.Elements(false, true)
+        from n in Gen.Choose(0, 6)
+        from ops in Gen.ArrayOf(Gen.Choose(0, OpNames.Length - 1), n)
+        select new Case(hlt, rdtsc, io, mtf, nmiWindow, bp, ud, ops);
+
+    /// <summary>The L1 configuration of a case. HLT and RDTSC appear only with their exiting controls: without them the
+    /// outcome depends on time (HLT with IF = 0 never ends; RDTSC reads the clock), and time is what nesting changes.</summary>
+    internal static L1Config Config(Case c) => new()
+    {
+        Title = c.ToString(),
+        Pin = c.NmiWindow ? PinBasedControls.NmiExiting | PinBasedControls.VirtualNmis : 0,
+        Proc = (c.Hlt ? PrimaryProcessorBasedControls.HltExiting : 0) | (c.Rdtsc ? PrimaryProcessorBasedControls.RdtscExiting : 0)
+               | (c.Io ? PrimaryProcessorBasedControls.UnconditionalIoExiting : 0) | (c.Mtf ? PrimaryProcessorBasedControls.MonitorTrapFlag : 0)
+               | (c.NmiWindow ? PrimaryProcessorBasedControls.NmiWindowExiting : 0),
+        ExceptionBitmap = (c.BpBit ? 1u << 3 : 0) | (c.UdBit ? 1u << 6 : 0),
+        Guest = g =>
+        {
+            var a = g.A;
+            g.Mark("start");
+            a.mov(ebx, 0x1234_5678);
+            foreach (int op in c.Ops)
+            {
+                switch (OpNames[op])
+                {
+                    case "add": a.add(rbx, 0x11); break;
+                    case "cpuid": a.mov(eax, 1); a.cpuid(); break;
+                    case "hlt": if (c.Hlt) a.hlt(); break;
+                    case "rdtsc": if (c.Rdtsc) a.rdtsc(); break;
+                    case "in": a.mov(edx, 0x1234); a.@in(al, dx); break;
+                    case "int3": a.int3(); break;
+                    case "ud2": a.ud2(); break;
+                    case "rdmsr": a.mov(ecx, 0x10); a.rdmsr(); break;
+                    case "invd": a.invd(); break;
+                    default: a.pushfq(); a.pop(rsi); break;
+                }
+            }
+            VmxSample.GuestDone(g);
+            VmxSample.CountingNmiHandler(g);
+            g.Handler(3, "bp-handler");
+            a.inc(__dword_ptr[VmxLab.GuestData + 8]);
+            a.iretq();
+            g.Handler(6, "ud-handler");
+            a.inc(__dword_ptr[VmxLab.GuestData + 12]);
+            a.add(__qword_ptr[rsp], 2);                  // past the UD2
+            a.iretq();
+        },
+    };
+
+    /// <summary>
+    /// Nested: "any VMCS12 that L0 accepts behaves like the same VMCS run directly" — the same L1 image, run once in
+    /// root operation and once under L0, sees the same exits (reason, qualification, interruption information,
+    /// instruction length, guest RIP, IDT-vectoring information), logs the same decisions, and leaves L2 with the
+    /// same registers, final RIP/RSP/RFLAGS/interruptibility and data.
+    /// </summary>
+    [Fact]
+    public void AnyVmcs12L0AcceptsBehavesLikeTheSameVmcsRunDirectly()
+    {
+        Prop.ForAll(Cases.ToArbitrary(), c =>
+        {
+            var direct = NestedLab.Run(TextWriter.Null, Config(c), NestingMode.Direct);
+            var nested = NestedLab.Run(TextWriter.Null, Config(c), NestingMode.Nested);
+            if (!direct.Clean) throw new Xunit.Sdk.XunitException($"{c}: the direct run did not finish: {direct.Result}");
+            if (!nested.Clean) throw new Xunit.Sdk.XunitException($"{c}: the nested run did not finish: {nested.Result}");
+            Assert.Equal(direct.L1Exits, nested.L1Exits);
+            Assert.Equal(direct.L1Log, nested.L1Log);
+            // L2's registers as L1 saved them at the last exit, its final state, and its data page.
+            Assert.Equal(direct.L1Data.AsSpan(0x100, 0x100).ToArray(), nested.L1Data.AsSpan(0x100, 0x100).ToArray());
+            Assert.Equal(Enumerable.Range(0, 4).Select(direct.Final), Enumerable.Range(0, 4).Select(nested.Final));
+            Assert.Equal(direct.L2Data, nested.L2Data);
+            // And nested means nested: every exit L1 saw reached L0 first and was reflected.
+            Assert.Equal((uint)direct.L1Exits.Count, nested.Reflected);
+            return true;
+        }).Check(FsCheck.Config.QuickThrowOnFailure.WithMaxTest(30));
+    }
+}
