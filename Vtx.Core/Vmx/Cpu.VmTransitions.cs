@@ -69,7 +69,8 @@ public sealed partial class Cpu
         if (_nonRoot) { ExitForInstruction(ref d, resume ? VmxExitReason.Vmresume : VmxExitReason.Vmlaunch); return; }
         if (_cpl > 0) { FaultGp0(); return; }
         _entryFailure = null;
-        if (_currentVmcs == ulong.MaxValue) { VmFailInvalid(); Observe(VmxTransitionKind.EntryFail); return; }
+        // No current VMCS, or a shadow VMCS as the current one: VMfailInvalid (SDM Vol. 3C, 26.1).
+        if (_currentVmcs == ulong.MaxValue || Vmcs.IsShadow) { VmFailInvalid(); Observe(VmxTransitionKind.EntryFail); return; }
         var vmcs = Vmcs;
         VmInstructionError error = VmInstructionError.None;
         if (_shadowAt == _retired && _shadow == ShadowMovSs) error = VmInstructionError.EntryEventsBlockedByMovSs;
@@ -94,7 +95,7 @@ public sealed partial class Cpu
         if (failedMsr != 0)
         {
             _nmiBlocked = hostNmiBlocked;
-            _entryFailure = new VmEntryFailure(VmEntryCheckClass.MsrLoading, "msr-load.entry", null, failedMsr, "26.4",
+            _entryFailure = new VmEntryFailure(VmEntryChecks.MsrLoadEntry.Class, VmEntryChecks.MsrLoadEntry.Name, null, failedMsr, VmEntryChecks.MsrLoadEntry.Section,
                 "an entry of the VM-entry MSR-load list has reserved bits set, names a forbidden MSR (FS/GS base, x2APIC, SMM) or a value WRMSR would refuse", failedMsr);
             EntryFailure(VmxExitReason.EntryFailureMsrLoading, failedMsr);
             return;

@@ -66,6 +66,19 @@ public sealed partial class Cpu
         VmSucceed();
     }
 
+    /// <summary>Makes the VMCS at <paramref name="pa"/> active (loaded into the processor's VMCS cache from its region), if it is not yet.</summary>
+    private Vmcs ActivateVmcs(ulong pa)
+    {
+        if (_activeVmcs.TryGetValue(pa, out var v)) return v;
+        var image = new byte[Vmcs.ImageSize];
+        _mem.Read(pa, image);
+        v = Vmcs.Load(pa, image);
+        v.IsShadow = (image[3] & 0x80) != 0;
+        _activeVmcs[pa] = v;
+        _vmcsCache = null;
+        return v;
+    }
+
     private void ExecVmptrld(ref DecodedInstruction d)
     {
         if (!VmxPrelude(ref d, VmxExitReason.Vmptrld)) return;
@@ -73,19 +86,15 @@ public sealed partial class Cpu
         if (BadPhysicalAddress(pa)) { VmFailRecord(VmInstructionError.VmptrldInvalidAddress); return; }
         if (pa == _vmxonPointer) { VmFailRecord(VmInstructionError.VmptrldVmxonPointer); return; }
         uint revision = (uint)ReadPhysical(pa, 4);
-        // Bit 31 (shadow VMCS) is accepted only when VMCS shadowing is offered; it is not, yet.
-        if ((revision & 0x7FFF_FFFF) != Model.Vmx!.RevisionId || (revision & 0x8000_0000) != 0)
+        // A shadow VMCS (bit 31) may be made current only when VMCS shadowing is offered (SDM 30.3
+        // VMPTRLD); VMLAUNCH/VMRESUME then refuse it (26.1), VMREAD/VMWRITE use it as any VMCS.
+        if ((revision & 0x7FFF_FFFF) != Model.Vmx!.RevisionId
+            || ((revision & 0x8000_0000) != 0 && !Model.Vmx.Offers(VmxFeature.VmcsShadowing)))
         {
             VmFailRecord(VmInstructionError.VmptrldIncorrectRevisionId);
             return;
         }
-        if (!_activeVmcs.ContainsKey(pa))
-        {
-            var image = new byte[Vmcs.ImageSize];
-            _mem.Read(pa, image);
-            _activeVmcs[pa] = Vmcs.Load(pa, image);
-            _vmcsCache = null;
-        }
+        ActivateVmcs(pa);
         _currentVmcs = pa;
         VmSucceed();
     }
@@ -100,13 +109,16 @@ public sealed partial class Cpu
     /// <summary>
     /// VMREAD r/m, reg: the encoding comes from the register (in 64-bit mode bits 63:32 must be 0);
     /// no current VMCS → VMfailInvalid; unsupported component → VMfail(12); a memory destination
-    /// is written only after those checks (SDM Vol. 3C, 30.3 VMREAD).
+    /// is written only after those checks (SDM Vol. 3C, 30.3 VMREAD). In VMX non-root operation
+    /// with VMCS shadowing and a clear VMREAD-bitmap bit it reads the shadow VMCS the VMCS link
+    /// pointer names (VMfailInvalid if that is FFFFFFFF_FFFFFFFFh) instead of exiting (24.10, 25.1.3).
     /// </summary>
     private void ExecVmread(ref DecodedInstruction d)
     {
-        if (!VmxPrelude(ref d, VmxExitReason.Vmread)) return;
-        if (_currentVmcs == ulong.MaxValue) { VmFailInvalid(); return; }
         int size = _codeBits == 64 ? 8 : 4;
+        if (!ShadowingPrelude(ref d, VmxExitReason.Vmread, VmcsField.VmreadBitmapAddress, GetReg(d.Reg2, size))) return;
+        Vmcs? target = _nonRoot ? ShadowVmcs() : CurrentVmcs;
+        if (target is null) { VmFailInvalid(); return; }
         ulong enc = GetReg(d.Reg2, size);
         var field = new VmcsField((uint)enc);
         if ((enc >> 32) != 0 || !field.IsValid || !Model.Vmx!.Supports(field.FullAccess))
@@ -114,7 +126,7 @@ public sealed partial class Cpu
             VmFailRecord(VmInstructionError.UnsupportedVmcsComponent);
             return;
         }
-        ulong v = Vmcs.Read(field) & Execution.Sz.Mask(size);
+        ulong v = target.Read(field) & Execution.Sz.Mask(size);
         if ((d.Flags & DecodedFlags.MemA) != 0) { if (!Write(Lin(ref d), size, v, d.Segment == 2)) return; }
         else SetReg(d.Reg, size, v);
         VmSucceed();
@@ -123,13 +135,16 @@ public sealed partial class Cpu
     /// <summary>
     /// VMWRITE reg, r/m: a memory source is read before the component checks; unsupported component
     /// → VMfail(12); a VM-exit information field without IA32_VMX_MISC[29] → VMfail(13)
-    /// (SDM Vol. 3C, 30.3 VMWRITE). Values wider than the field are truncated.
+    /// (SDM Vol. 3C, 30.3 VMWRITE). Values wider than the field are truncated. In VMX non-root
+    /// operation with VMCS shadowing and a clear VMWRITE-bitmap bit it writes the shadow VMCS the
+    /// VMCS link pointer names instead of exiting (24.10, 25.1.3).
     /// </summary>
     private void ExecVmwrite(ref DecodedInstruction d)
     {
-        if (!VmxPrelude(ref d, VmxExitReason.Vmwrite)) return;
-        if (_currentVmcs == ulong.MaxValue) { VmFailInvalid(); return; }
         int size = _codeBits == 64 ? 8 : 4;
+        if (!ShadowingPrelude(ref d, VmxExitReason.Vmwrite, VmcsField.VmwriteBitmapAddress, GetReg(d.Reg, size))) return;
+        Vmcs? target = _nonRoot ? ShadowVmcs() : CurrentVmcs;
+        if (target is null) { VmFailInvalid(); return; }
         if (!ReadB(ref d, size, out ulong value)) return;
         value &= Execution.Sz.Mask(size);
         ulong enc = GetReg(d.Reg, size);
@@ -141,7 +156,7 @@ public sealed partial class Cpu
             return;
         }
         if (field.IsReadOnly(caps)) { VmFailRecord(VmInstructionError.VmwriteReadOnlyComponent); return; }
-        Vmcs.Write(field, value);
+        target.Write(field, value);
         VmSucceed();
     }
 }

@@ -25,12 +25,18 @@ public sealed class Vmcs
     /// <summary>Launch state: true after a successful VMLAUNCH, false after VMCLEAR ("clear").</summary>
     public bool Launched { get; set; }
 
+    /// <summary>
+    /// The shadow-VMCS indicator (bit 31 of the region's first dword) as the processor read it when the
+    /// VMCS became active (SDM Vol. 3C, 24.2, 24.10): a shadow VMCS serves VMREAD/VMWRITE but not VM entry.
+    /// </summary>
+    public bool IsShadow { get; internal set; }
+
     internal Vmcs(ulong address) => Address = address;
 
     /// <summary>A deep copy (for machine snapshots).</summary>
     internal Vmcs Clone()
     {
-        var c = new Vmcs(Address) { Launched = Launched };
+        var c = new Vmcs(Address) { Launched = Launched, IsShadow = IsShadow };
         Array.Copy(_values, c._values, _values.Length);
         return c;
     }

@@ -13,8 +13,10 @@ namespace Vtx.Vmx;
 /// exiting, descriptor-table and WBINVD exiting, RDTSCP/INVPCID enabling and TSC scaling; PAT and EFER
 /// load/save on entry and exit. Features needing hardware Vtx does not model (SGX, Intel PT, SMM dual-monitor
 /// treatment, PCONFIG, PASID, CET, FRED, PKS, LBRs, MPX, performance counters) are not offered, nor (as yet)
-/// APIC virtualization beyond the TPR shadow, posted interrupts, PML, #VE, VM functions, VMCS shadowing and
-/// mode-based or sub-page EPT permissions; each can be offered by setting its allowed-1 bit.</para>
+/// APIC virtualization beyond the TPR shadow, posted interrupts, PML, #VE, VM functions and
+/// mode-based or sub-page EPT permissions; each can be offered by setting its allowed-1 bit. VMCS shadowing
+/// is offered (with IA32_VMX_MISC[29], VMWRITE to the VM-exit information fields); clearing its allowed-1 bit in
+/// <see cref="SecondaryProcessorBased"/> turns it off as on parts without it.</para>
 /// <para>The control capabilities are configured as the TRUE MSRs report them (<see cref="PinBased"/> etc.);
 /// the plain MSRs report the same allowed-1 settings and the allowed-0 settings with the default1 class
 /// (SDM A.2) forced to 1. If <see cref="TrueControls"/> (IA32_VMX_BASIC[55]) is false, the TRUE MSRs do not
@@ -64,7 +66,7 @@ public sealed class VmxCapabilities
         | SecondaryProcessorBasedControls.EnableRdtscp | SecondaryProcessorBasedControls.EnableVpid
         | SecondaryProcessorBasedControls.WbinvdExiting | SecondaryProcessorBasedControls.UnrestrictedGuest
         | SecondaryProcessorBasedControls.PauseLoopExiting | SecondaryProcessorBasedControls.EnableInvpcid
-        | SecondaryProcessorBasedControls.UseTscScaling);
+        | SecondaryProcessorBasedControls.UseTscScaling | SecondaryProcessorBasedControls.VmcsShadowing);
 
     /// <summary>Primary VM-exit controls (IA32_VMX_TRUE_EXIT_CTLS; "save debug controls" may be 0) (SDM A.4.1).</summary>
     public VmxAllowedSettings Exit { get; init; } = new(ExitControls.Default1 & ~ExitControls.SaveDebugControls,

@@ -39,7 +39,7 @@ public class VmxCapabilitiesTests
         Assert.Equal(0x0000_2000UL, Read(c, VmxMsr.Cr4Fixed0));
         Assert.Equal(0x0036_3FBCUL, Read(c, VmxMsr.Cr4Fixed1)); // with OSFXSR, OSXMMEXCPT and OSXSAVE (the model offers FXSR, SSE and XSAVE)
         Assert.Equal(0x32UL, Read(c, VmxMsr.VmcsEnum)); // highest supported index 25: TSC multiplier (2032h)
-        Assert.Equal(0x0200_14EE_0000_0000UL, Read(c, VmxMsr.ProcBasedCtls2));
+        Assert.Equal(0x0200_54EE_0000_0000UL, Read(c, VmxMsr.ProcBasedCtls2)); // bit 14: VMCS shadowing
         Assert.Equal(0x0000_0F01_0613_4141UL, Read(c, VmxMsr.EptVpidCap));
         Assert.False(c.TryReadMsr(VmxMsr.VmFunc, out _));         // VM functions not offered
         Assert.False(c.TryReadMsr(VmxMsr.ProcBasedCtls3, out _)); // tertiary controls not offered
@@ -158,6 +158,7 @@ public class VmxCapabilitiesTests
             VmcsField.TprThreshold, VmcsField.TscMultiplier, VmcsField.VmxPreemptionTimerValue, VmcsField.PleGap,
             VmcsField.GuestPat, VmcsField.HostPat, VmcsField.GuestEfer, VmcsField.HostEfer, VmcsField.SecondaryProcBasedVmExecControls,
             VmcsField.ExitReason, VmcsField.GuestSmbase, VmcsField.ExecutiveVmcsPointer, VmcsField.Cr3TargetValue3,
+            VmcsField.VmreadBitmapAddress, VmcsField.VmwriteBitmapAddress,
         ];
         VmcsField[] unsupported =
         [
@@ -166,7 +167,7 @@ public class VmxCapabilitiesTests
             VmcsField.GuestPerfGlobalCtrl, VmcsField.HostPerfGlobalCtrl, VmcsField.GuestBndcfgs, VmcsField.GuestFredConfig,
             VmcsField.HostFredConfig, VmcsField.GuestSCet, VmcsField.HostSsp, VmcsField.SharedEptPointer, VmcsField.XssExitingBitmap,
             VmcsField.TertiaryProcBasedVmExecControls, VmcsField.SecondaryVmExitControls, VmcsField.InstructionTimeoutControl,
-            VmcsField.VmreadBitmapAddress, new VmcsField(0x482C), new VmcsField(0x681F), new VmcsField(0x1_681E),
+            new VmcsField(0x482C), new VmcsField(0x681F), new VmcsField(0x1_681E),
         ];
         foreach (var f in supported) Assert.True(c.Supports(f), f.ToString());
         foreach (var f in unsupported) Assert.False(c.Supports(f), f.ToString());
