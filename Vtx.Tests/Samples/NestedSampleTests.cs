@@ -194,14 +194,58 @@ public class NestedSampleTests
         Assert.Contains($"shadowing saved {saved}", answer);
     }
 
+    /// <summary>
+    /// A VMCS12 whose guest state fails a check (RFLAGS bit 1 = 0, SDM 26.3.1.4): L0's VMLAUNCH of VMCS02 ends in a VM-entry
+    /// failure, which L0 reflects, so L1 gets exit reason 80000021h at its host RIP exactly as when it runs directly.
+    /// A VMCS12 whose controls fail (NMI-window exiting without virtual NMIs, SDM 26.2.1.1): VMCS02's VMLAUNCH VMfails with
+    /// error 7, and L0 gives L1's VMLAUNCH the same VMfailValid (ZF, error 7 in VMCS12).
+    /// </summary>
+    [Fact]
+    public void EntryFailuresAndVmfailsOfVmcs02ReachL1AsTheyWouldDirectly()
+    {
+        var badGuest = Config(new Case(false, false, false, false, false, false, false, [], Broken.GuestRflags));
+        foreach (var mode in new[] { NestingMode.Direct, NestingMode.Nested })
+        {
+            var r = NestedLab.Run(TextWriter.Null, badGuest, mode);
+            Assert.True(r.Clean, $"{mode}: {r.Result}");
+            var e = Assert.Single(r.L1Exits);
+            Assert.Equal(0x8000_0021u, e.Reason);
+            Assert.Contains("VM-entry failure: record it", r.L1Log);
+            if (mode == NestingMode.Nested)
+            {
+                Assert.Contains(r.Transitions, t => t is { Guest: "L2", T.Kind: VmxTransitionKind.EntryFailure });
+                Assert.Equal(1u, r.Reflected);
+                Assert.DoesNotContain(r.Transitions, t => t is { Guest: "L2", T.Kind: VmxTransitionKind.Entry });
+            }
+        }
+        var badControls = Config(new Case(false, false, false, false, false, false, false, [], Broken.NmiWindowWithoutVirtualNmis));
+        foreach (var mode in new[] { NestingMode.Direct, NestingMode.Nested })
+        {
+            var r = NestedLab.Run(TextWriter.Null, badControls, mode);
+            Assert.Equal(StopReason.DebugExit, r.Result.Reason);
+            Assert.Equal(0xD0 << 1 | 1, r.Result.ExitCode);
+            ulong flags = BitConverter.ToUInt64(r.L1Data, 0x70), error = BitConverter.ToUInt64(r.L1Data, 0x78);
+            Assert.Equal(0x40UL, flags & 0x8D5);                    // VMfailValid: ZF only
+            Assert.Equal((ulong)VmInstructionError.EntryInvalidControlFields, error);
+            Assert.Empty(r.L1Exits);
+            if (mode == NestingMode.Nested)
+                Assert.Contains(r.Transitions, t => t is { Guest: "L2", T.Kind: VmxTransitionKind.EntryFail, T.InstructionError: VmInstructionError.EntryInvalidControlFields });
+        }
+    }
+
     // ------------------------------------------------------------------ property: nested behaves like direct
 
     /// <summary>One generated case: L1's controls and L2's program (ops from a small menu, then VMCALL).</summary>
-    public sealed record Case(bool Hlt, bool Rdtsc, bool Io, bool Mtf, bool NmiWindow, bool BpBit, bool UdBit, int[] Ops)
+    public sealed record Case(bool Hlt, bool Rdtsc, bool Io, bool Mtf, bool NmiWindow, bool BpBit, bool UdBit, int[] Ops, Broken Broken = Broken.None)
     {
         public override string ToString() =>
-            $"hlt={Hlt} rdtsc={Rdtsc} io={Io} mtf={Mtf} nmi-window={NmiWindow} #BP={BpBit} #UD={UdBit} ops=[{string.Join(",", Ops.Select(o => OpNames[o]))}]";
+            $"hlt={Hlt} rdtsc={Rdtsc} io={Io} mtf={Mtf} nmi-window={NmiWindow} #BP={BpBit} #UD={UdBit} broken={Broken} ops=[{string.Join(",", Ops.Select(o => OpNames[o]))}]";
     }
+
+    /// <summary>A VMCS12 the processor refuses: a guest-state check (RFLAGS bit 1 clear: VM-entry failure, exit reason 33, SDM 26.3.1.4)
+    /// or a control check (NMI-window exiting without virtual NMIs: VMfailValid 7, SDM 26.2.1.1). Nested, L0 passes these on as its
+    /// VMCS02 gets them: L1 must see the same failure.</summary>
+    public enum Broken { None, GuestRflags, NmiWindowWithoutVirtualNmis }
 
     private static readonly string[] OpNames = ["add", "cpuid", "hlt", "rdtsc", "in", "int3", "ud2", "rdmsr", "invd", "pushf"];
 
@@ -215,15 +259,18 @@ public class NestedSampleTests
         from ud in Gen.Elements(false, true)
         from n in Gen.Choose(0, 6)
         from ops in Gen.ArrayOf(Gen.Choose(0, OpNames.Length - 1), n)
-        select new Case(hlt, rdtsc, io, mtf, nmiWindow, bp, ud, ops);
+        from broken in Gen.Frequency((8, Gen.Constant(Broken.None)), (1, Gen.Constant(Broken.GuestRflags)), (1, Gen.Constant(Broken.NmiWindowWithoutVirtualNmis)))
+        select new Case(hlt, rdtsc, io, mtf, nmiWindow, bp, ud, ops, broken);
 
     /// <summary>The L1 configuration of a case. HLT and RDTSC appear only with their exiting controls: without them the
     /// outcome depends on time (HLT with IF = 0 never ends; RDTSC reads the clock), and time is what nesting changes.</summary>
     internal static L1Config Config(Case c) => new()
     {
         Title = c.ToString(),
-        Pin = c.NmiWindow ? PinBasedControls.NmiExiting | PinBasedControls.VirtualNmis : 0,
-        Proc = (c.Hlt ? PrimaryProcessorBasedControls.HltExiting : 0) | (c.Rdtsc ? PrimaryProcessorBasedControls.RdtscExiting : 0)
+        Pin = c.Broken == Broken.NmiWindowWithoutVirtualNmis ? PinBasedControls.NmiExiting
+            : c.NmiWindow ? PinBasedControls.NmiExiting | PinBasedControls.VirtualNmis : 0,
+        GuestRflags = c.Broken == Broken.GuestRflags ? 0UL : 2UL,
+        Proc = (c.Broken == Broken.NmiWindowWithoutVirtualNmis ? PrimaryProcessorBasedControls.NmiWindowExiting : 0) | (c.Hlt ? PrimaryProcessorBasedControls.HltExiting : 0) | (c.Rdtsc ? PrimaryProcessorBasedControls.RdtscExiting : 0)
                | (c.Io ? PrimaryProcessorBasedControls.UnconditionalIoExiting : 0) | (c.Mtf ? PrimaryProcessorBasedControls.MonitorTrapFlag : 0)
                | (c.NmiWindow ? PrimaryProcessorBasedControls.NmiWindowExiting : 0),
         ExceptionBitmap = (c.BpBit ? 1u << 3 : 0) | (c.UdBit ? 1u << 6 : 0),
@@ -273,17 +320,25 @@ public class NestedSampleTests
         Prop.ForAll(Cases.ToArbitrary(), c =>
         {
             var direct = NestedLab.Run(TextWriter.Null, Config(c), NestingMode.Direct);
-            if (!direct.Clean) throw new Xunit.Sdk.XunitException($"{c}: the direct run did not finish: {direct.Result}");
+            // A VMfail ends the run with L1's code D0h; everything else with L1's power-off after VMXOFF.
+            byte expectedEnd = c.Broken == Broken.NmiWindowWithoutVirtualNmis ? (byte)0xD0 : (byte)0;
+            if (direct.Result.Reason != StopReason.DebugExit || direct.Result.ExitCode != (expectedEnd << 1 | 1))
+                throw new Xunit.Sdk.XunitException($"{c}: the direct run ended {direct.Result}");
+            if (c.Broken == Broken.GuestRflags)
+                Assert.Equal(0x8000_0021u, Assert.Single(direct.L1Exits).Reason);
             foreach (var mode in shadowing ? new[] { NestingMode.Nested, NestingMode.NestedShadowing } : new[] { NestingMode.Nested })
             {
                 var nested = NestedLab.Run(TextWriter.Null, Config(c), mode);
-                if (!nested.Clean) throw new Xunit.Sdk.XunitException($"{c} ({mode}): the nested run did not finish: {nested.Result}");
+                Assert.Equal(direct.Result.Reason, nested.Result.Reason);
+                Assert.Equal(direct.Result.ExitCode, nested.Result.ExitCode);
                 Assert.Equal(direct.L1Exits, nested.L1Exits);
                 Assert.Equal(direct.L1Log, nested.L1Log);
                 // L2's registers as L1 saved them at the last exit, its final state, and its data page.
                 Assert.Equal(direct.L1Data.AsSpan(0x100, 0x100).ToArray(), nested.L1Data.AsSpan(0x100, 0x100).ToArray());
                 Assert.Equal(Enumerable.Range(0, 4).Select(direct.Final), Enumerable.Range(0, 4).Select(nested.Final));
                 Assert.Equal(direct.L2Data, nested.L2Data);
+                // A failed VMLAUNCH: the same flags and VM-instruction error.
+                Assert.Equal(direct.L1Data.AsSpan(0x70, 16).ToArray(), nested.L1Data.AsSpan(0x70, 16).ToArray());
                 // And nested means nested: every exit L1 saw reached L0 first and was reflected.
                 Assert.Equal((uint)direct.L1Exits.Count, nested.Reflected);
             }

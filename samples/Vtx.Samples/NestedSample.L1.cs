@@ -38,6 +38,8 @@ internal static class L1Hypervisor
     public const ulong Idt = 0x6_3000, Stack = 0x6_8000, ExitStack = 0x6_C000;
     /// <summary>L1 variables: the held interrupt vector, the exit count, the vector of an exception L1 itself took.</summary>
     public const ulong Held = Data + 0x40, ExitCount = Data + 0x48, OwnFault = Data + 0x50, IdtDescriptor = Data + 0x60;
+    /// <summary>When one of L1's VMX instructions fails: RFLAGS right after it, and the VM-instruction error L1 then reads (all ones if none).</summary>
+    public const ulong FailFlags = Data + 0x70, FailError = Data + 0x78;
     /// <summary>L2's final state as L1 read it at the end: RIP, RSP, RFLAGS, interruptibility (4 × 8 bytes).</summary>
     public const ulong Final = Data + 0x200;
     /// <summary>L1's exit log: <see cref="RecordSize"/>-byte records from here, at most <see cref="MaxExits"/>.</summary>
@@ -229,6 +231,17 @@ internal static class L1Hypervisor
         {
             var l = label;
             a.Label(ref l);
+            if (code == 0xD0)
+            {
+                // A VMX instruction failed: record RFLAGS (CF = VMfailInvalid, ZF = VMfailValid) and the VM-instruction error.
+                a.pushfq();
+                a.pop(rax);
+                a.mov(__qword_ptr[FailFlags], rax);
+                a.mov(rax, -1);
+                a.mov(ecx, E.VmInstructionError);
+                a.vmread(rax, rcx);
+                a.mov(__qword_ptr[FailError], rax);
+            }
             h.Log(code);
             a.mov(al, code);
             a.@out(0xF4, al);
