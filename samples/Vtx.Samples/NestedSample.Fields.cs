@@ -23,7 +23,12 @@ internal sealed class NestedFields
     public IReadOnlyList<uint> Controls { get; }
     /// <summary>Exit-information fields copied VMCS02 → VMCS12 on a reflected exit (not the VM-instruction error: an exit does not write it).</summary>
     public IReadOnlyList<uint> ExitInfo { get; }
-    /// <summary>Fields L1's VMREAD/VMWRITE reach in the shadow VMCS without an exit (when L0 uses VMCS shadowing).</summary>
+    /// <summary>
+    /// Fields L1's VMREAD/VMWRITE reach in the shadow VMCS without an exit (when L0 uses VMCS shadowing): the ones a
+    /// hypervisor touches on every exit (<see cref="Hot"/>). Every shadowed field costs L0 a copy in each direction on
+    /// every reflected exit and every VMLAUNCH/VMRESUME, so shadowing all of them would trade each VMREAD/VMWRITE exit
+    /// saved for hundreds of L0 copies; the rarely used ones (host state, segment registers...) keep exiting.
+    /// </summary>
     public IReadOnlyList<uint> Shadowed { get; }
     /// <summary>Host-state fields (copied VMCS01 → VMCS02 once: both have L0's host state).</summary>
     public IReadOnlyList<uint> Host { get; }
@@ -35,8 +40,18 @@ internal sealed class NestedFields
         E.TertiaryProcBasedVmExecControls, E.VmExitControls, E.VmEntryControls, E.SecondaryVmExitControls,
     ];
 
+    /// <summary>The fields L0 shadows: exit information, the guest registers an exit handler reads or moves, and the controls it flips or injects with.</summary>
+    public static readonly uint[] Hot =
+    [
+        E.ExitReason, E.ExitQualification, E.VmExitInterruptionInformation, E.VmExitInterruptionErrorCode, E.IdtVectoringInformation,
+        E.IdtVectoringErrorCode, E.VmExitInstructionLength, E.VmExitInstructionInformation, E.GuestLinearAddress, E.GuestPhysicalAddress,
+        E.GuestRip, E.GuestRsp, E.GuestRflags, E.GuestInterruptibilityState, E.GuestActivityState, E.GuestCr0, E.GuestCr3, E.GuestCr4,
+        E.PinBasedVmExecControls, E.PrimaryProcBasedVmExecControls, E.ExceptionBitmap, E.VmEntryInterruptionInformation,
+        E.VmEntryExceptionErrorCode, E.VmEntryInstructionLength, E.Cr0ReadShadow, E.Cr4ReadShadow,
+    ];
+
     /// <summary>
-    /// Fields L0 keeps out of the shadow VMCS, so L1's VMREAD/VMWRITE of them still exit: the link pointer
+    /// Fields L0 never shadows, so L1's VMREAD/VMWRITE of them always exit: the link pointer
     /// (L0 must see where L1 points it) and the VM-instruction error (L0 writes it when it fails an emulated
     /// instruction, without a shadow sync).
     /// </summary>
@@ -54,7 +69,7 @@ internal sealed class NestedFields
         Controls = All.Where(e => T(e) == VmcsFieldType.Control && !Merged.Contains(e)).ToList();
         ExitInfo = All.Where(e => T(e) == VmcsFieldType.ExitInformation && e != E.VmInstructionError).ToList();
         Host = All.Where(e => T(e) == VmcsFieldType.HostState).ToList();
-        Shadowed = All.Where(e => !NotShadowed.Contains(e)).ToList();
+        Shadowed = All.Where(e => Hot.Contains(e) && !NotShadowed.Contains(e)).ToList();
     }
 
     /// <summary>Byte offset of <paramref name="encoding"/>'s value in the store.</summary>

@@ -19,6 +19,8 @@ internal sealed class L1Config
     public uint Entry { get; init; } = EntryControls.Ia32eModeGuest;
     public uint ExceptionBitmap { get; init; }
     public ulong GuestRflags { get; init; } = 2;
+    /// <summary>After <see cref="L1Hypervisor.MaxExits"/> exits, keep handling exits without logging them (else L1 stops L2 there).</summary>
+    public bool KeepGoing { get; init; }
     /// <summary>L2's program (code at <see cref="VmxLab.GuestCode"/>, data at <see cref="VmxLab.GuestData"/>).</summary>
     public required Action<GuestImage> Guest { get; init; }
 }
@@ -45,6 +47,8 @@ internal static class L1Hypervisor
     /// <summary>L1's exit log: <see cref="RecordSize"/>-byte records from here, at most <see cref="MaxExits"/>.</summary>
     public const ulong Log = Data + 0x400;
     public const int RecordSize = 48, MaxExits = 64;
+    /// <summary>The record slot for exits past the log (<see cref="L1Config.KeepGoing"/>).</summary>
+    public const ulong Scratch = Data + 0x380;
     /// <summary>Code L1 powers the machine off with when it finishes (debug-exit exit code (0 &lt;&lt; 1) | 1).</summary>
     public const byte LogBase = 0x41;
 
@@ -108,12 +112,19 @@ internal static class L1Hypervisor
         var noError = a.CreateLabel();
         a.Label(ref exitHandler);
         h.SaveGuestRegisters();
+        var record = a.CreateLabel();
+        var read = a.CreateLabel();
         a.mov(eax, __dword_ptr[ExitCount]);
         a.cmp(eax, MaxExits);
-        a.jae(full);
+        a.jb(record);
+        if (!cfg.KeepGoing) a.jmp(full);
+        a.mov(edi, (uint)Scratch);                     // past the log: the record goes to a scratch slot
+        a.jmp(read);
+        a.Label(ref record);
         a.imul(edi, eax, RecordSize);
         a.add(rdi, (int)Log);
         a.inc(__dword_ptr[ExitCount]);
+        a.Label(ref read);
         h.Read(rbx, E.ExitReason);
         a.mov(__qword_ptr[rdi], rbx);
         int off = 8;

@@ -80,9 +80,10 @@ internal sealed class NestedLab
     }
 
     /// <summary>Runs <paramref name="cfg"/> in <paramref name="mode"/>; <paramref name="devices"/> is called after every transition and L2 event.</summary>
+    /// <remarks>With <paramref name="observe"/> false nothing is traced or recorded (no transitions, events or logs): for timing the emulator alone.</remarks>
     public static NestedRun Run(TextWriter trace, L1Config cfg, NestingMode mode,
-        Action<NestedLab, LevelTransition?, GuestEvent?>? devices = null, ulong maxInstructions = 2_000_000) =>
-        new NestedLab(trace, mode, devices).RunCore(cfg, maxInstructions);
+        Action<NestedLab, LevelTransition?, GuestEvent?>? devices = null, ulong maxInstructions = 2_000_000, bool observe = true) =>
+        new NestedLab(trace, mode, devices).RunCore(cfg, maxInstructions, observe);
 
     /// <summary>Writes one trace line.</summary>
     public void Trace(ulong cycle, string ev, string fields)
@@ -91,7 +92,7 @@ internal sealed class NestedLab
         _trace.WriteLine($"  [cycle {cycle,8}] {ev,-16} {fields}");
     }
 
-    private NestedRun RunCore(L1Config cfg, ulong maxInstructions)
+    private NestedRun RunCore(L1Config cfg, ulong maxInstructions, bool observe)
     {
         string title = $"{cfg.Title} — {(_mode switch { NestingMode.Direct => "L1 directly in VMX root operation", NestingMode.Nested => "L1 under L0, no VMCS shadowing", _ => "L1 under L0 with VMCS shadowing" })}";
         _trace.WriteLine($"  -- {title}");
@@ -107,9 +108,12 @@ internal sealed class NestedLab
         {
             L0Hypervisor.Load(_lab, fields, _mode == NestingMode.NestedShadowing);
         }
-        _lab.M.PostCodes.CodeWritten += OnPostCode;
-        Cpu.VmxTransitionObserved = OnTransition;
-        Cpu.EventDelivered = OnEvent;
+        if (observe)
+        {
+            _lab.M.PostCodes.CodeWritten += OnPostCode;
+            Cpu.VmxTransitionObserved = OnTransition;
+            Cpu.EventDelivered = OnEvent;
+        }
         var r = _lab.M.Run(RunLimits.Instructions(maxInstructions));
         if (r.Reason != StopReason.DebugExit || r.ExitCode != 1)
             Trace(Cpu.Cycles, "STOP", $"{r} L1-own-fault-vector={_lab.R64(L1Hypervisor.OwnFault) & 0xFFFF_FFFF} L0-host-fault-vector={_lab.R64(VmxLab.HvHostFault) & 0xFFFF_FFFF} last-entry-failure={Cpu.LastVmEntryFailure}");
@@ -218,7 +222,7 @@ internal sealed class NestedLab
                       "VMCS01's guest state := VMCS12's host state; VMRESUME L1 at its host RIP";
             }
             if (code == 0x04 && _mode == NestingMode.NestedShadowing)
-                msg += " (VMCS shadowing on: VMREAD/VMWRITE bitmaps pass every field but the link pointer and VM-instruction error)";
+                msg += $" (VMCS shadowing on: the VMREAD/VMWRITE bitmaps pass the {NestedFields.Hot.Length} fields an exit handler uses on every exit)";
             _l0Log.Add(msg);
             Trace(Cpu.Cycles, "L0 says", msg);
         }

@@ -49,6 +49,59 @@ public sealed class NestedSample : Sample
                $"shadowing saved {saved} ({VmreadWrite(plain)} VMREAD/VMWRITE exits became {VmreadWrite(shadow)}).";
     }
 
+    /// <summary>
+    /// Measures the nested machinery: L2 runs CPUID <paramref name="exits"/> times (each an exit L1 handles by skipping the
+    /// instruction), once per mode; the host time per L2 exit is the difference of two runs (so L1's bring-up cancels) divided
+    /// by the difference in exits. Returns one line per mode.
+    /// </summary>
+    public static IEnumerable<string> Measure(int exits)
+    {
+        static L1Config Loop(int n) => new()
+        {
+            Title = $"L2 runs CPUID {n} times",
+            KeepGoing = true,
+            Guest = g =>
+            {
+                var a = g.A;
+                var top = g.A.CreateLabel();
+                a.mov(r15d, n + 1);
+                a.Label(ref top);
+                a.dec(r15d);
+                var end = g.A.CreateLabel();
+                a.je(end);
+                a.xor(eax, eax);
+                a.cpuid();
+                a.jmp(top);
+                a.Label(ref end);
+                a.nop();
+                VmxSample.GuestDone(g);
+            },
+        };
+        bool shadowing = new Machine(new MachineOptions { MemoryMiB = 1 }).Cpu.Model.Vmx?.Offers(VmxFeature.VmcsShadowing) == true;
+        var modes = shadowing ? new[] { NestingMode.Direct, NestingMode.Nested, NestingMode.NestedShadowing } : new[] { NestingMode.Direct, NestingMode.Nested };
+        foreach (var mode in modes)
+        {
+            // Processor time of this process, not wall time: the machine may be shared.
+            (double ms, NestedRun run) Once(int n)
+            {
+                NestedLab.Run(TextWriter.Null, Loop(n), mode, maxInstructions: ulong.MaxValue, observe: false); // warm-up (JIT)
+                var p = System.Diagnostics.Process.GetCurrentProcess();
+                var before = p.TotalProcessorTime;
+                var r = NestedLab.Run(TextWriter.Null, Loop(n), mode, maxInstructions: ulong.MaxValue, observe: false);
+                p.Refresh();
+                return ((p.TotalProcessorTime - before).TotalMilliseconds, r);
+            }
+            var small = Once(exits / 10);
+            var big = Once(exits);
+            long RootExits(NestedRun r) => mode == NestingMode.Direct ? exits : r.L0ExitsFromL1.Sum(x => (long)x) + r.L0ExitsFromL2.Sum(x => (long)x);
+            long l2 = exits - exits / 10;
+            double perExitUs = (big.ms - small.ms) * 1000 / l2;
+            ulong cycles = big.run.Result.Cycles - small.run.Result.Cycles, instructions = big.run.Result.Instructions - small.run.Result.Instructions;
+            string root = mode == NestingMode.Direct ? "" : $"; exits to L0 in the {exits}-exit run: {RootExits(big.run)} ({(double)(RootExits(big.run) - RootExits(small.run)) / l2:F1} per L2 exit)";
+            yield return $"{mode,-16} clean={big.run.Clean}  host {perExitUs:F2} µs (processor time) per L2 exit; {(double)instructions / l2:F0} instructions, {(double)cycles / l2:F0} cycles per L2 exit{root}";
+        }
+    }
+
     private static string Fail(NestedRun r, string what) => $"UNEXPECTED ({r.Title}): {what}; run ended {r.Result}";
 
     /// <summary>L1's setup: NMI exiting, virtual NMIs, external-interrupt exiting with acknowledge on exit; L2 spins with IF = 0, then STI.</summary>
