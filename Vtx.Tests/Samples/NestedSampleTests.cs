@@ -91,8 +91,10 @@ public class NestedSampleTests
             L1Exit(VmxExitReason.Vmclear), resumeL1,
             L1Exit(VmxExitReason.Vmptrld), resumeL1,
             // The bring-up's VMWRITEs: 4 controls, 14 zeroed controls, the entry injection, 20 host-state and 48 guest-state
-            // fields (VmxLab.EmitBringUp), then L1's exception bitmap.
-            Step.Emulated(0, 88),
+            // fields (VmxLab.EmitBringUp), then L1's exception bitmap; the primary controls' capability MSR is L0's to answer.
+            Step.Emulated(0, 1),
+            L1Exit(VmxExitReason.Rdmsr), resumeL1,
+            Step.Emulated(0, 87),
             L1Exit(VmxExitReason.Vmlaunch),
             L2Entry(r.Labels["start"]),                                    // VMCS02 entered: L2 runs
             L2Exit(VmxExitReason.ExceptionOrNmi, spin, Nmi),              // (a) the NMI: L2 → L0
@@ -121,6 +123,7 @@ public class NestedSampleTests
         Assert.Equal(92u, r.L0ExitsFromL1[(int)VmxExitReason.Vmwrite]);
         Assert.Equal(3u, r.L0ExitsFromL1[(int)VmxExitReason.Vmresume]);
         Assert.Equal(1u, r.L0ExitsFromL1[(int)VmxExitReason.Vmlaunch]);
+        Assert.Equal(1u, r.L0ExitsFromL1[(int)VmxExitReason.Rdmsr]);
         foreach (var reason in new[] { VmxExitReason.ExceptionOrNmi, VmxExitReason.ExternalInterrupt, VmxExitReason.InterruptWindow, VmxExitReason.Vmcall })
             Assert.Equal(1u, r.L0ExitsFromL2[(int)reason]);
         Assert.Equal(4u, r.Reflected);
@@ -159,7 +162,8 @@ public class NestedSampleTests
             r.L0Log.Where(l => l.StartsWith("reflected")).Select(l => l.Split('(', ')')[1]));
         Assert.Contains("entry L0 -> L2", trace);
         Assert.Contains("exit L2 -> L0", trace);
-        Assert.Contains("L1 <-> L0        87 × VMWRITE", trace);
+        Assert.Contains("L1 <-> L0        86 × VMWRITE", trace);          // the bring-up's, up to its log line
+        Assert.Contains("exit L1 -> L0    reason 31 (Rdmsr)", trace);
         Assert.DoesNotContain("UNEXPECTED", answer);
         Assert.StartsWith("(a) the NMI exits L2 to L0 (reason 0), L0 reflects it to L1", answer);
     }
@@ -239,6 +243,38 @@ public class NestedSampleTests
             if (mode == NestingMode.Nested)
                 Assert.Contains(r.Transitions, t => t is { Guest: "L2", T.Kind: VmxTransitionKind.EntryFail, T.InstructionError: VmInstructionError.EntryInvalidControlFields });
         }
+    }
+
+    /// <summary>
+    /// L0 offers L1 only what it emulates (SDM Appendix A): directly, IA32_VMX_TRUE_PROCBASED_CTLS allows "activate secondary
+    /// controls" (bit 63) and IA32_VMX_PROCBASED_CTLS2 exists; under L0 the first reads with bit 63 clear and the second #GPs.
+    /// </summary>
+    [Fact]
+    public void L0HidesTheSecondaryControlsFromL1sCapabilityMsrs()
+    {
+        L1Config Probe(uint msr) => Config(new Case(false, false, false, false, false, false, false, [])) with
+        {
+            Prelude = a =>
+            {
+                a.mov(ecx, msr);
+                a.rdmsr();
+                a.mov(__dword_ptr[L1Hypervisor.PreludeData], eax);
+                a.mov(__dword_ptr[L1Hypervisor.PreludeData + 4], edx);
+            },
+        };
+        ulong Read(NestedRun r) => BitConverter.ToUInt64(r.L1Data, (int)(L1Hypervisor.PreludeData - L1Hypervisor.Data));
+        var direct = NestedLab.Run(TextWriter.Null, Probe(VmxMsr.TrueProcBasedCtls), NestingMode.Direct);
+        var nested = NestedLab.Run(TextWriter.Null, Probe(VmxMsr.TrueProcBasedCtls), NestingMode.Nested);
+        Assert.True(direct.Clean && nested.Clean);
+        Assert.NotEqual(0UL, Read(direct) & 1UL << 63);
+        Assert.Equal(Read(direct) & ~(1UL << 63), Read(nested));
+
+        direct = NestedLab.Run(TextWriter.Null, Probe(VmxMsr.ProcBasedCtls2), NestingMode.Direct);
+        nested = NestedLab.Run(TextWriter.Null, Probe(VmxMsr.ProcBasedCtls2), NestingMode.Nested);
+        Assert.True(direct.Clean);
+        Assert.Equal(0xD7 << 1 | 1, nested.Result.ExitCode);                 // L1's #GP stub
+        Assert.Equal(13u, (uint)BitConverter.ToUInt64(nested.L1Data, (int)(L1Hypervisor.OwnFault - L1Hypervisor.Data)));
+        Assert.Contains(nested.Transitions, t => t is { Guest: "L1", T.Kind: VmxTransitionKind.Entry, T.InterruptionInfo: 0x8000_0B0D });
     }
 
     // ------------------------------------------------------------------ property: nested behaves like direct

@@ -35,13 +35,18 @@ internal sealed class L0Hypervisor
     /// <summary>Exit controls L0 does not emulate when it loads L1's host state (VMLAUNCH of a VMCS12 with them: VMfailValid 7).</summary>
     public const uint UnemulatedExit = ExitControls.LoadPerfGlobalCtrl | ExitControls.LoadPat | ExitControls.LoadEfer | 0xFF80_0000;
 
+    /// <summary>Capability MSRs L1 reads through L0's filter: IA32_VMX_PROCBASED_CTLS and its TRUE form, with allowed-1 bit 31 ("activate secondary controls") cleared.</summary>
+    public static readonly uint[] FilteredCapabilityMsrs = [VmxMsr.ProcBasedCtls, VmxMsr.TrueProcBasedCtls];
+    /// <summary>Capability MSRs that do not exist for L1 (their feature is not offered, SDM Appendix A): RDMSR gets #GP(0).</summary>
+    public static readonly uint[] HiddenCapabilityMsrs = [VmxMsr.ProcBasedCtls2, VmxMsr.EptVpidCap, VmxMsr.VmFunc, VmxMsr.ProcBasedCtls3];
+
     /// <summary>L0's messages (POST codes 01h-03h bring-up, 10h-1Fh emulation, E0h-E4h failures).</summary>
     public static readonly IReadOnlyDictionary<byte, string> Messages = new Dictionary<byte, string>
     {
         [0x01] = "CPUID.1:ECX.VMX = 1, IA32_FEATURE_CONTROL locked with VMXON enabled, CR0/CR4 fixed bits applied (CR4.VMXE = 1)",
         [0x02] = "VMXON, VMCLEAR, VMPTRLD done: VMCS01 (L0's VMCS for L1) at 0x21000 is current",
         [0x03] = "VMCS01's controls (adjusted by the capability MSRs), host state and guest state (L1 at its first instruction) written with VMWRITE",
-        [0x04] = "MSR bitmap all clear (L1's RDMSR/WRMSR do not exit); VMCS02 at 0x22000 gets L0's host state; VMLAUNCH L1",
+        [0x04] = "MSR bitmap: L1's RDMSR/WRMSR run on the hardware but for the VMX capabilities L0 filters; VMCS02 at 0x22000 gets L0's host state; VMLAUNCH L1",
         [0x10] = "emulated L1's VMXON: L1 is in (virtual) VMX root operation",
         [0x11] = "emulated L1's VMCLEAR: VMCS12 launch state := clear",
         [0x12] = "emulated L1's VMPTRLD: VMCS12 at 0x62000 is L1's current VMCS",
@@ -51,6 +56,8 @@ internal sealed class L0Hypervisor
         [0x16] = "emulated L1's VMXOFF",
         [0x17] = "emulated L1's CPUID (VMX offered)",
         [0x18] = "VMCS02 entry failed (VMfail): reflected to L1 as its VMLAUNCH/VMRESUME failing",
+        [0x19] = "L1 read a VMX capability MSR: answered without \"activate secondary controls\" (L0 offers L1 none)",
+        [0x1A] = "L1 read a VMX capability MSR of a feature L0 does not offer: #GP(0)",
         [0xE0] = "a VMX instruction of L0 failed (VMfail); stopping",
         [0xE1] = "an exit L0 does not handle; stopping",
         [0xE2] = "a control L0 needs is not supported; stopping",
@@ -98,7 +105,11 @@ internal sealed class L0Hypervisor
         }
         lab.M.WriteMemory(Lookup, _f.Lookup());
         lab.M.WriteMemory(Data, new byte[0x800]);
-        lab.M.WriteMemory(MsrBitmap, new byte[4096]);
+        // MSR bitmap: L1's RDMSR/WRMSR run on the hardware, except reads of the VMX capability MSRs that describe what L0 does
+        // not offer L1 (secondary and later controls, EPT/VPID, VM functions): those exit and L0 answers (SDM 24.6.9).
+        var msrBitmap = new byte[4096];
+        foreach (uint msr in HiddenCapabilityMsrs.Concat(FilteredCapabilityMsrs)) msrBitmap[msr >> 3] |= (byte)(1 << (int)(msr & 7));
+        lab.M.WriteMemory(MsrBitmap, msrBitmap);
         // The VMREAD bitmap passes every shadowed field; the VMWRITE bitmap only the writable ones (not exit information).
         lab.M.WriteMemory(VmreadBitmap, NestedFields.Bitmap(_f.Shadowed));
         lab.M.WriteMemory(VmwriteBitmap, NestedFields.Bitmap(_f.Shadowed.Where(e => !new VmcsField(e).IsExitInformation)));
@@ -397,7 +408,7 @@ internal sealed class L0Hypervisor
         a.inc(__dword_ptr[rax * 4 + (long)L1Exits]);
 
         var handlers = new Dictionary<VmxExitReason, Label>();
-        foreach (var r in new[] { VmxExitReason.Cpuid, VmxExitReason.Vmxon, VmxExitReason.Vmclear, VmxExitReason.Vmptrld, VmxExitReason.Vmptrst,
+        foreach (var r in new[] { VmxExitReason.Rdmsr, VmxExitReason.Cpuid, VmxExitReason.Vmxon, VmxExitReason.Vmclear, VmxExitReason.Vmptrld, VmxExitReason.Vmptrst,
                      VmxExitReason.Vmread, VmxExitReason.Vmwrite, VmxExitReason.Vmlaunch, VmxExitReason.Vmresume, VmxExitReason.Vmxoff })
         {
             handlers[r] = a.CreateLabel(r.ToString());
@@ -425,6 +436,37 @@ internal sealed class L0Hypervisor
         {
             var l = handlers[r];
             a.Label(ref l);
+        }
+
+        // RDMSR of a capability MSR the MSR bitmap intercepts: the hardware's value, less what L0 does not offer.
+        {
+            var filtered = a.CreateLabel();
+            Label(VmxExitReason.Rdmsr);
+            a.mov(rcx, qword_ptr_abs(Gprs + 8));
+            foreach (uint msr in FilteredCapabilityMsrs)
+            {
+                a.cmp(ecx, (int)msr);
+                a.je(filtered);
+            }
+            foreach (uint msr in HiddenCapabilityMsrs)
+            {
+                var next = a.CreateLabel();
+                a.cmp(ecx, (int)msr);
+                a.jne(next);
+                h.Write(E.VmEntryInterruptionInformation, 0x8000_0B0D);   // #GP, hardware exception, error code delivered
+                h.Write(E.VmEntryExceptionErrorCode, 0);
+                h.Log(0x1A);
+                a.jmp(_resumeL1);
+                a.Label(ref next);
+            }
+            a.jmp(h.Unexpected);
+            a.Label(ref filtered);
+            a.rdmsr();
+            a.and(edx, 0x7FFF_FFFF);                                  // allowed-1 bit 31 (MSR bit 63): activate secondary controls
+            a.mov(qword_ptr_abs(Gprs), rax);
+            a.mov(qword_ptr_abs(Gprs + 16), rdx);
+            h.Log(0x19);
+            a.jmp(_advance);
         }
 
         // CPUID: L0 runs it and gives L1 the answer (VMX stays offered: L1 may be a hypervisor).

@@ -10,7 +10,7 @@ namespace Vtx.Samples;
 /// and L2's program. The same L1 image runs either directly in VMX root operation on Vtx or in VMX
 /// non-root operation under L0.
 /// </summary>
-internal sealed class L1Config
+internal sealed record L1Config
 {
     public required string Title { get; init; }
     public uint Pin { get; init; }
@@ -19,6 +19,8 @@ internal sealed class L1Config
     public uint Entry { get; init; } = EntryControls.Ia32eModeGuest;
     public uint ExceptionBitmap { get; init; }
     public ulong GuestRflags { get; init; } = 2;
+    /// <summary>Code L1 runs first, before its VMX bring-up (tests use it to probe what L1 sees).</summary>
+    public Action<Assembler>? Prelude { get; init; }
     /// <summary>After <see cref="L1Hypervisor.MaxExits"/> exits, keep handling exits without logging them (else L1 stops L2 there).</summary>
     public bool KeepGoing { get; init; }
     /// <summary>L2's program (code at <see cref="VmxLab.GuestCode"/>, data at <see cref="VmxLab.GuestData"/>).</summary>
@@ -42,6 +44,8 @@ internal static class L1Hypervisor
     public const ulong Held = Data + 0x40, ExitCount = Data + 0x48, OwnFault = Data + 0x50, IdtDescriptor = Data + 0x60;
     /// <summary>When one of L1's VMX instructions fails: RFLAGS right after it, and the VM-instruction error L1 then reads (all ones if none).</summary>
     public const ulong FailFlags = Data + 0x70, FailError = Data + 0x78;
+    /// <summary>Scratch space for a <see cref="L1Config.Prelude"/> (16 bytes).</summary>
+    public const ulong PreludeData = Data + 0x80;
     /// <summary>L2's final state as L1 read it at the end: RIP, RSP, RFLAGS, interruptibility (4 × 8 bytes).</summary>
     public const ulong Final = Data + 0x200;
     /// <summary>L1's exit log: <see cref="RecordSize"/>-byte records from here, at most <see cref="MaxExits"/>.</summary>
@@ -86,6 +90,7 @@ internal static class L1Hypervisor
 
         a.mov(rsp, Stack);
         a.lidt(__[IdtDescriptor]);                      // L1's own IDT: any exception in L1 stops the machine (code D7h)
+        cfg.Prelude?.Invoke(a);
         VmxLab.EmitBringUp(h, new BringUp
         {
             VmxonRegion = VmxonRegion, VmcsRegion = VmcsRegion, Pin = cfg.Pin, Proc = cfg.Proc, Exit = cfg.Exit, Entry = cfg.Entry,
