@@ -18,7 +18,8 @@ public sealed partial class Cpu
         ulong rip = F(VmcsField.HostRip);
         if (!hostLong)
         {
-            if ((entry & EntryControls.Ia32eModeGuest) != 0) return Fail(VmEntryChecks.HostAddressSpaceGuestNeeds64BitHost, VmcsField.VmEntryControls, entry, "an IA-32e mode guest needs a 64-bit host");
+            // The SDM's "IA-32e mode guest must be 0 with a 32-bit host" needs no check of its own: a 32-bit
+            // host here means the processor is outside IA-32e mode, where the first check refused that control.
             if ((cr4 & Cr4.PCIDE) != 0) return Fail(VmEntryChecks.HostCr4Pcide, VmcsField.HostCr4, cr4, "a 32-bit host must have CR4.PCIDE = 0");
             if ((rip >> 32) != 0) return Fail(VmEntryChecks.HostRip32Bit, VmcsField.HostRip, rip, "a 32-bit host's RIP bits 63:32 must be 0");
         }

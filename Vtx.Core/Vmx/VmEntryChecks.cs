@@ -288,9 +288,6 @@ public static class VmEntryChecks
     /// <summary>In IA-32e mode "host address-space size" must be 1. SDM Vol. 3C, 26.2.4.</summary>
     public static readonly VmEntryCheck HostAddressSpaceIa32e = new("host.address-space.ia32e", HostState, "26.2.4");
 
-    /// <summary>An IA-32e mode guest needs a 64-bit host. SDM Vol. 3C, 26.2.4.</summary>
-    public static readonly VmEntryCheck HostAddressSpaceGuestNeeds64BitHost = new("host.address-space.guest-needs-64-bit-host", HostState, "26.2.4");
-
     /// <summary>A 32-bit host must have CR4.PCIDE = 0. SDM Vol. 3C, 26.2.4.</summary>
     public static readonly VmEntryCheck HostCr4Pcide = new("host.cr4.pcide", HostState, "26.2.4");
 

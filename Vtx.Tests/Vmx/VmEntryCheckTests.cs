@@ -22,9 +22,9 @@ public class VmEntryCheckTests
     private const ulong NonCanonical48 = 0x0000_8000_0000_0000; // canonical at 57 bits only
     private const ulong KData = Sys.KData;
 
-    private static VmxGuest NewGuest()
+    internal static VmxGuest NewGuest(CpuModel? model = null)
     {
-        var g = VmxConformance.NewGuest();
+        var g = VmxConformance.NewGuest(model);
         g.Guest(a => { a.nop(); a.hlt(); });
         g.W(VmcsField.ExitReason, 0x1234);        // sentinels: a VMfail must not touch them
         g.W(VmcsField.ExitQualification, 0x5678);
@@ -40,9 +40,9 @@ public class VmEntryCheckTests
     }
 
     /// <summary>Launches; asserts VMfailValid(<paramref name="error"/>) by <paramref name="check"/> and that nothing else changed.</summary>
-    private static VmEntryFailure ExpectVmFail(int error, string check, Action<VmxGuest> breakIt)
+    internal static VmEntryFailure ExpectVmFail(int error, string check, Action<VmxGuest> breakIt, CpuModel? model = null)
     {
-        var g = NewGuest();
+        var g = NewGuest(model);
         breakIt(g);
         var before = Fields(g);
         ulong cr0 = g.Cpu.Cr0Value, cr3 = g.Cpu.Cr3Value, cr4 = g.Cpu.Cr4Value, efer = g.Cpu.EferValue;
@@ -62,14 +62,14 @@ public class VmEntryCheckTests
         return failure;
     }
 
-    private static VmEntryFailure Control(string check, Action<VmxGuest> breakIt) => ExpectVmFail(7, check, breakIt);
+    internal static VmEntryFailure Control(string check, Action<VmxGuest> breakIt, CpuModel? model = null) => ExpectVmFail(7, check, breakIt, model);
 
-    private static VmEntryFailure Host(string check, Action<VmxGuest> breakIt) => ExpectVmFail(8, check, breakIt);
+    internal static VmEntryFailure Host(string check, Action<VmxGuest> breakIt, CpuModel? model = null) => ExpectVmFail(8, check, breakIt, model);
 
     /// <summary>Launches; asserts a VM-entry failure (reason 33 | bit 31) by <paramref name="check"/> with <paramref name="qualification"/>, host state loaded and nothing else changed.</summary>
-    private static VmEntryFailure Guest(string check, Action<VmxGuest> breakIt, uint qualification = 0)
+    internal static VmEntryFailure Guest(string check, Action<VmxGuest> breakIt, uint qualification = 0, CpuModel? model = null)
     {
-        var g = NewGuest();
+        var g = NewGuest(model);
         breakIt(g);
         var before = Fields(g);
         g.Launch(20);

@@ -16,9 +16,9 @@ internal static class VmxConformance
     public const ulong ValidPat = 0x0007_0406_0007_0406;
 
     /// <summary>A VmxGuest whose VMCS stays valid whatever load/save controls are turned on (host/guest EFER and PAT filled in).</summary>
-    public static VmxGuest NewGuest()
+    public static VmxGuest NewGuest(CpuModel? model = null)
     {
-        var g = new VmxGuest();
+        var g = new VmxGuest(model);
         g.W(VmcsField.HostEfer, g.Cpu.EferValue);
         g.W(VmcsField.HostPat, ValidPat);
         g.W(VmcsField.GuestPat, ValidPat);

@@ -43,6 +43,7 @@ internal sealed class VmxGuest
         var r = S.Run(100);
         Assert.True(r.Reason == StopReason.Halted && Cpu.CurrentVmcsPointer == VmcsRegion, "VMX setup failed: " + r);
         Cpu.VmxTransitionObserved = Transitions.Add;
+        EntryCheckCoverageTests.Record(() => Transitions.Select(t => t.Failure).Append(Cpu.LastVmEntryFailure));
         FillHostState();
         FillGuestState();
         Controls();
