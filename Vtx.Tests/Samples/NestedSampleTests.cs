@@ -277,6 +277,77 @@ public class NestedSampleTests
         Assert.Contains(nested.Transitions, t => t is { Guest: "L1", T.Kind: VmxTransitionKind.Entry, T.InterruptionInfo: 0x8000_0B0D });
     }
 
+    /// <summary>
+    /// L0's operand decoding and field store against the SDM's VMREAD/VMWRITE/VMPTRST (30.3), the same directly and nested
+    /// (with and without shadowing): memory source and destination (base + displacement), the high access of a 64-bit field,
+    /// a 16-bit field truncating what is written, an unsupported encoding (VMfailValid, error 12), VMPTRST to memory.
+    /// </summary>
+    [Fact]
+    public void VmreadVmwriteOperandFormsBehaveTheSameDirectlyAndNested()
+    {
+        const ulong d = L1Hypervisor.PreludeData;
+        var cfg = Config(new Case(false, false, false, false, false, false, false, [])) with
+        {
+            BeforeLaunch = a =>
+            {
+                a.mov(rbx, d);
+                a.mov(rax, 0x1234_5678_9ABC_DEF0);
+                a.mov(__qword_ptr[rbx], rax);
+                a.mov(ecx, VmcsEncoding.TscOffset);
+                a.vmwrite(rcx, __qword_ptr[rbx]);                       // memory source
+                a.vmread(__qword_ptr[rbx + 8], rcx);                    // memory destination
+                a.mov(ecx, VmcsEncoding.TscOffset + 1);
+                a.vmread(rax, rcx);                                     // high access: bits 63:32
+                a.mov(__qword_ptr[rbx + 0x10], rax);
+                a.mov(ecx, 0x0000_6C7E);                                // host-state natural width, index 0x3F: not a field
+                a.vmread(rax, rcx);
+                a.pushfq();
+                a.pop(__qword_ptr[rbx + 0x18]);
+                a.mov(ecx, VmcsEncoding.VmInstructionError);
+                a.vmread(rax, rcx);
+                a.mov(__qword_ptr[rbx + 0x20], rax);
+                a.vmptrst(__qword_ptr[rbx + 0x28]);
+                a.mov(ecx, VmcsEncoding.GuestEsSelector);
+                a.mov(rax, 0xFFFF_1234);
+                a.vmwrite(rcx, rax);                                    // 16-bit field: bits 15:0 kept
+                a.vmread(rdx, rcx);
+                a.mov(__qword_ptr[rbx + 0x30], rdx);
+                a.mov(ecx, VmcsEncoding.Cr0ReadShadow);                 // a shadowed field, memory source
+                a.mov(__qword_ptr[rbx + 0x38], 0x11);
+                a.vmwrite(rcx, __qword_ptr[rbx + 0x38]);
+                a.vmread(__qword_ptr[rbx + 0x40], rcx);
+                // Put back what L2 runs with.
+                a.mov(ecx, VmcsEncoding.GuestEsSelector);
+                a.mov(eax, (uint)VmxLab.DataSel);
+                a.vmwrite(rcx, rax);
+                a.mov(ecx, VmcsEncoding.TscOffset);
+                a.xor(eax, eax);
+                a.vmwrite(rcx, rax);
+                a.mov(ecx, VmcsEncoding.Cr0ReadShadow);
+                a.vmwrite(rcx, rax);
+            },
+        };
+        byte[]? reference = null;
+        foreach (var mode in new[] { NestingMode.Direct, NestingMode.Nested, NestingMode.NestedShadowing })
+        {
+            var r = NestedLab.Run(TextWriter.Null, cfg, mode);
+            Assert.True(r.Clean, $"{mode}: {r.Result}");
+            int o = (int)(d - L1Hypervisor.Data);
+            ulong Q(int k) => BitConverter.ToUInt64(r.L1Data, o + k);
+            Assert.Equal(0x1234_5678_9ABC_DEF0UL, Q(8));
+            Assert.Equal(0x1234_5678UL, Q(0x10));
+            Assert.Equal(0x40UL, Q(0x18) & 0x8D5);                    // VMfailValid
+            Assert.Equal((ulong)VmInstructionError.UnsupportedVmcsComponent, Q(0x20));
+            Assert.Equal(L1Hypervisor.VmcsRegion, Q(0x28));
+            Assert.Equal(0x1234UL, Q(0x30));
+            Assert.Equal(0x11UL, Q(0x40));
+            var bytes = r.L1Data.AsSpan(o, 0x48).ToArray();
+            bytes.AsSpan(0x18, 8).Clear();                            // RFLAGS beyond the arithmetic flags is L1's own
+            reference ??= bytes;
+            Assert.Equal(reference, bytes);
+        }
+    }
+
     // ------------------------------------------------------------------ property: nested behaves like direct
 
     /// <summary>One generated case: L1's controls and L2's program (ops from a small menu, then VMCALL).</summary>

@@ -21,6 +21,8 @@ internal sealed record L1Config
     public ulong GuestRflags { get; init; } = 2;
     /// <summary>Code L1 runs first, before its VMX bring-up (tests use it to probe what L1 sees).</summary>
     public Action<Assembler>? Prelude { get; init; }
+    /// <summary>Code L1 runs right before its VMLAUNCH, with its VMCS current (tests use it to exercise VMREAD/VMWRITE forms).</summary>
+    public Action<Assembler>? BeforeLaunch { get; init; }
     /// <summary>After <see cref="L1Hypervisor.MaxExits"/> exits, keep handling exits without logging them (else L1 stops L2 there).</summary>
     public bool KeepGoing { get; init; }
     /// <summary>L2's program (code at <see cref="VmxLab.GuestCode"/>, data at <see cref="VmxLab.GuestData"/>).</summary>
@@ -44,7 +46,7 @@ internal static class L1Hypervisor
     public const ulong Held = Data + 0x40, ExitCount = Data + 0x48, OwnFault = Data + 0x50, IdtDescriptor = Data + 0x60;
     /// <summary>When one of L1's VMX instructions fails: RFLAGS right after it, and the VM-instruction error L1 then reads (all ones if none).</summary>
     public const ulong FailFlags = Data + 0x70, FailError = Data + 0x78;
-    /// <summary>Scratch space for a <see cref="L1Config.Prelude"/> (16 bytes).</summary>
+    /// <summary>Scratch space for a <see cref="L1Config.Prelude"/> or <see cref="L1Config.BeforeLaunch"/> (128 bytes).</summary>
     public const ulong PreludeData = Data + 0x80;
     /// <summary>L2's final state as L1 read it at the end: RIP, RSP, RFLAGS, interruptibility (4 × 8 bytes).</summary>
     public const ulong Final = Data + 0x200;
@@ -98,6 +100,7 @@ internal static class L1Hypervisor
             GuestIdt = VmxLab.GuestIdt, GuestRflags = cfg.GuestRflags, LogBase = LogBase,
         }, noVmx);
         h.Write(E.ExceptionBitmap, cfg.ExceptionBitmap);
+        cfg.BeforeLaunch?.Invoke(a);
         a.vmlaunch();
         a.jmp(h.VmFail);
 
