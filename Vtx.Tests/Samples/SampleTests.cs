@@ -16,7 +16,7 @@ public class SampleTests
 
     [Fact]
     public void EverySampleIsCovered() =>
-        Assert.Equal(new[] { "fib", "self-modifying", "divide-error", "nmi-exiting", "virtual-nmi", "interrupt-window", "movss-blocking" },
+        Assert.Equal(new[] { "fib", "self-modifying", "divide-error", "nmi-exiting", "virtual-nmi", "interrupt-window", "movss-blocking", "nested" },
             Sample.All.Select(s => s.Name));
 
     [Fact]

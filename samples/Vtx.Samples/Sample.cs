@@ -45,6 +45,7 @@ public abstract class Sample
         new VirtualNmiSample(),
         new InterruptWindowSample(),
         new MovSsBlockingSample(),
+        new NestedSample(),
     };
 
     /// <summary>Assembles 64-bit code at <paramref name="at"/>.</summary>

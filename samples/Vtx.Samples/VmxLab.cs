@@ -90,8 +90,12 @@ internal sealed class HvAsm
     /// <summary>A control the scenario needs is not allowed by the capability MSRs: code 0xE2.</summary>
     public Label ControlUnsupported;
 
-    public HvAsm()
+    /// <summary>Base of this hypervisor's variables: IA32_VMX_BASIC at +10h, SGDT/SIDT scratch at +20h, guest registers at +100h.</summary>
+    public ulong Data { get; }
+
+    public HvAsm(ulong data = VmxLab.HvData)
     {
+        Data = data;
         VmFail = A.CreateLabel("vmfail");
         Done = A.CreateLabel("done");
         Unexpected = A.CreateLabel("unexpected");
@@ -147,13 +151,13 @@ internal sealed class HvAsm
     /// <summary>Stores the guest's registers (the first thing the exit handler does).</summary>
     public void SaveGuestRegisters()
     {
-        for (int i = 0; i < GuestGprs.Length; i++) A.mov(__qword_ptr[VmxLab.HvGuestRegs + (ulong)i * 8], GuestGprs[i]);
+        for (int i = 0; i < GuestGprs.Length; i++) A.mov(__qword_ptr[Data + 0x100 + (ulong)i * 8], GuestGprs[i]);
     }
 
     /// <summary>Restores the guest's registers and executes VMRESUME; a VMfail falls through to <see cref="VmFail"/>.</summary>
     public void Resume()
     {
-        for (int i = 0; i < GuestGprs.Length; i++) A.mov(GuestGprs[i], __qword_ptr[VmxLab.HvGuestRegs + (ulong)i * 8]);
+        for (int i = 0; i < GuestGprs.Length; i++) A.mov(GuestGprs[i], __qword_ptr[Data + 0x100 + (ulong)i * 8]);
         A.vmresume();
         A.jmp(VmFail);
     }
@@ -174,7 +178,7 @@ internal sealed class HvAsm
     {
         A.mov(ecx, plainMsr);
         A.mov(eax, trueMsr);
-        A.test(__byte_ptr[VmxLab.HvBasic + 6], 0x80); // IA32_VMX_BASIC[55]: the TRUE capability MSRs exist
+        A.test(__byte_ptr[Data + 0x10 + 6], 0x80); // IA32_VMX_BASIC[55]: the TRUE capability MSRs exist
         A.cmovne(ecx, eax);
         A.rdmsr();                                      // EAX = allowed-0 (must be 1), EDX = allowed-1 (may be 1)
         A.mov(ebx, desired);
@@ -212,6 +216,28 @@ internal sealed class Scenario
     public IReadOnlyDictionary<byte, string> Log { get; init; } = new Dictionary<byte, string>();
     /// <summary>Host-side devices: called after every transition and guest event (e.g. to post an NMI).</summary>
     public Action<VmxLab, VmxTransition?, GuestEvent?>? Devices { get; init; }
+}
+
+/// <summary>What <see cref="VmxLab.EmitBringUp"/> puts in the VMCS: regions, desired controls, the host's exit path and the guest's entry state.</summary>
+internal sealed class BringUp
+{
+    public required ulong VmxonRegion { get; init; }
+    public required ulong VmcsRegion { get; init; }
+    public uint Pin { get; init; }
+    public uint Proc { get; init; }
+    public uint Exit { get; init; } = ExitControls.HostAddressSpaceSize;
+    public uint Entry { get; init; } = EntryControls.Ia32eModeGuest;
+    public uint LaunchInjection { get; init; }
+    public required ulong ExitStack { get; init; }
+    public required Label ExitHandler { get; init; }
+    public required ulong GuestRip { get; init; }
+    public required ulong GuestRsp { get; init; }
+    public required ulong GuestIdt { get; init; }
+    public ushort GuestIdtLimit { get; init; } = VmxLab.GuestIdtLimit;
+    public ulong GuestRflags { get; init; } = 2;
+    public ulong GuestInterruptibility { get; init; }
+    /// <summary>The first of the three POST codes of the bring-up.</summary>
+    public byte LogBase { get; init; } = 0x01;
 }
 
 /// <summary>
@@ -422,10 +448,13 @@ public sealed class VmxLab
 
     // ------------------------------------------------------------------ images
 
-    private Dictionary<string, ulong> LoadGuest(Scenario s)
+    private Dictionary<string, ulong> LoadGuest(Scenario s) => LoadGuest(s.Guest);
+
+    /// <summary>Assembles a guest image at <see cref="GuestCode"/> with its 64-entry IDT at <see cref="GuestIdt"/>; returns its labels.</summary>
+    internal Dictionary<string, ulong> LoadGuest(Action<GuestImage> guest)
     {
         var g = new GuestImage();
-        s.Guest(g);
+        guest(g);
         var a = g.A;
         // Stubs for every vector the guest did not claim: record the vector and halt.
         var stubs = new Dictionary<int, Label>();
@@ -449,12 +478,15 @@ public sealed class VmxLab
         return labels;
     }
 
-    private void LoadHypervisor(Scenario s)
+    /// <summary>
+    /// Emits the VMX bring-up every hypervisor here shares, up to (not including) VMLAUNCH: CPUID and
+    /// IA32_FEATURE_CONTROL checks, CR0/CR4 fixed bits, VMXON, VMCLEAR, VMPTRLD, every control (adjusted by
+    /// the capability MSRs), this code's own registers as host state, and a 64-bit ring-0 guest on the same
+    /// GDT and page tables (SDM Vol. 3C, 23.6-23.7, 24.2-24.8, Appendix A). Logs LogBase, +1, +2.
+    /// </summary>
+    internal static void EmitBringUp(HvAsm h, BringUp p, Label noVmx)
     {
-        var h = new HvAsm();
         var a = h.A;
-        var exitHandler = a.CreateLabel("exit-handler");
-        var noVmx = a.CreateLabel();
         var locked = a.CreateLabel();
         var fcOk = a.CreateLabel();
 
@@ -490,38 +522,38 @@ public sealed class VmxLab
             a.and(rbx, rax);
             a.mov(cr, rbx);
         }
-        h.Log(0x01);
+        h.Log(p.LogBase);
 
         // ---- 2. VMXON, VMCLEAR, VMPTRLD: revision identifier from IA32_VMX_BASIC[30:0] (SDM Vol. 3C, 24.2, A.1).
         a.mov(ecx, VmxMsr.Basic);
         a.rdmsr();
-        a.mov(__dword_ptr[HvBasic], eax);
-        a.mov(__dword_ptr[HvBasic + 4], edx);
+        a.mov(__dword_ptr[h.Data + 0x10], eax);
+        a.mov(__dword_ptr[h.Data + 0x14], edx);
         a.and(eax, 0x7FFF_FFFF);
-        a.mov(__dword_ptr[VmxonRegion], eax);
-        a.mov(__dword_ptr[VmcsRegion], eax);
-        a.mov(eax, (uint)VmxonRegion);
-        a.mov(__qword_ptr[HvVmxonPtr], rax);
-        a.mov(eax, (uint)VmcsRegion);
-        a.mov(__qword_ptr[HvVmcsPtr], rax);
-        a.vmxon(__qword_ptr[HvVmxonPtr]);
+        a.mov(__dword_ptr[p.VmxonRegion], eax);
+        a.mov(__dword_ptr[p.VmcsRegion], eax);
+        a.mov(eax, (uint)p.VmxonRegion);
+        a.mov(__qword_ptr[h.Data], rax);
+        a.mov(eax, (uint)p.VmcsRegion);
+        a.mov(__qword_ptr[h.Data + 8], rax);
+        a.vmxon(__qword_ptr[h.Data]);
         a.jbe(h.VmFail);
-        a.vmclear(__qword_ptr[HvVmcsPtr]);
+        a.vmclear(__qword_ptr[h.Data + 8]);
         a.jbe(h.VmFail);
-        a.vmptrld(__qword_ptr[HvVmcsPtr]);
+        a.vmptrld(__qword_ptr[h.Data + 8]);
         a.jbe(h.VmFail);
-        h.Log(0x02);
+        h.Log((byte)(p.LogBase + 1));
 
         // ---- 3. VM-execution, VM-exit and VM-entry controls (SDM Vol. 3C, 24.6-24.8).
-        h.Control(E.PinBasedVmExecControls, VmxMsr.PinBasedCtls, VmxMsr.TruePinBasedCtls, s.Pin);
-        h.Control(E.PrimaryProcBasedVmExecControls, VmxMsr.ProcBasedCtls, VmxMsr.TrueProcBasedCtls, s.Proc);
-        h.Control(E.VmExitControls, VmxMsr.ExitCtls, VmxMsr.TrueExitCtls, s.Exit);
-        h.Control(E.VmEntryControls, VmxMsr.EntryCtls, VmxMsr.TrueEntryCtls, s.Entry);
+        h.Control(E.PinBasedVmExecControls, VmxMsr.PinBasedCtls, VmxMsr.TruePinBasedCtls, p.Pin);
+        h.Control(E.PrimaryProcBasedVmExecControls, VmxMsr.ProcBasedCtls, VmxMsr.TrueProcBasedCtls, p.Proc);
+        h.Control(E.VmExitControls, VmxMsr.ExitCtls, VmxMsr.TrueExitCtls, p.Exit);
+        h.Control(E.VmEntryControls, VmxMsr.EntryCtls, VmxMsr.TrueEntryCtls, p.Entry);
         foreach (uint f in new[] { E.ExceptionBitmap, E.PageFaultErrorCodeMask, E.PageFaultErrorCodeMatch, E.Cr3TargetCount,
                      E.VmExitMsrStoreCount, E.VmExitMsrLoadCount, E.VmEntryMsrLoadCount, E.VmEntryExceptionErrorCode,
                      E.VmEntryInstructionLength, E.Cr0GuestHostMask, E.Cr4GuestHostMask, E.Cr0ReadShadow, E.Cr4ReadShadow, E.TscOffset })
             h.Write(f, 0);
-        h.Write(E.VmEntryInterruptionInformation, s.LaunchInjection);
+        h.Write(E.VmEntryInterruptionInformation, p.LaunchInjection);
 
         // ---- 4. Host state: this hypervisor's own registers (SDM Vol. 3C, 24.5).
         foreach (var (f, cr) in new[] { (E.HostCr0, cr0), (E.HostCr3, cr3), (E.HostCr4, cr4) })
@@ -538,11 +570,11 @@ public sealed class VmxLab
         a.str(ax);
         h.WriteFrom(E.HostTrSelector, rax);
         h.Write(E.HostTrBase, Tss);                       // the hypervisor's own TSS
-        a.sgdt(__qword_ptr[HvTable]);
-        a.mov(rax, __qword_ptr[HvTable + 2]);
+        a.sgdt(__qword_ptr[h.Data + 0x20]);
+        a.mov(rax, __qword_ptr[h.Data + 0x22]);
         h.WriteFrom(E.HostGdtrBase, rax);
-        a.sidt(__qword_ptr[HvTable]);
-        a.mov(rax, __qword_ptr[HvTable + 2]);
+        a.sidt(__qword_ptr[h.Data + 0x20]);
+        a.mov(rax, __qword_ptr[h.Data + 0x22]);
         h.WriteFrom(E.HostIdtrBase, rax);
         foreach (var (f, msr) in new[] { (E.HostFsBase, Msr.FsBase), (E.HostGsBase, Msr.GsBase), (E.HostSysenterCs, Msr.SysenterCs),
                      (E.HostSysenterEsp, Msr.SysenterEsp), (E.HostSysenterEip, Msr.SysenterEip) })
@@ -553,8 +585,8 @@ public sealed class VmxLab
             a.or(rax, rdx);
             h.WriteFrom(f, rax);
         }
-        h.Write(E.HostRsp, ExitStack);
-        a.lea(rax, __[exitHandler]);
+        h.Write(E.HostRsp, p.ExitStack);
+        a.lea(rax, __[p.ExitHandler]);
         h.WriteFrom(E.HostRip, rax);
 
         // ---- 5. Guest state: a 64-bit ring-0 guest on the same GDT and page tables, with its own IDT and stack (SDM Vol. 3C, 24.4).
@@ -590,19 +622,34 @@ public sealed class VmxLab
         h.Write(E.GuestLdtrAccessRights, 0x1_0000);       // unusable
         h.Write(E.GuestGdtrBase, Gdt);
         h.Write(E.GuestGdtrLimit, GdtLimit);
-        h.Write(E.GuestIdtrBase, GuestIdt);
-        h.Write(E.GuestIdtrLimit, GuestIdtLimit);
-        h.Write(E.GuestRip, GuestCode);
-        h.Write(E.GuestRsp, GuestStack);
-        h.Write(E.GuestRflags, s.GuestRflags);
+        h.Write(E.GuestIdtrBase, p.GuestIdt);
+        h.Write(E.GuestIdtrLimit, p.GuestIdtLimit);
+        h.Write(E.GuestRip, p.GuestRip);
+        h.Write(E.GuestRsp, p.GuestRsp);
+        h.Write(E.GuestRflags, p.GuestRflags);
         h.Write(E.GuestPendingDebugExceptions, 0);
         h.Write(E.GuestActivityState, 0);
-        h.Write(E.GuestInterruptibilityState, s.GuestInterruptibility);
+        h.Write(E.GuestInterruptibilityState, p.GuestInterruptibility);
         h.Write(E.GuestSysenterCs, 0);
         h.Write(E.GuestSysenterEsp, 0);
         h.Write(E.GuestSysenterEip, 0);
         h.Write(E.VmcsLinkPointer, ulong.MaxValue);
-        h.Log(0x03);
+        h.Log((byte)(p.LogBase + 2));
+    }
+
+    private void LoadHypervisor(Scenario s)
+    {
+        var h = new HvAsm();
+        var a = h.A;
+        var exitHandler = a.CreateLabel("exit-handler");
+        var noVmx = a.CreateLabel();
+        EmitBringUp(h, new BringUp
+        {
+            VmxonRegion = VmxonRegion, VmcsRegion = VmcsRegion, Pin = s.Pin, Proc = s.Proc, Exit = s.Exit, Entry = s.Entry,
+            LaunchInjection = s.LaunchInjection, ExitStack = ExitStack, ExitHandler = exitHandler,
+            GuestRip = GuestCode, GuestRsp = GuestStack, GuestIdt = GuestIdt, GuestIdtLimit = GuestIdtLimit,
+            GuestRflags = s.GuestRflags, GuestInterruptibility = s.GuestInterruptibility,
+        }, noVmx);
 
         // ---- 6. Launch. VMLAUNCH falls through only when it fails.
         a.vmlaunch();
@@ -634,17 +681,17 @@ public sealed class VmxLab
 
     // ------------------------------------------------------------------ helpers
 
-    private void Gate(ulong idt, int vector, ulong handler)
+    internal void Gate(ulong idt, int vector, ulong handler)
     {
         ulong lo = (handler & 0xFFFF) | ((ulong)CodeSel << 16) | (0xEUL << 40) | (1UL << 47) | (((handler >> 16) & 0xFFFF) << 48);
         W64(idt + (ulong)vector * 16, lo);
         W64(idt + (ulong)vector * 16 + 8, handler >> 32);
     }
 
-    private void W64(ulong a, ulong v) => M.WriteMemory(a, BitConverter.GetBytes(v));
-    private ulong R64(ulong a) => BitConverter.ToUInt64(M.ReadMemory(a, 8));
+    internal void W64(ulong a, ulong v) => M.WriteMemory(a, BitConverter.GetBytes(v));
+    internal ulong R64(ulong a) => BitConverter.ToUInt64(M.ReadMemory(a, 8));
 
-    private static byte[] Assemble(Assembler a, ulong at, out Func<Label, ulong> rip)
+    internal static byte[] Assemble(Assembler a, ulong at, out Func<Label, ulong> rip)
     {
         var w = new Writer();
         var result = a.Assemble(w, at, BlockEncoderOptions.ReturnNewInstructionOffsets);
