@@ -30,7 +30,7 @@ namespace Vtx.Timing;
 internal sealed class BlockSimulator
 {
     public const int MaxRun = 255;
-    private const int Window = 8192; // cycles of port reservations kept (a ring)
+    private const int Window = 4096; // cycles of port reservations kept (a ring)
     private const int RegCount = 40;
     private const int RegCf = 16, RegFlags = 17, RegVec = 18, RegX87 = 34, RegCtl = 35, RegSeg = 36, RegSys = 37;
     private const int StoreRing = 32;
@@ -60,16 +60,26 @@ internal sealed class BlockSimulator
         public bool Lcp, FusedIntoPrev, ZeroIdiom, MoveElim, Rep, MemImm;
     }
 
-    /// <summary>The profile the simulation uses.</summary>
-    public EngineProfile Profile { get; }
+    [ThreadStatic] private static BlockSimulator? t_shared;
 
-    public BlockSimulator(EngineProfile profile) { Profile = profile; }
+    /// <summary>
+    /// This thread's simulator. Sharing one between processors is safe: a simulation's result depends
+    /// only on the staged run and the profile (cycle numbers are relative; the rings need no clearing).
+    /// </summary>
+    public static BlockSimulator ForThread => t_shared ??= new BlockSimulator();
+
+    /// <summary>The profile the simulation uses.</summary>
+    public EngineProfile Profile { get; private set; } = null!;
+
+    /// <summary>Starts staging a run costed with <paramref name="profile"/>.</summary>
+    public void Begin(EngineProfile profile)
+    {
+        Profile = profile;
+        _count = 0;
+    }
 
     /// <summary>Instructions staged for the next <see cref="Cost"/>.</summary>
     public int Count => _count;
-
-    /// <summary>Forgets the staged instructions.</summary>
-    public void Reset() => _count = 0;
 
     /// <summary>
     /// Adds the next instruction of the run being decoded: <paramref name="ins"/> is Iced's
@@ -86,8 +96,14 @@ internal sealed class BlockSimulator
         if (!f.Known)
         {
             // No data for the form: one µop on an ALU port with latency 1, plus its memory µops.
-            f = new UopForm { Fused = 1, Latency = 1, Compute = 1, PortStart = 0 };
-            if (mem) { f.Loads = 1; f.Stores = (byte)((d.Flags & DecodedFlags.MemA) != 0 ? 1 : 0); }
+            f = new UopForm { Fused = 1, Latency = 1, Compute = 1, PortStart = 0, Flags = UopFlags.Estimated };
+        }
+        if (mem && (f.Flags & UopFlags.Estimated) != 0)
+        {
+            // A class default: the memory µops follow what the operand does (Iced's operand access).
+            OpAccess acc = (d.Flags & DecodedFlags.MemA) != 0 ? ins.Op0Kind == OpKind.Memory ? AccessOf(in ins, 0) : OpAccess.ReadWrite : OpAccess.Read;
+            f.Loads = (byte)(acc is OpAccess.Read or OpAccess.ReadWrite or OpAccess.CondRead or OpAccess.ReadCondWrite ? 1 : 0);
+            f.Stores = (byte)(acc is OpAccess.Write or OpAccess.ReadWrite or OpAccess.CondWrite or OpAccess.ReadCondWrite ? 1 : 0);
         }
         if (ins.FlowControl is not (FlowControl.Next or FlowControl.Exception or FlowControl.Interrupt)) f.Flags |= UopFlags.Branch;
         s.MemImm = mem && (d.Flags & (DecodedFlags.ImmB | DecodedFlags.Imm3)) != 0;
@@ -217,15 +233,19 @@ internal sealed class BlockSimulator
         return (total, window);
     }
 
-    /// <summary>Iterations simulated for a run of <paramref name="n"/> instructions (the second half is measured).</summary>
-    private static int Iterations(int n) => Math.Clamp((160 + n - 1) / n, 4, 48);
+    /// <summary>
+    /// Iterations measured for a run of <paramref name="n"/> instructions (after as many, at most 12, to
+    /// warm up): small blocks get a window of 24 or 12 iterations, so that throughputs of a half, a third or
+    /// a quarter cycle per iteration come out exact; about 250 instructions are simulated at most.
+    /// </summary>
+    private static int MeasuredIterations(int n) => n <= 6 ? 24 : n <= 13 ? 12 : n <= 30 ? 4 : 2;
 
     private void Simulate(int n, out long totalSum, out int window)
     {
         EngineProfile p = Profile;
-        int iterations = Iterations(n);
-        int warm = iterations / 2;
-        window = iterations - warm;
+        window = MeasuredIterations(n);
+        int warm = Math.Min(window, 12);
+        int iterations = warm + window;
         Array.Clear(_offsetSum, 0, n);
         Array.Clear(_ready);
         Array.Clear(_version);
@@ -401,6 +421,8 @@ internal sealed class BlockSimulator
         _portUse[bestPort]++;
         return bestT;
     }
+
+    private OpAccess AccessOf(in Instruction ins, int op) => _info.GetInfo(in ins, InstructionInfoOptions.NoRegisterUsage | InstructionInfoOptions.NoMemoryUsage).GetOpAccess(op);
 
     private long MemKey(in Staged s)
     {

@@ -25,6 +25,8 @@ internal enum UopFlags : ushort
     FuseArith = 128,
     /// <summary>Macro-fusion with a Jcc is limited to ZF-and-sign conditions (INC, DEC: also not JB/JAE/JBE/JA).</summary>
     FuseIncDec = 256,
+    /// <summary>A class default, not data for the form: memory µops are taken from the operand's access.</summary>
+    Estimated = 512,
 }
 
 /// <summary>One instruction form: fused-domain µops, execution µops (port masks in the profile's pool), latency, memory µops.</summary>
