@@ -167,6 +167,8 @@ public static class TimingGenerator
             {
                 e.Source = TimingSource.Llvm;
                 List<ushort> ports = Decompose(t, r);
+                // A store has its store-data µop even where LLVM's pressure left it out.
+                if (stores > 0 && !ports.Contains(1 << 4)) ports.Add(1 << 4);
                 int dataUops = ports.Count(m => m == 1 << 4);
                 int memUops = ports.Count(m => (m & ~((1 << 2) | (1 << 3) | (1 << 7))) == 0);
                 int compute = ports.Count - dataUops - memUops;
@@ -360,8 +362,8 @@ public static class TimingGenerator
             }
         }
         // µops that hold a single port for several cycles (LLVM's ResourceCycles > 1) show as extra pressure:
-        // never more port µops than max(LLVM µops, one per memory access + 1).
-        int cap = Math.Max(r.Uops, 1) + 2;
+        // never more than LLVM's µop count + 4 (room for the load, STA and STD µops LLVM counts as one).
+        int cap = Math.Max(r.Uops, 1) + 4;
         if (result.Count > cap) result.RemoveRange(cap, result.Count - cap);
         return result;
     }
