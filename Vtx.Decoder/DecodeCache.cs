@@ -70,6 +70,24 @@ public sealed class DecodedPage
         }
     }
 
+    /// <summary>
+    /// The <paramref name="count"/> decodings added last, in order (the run about to be sealed), so
+    /// that a timing model can set their costs before <see cref="SealRun"/> sums them.
+    /// </summary>
+    public Span<DecodedInstruction> Recent(int count)
+    {
+        if (count < 0 || count > _count) throw new ArgumentOutOfRangeException(nameof(count), count, "more than the decodings added");
+        return _insns.AsSpan(_count - count, count);
+    }
+
+    /// <summary>A deep copy (for snapshots: run boundaries, and so block-simulated costs, depend on the order code was first reached).</summary>
+    internal DecodedPage Clone()
+    {
+        var c = new DecodedPage(PageNumber, Bitness) { _insns = (DecodedInstruction[])_insns.Clone(), _count = _count };
+        _slot.CopyTo(c._slot, 0);
+        return c;
+    }
+
     /// <summary>Stores a decoding for <paramref name="offset"/> and returns a reference to the stored copy.</summary>
     public ref DecodedInstruction Add(int offset, DecodedInstruction d)
     {
@@ -90,6 +108,7 @@ public sealed class DecodeCache
     private readonly Dictionary<ulong, DecodedPage> _pages = new();
     private readonly BoundedReader _reader = new();
     private readonly Decoder[] _decoders = new Decoder[3];
+    private Instruction _last;
 
     /// <summary>A code reader over at most 15 bytes whose length can change between decodes (Iced's own reader's cannot).</summary>
     private sealed class BoundedReader : CodeReader
@@ -107,6 +126,9 @@ public sealed class DecodeCache
         _decoders[1] = Decoder.Create(32, _reader);
         _decoders[2] = Decoder.Create(64, _reader);
     }
+
+    /// <summary>Iced's decoding of the instruction <see cref="Decode"/> returned last (register usage for timing models).</summary>
+    public ref readonly Instruction LastInstruction => ref _last;
 
     /// <summary>Number of pages that currently hold decodings.</summary>
     public int PageCount => _pages.Count;
@@ -141,6 +163,30 @@ public sealed class DecodeCache
         if (any) Invalidations++;
     }
 
+    /// <summary>
+    /// A copy of every cached decoding. Costs from a block timing model depend on where each
+    /// sequential run began, i.e. on the order code was first reached: a snapshot keeps the decodings
+    /// so that a restored machine continues with the same runs and the same cycles.
+    /// </summary>
+    public object Capture()
+    {
+        var copy = new Dictionary<ulong, DecodedPage>(_pages.Count);
+        foreach (var (k, v) in _pages) copy.Add(k, v.Clone());
+        return copy;
+    }
+
+    /// <summary>Replaces every cached decoding with a copy of <paramref name="image"/> (from <see cref="Capture"/>); returns the page numbers now cached.</summary>
+    public IEnumerable<ulong> Restore(object image)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        var copy = (Dictionary<ulong, DecodedPage>)image;
+        Clear();
+        foreach (var (k, v) in copy) _pages.Add(k, v.Clone());
+        var numbers = new List<ulong>(copy.Count);
+        foreach (var v in copy.Values) numbers.Add(v.PageNumber);
+        return numbers;
+    }
+
     /// <summary>Drops every decoding (e.g. when the cost model changes).</summary>
     public void Clear()
     {
@@ -163,9 +209,9 @@ public sealed class DecodeCache
         _reader.Length = n;
         Decoder dec = _decoders[bitness >> 5];
         dec.IP = 0x1000;
-        dec.Decode(out Instruction ins);
+        dec.Decode(out _last);
         needMoreBytes = dec.LastError == DecoderError.NoMoreBytes;
-        DecodedInstruction d = InstructionTranslator.Translate(in ins, bitness);
+        DecodedInstruction d = InstructionTranslator.Translate(in _last, bitness);
         if (d.Op == Op.Ext) d.Imm |= X87Opcode(bytes[..n], bitness);
         return d;
     }
