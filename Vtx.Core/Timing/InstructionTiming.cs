@@ -125,13 +125,17 @@ public sealed class InstructionTiming
     /// </summary>
     public ReadOnlySpan<ushort> UopPorts => _uopPorts;
 
-    /// <summary>Cycles from the register inputs being ready to the register result being ready (0 for an eliminated move or zero idiom).</summary>
+    /// <summary>
+    /// Cycles from the register inputs being ready to the register result being ready. For a form that loads
+    /// (explicitly or implicitly: POP, RET, string instructions), the cycles after the loaded data arrives, the
+    /// engine adding the profile's L1 latency: 0 for a pure load (MOV r,[m]), 1 for ADD r,[m].
+    /// </summary>
     public int Latency { get; }
 
     /// <summary>Cycles from the inputs to the flags result (equal to <see cref="Latency"/> unless the sources differ, e.g. the flags of MUL/IMUL or of a shift by CL).</summary>
     public int FlagsLatency { get; }
 
-    /// <summary>For a memory form: cycles from the address registers being ready to the register result (includes the L1D load latency); 0 when there is no load.</summary>
+    /// <summary>For a form that loads: cycles from the address registers being ready to the register result as LLVM's model states it (includes its L1D load latency of 5); 0 when there is no load.</summary>
     public int MemoryLatency { get; }
 
     /// <summary>Steady-state cycles per instruction when independent copies run back to back (llvm-mca "RThroughput", or uops.info's measured throughput where it is preferred).</summary>

@@ -67,6 +67,7 @@ public sealed class TimingProfile : ICostModel
         MoveEliminationEnabled = b.Core.GetValueOrDefault("move-elimination", 1) != 0;
         UnlaminateIndexed = b.Core.GetValueOrDefault("unlaminate-indexed", 1) != 0;
         DefaultSerialCycles = b.Core.GetValueOrDefault("default-serial-cycles", 1);
+        SlowLeaLatency = b.Core.GetValueOrDefault("slow-lea-latency", 1);
         LoadPorts = PortsWith(PortCapability.Load);
         StoreAddressPorts = PortsWith(PortCapability.StoreAddress);
         StoreDataPorts = PortsWith(PortCapability.StoreData);
@@ -172,6 +173,13 @@ public sealed class TimingProfile : ICostModel
 
     /// <summary>True when micro-fused forms with an index register are un-laminated at rename (Sandy Bridge to Skylake).</summary>
     public bool UnlaminateIndexed { get; }
+
+    /// <summary>
+    /// Latency of a "slow" LEA: three address components (base + index + displacement), or a scaled index with a
+    /// base on some cores; it runs only on the <see cref="PortCapability.SlowInt"/> port(s). The entries describe
+    /// the fast two-component form (Optimization Reference Manual, "LEA" in the Sandy Bridge-Skylake chapters).
+    /// </summary>
+    public int SlowLeaLatency { get; }
 
     /// <summary>Serial cost of a form the file does not state (the <see cref="ICostModel"/> view).</summary>
     public int DefaultSerialCycles { get; }
@@ -421,7 +429,7 @@ public sealed class TimingProfile : ICostModel
         "issue-width", "decode-width", "decode-bytes-per-cycle", "uop-cache-uops-per-cycle", "microcode-uops-per-cycle",
         "retire-width", "lcp-stall-cycles", "l1-load-latency", "l1-load-latency-complex", "store-forward-latency",
         "rob-size", "scheduler-size", "load-buffer-size", "store-buffer-size", "macro-fusions-per-cycle",
-        "taken-branches-per-cycle", "move-elimination", "unlaminate-indexed", "default-serial-cycles",
+        "taken-branches-per-cycle", "move-elimination", "unlaminate-indexed", "default-serial-cycles", "slow-lea-latency",
     };
 
     private static InstructionTiming Entry(Code code, bool mem, ReadOnlySpan<string> fields, TimingSource defaultSource)
