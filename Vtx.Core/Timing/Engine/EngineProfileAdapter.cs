@@ -79,6 +79,9 @@ internal static class EngineProfileAdapter
                 if (t.Has(TimingFlags.Serializing)) f |= UopFlags.Serializing;
                 if (t.Has(TimingFlags.Estimated)) f |= UopFlags.Estimated;
                 int latency = t.Latency;
+                // VMLAUNCH/VMRESUME/VMCALL: the transition they cause is charged as the profile's VM-entry/exit
+                // cost (after it, in the other context's time); the instruction itself is a plain µop here.
+                if (code.Mnemonic() is Mnemonic.Vmlaunch or Mnemonic.Vmresume or Mnemonic.Vmcall or Mnemonic.Vmfunc) latency = 1;
                 int system = SystemCycles(p, code);
                 if (system > 0) { latency = system; f |= UopFlags.Serializing; }
                 b.Set(code, m == 1, Math.Max(1, t.FusedUops), latency, compute[..n],
