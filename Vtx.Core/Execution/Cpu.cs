@@ -575,6 +575,19 @@ public sealed unsafe partial class Cpu
         || (d.Flags & (DecodedFlags.Rep | DecodedFlags.Repne)) != 0;
 
     /// <summary>
+    /// Issue 10: a divide's latency beyond the fastest step (which the block simulation charged), by the
+    /// significant bits of the dividend (rDX:rAX; for IDIV its magnitude). The extra cycles end the run at
+    /// this boundary, so that limits and events are looked at with them counted.
+    /// </summary>
+    private void DivideTiming(int size, bool signed, int dividendBits)
+    {
+        int extra = _blockTiming!.DivideExtra(size, signed, dividendBits);
+        if (extra <= 0) return;
+        _cycles += (ulong)extra;
+        _signal |= SignalEvent;
+    }
+
+    /// <summary>
     /// Issue 10: the index inside <paramref name="run"/> that its closing relative branch targets
     /// (a loop head after set-up code), or 0 when it targets the run's start or lies outside it.
     /// </summary>

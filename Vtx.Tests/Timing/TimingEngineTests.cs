@@ -226,10 +226,39 @@ public sealed class TimingEngineTests
         {
             var t = Skl.Get(code, false);
             // The quotient (RAX) feeds the next divide: one divide latency per iteration, unless the
-            // divider's occupancy is longer.
-            double expect = Math.Max(t.Latency, t.NonPipelinedCycles);
+            // divider's occupancy is longer. A data-dependent divide is simulated at the fastest step of the
+            // profile's divider table (the dividend's width adds the rest at execution).
+            int bits = code == Code.Div_rm64 ? 64 : 32;
+            int lat = t.Has(TimingFlags.DataDependent) && Skl.DivideSteps.Count > 0 ? Skl.DivideLatency(bits, false, 1) : t.Latency;
+            double expect = Math.Max(lat, t.NonPipelinedCycles);
             Assert.Equal(expect, PerIteration(Skl, body));
         }
+    }
+
+    [Theory]
+    [InlineData("skylake-client", false)]
+    [InlineData("skylake-client", true)]
+    [InlineData("haswell", false)]
+    [InlineData("haswell", true)]
+    public void A64BitDivideCostsMoreForAWiderDividend(string profile, bool signed)
+    {
+        var p = TimingProfile.ByName(profile);
+        ulong Cycles(ulong rdx, ulong rax)
+        {
+            var m = CoreHarness.Load(a => { if (signed) a.idiv(rcx); else a.div(rcx); a.hlt(); }, model: new CpuModel { Timing = p });
+            m.Cpu[Gpr.Rdx] = rdx;
+            m.Cpu[Gpr.Rax] = rax;
+            m.Cpu[Gpr.Rcx] = 0x7FFF_FFFF_FFFF_FFFF; // large enough that no quotient overflows
+            var r = m.Run(RunLimits.Instructions(10));
+            Assert.Equal(StopReason.Halted, r.Reason);
+            return r.Cycles;
+        }
+        // The profile's divider steps (Agner Fog's measured ranges): a 7-bit dividend takes the first step,
+        // a 105-bit one (RDX = 2^40) the widest.
+        int small = p.DivideLatency(64, signed, 7), wide = p.DivideLatency(64, signed, 105);
+        Assert.Equal((ulong)(wide - small), Cycles(1UL << 40, 0) - Cycles(0, 100));
+        // A negative dividend counts by its magnitude: -100 is as fast as 100.
+        if (signed) Assert.Equal(Cycles(0, 100), Cycles(ulong.MaxValue, unchecked((ulong)-100L)));
     }
 
     [Theory]

@@ -95,6 +95,46 @@ internal sealed class EngineProfile
     /// <summary>Cost of one iteration of a REP string instruction (fast strings), at least 1.</summary>
     public int RepIterationCycles { get; init; } = 1;
 
+    // Divide steps by operand size index (0..3 = 8..64 bits) and signedness: (max dividend bits, latency), ascending.
+    private readonly (int Bits, int Latency)[][] _div = new (int, int)[8][];
+
+    /// <summary>Sets the divide steps (from <see cref="TimingProfile.DivideSteps"/>).</summary>
+    internal void SetDivideSteps(IReadOnlyList<DivideStep> steps)
+    {
+        for (int k = 0; k < 8; k++)
+        {
+            int bits = 8 << (k >> 1);
+            bool signed = (k & 1) != 0;
+            var list = new List<(int, int)>();
+            foreach (DivideStep d in steps)
+                if (d.OperandBits == bits && d.Signed == signed) list.Add((d.MaxDividendBits, d.Latency));
+            list.Sort();
+            _div[k] = list.ToArray();
+        }
+    }
+
+    /// <summary>The smallest divide latency of an operand size (the block simulation's figure), 0 when the profile has no steps.</summary>
+    internal int DivideBase(int sizeBytes, bool signed)
+    {
+        var steps = _div[DivIndex(sizeBytes, signed)];
+        return steps is { Length: > 0 } ? steps[0].Latency : 0;
+    }
+
+    /// <summary>
+    /// Cycles a divide with a dividend of <paramref name="dividendBits"/> significant bits takes beyond
+    /// <see cref="DivideBase"/> (the profile's step table; 0 when it has none). Data-dependent: charged at execution.
+    /// </summary>
+    internal int DivideExtra(int sizeBytes, bool signed, int dividendBits)
+    {
+        var steps = _div[DivIndex(sizeBytes, signed)];
+        if (steps is not { Length: > 0 }) return 0;
+        foreach (var (bits, latency) in steps)
+            if (bits >= dividendBits) return latency - steps[0].Latency;
+        return steps[^1].Latency - steps[0].Latency;
+    }
+
+    private static int DivIndex(int sizeBytes, bool signed) => (sizeBytes switch { 1 => 0, 2 => 1, 4 => 2, _ => 3 }) * 2 + (signed ? 1 : 0);
+
     public EngineProfile(string name, int codes)
     {
         Name = name;

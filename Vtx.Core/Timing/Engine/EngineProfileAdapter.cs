@@ -48,6 +48,7 @@ internal static class EngineProfileAdapter
             LcpPenalty = p.LcpStallCycles,
             RepIterationCycles = Math.Max(1, (int)Math.Ceiling(p.RepString(RepStringKind.Movs).SlowCyclesPerIteration)),
         };
+        e.SetDivideSteps(p.DivideSteps);
         var b = new EngineProfileBuilder(e);
         Span<ushort> compute = stackalloc ushort[64];
         foreach (Code code in AllCodes)
@@ -82,6 +83,14 @@ internal static class EngineProfileAdapter
                 // VMLAUNCH/VMRESUME/VMCALL: the transition they cause is charged as the profile's VM-entry/exit
                 // cost (after it, in the other context's time); the instruction itself is a plain µop here.
                 if (code.Mnemonic() is Mnemonic.Vmlaunch or Mnemonic.Vmresume or Mnemonic.Vmcall or Mnemonic.Vmfunc) latency = 1;
+                // DIV/IDIV: the block uses the fastest step; the dividend's size adds the rest at execution.
+                if (code.Mnemonic() is Mnemonic.Div or Mnemonic.Idiv && t.Has(TimingFlags.DataDependent))
+                {
+                    int size = code.ToString().Contains("64", StringComparison.Ordinal) ? 8 : code.ToString().Contains("32", StringComparison.Ordinal) ? 4
+                        : code.ToString().Contains("16", StringComparison.Ordinal) ? 2 : 1;
+                    int fastest = e.DivideBase(size, code.Mnemonic() == Mnemonic.Idiv);
+                    if (fastest > 0) latency = fastest;
+                }
                 int system = SystemCycles(p, code);
                 if (system > 0) { latency = system; f |= UopFlags.Serializing; }
                 b.Set(code, m == 1, Math.Max(1, t.FusedUops), latency, compute[..n],
