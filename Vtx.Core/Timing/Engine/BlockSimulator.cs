@@ -246,7 +246,7 @@ internal sealed class BlockSimulator
     /// </summary>
     private static int MeasuredIterations(int n) => n <= 8 ? 12 : n <= 16 ? 4 : n <= 32 ? 2 : 1;
 
-    private static int WarmIterations(int n) => n <= 4 ? 8 : n <= 8 ? 4 : 2;
+    private static int WarmIterations(int n) => n <= 4 ? 8 : n <= 8 ? 4 : n <= 32 ? 2 : 1;
 
     private void Simulate(int first, int n, out long totalSum, out int window)
     {
