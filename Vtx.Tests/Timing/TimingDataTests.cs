@@ -77,6 +77,16 @@ public class TimingDataTests(ITestOutputHelper output)
         Assert.True(p.EntryCount >= 1000, $"{profile}: only {p.EntryCount} entries");
     }
 
+    /// <summary>The corpus misses no table-driven code Vtx implements (its representative instruction could be built).</summary>
+    [Fact]
+    public void CorpusCoversEveryTableDrivenCode()
+    {
+        var covered = TimingCorpus.ImplementedForms().Select(f => f.Code).ToHashSet();
+        var missing = Vtx.Cpu.Ext.Codes()
+            .Where(c => c.ToOpCode().Encoding is EncodingKind.Legacy or EncodingKind.VEX && !covered.Contains(c)).ToList();
+        Assert.True(missing.Count == 0, $"{missing.Count} table-driven codes without a representative instruction: {string.Join(", ", missing.Take(20))}");
+    }
+
     [Fact]
     public void SimpleProfileIsVtxCost1()
     {
