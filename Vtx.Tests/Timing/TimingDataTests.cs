@@ -27,9 +27,20 @@ public class TimingDataTests(ITestOutputHelper output)
         }
         string root = TimingGenerator.RepositoryRoot();
         string path = Path.Combine(root, TimingGenerator.ProfilesDir, profile + ".txt");
-        string expected = TimingGenerator.Generate(profile, root);
         string actual = File.Exists(path) ? File.ReadAllText(path) : "";
-        if (Environment.GetEnvironmentVariable("VTX_REGENERATE") == "1")
+        bool regenerate = Environment.GetEnvironmentVariable("VTX_REGENERATE") == "1";
+        if (profile != "simple" && !regenerate)
+        {
+            // Another LLVM 14 build could carry another model: compare only with the llvm-mca that made the file.
+            string version = LlvmMca.Version();
+            if (!actual.Contains("(" + version + ",", StringComparison.Ordinal))
+            {
+                output.WriteLine($"not regenerating {profile}: the file was made by another llvm-mca than '{version}' (the shape checks still run)");
+                return;
+            }
+        }
+        string expected = TimingGenerator.Generate(profile, root);
+        if (regenerate)
         {
             if (actual != expected) File.WriteAllText(path, expected);
             return;
