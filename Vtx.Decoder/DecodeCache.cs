@@ -54,18 +54,29 @@ public sealed class DecodedPage
     public void SealRun(int count)
     {
         if (count <= 0 || count > _count || count > 255) throw new ArgumentOutOfRangeException(nameof(count), count, "not a run of added decodings");
-        int start = _count - count;
+        SealRunAt(_count - count, count);
+    }
+
+    /// <summary>
+    /// As <see cref="SealRun"/>, for the <paramref name="count"/> decodings from index
+    /// <paramref name="first"/> (in the order added): a run split in two (e.g. at a loop head inside it)
+    /// is sealed as two runs, the first ending without <see cref="DecodedFlags.Sequential"/>.
+    /// </summary>
+    public void SealRunAt(int first, int count)
+    {
+        if (count <= 0 || first < 0 || first + count > _count || count > 255) throw new ArgumentOutOfRangeException(nameof(count), count, "not a run of added decodings");
+        int end = first + count;
         uint cycles = 0;
         int bytes = 0;
-        for (int i = _count - 1; i >= start; i--)
+        for (int i = end - 1; i >= first; i--)
         {
             ref DecodedInstruction d = ref _insns[i];
             cycles += d.Cost;
             bytes += d.Length;
-            d.RunLength = (byte)(_count - i);
+            d.RunLength = (byte)(end - i);
             d.RunBytes = (ushort)bytes;
             d.RunCycles = cycles;
-            if (i < _count - 1) d.Flags |= DecodedFlags.Sequential;
+            if (i < end - 1) d.Flags |= DecodedFlags.Sequential;
             else d.Flags &= ~DecodedFlags.Sequential;
         }
     }

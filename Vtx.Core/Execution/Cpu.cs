@@ -520,6 +520,7 @@ public sealed unsafe partial class Cpu
             // an offset decoded before, or 64 instructions, so execution can step through it.
             int start = page.Count, o = off;
             byte* pageBase = _ram + (ppn << 12);
+            Span<short> offsets = stackalloc short[64]; // page offset of each instruction of the run (issue 10: loop heads)
             // Issue 10: with a core profile, the run's instructions are staged for the block simulation.
             BlockSimulator? sim = null;
             if (_blockTiming is not null) { sim = BlockSimulator.ForThread; sim.Begin(_blockTiming); }
@@ -527,14 +528,35 @@ public sealed unsafe partial class Cpu
             {
                 Finish(ref decoded);
                 sim?.Stage(in cache.LastInstruction, in decoded, _codeBits);
+                offsets[page.Count - start] = (short)o;
                 page.Add(o, decoded);
                 o += decoded.Length;
                 if (EndsRun(in decoded) || o >= 4096 || page.Count - start >= 64 || !Unsafe.IsNullRef(ref page.Lookup(o))) break;
                 decoded = cache.Decode(new ReadOnlySpan<byte>(pageBase + o, Math.Min(4096 - o, 15)), _codeBits, out more);
                 if (more) break; // crosses the page end: decoded when reached
             }
-            sim?.Cost(page.Recent(page.Count - start)); // sets each instruction's cost before SealRun sums them
-            page.SealRun(page.Count - start);
+            int count = page.Count - start;
+            if (sim is null) page.SealRun(count);
+            else
+            {
+                // Issue 10: each instruction's cost comes from the steady state of its run as a loop body.
+                // A run whose closing branch jumps back into it (a loop head after some set-up code) is
+                // split there: the loop body is then its own run, costed as the loop it is.
+                Span<DecodedInstruction> run = page.Recent(count);
+                int split = LoopHead(run, offsets[..count]);
+                if (split > 0)
+                {
+                    sim.Cost(run[..split], 0);
+                    sim.Cost(run[split..], split);
+                    page.SealRunAt(start, split);
+                    page.SealRunAt(start + split, count - split);
+                }
+                else
+                {
+                    sim.Cost(run, 0);
+                    page.SealRun(count);
+                }
+            }
             d = ref page.Lookup(off);
         }
         _fetchPage = page;
@@ -551,6 +573,20 @@ public sealed unsafe partial class Cpu
             or Op.JmpFar or Op.CallFar or Op.JmpFarIndirect or Op.CallFarIndirect or Op.RetFar or Op.Iret
             or Op.Int or Op.Int3 or Op.Into or Op.Int1 or Op.Syscall or Op.Sysret or Op.Sysenter or Op.Sysexit
         || (d.Flags & (DecodedFlags.Rep | DecodedFlags.Repne)) != 0;
+
+    /// <summary>
+    /// Issue 10: the index inside <paramref name="run"/> that its closing relative branch targets
+    /// (a loop head after set-up code), or 0 when it targets the run's start or lies outside it.
+    /// </summary>
+    private static int LoopHead(Span<DecodedInstruction> run, Span<short> offsets)
+    {
+        ref DecodedInstruction last = ref run[^1];
+        if (last.Op is not (Op.Jcc or Op.Jmp or Op.Loop or Op.Loope or Op.Loopne or Op.Jrcxz)) return 0;
+        long target = offsets[^1] + last.Length + last.Disp;
+        for (int i = 1; i < offsets.Length; i++)
+            if (offsets[i] == target) return i;
+        return 0;
+    }
 
     /// <summary>Issue 10: an uncached decoding (<see cref="_scratch"/>) costed by the block simulation as a run of its own.</summary>
     private void CostAlone(DecodeCache cache)

@@ -19,7 +19,42 @@ namespace Vtx.Tests.Timing;
 /// </summary>
 public sealed class TimingEngineTests
 {
-    private static readonly TimingProfile Skl = TimingProfile.Skylake;
+    /// <summary>
+    /// Skylake's header (core parameters, ports) with a handful of forms stated as uops.info measures them
+    /// on Skylake (uops.info tables, "SKL" column; Agner Fog's instruction tables agree): so the textbook
+    /// cases exercise real port sets and latencies whether or not the generated data is merged.
+    /// </summary>
+    private static readonly Lazy<TimingProfile> Textbook = new(() => TimingProfile.Parse(
+        TimingProfile.BuiltInText("skylake-client").Replace("profile skylake-client", "profile skylake-textbook").Replace("alias skylake skl skylake-client", "alias skl-textbook") + """
+
+        ins Add_rm64_imm8 r uops=1/1 ports=p0156 lat=1 tp=0.25 flags=MacroFusibleFirst fuse=Equality,Carry,Signed
+        ins Add_r64_rm64 r uops=1/1 ports=p0156 lat=1 tp=0.25 flags=MacroFusibleFirst fuse=Equality,Carry,Signed
+        ins Add_rm64_r64 m uops=2/4 ports=p0156+p23+p237+p4 lat=1 mlat=6 tp=1 load=1 sta=1 std=1 flags=MicroFused,MayLoad,MayStore
+        ins Add_rm32_imm32 r uops=1/1 ports=p0156 lat=1 tp=0.25
+        ins Add_EAX_imm32 r uops=1/1 ports=p0156 lat=1 tp=0.25
+        ins Add_rm16_imm16 r uops=1/1 ports=p0156 lat=1 tp=0.25 flags=LengthChangingPrefixSensitive
+        ins Add_AX_imm16 r uops=1/1 ports=p0156 lat=1 tp=0.25 flags=LengthChangingPrefixSensitive
+        ins Add_rm16_imm8 r uops=1/1 ports=p0156 lat=1 tp=0.25
+        ins Shl_rm64_imm8 r uops=1/1 ports=p06 lat=1 tp=0.5
+        ins Imul_r64_rm64 r uops=1/1 ports=p1 lat=3 tp=1
+        ins Mov_r64_rm64 m uops=1/1 ports=p23 lat=0 mlat=5 tp=0.5 load=1 flags=MayLoad
+        ins Mov_r64_rm64 r uops=1/1 ports=p0156 lat=0 tp=0.25 flags=MoveEliminated
+        ins Cmp_rm64_r64 r uops=1/1 ports=p0156 lat=1 tp=0.25 flags=MacroFusibleFirst fuse=Equality,Carry,Signed
+        ins Cmp_r64_rm64 r uops=1/1 ports=p0156 lat=1 tp=0.25 flags=MacroFusibleFirst fuse=Equality,Carry,Signed
+        ins Dec_rm64 r uops=1/1 ports=p0156 lat=1 tp=0.25 flags=MacroFusibleFirst fuse=Equality,Signed
+        ins Jne_rel8_64 r uops=1/1 ports=p06 lat=1 tp=0.5 flags=Branch
+        ins Jo_rel8_64 r uops=1/1 ports=p06 lat=1 tp=0.5 flags=Branch
+        ins Xor_r32_rm32 r uops=1/1 ports=p0156 lat=1 tp=0.25 flags=ZeroIdiom
+        ins Sub_r32_rm32 r uops=1/1 ports=p0156 lat=1 tp=0.25 flags=ZeroIdiom,MacroFusibleFirst fuse=Equality,Carry,Signed
+        ins Div_rm32 r uops=10/10 ports=p0+p1+p5+p6+6*p0156 lat=26 tp=6 div=6 flags=Microcoded,DataDependent
+        ins Div_rm64 r uops=36/36 ports=p0+35*p0156 lat=35 tp=21 div=21 flags=Microcoded,DataDependent
+
+        """));
+
+    /// <summary>The core profiles the textbook cases run on: the built-in Skylake data and the textbook forms above.</summary>
+    public static TheoryData<string> CoreProfiles => new() { "skylake-client", "skylake-textbook" };
+
+    private static TimingProfile Profile(string name) => name == "skylake-textbook" ? Textbook.Value : TimingProfile.ByName(name);
 
     /// <summary>Steady-state cycles per iteration of <paramref name="body"/> repeated as a loop body.</summary>
     private static double PerIteration(TimingProfile p, Action<Assembler> body)
@@ -49,9 +84,11 @@ public sealed class TimingEngineTests
 
     private static int Latency(TimingProfile p, Code code) => p.Get(code, false).Latency;
 
-    [Fact]
-    public void IndependentAddsRunInParallelAndADependentChainRunsAtItsLatency()
+    [Theory]
+    [MemberData(nameof(CoreProfiles))]
+    public void IndependentAddsRunInParallelAndADependentChainRunsAtItsLatency(string profile)
     {
+        var Skl = Profile(profile);
         int lat = Latency(Skl, Code.Add_rm64_imm8);
         int ports = Ports(Skl, Code.Add_rm64_imm8);
         // Four independent chains (flags are renamed, written but never read): issue-, port- or latency-bound.
@@ -62,9 +99,11 @@ public sealed class TimingEngineTests
         Assert.True(4.0 * lat > expectIndependent);
     }
 
-    [Fact]
-    public void ShiftsContendForTheShiftPorts()
+    [Theory]
+    [MemberData(nameof(CoreProfiles))]
+    public void ShiftsContendForTheShiftPorts(string profile)
     {
+        var Skl = Profile(profile);
         // Skylake executes shifts on p0 and p6 only (Optimization Reference Manual table 2-9).
         int ports = Ports(Skl, Code.Shl_rm64_imm8);
         var regs = new[] { rax, rbx, rcx, rdx, rsi, rdi, r8, r9 };
@@ -78,14 +117,17 @@ public sealed class TimingEngineTests
     [Fact]
     public void ShiftPortsOnSkylakeAreP0AndP6()
     {
+        var Skl = TimingProfile.Skylake;
         var t = Skl.Get(Code.Shl_rm64_imm8, false);
         Assert.True(Skl.EntryCount > 0, "the Skylake profile has no per-instruction entries yet (tdata's generated data not merged)");
         Assert.Contains((ushort)0b0100_0001, t.UopPorts.ToArray());
     }
 
-    [Fact]
-    public void LoadUseChainCostsTheL1LatencyBySimpleOrComplexAddress()
+    [Theory]
+    [MemberData(nameof(CoreProfiles))]
+    public void LoadUseChainCostsTheL1LatencyBySimpleOrComplexAddress(string profile)
     {
+        var Skl = Profile(profile);
         // mov rax,[rax]: a pointer chase with a simple address (base, small displacement): L1 latency
         // plus whatever execution µop the form has after the load.
         var t = Skl.Get(Code.Mov_r64_rm64, true);
@@ -96,9 +138,11 @@ public sealed class TimingEngineTests
         Assert.Equal((double)Skl.L1LoadLatencyComplexAddress + extra, PerIteration(Skl, a => a.mov(rax, __qword_ptr[rax + rbx])));
     }
 
-    [Fact]
-    public void StoreThenLoadOfTheSameAddressForwards()
+    [Theory]
+    [MemberData(nameof(CoreProfiles))]
+    public void StoreThenLoadOfTheSameAddressForwards(string profile)
     {
+        var Skl = Profile(profile);
         // add [rbx], rax is load + add + store; repeated, each load waits for the previous store's data:
         // chain = store-forward latency + the add.
         var t = Skl.Get(Code.Add_rm64_r64, true);
@@ -110,9 +154,11 @@ public sealed class TimingEngineTests
         Assert.True(moving < chain, $"{moving} >= {chain}");
     }
 
-    [Fact]
-    public void CmpJccMacroFusesIntoOneFusedMicroOp()
+    [Theory]
+    [MemberData(nameof(CoreProfiles))]
+    public void CmpJccMacroFusesIntoOneFusedMicroOp(string profile)
     {
+        var Skl = Profile(profile);
         // Seven independent ADDs + CMP + JNE: fused with the CMP, the Jcc takes no issue slot, 8 fused µops.
         var regs = new[] { rbx, rcx, rdx, r8, r9, r10, r11 };
         Action<Assembler> body(bool fusible) => a =>
@@ -124,15 +170,17 @@ public sealed class TimingEngineTests
             if (fusible) a.jne(top); else a.jo(top); // CMP+JO never fuses (Optimization Reference Manual 3.4.2.2)
         };
         Assert.True(Skl.MacroFusionsPerCycle > 0);
-        var cmp = Skl.Get(Code.Cmp_r64_rm64, false);
+        var cmp = Skl.Get(Code.Cmp_rm64_r64, false); // the encoding the assembler picks for cmp rax,rsi
         bool fuses = cmp.Has(TimingFlags.MacroFusibleFirst) && (cmp.FusesWith & JccFusionKinds.Equality) != 0;
         Assert.Equal((fuses ? 8.0 : 9.0) / Skl.IssueWidth, PerIteration(Skl, body(true)));
         Assert.Equal(9.0 / Skl.IssueWidth, PerIteration(Skl, body(false)));
     }
 
-    [Fact]
-    public void XorOfARegisterWithItselfBreaksTheDependency()
+    [Theory]
+    [MemberData(nameof(CoreProfiles))]
+    public void XorOfARegisterWithItselfBreaksTheDependency(string profile)
     {
+        var Skl = Profile(profile);
         int imulLat = Latency(Skl, Code.Imul_r64_rm64);
         int imulPorts = Ports(Skl, Code.Imul_r64_rm64);
         // Without the zero idiom the IMUL chain through RAX is loop-carried.
@@ -147,9 +195,11 @@ public sealed class TimingEngineTests
         Assert.Equal((double)imulLat + Latency(Skl, Code.Sub_r32_rm32), PerIteration(Skl, a => { a.sub(eax, ecx); a.imul(rax, rbx); }));
     }
 
-    [Fact]
-    public void LengthChangingPrefixStallsTheFrontEnd()
+    [Theory]
+    [MemberData(nameof(CoreProfiles))]
+    public void LengthChangingPrefixStallsTheFrontEnd(string profile)
     {
+        var Skl = Profile(profile);
         Assert.True(Skl.LcpStallCycles > 0);
         // 66h + imm16: each instruction stalls the legacy decoder; four per iteration.
         double lcp = PerIteration(Skl, a => { a.add(ax, 0x1234); a.add(cx, 0x1234); a.add(dx, 0x1234); a.add(bx, 0x1234); });
@@ -162,9 +212,11 @@ public sealed class TimingEngineTests
         Assert.Equal(plain, imm8);
     }
 
-    [Fact]
-    public void DivLatencyFollowsTheOperandSize()
+    [Theory]
+    [MemberData(nameof(CoreProfiles))]
+    public void DivLatencyFollowsTheOperandSize(string profile)
     {
+        var Skl = Profile(profile);
         foreach (var (code, body) in new (Code, Action<Assembler>)[]
         {
             (Code.Div_rm32, a => { a.xor(edx, edx); a.div(ecx); }),
@@ -179,9 +231,11 @@ public sealed class TimingEngineTests
         }
     }
 
-    [Fact]
-    public void DependencyThroughTheBackEdgeIsCarriedAcrossIterations()
+    [Theory]
+    [MemberData(nameof(CoreProfiles))]
+    public void DependencyThroughTheBackEdgeIsCarriedAcrossIterations(string profile)
     {
+        var Skl = Profile(profile);
         int imulLat = Latency(Skl, Code.Imul_r64_rm64);
         // imul rax,rax ; dec rcx ; jnz: the loop-carried chain is the IMUL.
         Action<Assembler> loop = a =>
@@ -206,7 +260,7 @@ public sealed class TimingEngineTests
             a.dec(rcx);
             a.jnz(top);
             a.hlt();
-        });
+        }, model: new CpuModel { Timing = Skl });
         var r = m.Run(RunLimits.Instructions(10_000));
         Assert.Equal(StopReason.Halted, r.Reason);
         Assert.InRange((double)r.Cycles, n * imulLat, n * imulLat + 64);
@@ -234,7 +288,7 @@ public sealed class TimingEngineTests
             var cache = new DecodeCache();
             var page = cache.GetOrCreatePage(1, 64);
             var sim = new BlockSimulator();
-            sim.Begin(EngineProfileAdapter.For(Skl));
+            sim.Begin(EngineProfileAdapter.For(Textbook.Value));
             int o = 0, count = 0;
             while (o < code.Length)
             {

@@ -78,7 +78,7 @@ internal sealed class BlockSimulator
         _count = 0;
     }
 
-    /// <summary>Instructions staged for the next <see cref="Cost"/>.</summary>
+    /// <summary>Instructions staged for the next <see cref="Cost(Span{DecodedInstruction}, int)"/>.</summary>
     public int Count => _count;
 
     /// <summary>
@@ -203,11 +203,17 @@ internal sealed class BlockSimulator
     /// <paramref name="run"/> (same order as staged). Returns the cycles of one iteration
     /// (the sum of the costs, at least 1). Forgets the staged instructions.
     /// </summary>
-    public int Cost(Span<DecodedInstruction> run)
+    public int Cost(Span<DecodedInstruction> run) => Cost(run, 0);
+
+    /// <summary>
+    /// As <see cref="Cost(Span{DecodedInstruction})"/> for the staged instructions from index
+    /// <paramref name="first"/> on (one part of a run split at a loop head), keeping them staged.
+    /// </summary>
+    public int Cost(Span<DecodedInstruction> run, int first)
     {
-        int n = Math.Min(_count, run.Length);
-        if (n == 0) { _count = 0; return 0; }
-        Simulate(n, out long totalSum, out int window);
+        int n = Math.Min(_count - first, run.Length);
+        if (n <= 0) return 0;
+        Simulate(first, n, out long totalSum, out int window);
         int total = (int)Math.Max(1, Math.Min(65535, (2 * totalSum + window) / (2L * window)));
         int prev = 0;
         for (int i = 0; i < n; i++)
@@ -220,31 +226,33 @@ internal sealed class BlockSimulator
             run[i].Cost = (ushort)(c - prev);
             prev = c;
         }
-        if (_staged[n - 1].Rep) run[n - 1].Cost = (ushort)Math.Max(1, Profile.RepIterationCycles);
-        _count = 0;
+        if (_staged[first + n - 1].Rep) run[n - 1].Cost = (ushort)Math.Max(1, Profile.RepIterationCycles);
         return total;
     }
 
     /// <summary>Cycles per iteration of the staged run as a fraction (for tests): sum of iteration cycles over the measured iterations.</summary>
     public (long Cycles, int Iterations) Measure()
     {
-        Simulate(_count, out long total, out int window);
+        Simulate(0, _count, out long total, out int window);
         _count = 0;
         return (total, window);
     }
 
     /// <summary>
-    /// Iterations measured for a run of <paramref name="n"/> instructions (after as many, at most 12, to
-    /// warm up): small blocks get a window of 24 or 12 iterations, so that throughputs of a half, a third or
-    /// a quarter cycle per iteration come out exact; about 250 instructions are simulated at most.
+    /// Iterations measured for a run of <paramref name="n"/> instructions, after a warm-up of
+    /// <see cref="WarmIterations"/>: small blocks get a window of 12 iterations, so that throughputs of a
+    /// half, a third or a quarter cycle per iteration come out exact; about 100-200 instruction instances
+    /// are simulated per run (the decode-time cost).
     /// </summary>
-    private static int MeasuredIterations(int n) => n <= 6 ? 24 : n <= 13 ? 12 : n <= 30 ? 4 : 2;
+    private static int MeasuredIterations(int n) => n <= 8 ? 12 : n <= 16 ? 4 : n <= 32 ? 2 : 1;
 
-    private void Simulate(int n, out long totalSum, out int window)
+    private static int WarmIterations(int n) => n <= 4 ? 8 : n <= 8 ? 4 : 2;
+
+    private void Simulate(int first, int n, out long totalSum, out int window)
     {
         EngineProfile p = Profile;
         window = MeasuredIterations(n);
-        int warm = Math.Min(window, 12);
+        int warm = WarmIterations(n);
         int iterations = warm + window;
         Array.Clear(_offsetSum, 0, n);
         Array.Clear(_ready);
@@ -268,15 +276,16 @@ internal sealed class BlockSimulator
         {
             for (int i = 0; i < n; i++)
             {
-                ref Staged s = ref _staged[i];
+                ref Staged s = ref _staged[first + i];
                 ref readonly UopForm f = ref s.Form;
                 seq++;
                 bool last = i == n - 1;
                 // The block repeats, so the branch closing it is taken: it (or the compare fused with it)
                 // executes on the taken-branch port.
-                bool taken = (last && (f.Flags & UopFlags.Branch) != 0) || (i == n - 2 && _staged[n - 1].FusedIntoPrev);
+                bool taken = (last && (f.Flags & UopFlags.Branch) != 0) || (i == n - 2 && _staged[first + n - 1].FusedIntoPrev);
                 bool serial = (f.Flags & UopFlags.Serializing) != 0;
-                int fused = s.FusedIntoPrev ? 0 : Math.Max(1, (int)f.Fused);
+                bool fusedIntoPrev = s.FusedIntoPrev && i > 0; // a run's first instruction fuses with nothing
+                int fused = fusedIntoPrev ? 0 : Math.Max(1, (int)f.Fused);
 
                 // ---- issue (rename/allocate)
                 if (s.Lcp) { issueCycle += p.LcpPenalty; issueSlots = 0; }
@@ -319,7 +328,7 @@ internal sealed class BlockSimulator
                 if (hasMem) key = s.StackInc != 0 ? StackKey(s.StackInc < 0 ? spDelta + s.StackInc : spDelta) : MemKey(in s);
 
                 // ---- load
-                if (f.Loads != 0 && !s.FusedIntoPrev)
+                if (f.Loads != 0 && !fusedIntoPrev)
                 {
                     int t = Dispatch(p.LoadPorts, Math.Max(addrReady, earliest));
                     bool simple = s.Index == DecodedInstruction.NoReg && s.Base < 16 && (ulong)s.Disp < 2048;
@@ -334,13 +343,13 @@ internal sealed class BlockSimulator
                 }
 
                 // ---- execution µops
-                if (s.FusedIntoPrev) result = Math.Max(src, issue); // executes as part of the compare's µop
+                if (fusedIntoPrev) result = Math.Max(src, issue); // executes as part of the compare's µop
                 else if (s.ZeroIdiom) result = issue;
                 else if (s.MoveElim) result = Math.Max(src, issue);
                 else if (f.Compute == 0) result = f.Loads != 0 || f.Stores != 0 ? Math.Max(data, issue) : Math.Max(data, issue) + f.Latency;
                 else
                 {
-                    int first = int.MaxValue, lastDisp = 0;
+                    int firstDisp = int.MaxValue, lastDisp = 0;
                     int start = Math.Max(data, earliest);
                     for (int u = 0; u < f.Compute; u++)
                     {
@@ -351,15 +360,15 @@ internal sealed class BlockSimulator
                         if (u == 0 && f.Busy != 0) ready = Math.Max(ready, divFree);
                         int t = Dispatch(mask, ready);
                         if (u == 0 && f.Busy != 0) divFree = t + f.Busy;
-                        if (t < first) first = t;
+                        if (t < firstDisp) firstDisp = t;
                         if (t > lastDisp) lastDisp = t;
                     }
-                    result = Math.Max(first + f.Latency, lastDisp + 1);
+                    result = Math.Max(firstDisp + f.Latency, lastDisp + 1);
                 }
                 complete = Math.Max(complete, result);
 
                 // ---- store
-                if (f.Stores != 0 && !s.FusedIntoPrev)
+                if (f.Stores != 0 && !fusedIntoPrev)
                 {
                     int sta = Dispatch(p.StoreAddressPorts, Math.Max(addrReady, earliest));
                     int std = Dispatch(p.StoreDataPorts, Math.Max(result, earliest));
