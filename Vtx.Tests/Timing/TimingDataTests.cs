@@ -205,6 +205,15 @@ public class TimingDataTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void ALaterEntryForTheSameFormReplacesTheEarlierOne()
+    {
+        string text = TimingProfile.BuiltInText("skylake-client") + "\nins Add_rm32_r32 r uops=1/1 ports=p1 lat=7 tp=1\n";
+        TimingProfile p = TimingProfile.Parse(text);
+        Assert.Equal(7, p.Get(Code.Add_rm32_r32, false).Latency);
+        Assert.Equal(TimingProfile.Skylake.EntryCount, p.EntryCount);
+    }
+
+    [Fact]
     public void PortNotationRoundTrips()
     {
         ushort[] m = TimingProfile.ParsePorts("2*p0156+p23+p4");
