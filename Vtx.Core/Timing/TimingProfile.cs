@@ -319,7 +319,7 @@ public sealed class TimingProfile : ICostModel
     /// system KEY INT                   (SystemCost in kebab case: vm-entry, vm-exit-io, cpuid-basic, ...)
     /// div BITS signed|unsigned MAXDIVIDENDBITS LATENCY THROUGHPUT
     /// rep movs|stos STARTUP THRESHOLDBYTES ALIGNEDBPC UNALIGNEDBPC SLOWCYCLESPERITER
-    /// default r|m FIELDS               ins CODE r|m FIELDS
+    /// default r|m FIELDS               ins CODE r|m FIELDS   (a later ins line for the same form replaces the earlier)
     /// </code>
     /// FIELDS are KEY=VALUE: uops=FUSED/UNFUSED, ports=2*p0156+p23 (uops.info notation: one µop per
     /// term and multiplicity, digits = port indices, a-f for 10-15; "-" for none), lat, flat (flags
@@ -416,8 +416,9 @@ public sealed class TimingProfile : ICostModel
                 if (w.Length < 3) throw new FormatException("expected 'ins CODE r|m FIELDS'");
                 if (!Enum.TryParse(w[1], out Code code) || code.ToString() != w[1]) throw new FormatException($"unknown Iced code '{w[1]}'");
                 bool mem = Form(w[2]);
-                if (!b.Entries.TryAdd((code, mem), Entry(code, mem, w.AsSpan(3), TimingSource.Llvm)))
-                    throw new FormatException($"{w[1]} {w[2]} given twice");
+                // A later line for the same form replaces the earlier one: a profile can be a built-in file with
+                // overrides appended (the generated files state each form once).
+                b.Entries[(code, mem)] = Entry(code, mem, w.AsSpan(3), TimingSource.Llvm);
                 break;
             }
             default: throw new FormatException($"unknown line kind '{w[0]}'");

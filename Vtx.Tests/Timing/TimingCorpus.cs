@@ -93,6 +93,13 @@ public static class TimingCorpus
         var dec = Decoder.Create(bitness, new ByteArrayCodeReader(bytes));
         dec.IP = Ip;
         Instruction back = dec.Decode();
+        if (back.Code == Code.Wait && oc.Fwait)
+        {
+            // FSTENV, FSAVE, FINIT...: the WAIT-prefixed pseudo-forms, which a decoder reads as WAIT + the FN form.
+            i.Length = bytes.Length;
+            ins = i;
+            return true;
+        }
         if (back.Code != code || back.Length != bytes.Length) return false;
         ins = back;
         return true;

@@ -27,9 +27,20 @@ public class TimingDataTests(ITestOutputHelper output)
         }
         string root = TimingGenerator.RepositoryRoot();
         string path = Path.Combine(root, TimingGenerator.ProfilesDir, profile + ".txt");
-        string expected = TimingGenerator.Generate(profile, root);
         string actual = File.Exists(path) ? File.ReadAllText(path) : "";
-        if (Environment.GetEnvironmentVariable("VTX_REGENERATE") == "1")
+        bool regenerate = Environment.GetEnvironmentVariable("VTX_REGENERATE") == "1";
+        if (profile != "simple" && !regenerate)
+        {
+            // Another LLVM 14 build could carry another model: compare only with the llvm-mca that made the file.
+            string version = LlvmMca.Version();
+            if (!actual.Contains("(" + version + ",", StringComparison.Ordinal))
+            {
+                output.WriteLine($"not regenerating {profile}: the file was made by another llvm-mca than '{version}' (the shape checks still run)");
+                return;
+            }
+        }
+        string expected = TimingGenerator.Generate(profile, root);
+        if (regenerate)
         {
             if (actual != expected) File.WriteAllText(path, expected);
             return;
@@ -75,6 +86,16 @@ public class TimingDataTests(ITestOutputHelper output)
         }
         Assert.True(missing.Count == 0, $"{profile}: {missing.Count} implemented forms without an entry, e.g. {string.Join(", ", missing.Take(10))}");
         Assert.True(p.EntryCount >= 1000, $"{profile}: only {p.EntryCount} entries");
+    }
+
+    /// <summary>The corpus misses no table-driven code Vtx implements (its representative instruction could be built).</summary>
+    [Fact]
+    public void CorpusCoversEveryTableDrivenCode()
+    {
+        var covered = TimingCorpus.ImplementedForms().Select(f => f.Code).ToHashSet();
+        var missing = Vtx.Cpu.Ext.Codes()
+            .Where(c => c.ToOpCode().Encoding is EncodingKind.Legacy or EncodingKind.VEX && !covered.Contains(c)).ToList();
+        Assert.True(missing.Count == 0, $"{missing.Count} table-driven codes without a representative instruction: {string.Join(", ", missing.Take(20))}");
     }
 
     [Fact]
@@ -181,6 +202,15 @@ public class TimingDataTests(ITestOutputHelper output)
     {
         string text = TimingProfile.BuiltInText("simple") + "\nins Adc_rm8_r8 r uops=1/1 ports=p1 lat=1 tp=1\n";
         Assert.Throws<FormatException>(() => TimingProfile.Parse(text));
+    }
+
+    [Fact]
+    public void ALaterEntryForTheSameFormReplacesTheEarlierOne()
+    {
+        string text = TimingProfile.BuiltInText("skylake-client") + "\nins Add_rm32_r32 r uops=1/1 ports=p1 lat=7 tp=1\n";
+        TimingProfile p = TimingProfile.Parse(text);
+        Assert.Equal(7, p.Get(Code.Add_rm32_r32, false).Latency);
+        Assert.Equal(TimingProfile.Skylake.EntryCount, p.EntryCount);
     }
 
     [Fact]
