@@ -7,6 +7,20 @@ using Vtx.Bench;
 //   dotnet run -c Release --project Vtx.Bench -- --filter '*' --job short   BenchmarkDotNet with few iterations
 //   dotnet run -c Release --project Vtx.Bench -- --short [seconds]     quick self-timed MIPS report (~20 s), no BenchmarkDotNet
 //   dotnet run -c Release --project Vtx.Bench -- --loop NAME [seconds] runs one workload in Vtx in a loop (for perf/profilers)
+//   dotnet run -c Release --project Vtx.Bench -- mca-compare [--blocks N] [--seed S] [--profile P]   block timing vs llvm-mca-14
+//   dotnet run -c Release --project Vtx.Bench -- gen-timing            regenerates Vtx.Core/Timing/Profiles/*.txt (needs llvm-mca-14)
+if (args.Length > 0 && args[0] == "mca-compare") return McaCompare.Run(args);
+if (args.Length > 0 && args[0] == "gen-timing")
+{
+    string root = Vtx.Tests.Timing.TimingGenerator.RepositoryRoot();
+    foreach (string name in Vtx.Tests.Timing.TimingGenerator.ProfileNames)
+    {
+        string path = Path.Combine(root, Vtx.Tests.Timing.TimingGenerator.ProfilesDir, name + ".txt");
+        File.WriteAllText(path, Vtx.Tests.Timing.TimingGenerator.Generate(name, root));
+        Console.WriteLine($"wrote {path}");
+    }
+    return 0;
+}
 int shortAt = Array.IndexOf(args, "--short");
 if (shortAt >= 0)
 {

@@ -54,20 +54,49 @@ public sealed class DecodedPage
     public void SealRun(int count)
     {
         if (count <= 0 || count > _count || count > 255) throw new ArgumentOutOfRangeException(nameof(count), count, "not a run of added decodings");
-        int start = _count - count;
+        SealRunAt(_count - count, count);
+    }
+
+    /// <summary>
+    /// As <see cref="SealRun"/>, for the <paramref name="count"/> decodings from index
+    /// <paramref name="first"/> (in the order added): a run split in two (e.g. at a loop head inside it)
+    /// is sealed as two runs, the first ending without <see cref="DecodedFlags.Sequential"/>.
+    /// </summary>
+    public void SealRunAt(int first, int count)
+    {
+        if (count <= 0 || first < 0 || first + count > _count || count > 255) throw new ArgumentOutOfRangeException(nameof(count), count, "not a run of added decodings");
+        int end = first + count;
         uint cycles = 0;
         int bytes = 0;
-        for (int i = _count - 1; i >= start; i--)
+        for (int i = end - 1; i >= first; i--)
         {
             ref DecodedInstruction d = ref _insns[i];
             cycles += d.Cost;
             bytes += d.Length;
-            d.RunLength = (byte)(_count - i);
+            d.RunLength = (byte)(end - i);
             d.RunBytes = (ushort)bytes;
             d.RunCycles = cycles;
-            if (i < _count - 1) d.Flags |= DecodedFlags.Sequential;
+            if (i < end - 1) d.Flags |= DecodedFlags.Sequential;
             else d.Flags &= ~DecodedFlags.Sequential;
         }
+    }
+
+    /// <summary>
+    /// The <paramref name="count"/> decodings added last, in order (the run about to be sealed), so
+    /// that a timing model can set their costs before <see cref="SealRun"/> sums them.
+    /// </summary>
+    public Span<DecodedInstruction> Recent(int count)
+    {
+        if (count < 0 || count > _count) throw new ArgumentOutOfRangeException(nameof(count), count, "more than the decodings added");
+        return _insns.AsSpan(_count - count, count);
+    }
+
+    /// <summary>A deep copy (for snapshots: run boundaries, and so block-simulated costs, depend on the order code was first reached).</summary>
+    internal DecodedPage Clone()
+    {
+        var c = new DecodedPage(PageNumber, Bitness) { _insns = (DecodedInstruction[])_insns.Clone(), _count = _count };
+        _slot.CopyTo(c._slot, 0);
+        return c;
     }
 
     /// <summary>Stores a decoding for <paramref name="offset"/> and returns a reference to the stored copy.</summary>
@@ -90,6 +119,7 @@ public sealed class DecodeCache
     private readonly Dictionary<ulong, DecodedPage> _pages = new();
     private readonly BoundedReader _reader = new();
     private readonly Decoder[] _decoders = new Decoder[3];
+    private Instruction _last;
 
     /// <summary>A code reader over at most 15 bytes whose length can change between decodes (Iced's own reader's cannot).</summary>
     private sealed class BoundedReader : CodeReader
@@ -107,6 +137,9 @@ public sealed class DecodeCache
         _decoders[1] = Decoder.Create(32, _reader);
         _decoders[2] = Decoder.Create(64, _reader);
     }
+
+    /// <summary>Iced's decoding of the instruction <see cref="Decode"/> returned last (register usage for timing models).</summary>
+    public ref readonly Instruction LastInstruction => ref _last;
 
     /// <summary>Number of pages that currently hold decodings.</summary>
     public int PageCount => _pages.Count;
@@ -141,6 +174,30 @@ public sealed class DecodeCache
         if (any) Invalidations++;
     }
 
+    /// <summary>
+    /// A copy of every cached decoding. Costs from a block timing model depend on where each
+    /// sequential run began, i.e. on the order code was first reached: a snapshot keeps the decodings
+    /// so that a restored machine continues with the same runs and the same cycles.
+    /// </summary>
+    public object Capture()
+    {
+        var copy = new Dictionary<ulong, DecodedPage>(_pages.Count);
+        foreach (var (k, v) in _pages) copy.Add(k, v.Clone());
+        return copy;
+    }
+
+    /// <summary>Replaces every cached decoding with a copy of <paramref name="image"/> (from <see cref="Capture"/>); returns the page numbers now cached.</summary>
+    public IEnumerable<ulong> Restore(object image)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        var copy = (Dictionary<ulong, DecodedPage>)image;
+        Clear();
+        foreach (var (k, v) in copy) _pages.Add(k, v.Clone());
+        var numbers = new List<ulong>(copy.Count);
+        foreach (var v in copy.Values) numbers.Add(v.PageNumber);
+        return numbers;
+    }
+
     /// <summary>Drops every decoding (e.g. when the cost model changes).</summary>
     public void Clear()
     {
@@ -163,11 +220,11 @@ public sealed class DecodeCache
         _reader.Length = n;
         Decoder dec = _decoders[bitness >> 5];
         dec.IP = 0x1000;
-        dec.Decode(out Instruction ins);
+        dec.Decode(out _last);
         needMoreBytes = dec.LastError == DecoderError.NoMoreBytes;
-        if (ins.Code == Code.Pause && bitness == 64 && ins.Length >= 3 && (bytes[ins.Length - 2] & 0xF1) == 0x41)
-            return DecodeXchgR8(bytes[..ins.Length]);
-        DecodedInstruction d = InstructionTranslator.Translate(in ins, bitness);
+        if (_last.Code == Code.Pause && bitness == 64 && _last.Length >= 3 && (bytes[_last.Length - 2] & 0xF1) == 0x41)
+            return DecodeXchgR8(bytes[.._last.Length]);
+        DecodedInstruction d = InstructionTranslator.Translate(in _last, bitness);
         if (d.Op == Op.Ext) d.Imm |= X87Opcode(bytes[..n], bitness);
         return d;
     }
@@ -187,8 +244,8 @@ public sealed class DecodeCache
         _reader.Length = m;
         Decoder dec = _decoders[2];
         dec.IP = 0x1000;
-        dec.Decode(out Instruction ins);
-        DecodedInstruction d = InstructionTranslator.Translate(in ins, 64);
+        dec.Decode(out _last); // the timing model sees the XCHG too
+        DecodedInstruction d = InstructionTranslator.Translate(in _last, 64);
         d.Length = (byte)b.Length;
         return d;
     }

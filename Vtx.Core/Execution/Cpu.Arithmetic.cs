@@ -238,9 +238,11 @@ public sealed partial class Cpu
         src &= Sz.Mask(size);
         if (src == 0) { Fault(ExceptionVector.DE); return; }
         ulong q, rem;
+        int dbits; // significant bits of the dividend (issue 10: the divider's latency depends on it)
         if (size == 8)
         {
             UInt128 n = ((UInt128)_gpr[2] << 64) | _gpr[0];
+            dbits = 128 - (int)UInt128.LeadingZeroCount(n);
             UInt128 qq = n / src;
             if (qq > ulong.MaxValue) { Fault(ExceptionVector.DE); return; }
             q = (ulong)qq;
@@ -251,11 +253,13 @@ public sealed partial class Cpu
             int bits = size * 8;
             ulong m = Sz.Mask(size);
             ulong n = size == 1 ? GetReg(0, 2) : ((GetReg(2, size) << bits) | GetReg(0, size));
+            dbits = 64 - System.Numerics.BitOperations.LeadingZeroCount(n);
             q = n / src;
             if (q > m) { Fault(ExceptionVector.DE); return; }
             rem = n % src;
         }
         StoreQuotient(size, q, rem);
+        if (_blockTiming is not null) DivideTiming(size, false, dbits); // issue 10: data-dependent latency
     }
 
     /// <summary>IDIV: signed rDX:rAX / src, quotient truncated toward zero; #DE on zero or overflow (including MIN / -1).</summary>
@@ -266,9 +270,11 @@ public sealed partial class Cpu
         long s = (long)Sz.SignExtend(src, size);
         if (s == 0) { Fault(ExceptionVector.DE); return; }
         ulong q, rem;
+        int dbits; // significant bits of the dividend's magnitude (issue 10)
         if (size == 8)
         {
             Int128 n = (Int128)(((UInt128)_gpr[2] << 64) | _gpr[0]);
+            dbits = 128 - (int)UInt128.LeadingZeroCount((UInt128)(n < 0 ? -n : n));
             // MIN / -1 overflows the host division too: its quotient (2^127) is out of range anyway.
             Int128 qq = s == -1 ? (n == Int128.MinValue ? Int128.MaxValue : -n) : n / s;
             if (qq > long.MaxValue || qq < long.MinValue) { Fault(ExceptionVector.DE); return; }
@@ -279,6 +285,7 @@ public sealed partial class Cpu
         {
             int bits = size * 8;
             long n = size == 1 ? (short)GetReg(0, 2) : (long)Sz.SignExtend((GetReg(2, size) << bits) | GetReg(0, size), size * 2);
+            dbits = 64 - System.Numerics.BitOperations.LeadingZeroCount((ulong)(n < 0 ? -n : n));
             long qq = s == -1 ? (n == long.MinValue ? long.MaxValue : -n) : n / s; // as above (EDX:EAX = -2^63)
             long max = (long)(Sz.Sign(size) - 1), min = -max - 1;
             if (qq > max || qq < min) { Fault(ExceptionVector.DE); return; }
@@ -286,6 +293,7 @@ public sealed partial class Cpu
             rem = (ulong)(n % s);
         }
         StoreQuotient(size, q, rem);
+        if (_blockTiming is not null) DivideTiming(size, true, dbits); // issue 10: data-dependent latency
     }
 
     private void StoreQuotient(int size, ulong q, ulong rem)

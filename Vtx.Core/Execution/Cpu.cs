@@ -27,6 +27,11 @@ public sealed unsafe partial class Cpu
     private readonly ulong[] _gpr = new ulong[16];
     private readonly ulong[] _segBase = new ulong[6];
     private ICostModel _costModel = DefaultCostModel.Instance;
+    // Timing (issue 10): the block simulation's packed profile when the cost model is a core profile
+    // (null: each instruction costs what the ICostModel says). System costs come from CpuModel.Timing.
+    // References, so snapshots leave them alone (host wiring, like the cost model).
+    private EngineProfile? _blockTiming;
+    private readonly TimingProfile _timing;
     private readonly bool[] _opEnabled;
 
     private ulong _rip, _nextRip;
@@ -65,6 +70,10 @@ public sealed unsafe partial class Cpu
         _ram = memory.Pointer;
         Model = model ?? new CpuModel();
         _opEnabled = BuildFeatureTable(Model);
+        _timing = Model.Timing ?? TimingProfile.Skylake;
+        // A core profile costs runs by block simulation; the "simple" profile is vtx-cost-1's table itself.
+        _blockTiming = EngineProfileAdapter.UsesEngine(_timing) ? EngineProfileAdapter.For(_timing) : null;
+        _costModel = _blockTiming is null && _timing.CostModelName == DefaultCostModel.Instance.Name ? DefaultCostModel.Instance : _timing;
         _noPage = new DecodedPage(ulong.MaxValue, 64); // a page number no RAM page has: never matches an invalidation
         _fetchPage = _noPage;
         _tlb = GC.AllocateArray<TlbEntry>(TlbSize * 2, pinned: true);
@@ -94,8 +103,10 @@ public sealed unsafe partial class Cpu
     public PhysicalMemory Memory => _mem;
 
     /// <summary>
-    /// The cost model charging cycles per instruction. Setting it drops all cached decodings
-    /// (costs are resolved at decode time).
+    /// The cost model charging cycles per instruction: initially <see cref="CpuModel.Timing"/>. A core
+    /// profile (<see cref="TimingProfile"/> other than "simple") costs each sequential run by the
+    /// steady-state block simulation when the run is decoded; any other <see cref="ICostModel"/> charges
+    /// its own number per instruction. Setting it drops all cached decodings (costs are resolved at decode time).
     /// </summary>
     public ICostModel CostModel
     {
@@ -104,10 +115,17 @@ public sealed unsafe partial class Cpu
         {
             ArgumentNullException.ThrowIfNull(value);
             _costModel = value;
+            _blockTiming = value is TimingProfile tp && EngineProfileAdapter.UsesEngine(tp) ? EngineProfileAdapter.For(tp) : null;
             _mem.DecodeCache.Clear();
             ForgetFetchPage();
         }
     }
+
+    /// <summary>The name of the timing in force, recorded with traces and snapshots: the cost model's name (e.g. "skylake-client", "vtx-cost-1").</summary>
+    public string TimingName => _costModel.Name;
+
+    // Issue 10: the profile's system costs replace the former constants (200 per VM transition, 20 per event).
+    private int SystemCycles(SystemCost c) => _timing.System(c);
 
     /// <summary>General-purpose register <paramref name="r"/> (all 64 bits).</summary>
     public ulong this[Gpr r]
@@ -293,7 +311,7 @@ public sealed unsafe partial class Cpu
                 {
                     ForgetBreakpointMatches(); // the delivery's own stack accesses trap nothing
                     _signal = 0; // a VM exit taken here leaves nothing for the fetch below to handle
-                    _cycles += EventDeliveryCycles;
+                    _cycles += (ulong)SystemCycles(SystemCost.InterruptDelivery); // issue 10: profile's interrupt-delivery cost
                     continue;
                 }
                 if (_halted)
@@ -413,9 +431,6 @@ public sealed unsafe partial class Cpu
 
     private static ulong SatAdd(ulong a, ulong b) => a + b < a ? ulong.MaxValue : a + b;
 
-    /// <summary>Cycles charged for delivering an event through the IDT.</summary>
-    private const int EventDeliveryCycles = 20;
-
     /// <summary>
     /// A fault is pending: stop the run when the host intercepts its vector (the fault stays
     /// recorded for the result), or deliver it. Returns true to continue running.
@@ -447,7 +462,7 @@ public sealed unsafe partial class Cpu
         // MTF: an exit becomes pending after the delivery of a fault the instruction raised (unless that caused a VM exit).
         if (wasNonRoot && _nonRoot && NrProc(Vmx.PrimaryProcessorBasedControls.MonitorTrapFlag)) { _mtfPending = true; UpdateVmxWatch(); }
         if (!delivered) { reason = StopReason.Shutdown; return false; }
-        _cycles += EventDeliveryCycles;
+        _cycles += (ulong)SystemCycles(SystemCost.ExceptionDelivery); // issue 10: profile's exception-delivery cost
         // A delivered exception counts toward the instruction limit, like a REP iteration: a guest whose
         // handler faults again and again retires nothing, and the limit must still bound the run.
         if (_insnBoundary != ulong.MaxValue && _insnBoundary > _retired) _insnBoundary--;
@@ -484,6 +499,7 @@ public sealed unsafe partial class Cpu
             _mem.Read(pa, buf);
             _scratch = cache.Decode(buf, _codeBits, out _);
             Finish(ref _scratch);
+            CostAlone(cache);
             return ref _scratch;
         }
 
@@ -503,6 +519,7 @@ public sealed unsafe partial class Cpu
                 _mem.Read(pa2, buf[avail..]);
                 _scratch = cache.Decode(buf, _codeBits, out _);
                 Finish(ref _scratch);
+                CostAlone(cache);
                 _scratch.RunLength = 1;
                 _scratch.RunBytes = _scratch.Length;
                 _scratch.RunCycles = _scratch.Cost;
@@ -517,16 +534,43 @@ public sealed unsafe partial class Cpu
             // an offset decoded before, or 64 instructions, so execution can step through it.
             int start = page.Count, o = off;
             byte* pageBase = _ram + (ppn << 12);
+            Span<short> offsets = stackalloc short[64]; // page offset of each instruction of the run (issue 10: loop heads)
+            // Issue 10: with a core profile, the run's instructions are staged for the block simulation.
+            BlockSimulator? sim = null;
+            if (_blockTiming is not null) { sim = BlockSimulator.ForThread; sim.Begin(_blockTiming); }
             while (true)
             {
                 Finish(ref decoded);
+                sim?.Stage(in cache.LastInstruction, in decoded, _codeBits);
+                offsets[page.Count - start] = (short)o;
                 page.Add(o, decoded);
                 o += decoded.Length;
                 if (EndsRun(in decoded) || o >= 4096 || page.Count - start >= 64 || !Unsafe.IsNullRef(ref page.Lookup(o))) break;
                 decoded = cache.Decode(new ReadOnlySpan<byte>(pageBase + o, Math.Min(4096 - o, 15)), _codeBits, out more);
                 if (more) break; // crosses the page end: decoded when reached
             }
-            page.SealRun(page.Count - start);
+            int count = page.Count - start;
+            if (sim is null) page.SealRun(count);
+            else
+            {
+                // Issue 10: each instruction's cost comes from the steady state of its run as a loop body.
+                // A run whose closing branch jumps back into it (a loop head after some set-up code) is
+                // split there: the loop body is then its own run, costed as the loop it is.
+                Span<DecodedInstruction> run = page.Recent(count);
+                int split = LoopHead(run, offsets[..count]);
+                if (split > 0)
+                {
+                    sim.Cost(run[..split], 0);
+                    sim.Cost(run[split..], split);
+                    page.SealRunAt(start, split);
+                    page.SealRunAt(start + split, count - split);
+                }
+                else
+                {
+                    sim.Cost(run, 0);
+                    page.SealRun(count);
+                }
+            }
             d = ref page.Lookup(off);
         }
         _fetchPage = page;
@@ -543,6 +587,43 @@ public sealed unsafe partial class Cpu
             or Op.JmpFar or Op.CallFar or Op.JmpFarIndirect or Op.CallFarIndirect or Op.RetFar or Op.Iret
             or Op.Int or Op.Int3 or Op.Into or Op.Int1 or Op.Syscall or Op.Sysret or Op.Sysenter or Op.Sysexit
         || (d.Flags & (DecodedFlags.Rep | DecodedFlags.Repne)) != 0;
+
+    /// <summary>
+    /// Issue 10: a divide's latency beyond the fastest step (which the block simulation charged), by the
+    /// significant bits of the dividend (rDX:rAX; for IDIV its magnitude). The extra cycles end the run at
+    /// this boundary, so that limits and events are looked at with them counted.
+    /// </summary>
+    private void DivideTiming(int size, bool signed, int dividendBits)
+    {
+        int extra = _blockTiming!.DivideExtra(size, signed, dividendBits);
+        if (extra <= 0) return;
+        _cycles += (ulong)extra;
+        _signal |= SignalEvent;
+    }
+
+    /// <summary>
+    /// Issue 10: the index inside <paramref name="run"/> that its closing relative branch targets
+    /// (a loop head after set-up code), or 0 when it targets the run's start or lies outside it.
+    /// </summary>
+    private static int LoopHead(Span<DecodedInstruction> run, Span<short> offsets)
+    {
+        ref DecodedInstruction last = ref run[^1];
+        if (last.Op is not (Op.Jcc or Op.Jmp or Op.Loop or Op.Loope or Op.Loopne or Op.Jrcxz)) return 0;
+        long target = offsets[^1] + last.Length + last.Disp;
+        for (int i = 1; i < offsets.Length; i++)
+            if (offsets[i] == target) return i;
+        return 0;
+    }
+
+    /// <summary>Issue 10: an uncached decoding (<see cref="_scratch"/>) costed by the block simulation as a run of its own.</summary>
+    private void CostAlone(DecodeCache cache)
+    {
+        if (_blockTiming is null) return;
+        BlockSimulator sim = BlockSimulator.ForThread;
+        sim.Begin(_blockTiming);
+        sim.Stage(in cache.LastInstruction, in _scratch, _codeBits);
+        sim.Cost(MemoryMarshal.CreateSpan(ref _scratch, 1));
+    }
 
     private void ForgetEmptyPage(ulong ppn)
     {

@@ -13,8 +13,10 @@ namespace Vtx;
 /// </summary>
 /// <remarks>
 /// Host-side wiring is not part of a snapshot: hooks, registered MMIO regions and port devices the
-/// host added, the cost model and the CPU model stay as they are at restore time. Decoded
-/// instructions and TLB entries are dropped on restore (they are caches).
+/// host added, the cost model and the CPU model stay as they are at restore time. TLB entries are
+/// dropped on restore (a cache). Decoded instructions are kept with the snapshot and restored when the
+/// machine has the same CPU model and cost model objects (a block timing model's costs depend on where
+/// each decoded run began); otherwise they are dropped.
 /// </remarks>
 public sealed class MachineSnapshot
 {
@@ -45,7 +47,22 @@ public sealed class MachineSnapshot
         _console = ObjectState.Capture(m.DebugConsole);
         _debugExit = ObjectState.Capture(m.DebugExit);
         _activeVmcs = m.Cpu.CloneActiveVmcs();
+        Timing = m.Cpu.TimingName;
+        // Issue 10: run boundaries (and so block-simulated costs) depend on the order code was reached:
+        // keep the decodings, valid while the processor model and cost model are the same objects.
+        _decoded = m.Memory.DecodeCache.Capture();
+        _decodedFor = (m.Cpu.Model, m.Cpu.CostModel);
     }
+
+    private readonly object _decoded;
+    private readonly (CpuModel Model, Timing.ICostModel Cost) _decodedFor;
+
+    /// <summary>
+    /// The timing the cycle counts in the snapshot were produced with (the cost model's name, e.g.
+    /// "skylake-client" or "vtx-cost-1"): restoring into a machine with another timing continues with
+    /// that machine's timing, so replays compare cycles only under the same name.
+    /// </summary>
+    public string Timing { get; }
 
     /// <summary>RAM size the snapshot was taken with.</summary>
     public ulong MemorySize => _ramSize;
@@ -64,6 +81,9 @@ public sealed class MachineSnapshot
         var devices = m.PlatformDevices;
         for (int i = 0; i < _platform.Length && i < devices.Count; i++) _platform[i].Restore(devices[i]);
         m.Memory.DecodeCache.Clear();
+        if (ReferenceEquals(_decodedFor.Model, m.Cpu.Model) && ReferenceEquals(_decodedFor.Cost, m.Cpu.CostModel))
+            foreach (ulong ppn in m.Memory.DecodeCache.Restore(_decoded))
+                if (m.Memory.IsRamPage(ppn)) m.Memory.MarkCodePage(ppn); // writes to them invalidate again
         _cpu.Restore(m.Cpu);
         _apic.Restore(m.Cpu.Apic);
         _uart.Restore(m.Uart);

@@ -99,6 +99,14 @@ public sealed class CpuModel
     /// </summary>
     public Vmx.VmxCapabilities? Vmx { get; init; } = new();
 
+    /// <summary>
+    /// The timing profile (issue 10): the named core whose pipeline costs the instructions
+    /// (<see cref="Timing.TimingProfile.Skylake"/> by default, <see cref="Timing.TimingProfile.Haswell"/>),
+    /// or <see cref="Timing.TimingProfile.Simple"/> for vtx-cost-1's serial arithmetic. It is the processor's
+    /// initial <see cref="Cpu.CostModel"/> and the source of the system costs (VM entry/exit, event delivery).
+    /// </summary>
+    public Timing.TimingProfile Timing { get; init; } = Vtx.Timing.TimingProfile.Skylake;
+
     /// <summary>x87 FPU on chip (CPUID.1:EDX[0]); FCMOVcc also needs CMOV, FISTTP SSE3.</summary>
     public bool Fpu { get; init; } = true;
     /// <summary>MMX technology (CPUID.1:EDX[23]).</summary>

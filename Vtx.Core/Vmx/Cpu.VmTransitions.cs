@@ -1,3 +1,4 @@
+using Vtx.Timing;
 using Vtx.Decoding;
 using Vtx.Memory.Paging;
 using Vtx.Vmx;
@@ -37,8 +38,6 @@ public sealed partial class Cpu
     private uint _vectoringInfo, _vectoringError; // the event being delivered (IDT-vectoring information)
 
     private const int SignalVmx = 8;
-    /// <summary>Cycles charged for a VM entry or a VM exit (on top of the instruction or event).</summary>
-    private const int VmTransitionCycles = 200;
 
     /// <summary>True in VMX non-root operation (between a VM entry and the next VM exit).</summary>
     public bool InVmxNonRoot => _nonRoot;
@@ -104,7 +103,7 @@ public sealed partial class Cpu
         _entryFailure = null;
         EnterNonRoot(hostNmiBlocked);
         _signal |= SignalVmx;
-        _cycles += VmTransitionCycles;
+        _cycles += (ulong)SystemCycles(SystemCost.VmEntry); // issue 10: the profile's VM-entry cost
         uint info = (uint)F(VmcsField.VmEntryInterruptionInformation);
         Observe(VmxTransitionKind.Entry, intr: (info & 0x8000_0000) != 0 ? info : 0, intrErr: (uint)F(VmcsField.VmEntryExceptionErrorCode), guestRip: _rip);
         InjectEvent(info);
@@ -313,6 +312,22 @@ public sealed partial class Cpu
         DeliverEvent(vector, kind, error, hasError, returnRip, injected: true);
     }
 
+    /// <summary>Issue 10: the profile's VM-exit latency for the class of <paramref name="reason"/> (basic exit otherwise).</summary>
+    private int VmExitCost(VmxExitReason reason)
+    {
+        SystemCost c = reason switch
+        {
+            VmxExitReason.ExternalInterrupt => SystemCost.VmExitExternalInterrupt,
+            VmxExitReason.EptViolation or VmxExitReason.EptMisconfiguration => SystemCost.VmExitEpt,
+            VmxExitReason.IoInstruction => SystemCost.VmExitIo,
+            VmxExitReason.Rdmsr or VmxExitReason.Wrmsr => SystemCost.VmExitMsr,
+            VmxExitReason.ControlRegisterAccess => SystemCost.VmExitCrAccess,
+            VmxExitReason.ExceptionOrNmi => SystemCost.VmExitException,
+            _ => SystemCost.VmExit,
+        };
+        return SystemCycles(c);
+    }
+
     /// <summary>A VM-entry failure (SDM Vol. 3C, 26.7): exit reason with bit 31, qualification, host state and the VM-exit MSR-load list; nothing else.</summary>
     private void EntryFailure(VmxExitReason reason, ulong qualification)
     {
@@ -325,7 +340,7 @@ public sealed partial class Cpu
         LoadHostState();
         if (ProcessMsrList(F(VmcsField.VmExitMsrLoadAddress), F(VmcsField.VmExitMsrLoadCount), load: true) != 0) { VmxAbort(4); return; }
         _signal |= SignalVmx;
-        _cycles += VmTransitionCycles;
+        _cycles += (ulong)VmExitCost(reason); // issue 10: the profile's VM-exit cost
         _nextRip = _rip;
         Observe(VmxTransitionKind.EntryFailure, fullReason, qualification);
     }
@@ -381,7 +396,7 @@ public sealed partial class Cpu
         UpdateVmxWatch();
         LoadHostState();
         if (ProcessMsrList(v.Read(VmcsField.VmExitMsrLoadAddress), v.Read(VmcsField.VmExitMsrLoadCount), load: true) != 0) { VmxAbort(4); return; }
-        _cycles += VmTransitionCycles;
+        _cycles += (ulong)VmExitCost(reason); // issue 10: the profile's VM-exit cost
         _nextRip = _rip;
         // A VM exit taken inside an instruction (INT3 hitting the bitmap, a fault while delivering):
         // the loop must not do the guest instruction's RF/single-step bookkeeping in the host.

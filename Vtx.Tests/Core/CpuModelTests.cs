@@ -328,7 +328,7 @@ public class CpuModelTests
         Assert.Equal(2UL, m.Cpu.InstructionsRetired);
         Assert.True(m.Cpu.IsHalted);
         ulong cycles = m.Cpu.Cycles;
-        Assert.True(cycles >= 2);
+        Assert.True(cycles >= 1); // a run costs at least a cycle (under a core profile NOP and HLT may retire together)
 
         // Halted: further runs do nothing.
         var again = m.Run(RunLimits.Instructions(100));

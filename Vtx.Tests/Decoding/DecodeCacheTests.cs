@@ -223,7 +223,7 @@ public class DecodeCacheTests
             a.Label(ref top);
             a.inc(rax);
             a.jmp(top);
-        }));
+        }), model: new CpuModel { Timing = Vtx.Timing.TimingProfile.Simple }); // the old 1-per-instruction arithmetic
         m.Run(RunLimits.Instructions(100));
         ulong c0 = m.Cpu.Cycles;
         Assert.Equal(100UL, c0); // default: 1 cycle each

@@ -80,7 +80,7 @@ public class TprShadowAndPauseLoopTests
             a.Label(ref top);
             a.pause();
             var inner = a.CreateLabel();
-            a.mov(ecx, 700);                 // about 1,400 cycles > PLE_Gap between two PAUSEs
+            a.mov(ecx, 2000);                // at least 2,000 cycles (a run costs at least 1) > PLE_Gap between two PAUSEs, under any timing profile
             a.Label(ref inner);
             a.dec(ecx);
             a.jnz(inner);
