@@ -37,6 +37,9 @@ public sealed partial class Cpu
 
     private static bool IsContributory(int v) => v is 0 or 10 or 11 or 12 or 13;
 
+    /// <summary>The page-fault class of Table 6-5 (SDM Vol. 3A, 6.15): #PF and the virtualization exception #VE.</summary>
+    private static bool IsPageFaultClass(int v) => v is 14 or 20;
+
     /// <summary>Faults push RF = 1 so the handler's IRET does not re-trigger instruction breakpoints (SDM Vol. 3A, 18.3.1.1); #DB, #BP and #OF do not.</summary>
     private bool FaultSetsRf(int vector, EventKind kind, ulong returnRip) =>
         kind == EventKind.HardwareException && vector is not (1 or 3 or 4) && returnRip == _rip;
@@ -96,10 +99,10 @@ public sealed partial class Cpu
                 TakeApicAccessExit();
                 return true;
             }
-            if (current == 8 && kind == EventKind.HardwareException && (IsContributory(second) || second == 14 || second == 8))
+            if (current == 8 && kind == EventKind.HardwareException && (IsContributory(second) || IsPageFaultClass(second) || second == 8))
                 return TripleFault();
             bool toDouble = !benignFirst && kind == EventKind.HardwareException
-                            && ((IsContributory(current) && IsContributory(second)) || (current == 14 && (second == 14 || IsContributory(second))));
+                            && ((IsContributory(current) && IsContributory(second)) || (IsPageFaultClass(current) && (IsPageFaultClass(second) || IsContributory(second))));
             if (toDouble)
             {
                 // The nested exception may itself exit (the bitmap is consulted before #DF forms).

@@ -240,4 +240,21 @@ public class EptVirtualizationExceptionTests
         Assert.True(g.AtFailStop);
         Assert.Equal("control.secondary.allowed-settings", g.Cpu.LastVmEntryFailure!.Check);
     }
+
+    /// <summary>
+    /// #VE is in the page-fault class of Table 6-5 (SDM Vol. 3A, 6.15): a contributory exception while
+    /// delivering it (here #NP, its IDT gate not present) becomes #DF, as after a #PF.
+    /// </summary>
+    [Fact]
+    public void AContributoryFaultWhileDeliveringVeIsADoubleFault()
+    {
+        var g = WithVe();
+        SetPte(g, Data, 0);
+        g.S.W8(VmxGuest.GuestIdt + 20 * 16 + 5, 0x0E); // gate 20: interrupt gate, not present
+        g.Guest(a => { a.mov(rax, __qword_ptr[Data]); a.ud2(); });
+        g.Launch();
+        Assert.True(g.Cpu.InVmxNonRoot);
+        Assert.Equal(8U, g.LastGuestVector);
+        Assert.Equal(0xFFFF_FFFFU, g.S.R32(Area + 4)); // the #VE itself was recognized
+    }
 }
