@@ -270,21 +270,9 @@ internal static class L1Hypervisor
         ulong exitHandlerRip = l1Rip(exitHandler);
 
         // L1's IDT: every exception or NMI that reaches L1 itself records its vector and stops the machine (code D7h).
-        var stubs = new Assembler(64);
-        var labels = new Label[32];
-        for (int v = 0; v < 32; v++)
-        {
-            labels[v] = stubs.CreateLabel();
-            stubs.Label(ref labels[v]);
-            stubs.mov(__dword_ptr[OwnFault], v);
-            stubs.mov(al, 0xD7);
-            stubs.@out(0xF4, al);
-            stubs.hlt();
-        }
-        lab.M.WriteMemory(Stubs, VmxLab.Assemble(stubs, Stubs, out var rip));
-        for (int v = 0; v < 32; v++) lab.Gate(Idt, v, rip(labels[v]));
+        lab.FaultIdt(Idt, Stubs, OwnFault, 0xD7);
         lab.M.WriteMemory(Data, new byte[0x1000]);
-        lab.W64(OwnFault, 0xFFFF_FFFF);
+        lab.W64(OwnFault, 0xFFFF_FFFF); // (again: it may lie in Data)
         lab.M.WriteMemory(IdtDescriptor, BitConverter.GetBytes((ushort)(32 * 16 - 1)));
         lab.W64(IdtDescriptor + 2, Idt);
         return exitHandlerRip;

@@ -299,22 +299,7 @@ public sealed class VmxLab
         for (ulong i = 0; i < 512; i++) W64(Pd + i * 8, (i << 21) | 0x83);
 
         // Host IDT: any exception or NMI in the hypervisor records its vector and stops the machine (code 0x7F).
-        var stubs = new Assembler(64);
-        var labels = new Label[32];
-        for (int v = 0; v < 32; v++)
-        {
-            labels[v] = stubs.CreateLabel();
-            stubs.Label(ref labels[v]);
-            stubs.mov(__dword_ptr[HvHostFault], v);
-            stubs.mov(al, 0x7F);
-            stubs.@out(0xF4, al);
-            stubs.hlt();
-        }
-        const ulong hostStubs = HvCode + 0xF000;
-        var at = Assemble(stubs, hostStubs, out var rip);
-        M.WriteMemory(hostStubs, at);
-        for (int v = 0; v < 32; v++) Gate(HostIdt, v, rip(labels[v]));
-        W64(HvHostFault, 0xFFFF_FFFF);
+        FaultIdt(HostIdt, HvCode + 0xF000, HvHostFault, 0x7F);
 
         var c = Cpu;
         c.Cr3Value = Pml4;
@@ -680,6 +665,29 @@ public sealed class VmxLab
     }
 
     // ------------------------------------------------------------------ helpers
+
+    /// <summary>
+    /// Fills vectors 0-31 of the IDT at <paramref name="idt"/> with stubs (assembled at <paramref name="stubs"/>)
+    /// that store their vector at <paramref name="faultWord"/> and stop the machine with debug-exit code
+    /// <paramref name="exitCode"/>; the word starts as FFFFFFFFh ("no fault").
+    /// </summary>
+    internal void FaultIdt(ulong idt, ulong stubs, ulong faultWord, byte exitCode)
+    {
+        var a = new Assembler(64);
+        var labels = new Label[32];
+        for (int v = 0; v < 32; v++)
+        {
+            labels[v] = a.CreateLabel();
+            a.Label(ref labels[v]);
+            a.mov(__dword_ptr[faultWord], v);
+            a.mov(al, exitCode);
+            a.@out(0xF4, al);
+            a.hlt();
+        }
+        M.WriteMemory(stubs, Assemble(a, stubs, out var rip));
+        for (int v = 0; v < 32; v++) Gate(idt, v, rip(labels[v]));
+        W64(faultWord, 0xFFFF_FFFF);
+    }
 
     internal void Gate(ulong idt, int vector, ulong handler)
     {
