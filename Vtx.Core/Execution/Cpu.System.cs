@@ -3,10 +3,14 @@ namespace Vtx;
 public sealed partial class Cpu
 {
     /// <summary>CPUID: EAX/ECX select the leaf; answers come from <see cref="Model"/> (upper halves of RAX..RDX cleared).</summary>
+    private ulong _biosSignId; // IA32_BIOS_SIGN_ID (MSR 8Bh): 0 until a CPUID executes, as after RESET
+
     private void ExecCpuid(ref Decoding.DecodedInstruction d)
     {
         if (_nonRoot) { ExitForInstruction(ref d, Vmx.VmxExitReason.Cpuid); return; } // unconditional (SDM Vol. 3C, 25.1.2)
         CpuidResult r = Model.Cpuid((uint)_gpr[0], (uint)_gpr[1], _xcr0);
+        // Any CPUID loads the microcode update signature into IA32_BIOS_SIGN_ID[63:32] (SDM Vol. 3A, 10.11.7.1).
+        _biosSignId = (ulong)Model.MicrocodeRevision << 32 | (uint)_biosSignId;
         // CPUID.1:ECX.OSXSAVE[27] mirrors CR4.OSXSAVE (SDM Vol. 2A, CPUID).
         if ((uint)_gpr[0] == 1 && (_cr4 & Cr4.OSXSAVE) != 0) r = r with { Ecx = r.Ecx | 1u << 27 };
         // CPUID.1:EDX.APIC[9] reads 0 while IA32_APIC_BASE.EN is clear: the APIC is hardware-disabled

@@ -324,6 +324,7 @@ public sealed partial class Cpu
             case Msr.ApicBase: v = Apic.BaseMsr; return true;
             case Msr.FeatureControl: v = _featureControl; return true;
             case Msr.MtrrCap: v = 0x508; return true; // 8 variable ranges, fixed ranges, write-combining
+            case Msr.BiosSignId: v = _biosSignId; return true;
             case Msr.DebugCtl: v = _debugCtl; return true;
             case Msr.SysenterCs: v = _sysenterCs; return true;
             case Msr.SysenterEsp: v = _sysenterEsp; return true;
@@ -375,6 +376,7 @@ public sealed partial class Cpu
                 _featureControl = v;
                 return true;
             case Msr.DebugCtl: if ((v & ~DebugCtlSupported) != 0) return false; _debugCtl = v; return true;
+            case Msr.BiosSignId: _biosSignId = v; return true; // software writes 0, then CPUID fills in the signature
             case Msr.SysenterCs: _sysenterCs = v & 0xFFFF; return true;
             case Msr.SysenterEsp: if (!canonical) return false; _sysenterEsp = v; return true;
             case Msr.SysenterEip: if (!canonical) return false; _sysenterEip = v; return true;

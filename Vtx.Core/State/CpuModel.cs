@@ -33,6 +33,11 @@ public sealed class CpuModel
     public int Model { get; init; } = 0x8F;
     /// <summary>Stepping.</summary>
     public int Stepping { get; init; } = 8;
+    /// <summary>
+    /// The microcode update signature IA32_BIOS_SIGN_ID (MSR 8Bh) bits 63:32 receive when CPUID executes
+    /// (SDM Vol. 3A, 10.11.7.1, "Determining the signature"); 0 means no update is loaded.
+    /// </summary>
+    public uint MicrocodeRevision { get; init; } = 1;
     /// <summary>Physical-address width in bits (MAXPHYADDR), CPUID.80000008h:EAX[7:0].</summary>
     public int PhysicalAddressBits { get; init; } = 46;
     /// <summary>Linear-address width in bits, CPUID.80000008h:EAX[15:8].</summary>

@@ -9,6 +9,8 @@ public static class Msr
     public const uint ApicBase = 0x1B;
     /// <summary>IA32_FEATURE_CONTROL.</summary>
     public const uint FeatureControl = 0x3A;
+    /// <summary>IA32_BIOS_SIGN_ID: the microcode update signature in bits 63:32 (SDM Vol. 4, Table 2-2; Vol. 3A, 10.11.7.1).</summary>
+    public const uint BiosSignId = 0x8B;
     /// <summary>IA32_MTRRCAP.</summary>
     public const uint MtrrCap = 0xFE;
     /// <summary>IA32_MISC_ENABLE (SDM Vol. 4, Table 2-2).</summary>
