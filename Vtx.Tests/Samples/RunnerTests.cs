@@ -146,4 +146,13 @@ public class RunnerTests
         public readonly List<byte> Bytes = new();
         public override void WriteByte(byte value) => Bytes.Add(value);
     }
+
+    [Fact]
+    public void TheProgressLineIsOnlyForAnInteractiveTerminal()
+    {
+        var m = new Machine(new MachineOptions { MemoryMiB = 1 });
+        Assert.Null(Vtx.Run.ProgressLine.Start(m.Cpu, new StringWriter()));      // not the console
+        if (Console.IsErrorRedirected) Assert.Null(Vtx.Run.ProgressLine.Start(m.Cpu, Console.Error)); // redirected, as under a test runner
+        Assert.Null(m.Cpu.VmxTransitionObserved);                                 // nothing was attached
+    }
 }

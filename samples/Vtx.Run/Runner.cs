@@ -15,6 +15,7 @@ public static class Runner
         "  Linux bzImages (64-bit boot protocol 2.12+) are detected and booted on the PC platform with\n" +
         "  --cmdline and --initrd; --pc gives other images the PC platform (I/O APIC, PIT, RTC, ACPI) too.\n" +
         "               [--gdb PORT] [--timeline FILE]\n" +
+        "  On a terminal, runs longer than a second show a progress line on stderr (not when redirected).\n" +
         "  --vmx-trace writes every VM entry and exit as one JSON object per line (- = stderr).\n" +
         "  --timeline FILE writes the run's VM entries, exits and events: FILE.html is a page for a browser,\n" +
         "  any other name gets trace-event JSON for Perfetto (ui.perfetto.dev) or chrome://tracing.\n" +
@@ -183,7 +184,9 @@ public static class Runner
             if (end == Debugging.GdbSessionEnd.Killed) { output.Flush(); diagnostics.WriteLine("Vtx.Run: killed from gdb"); return 7; }
             if (end == Debugging.GdbSessionEnd.Exited) { output.Flush(); return m.DebugExit.ExitCode ?? 0; }
         }
-        var r = m.Run(new RunLimits { MaxInstructions = maxInstructions, MaxCycles = maxCycles });
+        RunResult r;
+        using (ProgressLine.Start(m.Cpu, diagnostics))
+            r = m.Run(new RunLimits { MaxInstructions = maxInstructions, MaxCycles = maxCycles });
         vmxFile?.Dispose();
         recorder?.Dispose();
         output.Flush();
@@ -249,5 +252,56 @@ public static class Runner
         if (mib is < 1 or > MachineOptions.MaxMemoryMiB)
             throw new ArgumentException($"--ram {mib}: RAM must be between 1 and {MachineOptions.MaxMemoryMiB} MiB");
         return mib;
+    }
+}
+
+/// <summary>
+/// A once-a-second progress line (instructions, MIPS, cycles, VM exits) on the terminal for runs
+/// longer than a second; nothing when the diagnostics are not the console's standard error or it is
+/// redirected. It only reads counters from a timer thread, so the run (and its results) are unchanged.
+/// </summary>
+public sealed class ProgressLine : IDisposable
+{
+    private readonly Cpu _cpu;
+    private readonly TextWriter _w;
+    private readonly Timer _timer;
+    private readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
+    private readonly ulong _startInstructions;
+    private readonly Action<Vmx.VmxTransition>? _previous;
+    private long _exits;
+    private bool _printed;
+
+    private ProgressLine(Cpu cpu, TextWriter w)
+    {
+        _cpu = cpu;
+        _w = w;
+        _startInstructions = cpu.InstructionsRetired;
+        _previous = cpu.VmxTransitionObserved;
+        cpu.VmxTransitionObserved = t => { _previous?.Invoke(t); if (t.Kind == Vmx.VmxTransitionKind.Exit) Interlocked.Increment(ref _exits); };
+        _timer = new Timer(_ => Print(), null, 1000, 1000);
+    }
+
+    /// <summary>A progress line for <paramref name="cpu"/>'s run, or null when <paramref name="diagnostics"/> is not an interactive terminal.</summary>
+    public static ProgressLine? Start(Cpu cpu, TextWriter diagnostics) =>
+        ReferenceEquals(diagnostics, Console.Error) && !Console.IsErrorRedirected ? new ProgressLine(cpu, diagnostics) : null;
+
+    private void Print()
+    {
+        lock (_timer)
+        {
+            ulong n = _cpu.InstructionsRetired - _startInstructions;
+            double mips = n / Math.Max(_clock.Elapsed.TotalSeconds, 1e-9) / 1e6;
+            _w.Write($"\r[Vtx.Run] {n:N0} instructions, {mips:N0} MIPS, {_cpu.Cycles:N0} cycles, {Interlocked.Read(ref _exits):N0} VM exits   ");
+            _w.Flush();
+            _printed = true;
+        }
+    }
+
+    /// <summary>Stops the timer, ends the line and restores the VMX observer.</summary>
+    public void Dispose()
+    {
+        _timer.Dispose(new ManualResetEvent(false)); // no callback starts after this
+        lock (_timer) { if (_printed) _w.WriteLine(); }
+        _cpu.VmxTransitionObserved = _previous;
     }
 }
