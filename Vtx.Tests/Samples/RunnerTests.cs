@@ -44,6 +44,7 @@ public class RunnerTests
         { ["IMG", "--gdb", "0"], "--gdb '0': not a TCP port (1-65535)" },
         { ["IMG", "--gdb", "65536"], "--gdb '65536': not a TCP port (1-65535)" },
         { ["IMG", "--gdb"], "--gdb needs a value" },
+        { ["IMG", "--timing", "pentium"], "--timing 'pentium': not a timing profile (skylake, haswell, simple)" },
         { ["IMG", "IMG"], "unexpected argument" },
         { [], "no image given" },
     };
@@ -154,5 +155,23 @@ public class RunnerTests
         Assert.Null(Vtx.Run.ProgressLine.Start(m.Cpu, new StringWriter()));      // not the console
         if (Console.IsErrorRedirected) Assert.Null(Vtx.Run.ProgressLine.Start(m.Cpu, Console.Error)); // redirected, as under a test runner
         Assert.Null(m.Cpu.VmxTransitionObserved);                                 // nothing was attached
+    }
+
+    [Fact]
+    public void TimingPicksTheCoreWhoseCyclesTheClockCounts()
+    {
+        // add eax,1; add ebx,1; add ecx,1; add edx,1; jmp back: 5 instructions, 4 independent ALU ops.
+        string path = TempFile([0x83, 0xC0, 0x01, 0x83, 0xC3, 0x01, 0x83, 0xC1, 0x01, 0x83, 0xC2, 0x01, 0xEB, 0xF2]);
+        ulong Cycles(string timing)
+        {
+            var (code, diag) = Run(path, "--flat", "0x1000", "--max-instructions", "5000", "--timing", timing);
+            Assert.Equal(5, code);
+            var m = System.Text.RegularExpressions.Regex.Match(diag, @"after 5000 instructions, (\d+) cycles");
+            Assert.True(m.Success, diag);
+            return ulong.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        }
+        Assert.Equal(5000UL, Cycles("simple"));       // vtx-cost-1: one cycle per instruction
+        Assert.True(Cycles("skylake") <= 2500);        // 4-wide: the four adds and the jump overlap
+        File.Delete(path);
     }
 }

@@ -14,7 +14,8 @@ public static class Runner
         "               [--trace-events] [--vmx-trace FILE] [--cmdline \"args\"] [--initrd FILE] [--pc]\n" +
         "  Linux bzImages (64-bit boot protocol 2.12+) are detected and booted on the PC platform with\n" +
         "  --cmdline and --initrd; --pc gives other images the PC platform (I/O APIC, PIT, RTC, ACPI) too.\n" +
-        "               [--gdb PORT] [--timeline FILE]\n" +
+        "               [--gdb PORT] [--timeline FILE] [--timing skylake|haswell|simple]\n" +
+        "  --timing picks the core whose cycles the clock counts (default skylake; simple = 1 per ALU op).\n" +
         "  On a terminal, runs longer than a second show a progress line on stderr (not when redirected).\n" +
         "  --vmx-trace writes every VM entry and exit as one JSON object per line (- = stderr).\n" +
         "  --timeline FILE writes the run's VM entries, exits and events: FILE.html is a page for a browser,\n" +
@@ -40,6 +41,7 @@ public static class Runner
         string cmdline = "";
         int? gdbPort = null;
         string? timeline = null;
+        Timing.TimingProfile? timing = null;
         string? initrdPath = null;
         bool pc = false;
         try
@@ -59,6 +61,13 @@ public static class Runner
                     case "--cmdline": cmdline = Next(); break;
                     case "--gdb": gdbPort = ParsePort(Next()); break;
                     case "--timeline": timeline = Next(); break;
+                    case "--timing" or "--cost-model":
+                    {
+                        string name = Next();
+                        try { timing = Timing.TimingProfile.ByName(name); }
+                        catch (ArgumentException) { throw new ArgumentException($"{a} '{name}': not a timing profile (skylake, haswell, simple)"); }
+                        break;
+                    }
                     case "--initrd": initrdPath = Next(); break;
                     case "--pc": pc = true; break;
                     case "-h" or "--help": output.WriteLine(Usage); return 0;
@@ -103,7 +112,10 @@ public static class Runner
         }
 
         Machine m;
-        try { m = new Machine(new MachineOptions { MemoryMiB = ram, Platform = linux || pc ? MachinePlatform.Pc : MachinePlatform.Minimal }); }
+        var platform = linux || pc ? MachinePlatform.Pc : MachinePlatform.Minimal;
+        CpuModel? model = timing is null ? null
+            : new CpuModel { Timing = timing, TscFrequencyHz = platform == MachinePlatform.Pc ? Devices.PcPlatform.DefaultTscHz : 0 };
+        try { m = new Machine(new MachineOptions { MemoryMiB = ram, Platform = platform, CpuModel = model }); }
         catch (OutOfMemoryException)
         {
             diagnostics.WriteLine($"Vtx.Run: --ram {ram}: the host cannot allocate {ram} MiB of guest RAM");
