@@ -50,6 +50,10 @@ public sealed class GdbStub
     private volatile bool _running;
     private bool _noAck, _swbreakReported, _physical;
     private readonly HashSet<ulong> _swBreakpoints = [], _hwBreakpoints = [];
+    // What the session itself added to the processor (a breakpoint or watchpoint the host had already
+    // set stays when the session ends).
+    private readonly HashSet<ulong> _ownedBreakpoints = [];
+    private readonly HashSet<(ulong, ulong, WatchKind)> _ownedWatchpoints = [];
     private VmxExitReason? _breakOnExit;
     private bool _breakOnAnyExit, _breakOnEntry;
     private string? _vmxStopNote;
@@ -104,7 +108,7 @@ public sealed class GdbStub
     /// Serves one client over <paramref name="stream"/> (a connected socket, a pipe, a test stream)
     /// until it detaches, kills, disconnects or <paramref name="cancellation"/> is cancelled. The
     /// processor runs on the calling thread; a reader thread watches the stream for Ctrl-C while it runs.
-    /// Host breakpoints and watchpoints the session set are removed when it ends.
+    /// Host breakpoints and watchpoints the session set are removed when it ends; those the host had set stay.
     /// </summary>
     public GdbSessionEnd Serve(Stream stream, CancellationToken cancellation = default)
     {
@@ -122,11 +126,12 @@ public sealed class GdbStub
         finally
         {
             _cpu.VmxTransitionObserved = previous;
-            foreach (ulong a in _swBreakpoints) _cpu.RemoveHostBreakpoint(a);
-            foreach (ulong a in _hwBreakpoints) _cpu.RemoveHostBreakpoint(a);
+            foreach (ulong a in _ownedBreakpoints) _cpu.RemoveHostBreakpoint(a);
+            foreach (var (a, n, k) in _ownedWatchpoints) _cpu.RemoveHostWatchpoint(a, n, k);
+            _ownedBreakpoints.Clear();
+            _ownedWatchpoints.Clear();
             _swBreakpoints.Clear();
             _hwBreakpoints.Clear();
-            _cpu.ClearHostDebug();
         }
     }
 
@@ -459,9 +464,10 @@ public sealed class GdbStub
                 var set = type == 0 ? _swBreakpoints : _hwBreakpoints;
                 if (insert)
                 {
-                    if (set.Add(address)) _cpu.AddHostBreakpoint(address);
+                    if (set.Add(address) && _cpu.AddHostBreakpoint(address)) _ownedBreakpoints.Add(address);
                 }
-                else if (set.Remove(address) && !(type == 0 ? _hwBreakpoints : _swBreakpoints).Contains(address))
+                else if (set.Remove(address) && !_swBreakpoints.Contains(address) && !_hwBreakpoints.Contains(address)
+                         && _ownedBreakpoints.Remove(address))
                 {
                     _cpu.RemoveHostBreakpoint(address);
                 }
@@ -471,8 +477,14 @@ public sealed class GdbStub
             {
                 if (kind == 0) return "E01";
                 WatchKind wk = type switch { 2 => WatchKind.Write, 3 => WatchKind.Read, _ => WatchKind.Access };
-                if (insert) _cpu.AddHostWatchpoint(address, kind, wk);
-                else _cpu.RemoveHostWatchpoint(address, kind, wk);
+                if (insert)
+                {
+                    if (_cpu.AddHostWatchpoint(address, kind, wk)) _ownedWatchpoints.Add((address, kind, wk));
+                }
+                else if (_ownedWatchpoints.Remove((address, kind, wk)))
+                {
+                    _cpu.RemoveHostWatchpoint(address, kind, wk);
+                }
                 return "OK";
             }
             default: return "";
