@@ -175,6 +175,22 @@ public sealed class VmxTestBed
         Write(VmcsField.EptPointer, EptIdentityMap.Write(Machine, EptTables, 2UL << 20));
     }
 
+    /// <summary>
+    /// Makes the guest-state area the processor's current state (<see cref="Cpu.CaptureGuestState"/>: control
+    /// registers, DR7, segment registers with their hidden parts, LDTR, TR, GDTR, SYSENTER MSRs, PAT, EFER; SDM
+    /// Vol. 3C, 24.4), then the guest's own RIP (<see cref="VmxLab.GuestCode"/>), RSP, IDT and RFLAGS 2: a guest in
+    /// the mode the host is in. Host code that changed the processor's mode before this call changes the guest's too.
+    /// </summary>
+    public void GuestFromCurrentState()
+    {
+        Cpu.CaptureGuestState(Vmcs);
+        Write(VmcsField.GuestRip, VmxLab.GuestCode);
+        Write(VmcsField.GuestRsp, VmxLab.GuestStack);
+        Write(VmcsField.GuestIdtrBase, VmxLab.GuestIdt);
+        Write(VmcsField.GuestIdtrLimit, VmxLab.GuestIdtLimit);
+        Write(VmcsField.GuestRflags, 2);
+    }
+
     /// <summary>Writes <paramref name="field"/> through the host API (no VMWRITE checks).</summary>
     public void Write(VmcsField field, ulong value) => Vmcs.Write(field, value);
 

@@ -74,6 +74,19 @@ public class KitGeneratorTests(ITestOutputHelper output)
         Assert.Equal(labels["stuck"] + 1, bed.Cpu.Rip);
     }
 
+    [Fact]
+    public void AGuestCapturedFromTheHostsModeEnters()
+    {
+        var bed = new VmxTestBed();
+        bed.GuestFromCurrentState();
+        // The host's own state (SDM Vol. 3C, 24.4): CR0, CR3, CR4 (VMXE included) and CS as the processor has them.
+        Assert.Equal((bed.Cpu.Cr0Value, bed.Cpu.Cr3Value, bed.Cpu.Cr4Value), (bed.Read(VmcsField.GuestCr0), bed.Read(VmcsField.GuestCr3), bed.Read(VmcsField.GuestCr4)));
+        Assert.Equal((ulong)VmxLab.CodeSel, bed.Read(VmcsField.GuestCsSelector));
+        var labels = bed.LoadGuest(g => g.Done());
+        var exit = bed.Launch();
+        Assert.Equal((VmxExitKind.Exit, VmxExitReason.Vmcall, labels["vmcall"]), (exit.Kind, exit.BasicReason, exit.Guest.Rip));
+    }
+
     [Property(MaxTest = 150)]
     public Property EveryValidStateEnters() => Prop.ForAll(Arb.From(VmxGen.ValidState()), v =>
     {
