@@ -262,12 +262,4 @@ public sealed partial class Cpu
         ulong end = pa + (ulong)size - 1;
         if ((end >> 6) != (pa >> 6)) _cacheModel.Access(_cacheState, end, write: true);
     }
-
-    /// <summary>Diagnostics and tests: modelled data-TLB entries in use (0 without a TLB model).</summary>
-    internal int TimingTlbEntries()
-    {
-        int n = 0;
-        for (int i = 0; i < _tlbTimingState.Length; i += 1) if ((_tlbTimingState[i] >> 63) != 0) n++;
-        return n;
-    }
 }
