@@ -219,6 +219,34 @@ public sealed class BeyondTheCoreTests
         Assert.Equal(watched.Cycles, plain.Cycles);
     }
 
+    [Theory]
+    [MemberData(nameof(CoreProfiles))]
+    public void WithEptATlbMissCostsTheTwoDimensionalWalk(string name)
+    {
+        // A guest with EPT reads Data, invalidates its page (or an unrelated one: the same instruction), and reads it
+        // again. The guest maps 2-MByte pages (3 guest entries read) and EPT has 4 levels: every guest entry's
+        // guest-physical address and the final one take an EPT walk, (3 + 1) × (4 + 1) − 1 = 19 references.
+        var p = TimingProfile.ByName(name);
+        ulong Guest(ulong invalidated)
+        {
+            var g = Vtx.Tests.Vmx.EptHarness.WithEpt(model: new CpuModel { Timing = p });
+            g.Guest(a =>
+            {
+                a.mov(rax, __qword_ptr[Vtx.Tests.Vmx.EptHarness.Data]);
+                a.mov(rsi, invalidated);
+                a.invlpg(__byte_ptr[rsi]);
+                a.mov(rax, __qword_ptr[Vtx.Tests.Vmx.EptHarness.Data]);
+                a.ud2();
+            });
+            g.Launch();
+            Assert.Equal(Vtx.Vmx.VmxExitReason.ExceptionOrNmi, g.ExitReason);
+            return g.Cpu.Cycles;
+        }
+        long again = (long)Guest(Vtx.Tests.Vmx.EptHarness.Data), kept = (long)Guest(0x40_0000);
+        long walk2d = Math.Max(p.System(SystemCost.StlbHit), (p.System(SystemCost.PageWalk) * 19 + 3) / 4);
+        Assert.Equal(walk2d, again - kept);
+    }
+
     // ------------------------------------------------------------------ REP strings
 
     /// <summary>Cycles of a REP of <paramref name="count"/> elements by the profile's cited rule (ERMSB start-up + bytes / rate, or per iteration below the threshold).</summary>
