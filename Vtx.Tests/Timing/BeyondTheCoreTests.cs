@@ -247,6 +247,35 @@ public sealed class BeyondTheCoreTests
         Assert.Equal(walk2d, again - kept);
     }
 
+    [Theory]
+    [MemberData(nameof(CoreProfiles))]
+    public void VmTransitionsFlushTheGuestsTranslationsOnlyWithoutVpids(string name)
+    {
+        // SDM Vol. 3C, 28.3.3.3: without VPIDs, VM entries and exits invalidate the mappings of VPID 0000h, so the
+        // guest's second read after an exit and VMRESUME walks again; with a VPID its translations survive.
+        var p = TimingProfile.ByName(name);
+        ulong AfterResume(bool vpid)
+        {
+            var g = Vtx.Tests.Vmx.EptHarness.WithEpt(proc2: vpid ? Vtx.Vmx.SecondaryProcessorBasedControls.EnableVpid : 0, model: new CpuModel { Timing = p });
+            if (vpid) g.W(Vtx.Vmx.VmcsField.VirtualProcessorId, 1);
+            g.Guest(a =>
+            {
+                a.mov(rax, __qword_ptr[Vtx.Tests.Vmx.EptHarness.Data]);
+                a.ud2();
+                a.mov(rax, __qword_ptr[Vtx.Tests.Vmx.EptHarness.Data]);
+                a.ud2();
+            });
+            g.Launch();
+            Assert.Equal(Vtx.Vmx.VmxExitReason.ExceptionOrNmi, g.ExitReason);
+            ulong c0 = g.Cpu.Cycles;
+            Vtx.Tests.Vmx.EptHarness.ResumeAfter(g);
+            Assert.Equal(Vtx.Vmx.VmxExitReason.ExceptionOrNmi, g.ExitReason);
+            return g.Cpu.Cycles - c0;
+        }
+        long walk2d = Math.Max(p.System(SystemCost.StlbHit), (p.System(SystemCost.PageWalk) * 19 + 3) / 4);
+        Assert.Equal(walk2d, (long)AfterResume(vpid: false) - (long)AfterResume(vpid: true));
+    }
+
     // ------------------------------------------------------------------ REP strings
 
     /// <summary>Cycles of a REP of <paramref name="count"/> elements by the profile's cited rule (ERMSB start-up + bytes / rate, or per iteration below the threshold).</summary>
