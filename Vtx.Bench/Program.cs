@@ -8,8 +8,10 @@ using Vtx.Bench;
 //   dotnet run -c Release --project Vtx.Bench -- --short [seconds]     quick self-timed MIPS report (~20 s), no BenchmarkDotNet
 //   dotnet run -c Release --project Vtx.Bench -- --loop NAME [seconds] runs one workload in Vtx in a loop (for perf/profilers)
 //   dotnet run -c Release --project Vtx.Bench -- mca-compare [--blocks N] [--seed S] [--profile P]   block timing vs llvm-mca-14
+//   dotnet run -c Release --project Vtx.Bench -- cache-cost [seconds]   speed of the optional cache model, on vs off (same window)
 //   dotnet run -c Release --project Vtx.Bench -- gen-timing            regenerates Vtx.Core/Timing/Profiles/*.txt (needs llvm-mca-14)
 if (args.Length > 0 && args[0] == "mca-compare") return McaCompare.Run(args);
+if (args.Length > 0 && args[0] == "cache-cost") return CacheCost.Run(args); // issue 10: the optional cache model's speed cost
 if (args.Length > 0 && args[0] == "gen-timing")
 {
     string root = Vtx.Tests.Timing.TimingGenerator.RepositoryRoot();
