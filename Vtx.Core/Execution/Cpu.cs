@@ -358,6 +358,47 @@ public sealed unsafe partial class Cpu
                     break;
                 }
             }
+            if (left == int.MaxValue)
+            {
+                // Issue 13, the quiet fast path: nothing pending, no debug stepping, RF clear, the run
+                // fits every limit. Sequential runs execute with only the per-instruction commit, and
+                // a run that ends in a plain branch chains to the next run without going back through
+                // the boundary tests above: such a branch changes no state those tests read (RFLAGS.TF/
+                // RF/IF, pending events, host debug), and every instruction that does raises _signal
+                // (POPF, STI, MMIO/APIC and port writes, HLT, VM transitions...). The next run is
+                // entered only when it too fits every limit, else the full boundary path steps to it.
+                while (true)
+                {
+                    while (true)
+                    {
+                        _nextRip = (_rip + d.Length) & _ipMask;
+                        Execute(ref d);
+                        if (_signal != 0) goto signalled;
+                        _rip = _nextRip;
+                        _cycles += d.Cost;
+                        _retired++;
+                        if ((d.Flags & DecodedFlags.Sequential) == 0) break;
+                        d = ref Unsafe.Add(ref d, 1);
+                    }
+                    if (!ChainsAfter(d.Op) || Volatile.Read(ref _hostStop) != 0) goto boundary;
+                    d = ref Fetch();
+                    if (_signal != 0 || _retired + d.RunLength > _insnBoundary || _cycles + d.RunCycles > cycleEnd
+                        || stopAt - _rip < d.RunBytes) goto boundary; // a fetch fault or a run that needs stepping: the full path
+                }
+            signalled:
+                if ((_signal & SignalFault) != 0)
+                {
+                    if (HandleFault(out reason)) goto boundary;
+                    goto done;
+                }
+                _rip = _nextRip;
+                _cycles += d.Cost;
+                _retired++;
+                bool vmTransition = (_signal & SignalVmx) != 0;
+                _signal = 0;
+                if (!vmTransition && _vmxStep) NonRootRetired();
+                goto boundary;
+            }
             while (true)
             {
                 _nextRip = (_rip + d.Length) & _ipMask;
@@ -392,6 +433,7 @@ public sealed unsafe partial class Cpu
                 if ((d.Flags & DecodedFlags.Sequential) == 0 || --left == 0) break;
                 d = ref Unsafe.Add(ref d, 1);
             }
+        boundary:;
         }
 
     done:
@@ -577,6 +619,16 @@ public sealed unsafe partial class Cpu
         _fetchLin = ((_rip + _csBase) & ~0xFFFUL) == (lin & ~0xFFFUL) ? lin & ~0xFFFUL : 1;
         return ref d;
     }
+
+    /// <summary>
+    /// Issue 13: the run enders after which the quiet fast path may chain to the next run: near branches,
+    /// which change only RIP, RSP, general registers, status flags and memory (never TF, RF, IF, the mode
+    /// or anything an event test reads), so the boundary state is the one the run started from.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool ChainsAfter(Op op) =>
+        op is Op.Jcc or Op.Jmp or Op.JmpIndirect or Op.Call or Op.CallIndirect or Op.Ret or Op.CallRel64 or Op.Ret64
+            or Op.Loop or Op.Loope or Op.Loopne or Op.Jrcxz;
 
     /// <summary>Instructions after which the next instruction is not necessarily the next one in memory.</summary>
     private static bool EndsRun(in DecodedInstruction d) =>
