@@ -380,10 +380,18 @@ public sealed unsafe partial class Cpu
                         if ((d.Flags & DecodedFlags.Sequential) == 0) break;
                         d = ref Unsafe.Add(ref d, 1);
                     }
-                    if (!ChainsAfter(d.Op) || Volatile.Read(ref _hostStop) != 0) goto boundary;
+                    // The boundary tests the chained path still makes, in the order of the full path:
+                    // limits, host stop, stop address, then the fetch and its fault.
+                    if (!ChainsAfter(d.Op) || _retired >= _insnBoundary || _cycles >= cycleEnd
+                        || Volatile.Read(ref _hostStop) != 0 || _rip == stopAt) goto boundary;
                     d = ref Fetch();
+                    if ((_signal & SignalFault) != 0)
+                    {
+                        if (HandleFault(out reason)) goto boundary;
+                        goto done;
+                    }
                     if (_signal != 0 || _retired + d.RunLength > _insnBoundary || _cycles + d.RunCycles > cycleEnd
-                        || stopAt - _rip < d.RunBytes) goto boundary; // a fetch fault or a run that needs stepping: the full path
+                        || stopAt - _rip < d.RunBytes) goto boundary; // a run that must be stepped: the full path
                 }
             signalled:
                 if ((_signal & SignalFault) != 0)
