@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using Vtx.Decoding;
 using Vtx.Execution;
+using Vtx.Timing;
 
 namespace Vtx;
 
@@ -28,9 +29,18 @@ public sealed partial class Cpu
         int asz = d.AddrSize;
         ulong c = (GetReg(1, asz) - 1) & Sz.Mask(asz);
         SetReg(1, asz, c);
-        if (c == 0 || zfStop) return false;
+        // Issue 10: with a core profile an iteration costs its share of the profile's throughput rule
+        // (Timing/Cpu.BeyondTheCore.cs); otherwise the instruction's cost per iteration, as before.
+        // (REP INS/OUTS keep the per-iteration cost: a flag left by a REP that faulted does not apply to them.)
+        bool timed = _repTimed && d.Op is Op.Movs or Op.Stos or Op.Lods or Op.Cmps or Op.Scas;
+        ulong cost = timed ? RepIterationCycles(c) : d.Cost;
+        if (c == 0 || zfStop)
+        {
+            if (timed) { _cycles += cost - d.Cost; _repTimed = false; } // the loop adds d.Cost when it retires
+            return false;
+        }
         // More to do: charge this iteration and either continue or yield at the boundary.
-        _cycles += d.Cost;
+        _cycles += cost;
         // The iteration did not retire the instruction: it consumes one unit of the instruction limit,
         // so a limit bounds the work of any REP (RCX may be 2^64 - 1). The SDM allows interrupting
         // between iterations; RIP stays on the instruction and the registers hold the progress.
@@ -47,6 +57,7 @@ public sealed partial class Cpu
             _nextRip = _rip;
             _retired--;
             _cycles -= d.Cost;
+            if (timed) RepYield(c, _cycles + d.Cost); // issue 10: continued by the next run without a new start-up
             return false;
         }
         return true;
@@ -61,6 +72,7 @@ public sealed partial class Cpu
         if (RepCountZero(ref d)) return;
         int size = d.OpSize, asz = d.AddrSize;
         bool rep = (d.Flags & DecodedFlags.Rep) != 0;
+        if (rep) RepBegin(RepStringKind.Movs, size, asz, _gpr[7], d.Segment, _gpr[6], hasSource: true);
         ulong delta = StrDelta(size);
         do
         {
@@ -77,6 +89,7 @@ public sealed partial class Cpu
         if (RepCountZero(ref d)) return;
         int size = d.OpSize, asz = d.AddrSize;
         bool rep = (d.Flags & DecodedFlags.Rep) != 0;
+        if (rep) RepBegin(RepStringKind.Stos, size, asz, _gpr[7], 0, 0, hasSource: false);
         ulong delta = StrDelta(size);
         ulong v = GetReg(0, size);
         do
@@ -92,6 +105,7 @@ public sealed partial class Cpu
         if (RepCountZero(ref d)) return;
         int size = d.OpSize, asz = d.AddrSize;
         bool rep = (d.Flags & DecodedFlags.Rep) != 0;
+        if (rep) RepBegin(RepStringKind.Lods, size, asz, _gpr[6], 0, 0, hasSource: false);
         ulong delta = StrDelta(size);
         do
         {
@@ -108,6 +122,7 @@ public sealed partial class Cpu
         if (RepCountZero(ref d)) return;
         int size = d.OpSize, asz = d.AddrSize;
         bool repe = (d.Flags & DecodedFlags.Rep) != 0, repne = (d.Flags & DecodedFlags.Repne) != 0;
+        if (repe || repne) RepBegin(RepStringKind.Cmps, size, asz, _gpr[7], d.Segment, _gpr[6], hasSource: true);
         ulong delta = StrDelta(size), m = Sz.Mask(size);
         bool again;
         do
@@ -129,6 +144,7 @@ public sealed partial class Cpu
         if (RepCountZero(ref d)) return;
         int size = d.OpSize, asz = d.AddrSize;
         bool repe = (d.Flags & DecodedFlags.Rep) != 0, repne = (d.Flags & DecodedFlags.Repne) != 0;
+        if (repe || repne) RepBegin(RepStringKind.Scas, size, asz, _gpr[7], 0, 0, hasSource: false);
         ulong delta = StrDelta(size), m = Sz.Mask(size);
         ulong a = GetReg(0, size);
         bool again;

@@ -8,6 +8,7 @@ public sealed partial class Cpu
     private void ExecCpuid(ref Decoding.DecodedInstruction d)
     {
         if (_nonRoot) { ExitForInstruction(ref d, Vmx.VmxExitReason.Cpuid); return; } // unconditional (SDM Vol. 3C, 25.1.2)
+        CpuidTiming((uint)_gpr[0]); // issue 10: the leaf's cost class
         CpuidResult r = Model.Cpuid((uint)_gpr[0], (uint)_gpr[1], _xcr0);
         // Any CPUID loads the microcode update signature into IA32_BIOS_SIGN_ID[63:32] (SDM Vol. 3A, 10.11.7.1).
         _biosSignId = (ulong)Model.MicrocodeRevision << 32 | (uint)_biosSignId;

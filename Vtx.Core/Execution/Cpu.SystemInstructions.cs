@@ -49,7 +49,7 @@ public sealed partial class Cpu
             RefreshPaging(false);
             return FaultGp0();
         }
-        if ((changed & (Cr0.PG | Cr0.WP | Cr0.PE)) != 0) FlushTlb();
+        if ((changed & (Cr0.PG | Cr0.WP | Cr0.PE)) != 0) { FlushTlb(); TimingTlbFlushAll(); }
         ModeChanged();
         return true;
     }
@@ -76,7 +76,7 @@ public sealed partial class Cpu
             RefreshPaging(false);
             return FaultGp0();
         }
-        if (IsPagingFlushBit(changed)) FlushTlb();
+        if (IsPagingFlushBit(changed)) { FlushTlb(); TimingTlbFlushAll(); }
         ModeChanged();
         return true;
     }
@@ -99,7 +99,12 @@ public sealed partial class Cpu
         // MOV CR3 drops the non-global translations (of the new PCID with CR4.PCIDE; none when
         // bit 63 asks to keep them); global ones survive (SDM Vol. 3A, 4.10.4.1).
         if (noFlush) ForgetFetchPage();
-        else FlushTlbNonGlobal((_cr4 & Cr4.PCIDE) != 0 ? (int)(_cr3 & 0xFFF) : null);
+        else
+        {
+            FlushTlbNonGlobal((_cr4 & Cr4.PCIDE) != 0 ? (int)(_cr3 & 0xFFF) : null);
+            TimingTlbFlushNonGlobal((_cr4 & Cr4.PCIDE) != 0 ? (int)(_cr3 & 0xFFF) : -1); // issue 10
+            MovToCr3Timing();
+        }
         return true;
     }
 
@@ -297,9 +302,9 @@ public sealed partial class Cpu
                 if (!IsCanonicalLoad(addr)) { FaultGp0(); return; }
                 InvalidatePage(addr);
                 break;
-            case 1: FlushTlbNonGlobal((int)pcid); break;   // single context
-            case 2: FlushTlb(); break;                     // all contexts, globals included
-            default: FlushTlbNonGlobal(); break;           // all contexts, globals kept
+            case 1: FlushTlbNonGlobal((int)pcid); TimingTlbFlushNonGlobal((int)pcid); break; // single context
+            case 2: FlushTlb(); TimingTlbFlushAll(); break;                                 // all contexts, globals included
+            default: FlushTlbNonGlobal(); TimingTlbFlushNonGlobal(-1); break;              // all contexts, globals kept
         }
     }
 
@@ -312,6 +317,7 @@ public sealed partial class Cpu
         if ((_tlb[i].Tag & TlbVpnMask) == vpn) _tlb[i].Tag = NoTag;
         if ((_tlb[TlbSize + i].Tag & TlbVpnMask) == vpn) _tlb[TlbSize + i].Tag = NoTag;
         ForgetFetchPage();
+        TimingTlbInvalidatePage(lin); // issue 10 (a large page drops all its software entries)
     }
 
     /// <summary>RDMSR/WRMSR for the MSRs the model exposes; any other index raises #GP(0) (SDM Vol. 2B, RDMSR).</summary>

@@ -74,6 +74,7 @@ public sealed unsafe partial class Cpu
         // A core profile costs runs by block simulation; the "simple" profile is vtx-cost-1's table itself.
         _blockTiming = EngineProfileAdapter.UsesEngine(_timing) ? EngineProfileAdapter.For(_timing) : null;
         _costModel = _blockTiming is null && _timing.CostModelName == DefaultCostModel.Instance.Name ? DefaultCostModel.Instance : _timing;
+        InitBeyondTheCore(); // issue 10: TLB/cache timing models (Timing/Cpu.BeyondTheCore.cs)
         _noPage = new DecodedPage(ulong.MaxValue, 64); // a page number no RAM page has: never matches an invalidation
         _fetchPage = _noPage;
         _tlb = GC.AllocateArray<TlbEntry>(TlbSize * 2, pinned: true);
@@ -227,6 +228,7 @@ public sealed unsafe partial class Cpu
         InterceptedExceptions = 0xFFFF_FFFF; // flat mode has no IDT: exceptions stop the run
         ModeChanged();
         FlushTlb();
+        TimingTlbFlushAll();
     }
 
     private static bool[] BuildFeatureTable(CpuModel m)
@@ -803,6 +805,7 @@ public sealed unsafe partial class Cpu
             _ => PageAccessKind.Read,
         };
         var acc = new PageAccess(kind, _implicitAccess ? 0 : _cpl, _implicitAccess, (_rflags & (ulong)RFlags.AC) != 0);
+        if (_tlbTiming is not null && access != Access.Execute) return TranslateTimed(lin, access, acc, out pa); // issue 10: page-walk timing
         if (_eptOn) return TranslateEpt(lin, access, acc, out pa);
         var r = PageWalker.Walk(new PhysicalMemoryAccess(_mem), in _paging, lin, acc);
         pa = r.PhysicalAddress;
@@ -812,6 +815,8 @@ public sealed unsafe partial class Cpu
     /// <summary>Records a successful walk for the TLB fill that follows, or raises its #PF (CR2 = the linear address).</summary>
     private bool TakeWalk(in PageWalkResult r, ulong lin)
     {
+        _lastWalkRefs = r.MemoryAccesses; // issue 10: the walk's size for the TLB timing model
+        _lastWalkShift = (int)r.Size;
         if (!r.Success)
         {
             if ((_signal & SignalFault) == 0) _cr2BeforeFault = _cr2; // a #PF that exits in non-root leaves CR2 unchanged
@@ -838,7 +843,7 @@ public sealed unsafe partial class Cpu
     /// <summary>Re-derives the TLB privilege key after CPL or the implicit-access state changed.</summary>
     private void UpdateTlbKey() =>
         _tlbKey = (_cpl == 3 && !_implicitAccess ? TlbUserKey | AlignmentKey() : 0) | ((ulong)_paging.Pcid << TlbPcidShift)
-                  | (_dataBpArmed || _hostWatchArmed ? TlbBreakpointKey : 0);
+                  | (_dataBpArmed || _hostWatchArmed || _cacheTiming ? TlbBreakpointKey : 0); // issue 10: the cache model sees every access
     private const ulong TlbUserKey = 1UL << 62;
 
     // Alignment checking active (CR0.AM, RFLAGS.AC, CPL 3, not an implicit supervisor access; SDM Vol. 3A
@@ -1022,11 +1027,13 @@ public sealed unsafe partial class Cpu
         if (IsApicPage(pa))
         {
             uint reg = Apic.Read((uint)(pa & 0xFF0));
+            UncachedTiming(false); // issue 10: an uncached device access
             return (reg >> (int)((pa & 3) * 8)) & Sz.Mask(Math.Min(size, 4));
         }
-        if (!Mmio.IsEmpty && MmioSplitRead(pa, size, out ulong mv)) return mv;
+        if (!Mmio.IsEmpty && MmioSplitRead(pa, size, out ulong mv)) { UncachedTiming(false); return mv; } // issue 10: UC MMIO
         if (_mem.IsRamPage(pa >> 12))
         {
+            if (_cacheTiming) CacheTimingLoad(pa, size); // issue 10: optional cache model
             byte* p = _ram + pa;
             return size switch { 1 => *p, 2 => *(ushort*)p, 4 => *(uint*)p, 8 => *(ulong*)p, _ => ReadBytes(p, size) };
         }
@@ -1048,14 +1055,17 @@ public sealed unsafe partial class Cpu
             // xAPIC registers are written as aligned 32-bit quantities.
             if ((pa & 0xF) == 0 && size >= 4) Apic.Write((uint)(pa & 0xFF0), (uint)v);
             _signal |= SignalEvent; // an EOI, IPI or TPR change may change what the arbiter can deliver
+            UncachedTiming(true); // issue 10: an uncached device access
             return;
         }
         if (!Mmio.IsEmpty && MmioSplitWrite(pa, size, v))
         {
             _signal |= SignalEvent; // a device may have raised an event or asked to stop
+            UncachedTiming(true); // issue 10: UC MMIO
             return;
         }
         if (!_mem.IsRamPage(pa >> 12)) return;
+        if (_cacheTiming) CacheTimingStore(pa, size); // issue 10: optional cache model
         Span<byte> b = stackalloc byte[8];
         MemoryMarshal.Write(b, in v);
         _mem.Write(pa, b[..size]); // drops decodings of the page when it holds code

@@ -117,7 +117,7 @@ public sealed partial class Cpu
     public ulong Cr2Value { get => _cr2; set => _cr2 = value; }
 
     /// <summary>CR3: the paging-structure base (and PCID). The host setter flushes the TLB.</summary>
-    public ulong Cr3Value { get => _cr3; set { _cr3 = value; RefreshPaging(true); UpdateTlbKey(); FlushTlb(); } }
+    public ulong Cr3Value { get => _cr3; set { _cr3 = value; RefreshPaging(true); UpdateTlbKey(); FlushTlb(); TimingTlbFlushAll(); } }
 
     /// <summary>CR4 (SDM Vol. 3A, 2.5). The host setter loads it as is and re-derives the mode.</summary>
     public ulong Cr4Value { get => _cr4; set { _cr4 = value; ModeChanged(); } }
@@ -257,5 +257,7 @@ public sealed partial class Cpu
         ModeChanged();
         _rip = 0xFFF0;
         FlushTlb();
+        TimingTlbFlushAll();
+        _tlbVpid = 0;
     }
 }

@@ -112,6 +112,14 @@ public sealed class CpuModel
     /// </summary>
     public Timing.TimingProfile Timing { get; init; } = Vtx.Timing.TimingProfile.Skylake;
 
+    /// <summary>
+    /// Optional, off by default (issue 10): a deterministic model of the data caches (L1D, L2, LLC,
+    /// set-associative with the <see cref="Timing"/> profile's sizes and latencies) consulted on every data
+    /// access, so that loads that miss pay the level's latency. Slower to run (every access takes the slow
+    /// path); ignored by profiles without cache data (the simple profile). See docs/ARCHITECTURE.md, "Beyond the core".
+    /// </summary>
+    public bool CacheTiming { get; init; }
+
     /// <summary>x87 FPU on chip (CPUID.1:EDX[0]); FCMOVcc also needs CMOV, FISTTP SSE3.</summary>
     public bool Fpu { get; init; } = true;
     /// <summary>MMX technology (CPUID.1:EDX[23]).</summary>

@@ -81,14 +81,63 @@ public enum SystemCost
     VmcsAccess,
 }
 
-/// <summary>REP string kinds with fast-string (ERMSB) throughput data.</summary>
+/// <summary>REP string kinds with throughput data (MOVS/STOS with fast strings, ERMSB; the others iterate in microcode).</summary>
 public enum RepStringKind
 {
     /// <summary>REP MOVS.</summary>
     Movs,
     /// <summary>REP STOS.</summary>
     Stos,
+    /// <summary>REP LODS.</summary>
+    Lods,
+    /// <summary>REPE/REPNE SCAS.</summary>
+    Scas,
+    /// <summary>REPE/REPNE CMPS.</summary>
+    Cmps,
 }
+
+/// <summary>
+/// The data TLB structures a profile sizes (Optimization Reference Manual, the TLB parameter tables of the
+/// Haswell and Skylake chapters): first-level data TLBs per page size and the second-level (shared) TLB.
+/// </summary>
+public enum TlbStructure
+{
+    /// <summary>First-level data TLB for 4-KByte pages.</summary>
+    Dtlb4K,
+    /// <summary>First-level data TLB for 2-MByte (and 4-MByte) pages.</summary>
+    Dtlb2M,
+    /// <summary>First-level data TLB for 1-GByte pages.</summary>
+    Dtlb1G,
+    /// <summary>Second-level TLB (STLB) for 4-KByte and 2-MByte pages.</summary>
+    Stlb,
+    /// <summary>Second-level TLB for 1-GByte pages (absent on Haswell).</summary>
+    Stlb1G,
+}
+
+/// <summary>A set-associative TLB structure's size.</summary>
+/// <param name="Structure">Which structure.</param>
+/// <param name="Entries">Entries (0: the profile has none).</param>
+/// <param name="Ways">Associativity; <paramref name="Entries"/> / <paramref name="Ways"/> sets (a power of two).</param>
+public readonly record struct TlbGeometry(TlbStructure Structure, int Entries, int Ways);
+
+/// <summary>The data cache levels a profile describes for the optional cache model (<see cref="CpuModel.CacheTiming"/>).</summary>
+public enum CacheLevel
+{
+    /// <summary>First-level data cache.</summary>
+    L1d,
+    /// <summary>Second-level (mid-level) cache.</summary>
+    L2,
+    /// <summary>Last-level cache (the L3 slice(s) one core sees).</summary>
+    Llc,
+}
+
+/// <summary>A set-associative cache level: size, associativity, line size and load-to-use latency of a hit.</summary>
+/// <param name="Level">Which level.</param>
+/// <param name="SizeBytes">Capacity in bytes (0: the profile has none).</param>
+/// <param name="Ways">Associativity.</param>
+/// <param name="LineBytes">Line size.</param>
+/// <param name="LatencyCycles">Load-to-use latency of a hit in this level.</param>
+public readonly record struct CacheGeometry(CacheLevel Level, int SizeBytes, int Ways, int LineBytes, int LatencyCycles);
 
 /// <summary>
 /// The divider's latency for one operand size and signedness (DIV/IDIV), as a step table by the

@@ -29,6 +29,8 @@ public sealed class TimingProfile : ICostModel
     private readonly DivideStep[] _divide;
     private readonly RepStringTiming[] _rep;
     private readonly PortInfo[] _ports;
+    private readonly TlbGeometry[] _tlb;
+    private readonly CacheGeometry[] _cache;
 
     private TimingProfile(ProfileBuilder b)
     {
@@ -83,7 +85,20 @@ public sealed class TimingProfile : ICostModel
                     throw new FormatException($"{Name}: no 'div {bits} {(signed ? "signed" : "unsigned")}' step covers {2 * bits}-bit dividends");
         _rep = new RepStringTiming[Enum.GetValues<RepStringKind>().Length];
         foreach (RepStringKind k in Enum.GetValues<RepStringKind>())
-            _rep[(int)k] = b.Rep.TryGetValue(k, out var r) ? r : throw new FormatException($"{Name}: missing 'rep {k.ToString().ToLowerInvariant()}'");
+        {
+            // MOVS and STOS are required; LODS/SCAS/CMPS (no fast strings) default to one cycle per iteration.
+            _rep[(int)k] = b.Rep.TryGetValue(k, out var r) ? r
+                : k is RepStringKind.Movs or RepStringKind.Stos ? throw new FormatException($"{Name}: missing 'rep {k.ToString().ToLowerInvariant()}'")
+                : new RepStringTiming(k, 0, int.MaxValue, 1, 1, 1);
+        }
+        _tlb = new TlbGeometry[Enum.GetValues<TlbStructure>().Length];
+        foreach (var (k, g) in b.Tlb) _tlb[(int)k] = g;
+        if (b.Tlb.Count > 0 && (_tlb[(int)TlbStructure.Dtlb4K].Entries == 0 || _tlb[(int)TlbStructure.Stlb].Entries == 0))
+            throw new FormatException($"{Name}: a TLB model needs at least 'tlb dtlb-4k' and 'tlb stlb'");
+        _cache = new CacheGeometry[Enum.GetValues<CacheLevel>().Length];
+        foreach (var (k, g) in b.Cache) _cache[(int)k] = g;
+        if (b.Cache.Count is > 0 and < 3) throw new FormatException($"{Name}: a cache model needs 'cache l1d', 'cache l2' and 'cache llc'");
+        MemoryLatency = b.Core.GetValueOrDefault("memory-latency", 0);
 
         InstructionTiming defReg = b.Defaults[0] ?? throw new FormatException($"{Name}: missing 'default r' line");
         InstructionTiming defMem = b.Defaults[1] ?? throw new FormatException($"{Name}: missing 'default m' line");
@@ -261,6 +276,38 @@ public sealed class TimingProfile : ICostModel
         return r.StartupCycles + (long)Math.Ceiling(bytes / rate);
     }
 
+    /// <summary>
+    /// Cycles a REP string of <paramref name="totalCount"/> elements has taken after its first
+    /// <paramref name="done"/> elements (0 ≤ done ≤ totalCount), by the same rule as <see cref="RepStringCycles"/>
+    /// (the path — per iteration or fast strings — and the rate are chosen by the whole count, as the microcode
+    /// does at the start): per-iteration cycles below the threshold, else the start-up with the first element and
+    /// the bytes at the rate. Non-decreasing in <paramref name="done"/>, and equal to <see cref="RepStringCycles"/>
+    /// at <paramref name="totalCount"/>, so charging the differences iteration by iteration charges what was done.
+    /// </summary>
+    public long RepStringCyclesAfter(RepStringKind kind, int elementSize, long totalCount, long done, bool aligned)
+    {
+        if (done <= 0 || totalCount <= 0) return 0;
+        RepStringTiming r = _rep[(int)kind];
+        if (totalCount * elementSize < r.FastThresholdBytes) return Math.Max(1, (long)Math.Ceiling(done * r.SlowCyclesPerIteration));
+        double rate = aligned ? r.AlignedBytesPerCycle : r.UnalignedBytesPerCycle;
+        return r.StartupCycles + (long)Math.Ceiling(done * elementSize / rate);
+    }
+
+    /// <summary>The geometry of a TLB structure (<see cref="TlbGeometry.Entries"/> 0 when the profile has none).</summary>
+    public TlbGeometry Tlb(TlbStructure structure) => _tlb[(int)structure];
+
+    /// <summary>True when the profile describes its data TLBs (<c>tlb</c> lines): page walks on TLB misses are then charged.</summary>
+    public bool HasTlbModel => _tlb[(int)TlbStructure.Dtlb4K].Entries > 0;
+
+    /// <summary>The geometry and load-to-use latency of a cache level (<see cref="CacheGeometry.SizeBytes"/> 0 when the profile has none).</summary>
+    public CacheGeometry Cache(CacheLevel level) => _cache[(int)level];
+
+    /// <summary>True when the profile describes L1D, L2 and the LLC (<c>cache</c> lines), so that <see cref="CpuModel.CacheTiming"/> can model them.</summary>
+    public bool HasCacheModel => _cache[(int)CacheLevel.L1d].SizeBytes > 0;
+
+    /// <summary>Load-to-use latency of a load served by DRAM (core <c>memory-latency</c>; 0 when not stated).</summary>
+    public int MemoryLatency { get; }
+
     /// <inheritdoc />
     public int Cost(Code code, bool memoryForm) => Get(code, memoryForm).SerialCycles;
 
@@ -318,7 +365,9 @@ public sealed class TimingProfile : ICostModel
     /// port INDEX NAME CAP,CAP...       (PortCapability names)
     /// system KEY INT                   (SystemCost in kebab case: vm-entry, vm-exit-io, cpuid-basic, ...)
     /// div BITS signed|unsigned MAXDIVIDENDBITS LATENCY THROUGHPUT
-    /// rep movs|stos STARTUP THRESHOLDBYTES ALIGNEDBPC UNALIGNEDBPC SLOWCYCLESPERITER
+    /// rep movs|stos|lods|scas|cmps STARTUP THRESHOLDBYTES ALIGNEDBPC UNALIGNEDBPC SLOWCYCLESPERITER
+    /// tlb dtlb-4k|dtlb-2m|dtlb-1g|stlb|stlb-1g ENTRIES WAYS
+    /// cache l1d|l2|llc SIZEBYTES WAYS LINEBYTES LATENCY
     /// default r|m FIELDS               ins CODE r|m FIELDS   (a later ins line for the same form replaces the earlier)
     /// </code>
     /// FIELDS are KEY=VALUE: uops=FUSED/UNFUSED, ports=2*p0156+p23 (uops.info notation: one µop per
@@ -398,9 +447,36 @@ public sealed class TimingProfile : ICostModel
             case "rep":
             {
                 Arity(w, 7);
-                RepStringKind k = w[1] switch { "movs" => RepStringKind.Movs, "stos" => RepStringKind.Stos, _ => throw new FormatException("expected movs|stos") };
+                RepStringKind k = w[1] switch
+                {
+                    "movs" => RepStringKind.Movs, "stos" => RepStringKind.Stos, "lods" => RepStringKind.Lods,
+                    "scas" => RepStringKind.Scas, "cmps" => RepStringKind.Cmps, _ => throw new FormatException("expected movs|stos|lods|scas|cmps"),
+                };
                 var r = new RepStringTiming(k, Int(w[2]), Int(w[3]), PositiveDouble(w[4]), PositiveDouble(w[5]), PositiveDouble(w[6]));
                 if (!b.Rep.TryAdd(k, r)) throw new FormatException($"rep {w[1]} given twice");
+                break;
+            }
+            case "tlb":
+            {
+                Arity(w, 4);
+                TlbStructure t = w[1] switch
+                {
+                    "dtlb-4k" => TlbStructure.Dtlb4K, "dtlb-2m" => TlbStructure.Dtlb2M, "dtlb-1g" => TlbStructure.Dtlb1G,
+                    "stlb" => TlbStructure.Stlb, "stlb-1g" => TlbStructure.Stlb1G, _ => throw new FormatException("expected dtlb-4k|dtlb-2m|dtlb-1g|stlb|stlb-1g"),
+                };
+                int entries = Positive(w[2]), ways = Positive(w[3]);
+                if (entries % ways != 0 || !IsPowerOfTwo(entries / ways)) throw new FormatException("TLB entries / ways must be a power of two (the number of sets)");
+                if (!b.Tlb.TryAdd(t, new TlbGeometry(t, entries, ways))) throw new FormatException($"tlb {w[1]} given twice");
+                break;
+            }
+            case "cache":
+            {
+                Arity(w, 6);
+                CacheLevel l = w[1] switch { "l1d" => CacheLevel.L1d, "l2" => CacheLevel.L2, "llc" => CacheLevel.Llc, _ => throw new FormatException("expected l1d|l2|llc") };
+                int size = Positive(w[2]), ways = Positive(w[3]), lineBytes = Positive(w[4]), lat = Positive(w[5]);
+                if (!IsPowerOfTwo(lineBytes) || size % (ways * lineBytes) != 0 || !IsPowerOfTwo(size / (ways * lineBytes)))
+                    throw new FormatException("cache line size and the number of sets (size / (ways × line)) must be powers of two");
+                if (!b.Cache.TryAdd(l, new CacheGeometry(l, size, ways, lineBytes, lat))) throw new FormatException($"cache {w[1]} given twice");
                 break;
             }
             case "default":
@@ -431,7 +507,10 @@ public sealed class TimingProfile : ICostModel
         "retire-width", "lcp-stall-cycles", "l1-load-latency", "l1-load-latency-complex", "store-forward-latency",
         "rob-size", "scheduler-size", "load-buffer-size", "store-buffer-size", "macro-fusions-per-cycle",
         "taken-branches-per-cycle", "move-elimination", "unlaminate-indexed", "default-serial-cycles", "slow-lea-latency",
+        "memory-latency",
     };
+
+    private static bool IsPowerOfTwo(int v) => v > 0 && (v & (v - 1)) == 0;
 
     private static InstructionTiming Entry(Code code, bool mem, ReadOnlySpan<string> fields, TimingSource defaultSource)
     {
@@ -579,6 +658,8 @@ public sealed class TimingProfile : ICostModel
         public readonly Dictionary<SystemCost, int> System = [];
         public readonly List<DivideStep> Divide = [];
         public readonly Dictionary<RepStringKind, RepStringTiming> Rep = [];
+        public readonly Dictionary<TlbStructure, TlbGeometry> Tlb = [];
+        public readonly Dictionary<CacheLevel, CacheGeometry> Cache = [];
         public readonly InstructionTiming?[] Defaults = new InstructionTiming?[2];
         public readonly Dictionary<(Code, bool), InstructionTiming> Entries = [];
     }

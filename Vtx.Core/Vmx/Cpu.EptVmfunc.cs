@@ -30,5 +30,6 @@ public sealed partial class Cpu
         if (Model.Vmx!.Offers(VmxFeature.EptViolationVe)) Vmcs.Write(VmcsField.EptpIndex, index);
         LoadEptp(eptp);
         FlushTlb();
+        TimingTlbFlushCombined(anyVpid: false); // issue 10
     }
 }

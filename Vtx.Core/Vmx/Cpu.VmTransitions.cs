@@ -148,6 +148,7 @@ public sealed partial class Cpu
         if ((_nr.Proc & PrimaryProcessorBasedControls.ActivateSecondaryControls) != 0)
             _nr.Proc2 = (uint)v.Read(VmcsField.SecondaryProcBasedVmExecControls);
         _nonRoot = true;
+        TimingTlbVmTransition(entry: true, NrProc2(SecondaryProcessorBasedControls.EnableVpid) ? (ushort)v.Read(VmcsField.VirtualProcessorId) : (ushort)0); // issue 10
         SetEpt(NrProc2(SecondaryProcessorBasedControls.EnableEpt), v.Read(VmcsField.EptPointer));
         _mtfPending = false;
         _vectoringInfo = 0;
@@ -385,6 +386,7 @@ public sealed partial class Cpu
         // An NMI that caused the exit directly leaves NMIs blocked in the host (27.5.5).
         if (nmiExit) _nmiBlocked = true;
         _nonRoot = false;
+        TimingTlbVmTransition(entry: false, 0); // issue 10
         SetEpt(false, 0);
         _mtfPending = false;
         _preemptArmed = false;

@@ -57,6 +57,7 @@ public sealed partial class Cpu
         // mappings of the ordinary TLB are not tagged with an EPTRTA and all go (28.3.3.1).
         FlushEptTlb(type == 1 ? eptp & PhysAddrMask : null);
         FlushTlb();
+        TimingTlbFlushCombined(anyVpid: true); // issue 10
         VmSucceed();
     }
 
@@ -84,8 +85,8 @@ public sealed partial class Cpu
                   && (type == 2 || vpid != 0)
                   && (type != 0 || IsCanonicalLoad(address));
         if (!ok) { VmFailRecord(VmInstructionError.InvalidInveptInvvpidOperand); return; }
-        if (type == 0) InvalidatePage(address);
-        else FlushTlb();
+        if (type == 0) { InvalidatePage(address); TimingTlbInvalidatePage(address, (ushort)vpid); }
+        else { FlushTlb(); TimingTlbInvvpid(type, (ushort)vpid); } // issue 10
         VmSucceed();
     }
 
