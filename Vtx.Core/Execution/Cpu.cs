@@ -737,15 +737,15 @@ public sealed unsafe partial class Cpu
     [StructLayout(LayoutKind.Sequential)]
     private struct TlbEntry
     {
-        public ulong Tag;       // linear page number (bits 57:12, masked) | PCID << 46 | generation | privilege key, or ulong.MaxValue when empty
+        public ulong Tag;       // linear page number (all 52 bits) | PCID << 46 | generation | privilege key, or ulong.MaxValue when empty
         public ulong HostDelta; // host address of the page minus its (unmasked) linear address
         public ulong Ppn;       // the physical page number (EvictWritable)
         public bool Global;     // a global translation (G = 1 with CR4.PGE): survives CR3 loads
     }
 
-    // Linear page numbers are cut to 46 bits (bits 57:12 of the address, LA57): in 64-bit mode the bits above
-    // are copies of bit 47 (or 56) in a canonical address, and left in they would overlap the PCID bits
-    // (a higher-half page of PCID 0 would match a lower-half page of PCID 3Fh) and INVLPG would miss them.
+    // Tags hold the whole linear page number, so that a non-canonical address (only the slow path checks)
+    // never hits. Its bits 51:46 are copies of the sign in a canonical address and share bits with the PCID:
+    // page-number matches (INVLPG, the timing model's drops) compare bits 45:0 on both sides.
     private const int TlbPcidShift = 46;
     private const ulong TlbVpnMask = (1UL << TlbPcidShift) - 1;
     private const ulong TlbPcidMask = 0xFFFUL << TlbPcidShift;
@@ -908,7 +908,7 @@ public sealed unsafe partial class Cpu
             if (_mem.IsCodePage(ppn) || !_lastDirty && (_cr0 & Cr0.PG) != 0) return;
             i += TlbSize;
         }
-        _tlb[i].Tag = (vpn & TlbVpnMask) | TlbKey;
+        _tlb[i].Tag = vpn | TlbKey;
         _tlb[i].HostDelta = (ulong)_ram + (ppn << 12) - (vpn << 12);
         _tlb[i].Ppn = ppn;
         _tlb[i].Global = _lastGlobal && (_cr0 & Cr0.PG) != 0;
@@ -922,7 +922,7 @@ public sealed unsafe partial class Cpu
     {
         ulong vpn = lin >> 12;
         ref TlbEntry e = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_tlb), (int)(vpn & (TlbSize - 1)));
-        if ((((vpn & TlbVpnMask) | _tlbKey) ^ e.Tag | ((lin ^ (lin + (ulong)size - 1)) >> 12)) == 0)
+        if (((vpn | _tlbKey) ^ e.Tag | ((lin ^ (lin + (ulong)size - 1)) >> 12)) == 0)
         {
             byte* p = (byte*)(lin + e.HostDelta);
             v = size switch { 1 => *p, 2 => *(ushort*)p, 4 => *(uint*)p, _ => *(ulong*)p };
@@ -942,7 +942,7 @@ public sealed unsafe partial class Cpu
     {
         ulong vpn = lin >> 12;
         ref TlbEntry e = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_tlb), TlbSize + (int)(vpn & (TlbSize - 1)));
-        if ((((vpn & TlbVpnMask) | _tlbKey) ^ e.Tag | ((lin ^ (lin + (ulong)size - 1)) >> 12)) == 0)
+        if (((vpn | _tlbKey) ^ e.Tag | ((lin ^ (lin + (ulong)size - 1)) >> 12)) == 0)
         {
             byte* p = (byte*)(lin + e.HostDelta);
             v = size switch { 1 => *p, 2 => *(ushort*)p, 4 => *(uint*)p, _ => *(ulong*)p };
@@ -960,7 +960,7 @@ public sealed unsafe partial class Cpu
     {
         ulong vpn = lin >> 12;
         ref TlbEntry e = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_tlb), TlbSize + (int)(vpn & (TlbSize - 1)));
-        if ((((vpn & TlbVpnMask) | _tlbKey) ^ e.Tag | ((lin ^ (lin + (ulong)size - 1)) >> 12)) == 0)
+        if (((vpn | _tlbKey) ^ e.Tag | ((lin ^ (lin + (ulong)size - 1)) >> 12)) == 0)
         {
             byte* p = (byte*)(lin + e.HostDelta);
             switch (size)

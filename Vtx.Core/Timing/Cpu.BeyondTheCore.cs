@@ -105,7 +105,7 @@ public sealed partial class Cpu
     /// </summary>
     private void DropSoftwareTlb(ulong page, int shift)
     {
-        ulong first = (page << (shift - 12)) & TlbVpnMask, count = 1UL << (shift - 12); // tags hold the page number cut to 46 bits (issue 13)
+        ulong first = (page << (shift - 12)) & TlbVpnMask, count = 1UL << (shift - 12); // compared on bits 45:0, as the tags are masked (issue 13: higher-half pages)
         if (count == 1)
         {
             int i = (int)(first & (TlbSize - 1));
