@@ -10,8 +10,10 @@ using Vtx.Bench;
 //   dotnet run -c Release --project Vtx.Bench -- --vmx-loop [seconds]  VM exit round trips (CPUID, interrupt window, NMI window): us per trip, B per exit
 //   dotnet run -c Release --project Vtx.Bench -- --paged [runs]      paged multiboot kernel: Vtx vs qemu-system-x86_64 TCG, whole process
 //   dotnet run -c Release --project Vtx.Bench -- mca-compare [--blocks N] [--seed S] [--profile P]   block timing vs llvm-mca-14
+//   dotnet run -c Release --project Vtx.Bench -- cache-cost [seconds]   speed of the optional cache model, on vs off (same window)
 //   dotnet run -c Release --project Vtx.Bench -- gen-timing            regenerates Vtx.Core/Timing/Profiles/*.txt (needs llvm-mca-14)
 if (args.Length > 0 && args[0] == "mca-compare") return McaCompare.Run(args);
+if (args.Length > 0 && args[0] == "cache-cost") return CacheCost.Run(args); // issue 10: the optional cache model's speed cost
 if (args.Length > 0 && args[0] == "gen-timing")
 {
     string root = Vtx.Tests.Timing.TimingGenerator.RepositoryRoot();

@@ -111,7 +111,7 @@ public sealed partial class Cpu
     private readonly ulong[] _dr = new ulong[8];
 
     /// <summary>CR0 (SDM Vol. 3A, 2.5). The host setter loads it as is (no architectural checks) and re-derives the mode.</summary>
-    public ulong Cr0Value { get => _cr0; set { _cr0 = value | Cr0.ET; ModeChanged(); } }
+    public ulong Cr0Value { get => _cr0; set { _cr0 = value | Cr0.ET; ModeChanged(); FlushTlb(); TimingTlbFlushAll(); } }
 
     /// <summary>CR2: the linear address of the last page fault.</summary>
     public ulong Cr2Value { get => _cr2; set => _cr2 = value; }
@@ -120,7 +120,7 @@ public sealed partial class Cpu
     public ulong Cr3Value { get => _cr3; set { _cr3 = value; RefreshPaging(true); UpdateTlbKey(); FlushTlb(); TimingTlbFlushAll(); } }
 
     /// <summary>CR4 (SDM Vol. 3A, 2.5). The host setter loads it as is and re-derives the mode.</summary>
-    public ulong Cr4Value { get => _cr4; set { _cr4 = value; ModeChanged(); } }
+    public ulong Cr4Value { get => _cr4; set { _cr4 = value; ModeChanged(); FlushTlb(); TimingTlbFlushAll(); } }
 
     /// <summary>IA32_EFER. The host setter loads it as is (LMA included) and re-derives the mode.</summary>
     public ulong EferValue { get => _efer; set { _efer = value; ModeChanged(); } }

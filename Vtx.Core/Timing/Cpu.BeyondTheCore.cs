@@ -71,19 +71,20 @@ public sealed partial class Cpu
     {
         bool ok;
         int refs;
+        _lastWalkRefs = 0;
+        _lastWalkShift = 12; // EPT without guest paging: the linear address is the guest-physical address
         if (_eptOn)
         {
-            _lastWalkRefs = 0; // guest paging off: the linear address is the guest-physical address
-            _lastWalkShift = 12;
             ok = TranslateEpt(lin, access, acc, out pa);
-            refs = (_lastWalkRefs + 1) * (4 + 1) - 1;
+            int n = (_cr0 & Cr0.PG) == 0 ? 0 : WalkReads(ok);
+            refs = (n + 1) * (4 + 1) - 1;
         }
         else
         {
             var r = PageWalker.Walk(new PhysicalMemoryAccess(_mem), in _paging, lin, acc);
             pa = r.PhysicalAddress;
             ok = TakeWalk(in r, lin);
-            refs = r.MemoryAccesses;
+            refs = WalkReads(ok);
         }
         ulong ctx = _paging.Pcid | ((ulong)_tlbVpid << (int)TlbTimingModel.VpidShift) | (_eptOn ? TlbTimingModel.CombinedBit : 0);
         int shift = ok ? (_lastWalkShift == (int)PageSize.Size4MiB ? 22 : _lastWalkShift) : 0;
@@ -97,6 +98,25 @@ public sealed partial class Cpu
             _ => _tlbTiming.WalkPenalty(Math.Max(1, refs)),
         });
         return ok;
+    }
+
+    /// <summary>
+    /// Paging-structure entries the guest walk read: one per level down to the page's size (4-level: 4 for a 4-KByte
+    /// page, 3 for 2 MBytes, 2 for 1 GByte; 5-level one more; PAE 2 or 1, its PDPTEs being registers; 32-bit 2 or 1).
+    /// A/D write-backs are not counted. A failed walk counts what it touched, at most the full depth.
+    /// </summary>
+    private int WalkReads(bool ok)
+    {
+        int depth = _paging.Mode switch
+        {
+            PagingMode.Level5 => 5,
+            PagingMode.Level4 => 4,
+            PagingMode.Pae or PagingMode.Legacy32 => 2,
+            _ => 0,
+        };
+        if (!ok) return Math.Min(_lastWalkRefs, depth);
+        int below = _lastWalkShift switch { 30 => 2, 21 or 22 => 1, _ => 0 };
+        return Math.Max(1, depth - below);
     }
 
     /// <summary>
@@ -249,13 +269,5 @@ public sealed partial class Cpu
         _cacheModel!.Access(_cacheState, pa, write: true);
         ulong end = pa + (ulong)size - 1;
         if ((end >> 6) != (pa >> 6)) _cacheModel.Access(_cacheState, end, write: true);
-    }
-
-    /// <summary>Diagnostics and tests: modelled data-TLB entries in use (0 without a TLB model).</summary>
-    internal int TimingTlbEntries()
-    {
-        int n = 0;
-        for (int i = 0; i < _tlbTimingState.Length; i += 1) if ((_tlbTimingState[i] >> 63) != 0) n++;
-        return n;
     }
 }

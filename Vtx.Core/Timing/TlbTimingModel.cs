@@ -244,7 +244,31 @@ internal sealed class TlbTimingModel
     public void FlushCombined(ulong[] state, ushort vpid, bool anyVpid, Action<ulong, int>? dropped) =>
         Drop(state, new Combined((ulong)vpid << 12, anyVpid), dropped);
 
-    /// <summary>INVLPG, INVPCID type 0, INVVPID type 0: the entries of <paramref name="vpid"/> whose page holds <paramref name="lin"/>, any PCID, global or not.</summary>
-    public void InvalidatePage(ulong[] state, ulong lin, ushort vpid, Action<ulong, int>? dropped) =>
-        Drop(state, new Covering(lin, (ulong)vpid << 12), dropped);
+    /// <summary>
+    /// INVLPG, INVPCID type 0, INVVPID type 0: the entries of <paramref name="vpid"/> whose page holds
+    /// <paramref name="lin"/>, any PCID, global or not. Only the sets that can hold it are looked at (one per
+    /// structure and page size), so the cost does not grow with the TLB.
+    /// </summary>
+    public void InvalidatePage(ulong[] state, ulong lin, ushort vpid, Action<ulong, int>? dropped)
+    {
+        var match = new Covering(lin, (ulong)vpid << 12);
+        for (int s = 0; s < Structures; s++)
+        {
+            if (_sets[s] == 0) continue;
+            foreach (int shift in s is L14K ? Shifts4K : s is L12M ? Shifts2M : s is S ? ShiftsStlb : Shifts1G)
+            {
+                int e = _entries[s] + 2 * (int)((lin >> shift) & (ulong)(_sets[s] - 1)) * _ways[s];
+                for (int w = 0; w < _ways[s]; w++, e += 2)
+                {
+                    ulong k = state[e];
+                    if (k == 0 || (int)((k >> 56) & 0x3F) != shift || !match.Matches(k, state[e + 1])) continue;
+                    state[e] = 0;
+                    state[e + 1] = 0;
+                    if (s <= L11G) dropped?.Invoke(k & ((1UL << 56) - 1), shift);
+                }
+            }
+        }
+    }
+
+    private static readonly int[] Shifts4K = [12], Shifts2M = [21, 22], ShiftsStlb = [12, 21, 22], Shifts1G = [30];
 }

@@ -105,7 +105,7 @@ public class ApicGuestTests
             a.mov(__dword_ptr[rbx + 0xF0], 0x1FF);
             a.mov(__dword_ptr[rbx + 0x3E0], 0b1011);      // ÷1
             a.mov(__dword_ptr[rbx + 0x320], 0x20047);
-            a.mov(__dword_ptr[rbx + 0x380], 333);
+            a.mov(__dword_ptr[rbx + 0x380], 1333);          // a period well above the handler (its EOI is an uncached MMIO write)
             a.sti();
             a.Label(ref wait);
             a.add(rcx, 1);                                 // some work, then wait

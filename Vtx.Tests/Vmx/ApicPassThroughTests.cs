@@ -16,7 +16,7 @@ namespace Vtx.Tests.Vmx;
 public class ApicPassThroughTests
 {
     private const ulong ApicMmio = 0xFEE0_0000;
-    private const uint Initial = 1000, Vector = 0x40;
+    private const uint Initial = 4000, Vector = 0x40; // a period well above the set-up (MMIO writes, page walks, VM entry)
 
     [Theory]
     [InlineData(1)]

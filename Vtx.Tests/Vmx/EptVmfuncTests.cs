@@ -132,6 +132,9 @@ public class EptVmfuncTests
         g.Guest(a =>
         {
             a.mov(rsi, __qword_ptr[Data]);
+            // A page only hierarchy A translates, in a slot of the direct-mapped cache B's translations do not
+            // use: B re-translates the code page whenever the fetch leaves a run (a timing charge can end one).
+            a.mov(rbx, __qword_ptr[0x2_8000]);
             a.mov(ecx, 1);
             a.xor(eax, eax);
             a.vmfunc();
