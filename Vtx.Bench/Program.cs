@@ -7,6 +7,8 @@ using Vtx.Bench;
 //   dotnet run -c Release --project Vtx.Bench -- --filter '*' --job short   BenchmarkDotNet with few iterations
 //   dotnet run -c Release --project Vtx.Bench -- --short [seconds]     quick self-timed MIPS report (~20 s), no BenchmarkDotNet
 //   dotnet run -c Release --project Vtx.Bench -- --loop NAME [seconds] runs one workload in Vtx in a loop (for perf/profilers)
+//   dotnet run -c Release --project Vtx.Bench -- --vmx-loop [seconds]  VM exit round trips (CPUID, interrupt window, NMI window): us per trip, B per exit
+//   dotnet run -c Release --project Vtx.Bench -- --paged [runs]      paged multiboot kernel: Vtx vs qemu-system-x86_64 TCG, whole process
 //   dotnet run -c Release --project Vtx.Bench -- mca-compare [--blocks N] [--seed S] [--profile P]   block timing vs llvm-mca-14
 //   dotnet run -c Release --project Vtx.Bench -- cache-cost [seconds]   speed of the optional cache model, on vs off (same window)
 //   dotnet run -c Release --project Vtx.Bench -- gen-timing            regenerates Vtx.Core/Timing/Profiles/*.txt (needs llvm-mca-14)
@@ -22,6 +24,23 @@ if (args.Length > 0 && args[0] == "gen-timing")
         Console.WriteLine($"wrote {path}");
     }
     return 0;
+}
+int vmxLoopAt = Array.IndexOf(args, "--vmx-loop");
+if (vmxLoopAt >= 0)
+{
+    double seconds = 3;
+    if (vmxLoopAt + 1 < args.Length && double.TryParse(args[vmxLoopAt + 1], NumberStyles.Float, CultureInfo.InvariantCulture, out double s) && s > 0)
+        seconds = s;
+    return VmxBenchmarks.Loop(seconds);
+}
+int pagedGuestAt = Array.IndexOf(args, "--paged-guest");
+if (pagedGuestAt >= 0 && pagedGuestAt + 1 < args.Length) return PagedKernel.RunGuest(args[pagedGuestAt + 1]);
+int pagedAt = Array.IndexOf(args, "--paged");
+if (pagedAt >= 0)
+{
+    int runs = 3;
+    if (pagedAt + 1 < args.Length && int.TryParse(args[pagedAt + 1], out int n) && n > 0) runs = n;
+    return PagedKernel.Compare(runs);
 }
 int shortAt = Array.IndexOf(args, "--short");
 if (shortAt >= 0)

@@ -13,19 +13,66 @@ namespace Vtx.Bench;
 [MemoryDiagnoser]
 public class VmxBenchmarks
 {
-    private VmxRoundTrip _trip = null!;
+    private VmxRoundTrip _trip = null!, _intWindow = null!, _nmiWindow = null!;
 
     [GlobalSetup]
     public void Setup()
     {
-        _trip = new VmxRoundTrip();
-        int exits = _trip.CountExits();
-        if (exits != VmxRoundTrip.Exits) throw new InvalidOperationException($"expected {VmxRoundTrip.Exits} CPUID exits, saw {exits}");
-        Console.WriteLine($"// VMX round trip: {VmxRoundTrip.Exits:N0} CPUID exits + VMRESUMEs per operation, validated");
+        _trip = VmxRoundTrip.Validated(VmxExitLoop.Cpuid);
+        _intWindow = VmxRoundTrip.Validated(VmxExitLoop.InterruptWindow);
+        _nmiWindow = VmxRoundTrip.Validated(VmxExitLoop.NmiWindow);
+        Console.WriteLine($"// VMX round trip: {VmxRoundTrip.Exits:N0} exits + VMRESUMEs per operation, validated");
     }
 
     [Benchmark]
     public ulong CpuidExitRoundTrips() => _trip.Call();
+
+    /// <summary>Issue 13: "interrupt-window exiting" on, guest IF = 1: every VM entry exits at once (reason 7).</summary>
+    [Benchmark]
+    public ulong InterruptWindowExitRoundTrips() => _intWindow.Call();
+
+    /// <summary>Issue 13: virtual NMIs with "NMI-window exiting": every VM entry exits at once (reason 8).</summary>
+    [Benchmark]
+    public ulong NmiWindowExitRoundTrips() => _nmiWindow.Call();
+
+    /// <summary>
+    /// <c>--vmx-loop [seconds]</c>: each loop for about <paramref name="seconds"/>, printing host time per round
+    /// trip and managed bytes allocated per exit (a perf target too).
+    /// </summary>
+    public static int Loop(double seconds)
+    {
+        foreach (VmxExitLoop kind in Enum.GetValues<VmxExitLoop>())
+        {
+            var trip = VmxRoundTrip.Validated(kind);
+            for (int i = 0; i < 3; i++) trip.Call();
+            long alloc0 = GC.GetAllocatedBytesForCurrentThread();
+            trip.Call();
+            long alloc = GC.GetAllocatedBytesForCurrentThread() - alloc0;
+            var samples = new List<double>();
+            var total = System.Diagnostics.Stopwatch.StartNew();
+            while (samples.Count < 5 || total.Elapsed.TotalSeconds < seconds)
+            {
+                long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+                trip.Call();
+                samples.Add(System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalNanoseconds / VmxRoundTrip.Exits);
+            }
+            samples.Sort();
+            Console.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"{kind,-16} {samples[samples.Count / 2] / 1000,7:F3} us per round trip (median of {samples.Count}, best {samples[0] / 1000:F3}), {(double)alloc / VmxRoundTrip.Exits:F1} B allocated per exit"));
+        }
+        return 0;
+    }
+}
+
+/// <summary>The exit a <see cref="VmxRoundTrip"/> loops on.</summary>
+public enum VmxExitLoop
+{
+    /// <summary>The guest executes CPUID (exit 10); the handler advances its RIP.</summary>
+    Cpuid,
+    /// <summary>Interrupt-window exiting with guest IF = 1 (exit 7 at each entry).</summary>
+    InterruptWindow,
+    /// <summary>Virtual NMIs and NMI-window exiting (exit 8 at each entry).</summary>
+    NmiWindow,
 }
 
 /// <summary>
@@ -39,9 +86,20 @@ public sealed class VmxRoundTrip
     private const ulong Setup = 0x1_0000, Launcher = 0x1_0800, Handler = 0x1_1000, Guest = 0x1_2000;
 
     private readonly Machine _m = new(new MachineOptions { MemoryMiB = 4 });
+    private readonly VmxExitLoop _kind;
 
-    public VmxRoundTrip()
+    /// <summary>A round trip of <paramref name="kind"/>, checked to take exactly <see cref="Exits"/> exits of its reason.</summary>
+    public static VmxRoundTrip Validated(VmxExitLoop kind)
     {
+        var t = new VmxRoundTrip(kind);
+        int exits = t.CountExits();
+        if (exits != Exits) throw new InvalidOperationException($"{kind}: expected {Exits} exits, saw {exits}");
+        return t;
+    }
+
+    public VmxRoundTrip(VmxExitLoop kind = VmxExitLoop.Cpuid)
+    {
+        _kind = kind;
         var c = _m.Cpu;
         W64(Pml4, Pdpt | 3);
         W64(Pdpt, Pd | 3);
@@ -62,10 +120,13 @@ public sealed class VmxRoundTrip
         Load(Handler, a =>
         {
             var done = a.CreateLabel();
-            a.mov(ecx, VmcsField.GuestRip.Encoding);
-            a.vmread(rax, rcx);
-            a.add(rax, 2);               // past the CPUID
-            a.vmwrite(rcx, rax);
+            if (kind == VmxExitLoop.Cpuid)
+            {
+                a.mov(ecx, VmcsField.GuestRip.Encoding);
+                a.vmread(rax, rcx);
+                a.add(rax, 2);               // past the CPUID
+                a.vmwrite(rcx, rax);
+            }
             a.dec(r15);
             a.jz(done);
             a.vmresume();
@@ -81,9 +142,16 @@ public sealed class VmxRoundTrip
         c.CaptureGuestState(vmcs);
         vmcs.Write(VmcsField.GuestRip, Guest);
         vmcs.Write(VmcsField.GuestRsp, 0x9_0000);
-        vmcs.Write(VmcsField.GuestRflags, 2);
-        vmcs.Write(VmcsField.PinBasedVmExecControls, caps.AdjustControls(VmxControlKind.PinBased, 0));
-        vmcs.Write(VmcsField.PrimaryProcBasedVmExecControls, caps.AdjustControls(VmxControlKind.PrimaryProcessorBased, 0));
+        vmcs.Write(VmcsField.GuestRflags, kind == VmxExitLoop.InterruptWindow ? 0x202UL : 2);
+        uint pin = kind == VmxExitLoop.NmiWindow ? PinBasedControls.NmiExiting | PinBasedControls.VirtualNmis : 0;
+        uint proc = kind switch
+        {
+            VmxExitLoop.InterruptWindow => PrimaryProcessorBasedControls.InterruptWindowExiting,
+            VmxExitLoop.NmiWindow => PrimaryProcessorBasedControls.NmiWindowExiting,
+            _ => 0u,
+        };
+        vmcs.Write(VmcsField.PinBasedVmExecControls, caps.AdjustControls(VmxControlKind.PinBased, pin));
+        vmcs.Write(VmcsField.PrimaryProcBasedVmExecControls, caps.AdjustControls(VmxControlKind.PrimaryProcessorBased, proc));
         vmcs.Write(VmcsField.VmExitControls, caps.AdjustControls(VmxControlKind.Exit, ExitControls.HostAddressSpaceSize));
         vmcs.Write(VmcsField.VmEntryControls, caps.AdjustControls(VmxControlKind.Entry, EntryControls.Ia32eModeGuest));
     }
@@ -99,11 +167,17 @@ public sealed class VmxRoundTrip
         return r.Cycles;
     }
 
-    /// <summary>Runs one operation with an observer and counts the CPUID exits.</summary>
+    /// <summary>Runs one operation with an observer and counts the exits of the loop's reason.</summary>
     public int CountExits()
     {
         int n = 0;
-        _m.Cpu.VmxTransitionObserved = t => { if (t.Kind == VmxTransitionKind.Exit && t.BasicReason == VmxExitReason.Cpuid) n++; };
+        VmxExitReason want = _kind switch
+        {
+            VmxExitLoop.InterruptWindow => VmxExitReason.InterruptWindow,
+            VmxExitLoop.NmiWindow => VmxExitReason.NmiWindow,
+            _ => VmxExitReason.Cpuid,
+        };
+        _m.Cpu.VmxTransitionObserved = t => { if (t.Kind == VmxTransitionKind.Exit && t.BasicReason == want) n++; };
         Call();
         _m.Cpu.VmxTransitionObserved = null;
         return n;

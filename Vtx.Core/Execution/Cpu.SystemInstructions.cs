@@ -312,7 +312,7 @@ public sealed partial class Cpu
     private void InvalidatePage(ulong lin)
     {
         // Whatever the PCID or privilege key, and global or not (SDM Vol. 3A, INVLPG).
-        ulong vpn = lin >> 12;
+        ulong vpn = (lin >> 12) & TlbVpnMask; // bits 45:0 on both sides: a higher-half page's sign copies overlap the PCID bits
         int i = (int)(vpn & (TlbSize - 1));
         if ((_tlb[i].Tag & TlbVpnMask) == vpn) _tlb[i].Tag = NoTag;
         if ((_tlb[TlbSize + i].Tag & TlbVpnMask) == vpn) _tlb[TlbSize + i].Tag = NoTag;

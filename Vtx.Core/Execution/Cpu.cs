@@ -307,7 +307,8 @@ public sealed unsafe partial class Cpu
 
             // Boundary: one test when nothing is pending; otherwise the arbiter decides.
             ulong deadline = cycleEnd;
-            if (EventsPending)
+            bool pending = EventsPending; // issue 13: runs chain only while nothing is pending (no deadline but the limits)
+            if (pending)
             {
                 if (Arbitrate())
                 {
@@ -360,6 +361,55 @@ public sealed unsafe partial class Cpu
                     break;
                 }
             }
+            if (left == int.MaxValue)
+            {
+                // Issue 13, the quiet fast path: nothing pending, no debug stepping, RF clear, the run
+                // fits every limit. Sequential runs execute with only the per-instruction commit, and
+                // a run that ends in a plain branch chains to the next run without going back through
+                // the boundary tests above: such a branch changes no state those tests read (RFLAGS.TF/
+                // RF/IF, pending events, host debug), and every instruction that does raises _signal
+                // (POPF, STI, MMIO/APIC and port writes, HLT, VM transitions...). The next run is
+                // entered only when it too fits every limit, else the full boundary path steps to it.
+                while (true)
+                {
+                    while (true)
+                    {
+                        _nextRip = (_rip + d.Length) & _ipMask;
+                        Execute(ref d);
+                        if (_signal != 0) goto signalled;
+                        _rip = _nextRip;
+                        _cycles += d.Cost;
+                        _retired++;
+                        if ((d.Flags & DecodedFlags.Sequential) == 0) break;
+                        d = ref Unsafe.Add(ref d, 1);
+                    }
+                    // The boundary tests the chained path still makes, in the order of the full path:
+                    // limits, host stop, stop address, then the fetch and its fault.
+                    if (pending || !ChainsAfter(d.Op) || _retired >= _insnBoundary || _cycles >= cycleEnd
+                        || Volatile.Read(ref _hostStop) != 0 || _rip == stopAt) goto boundary;
+                    d = ref Fetch();
+                    if ((_signal & SignalFault) != 0)
+                    {
+                        if (HandleFault(out reason)) goto boundary;
+                        goto done;
+                    }
+                    if (_signal != 0 || _retired + d.RunLength > _insnBoundary || _cycles + d.RunCycles > cycleEnd
+                        || stopAt - _rip < d.RunBytes) goto boundary; // a run that must be stepped: the full path
+                }
+            signalled:
+                if ((_signal & SignalFault) != 0)
+                {
+                    if (HandleFault(out reason)) goto boundary;
+                    goto done;
+                }
+                _rip = _nextRip;
+                _cycles += d.Cost;
+                _retired++;
+                bool vmTransition = (_signal & SignalVmx) != 0;
+                _signal = 0;
+                if (!vmTransition && _vmxStep) NonRootRetired();
+                goto boundary;
+            }
             while (true)
             {
                 _nextRip = (_rip + d.Length) & _ipMask;
@@ -394,6 +444,7 @@ public sealed unsafe partial class Cpu
                 if ((d.Flags & DecodedFlags.Sequential) == 0 || --left == 0) break;
                 d = ref Unsafe.Add(ref d, 1);
             }
+        boundary:;
         }
 
     done:
@@ -429,6 +480,7 @@ public sealed unsafe partial class Cpu
         FlushTlb();
         FlushEptTlb();
         ModeChanged();
+        _tlbTimingVpid0Clean = false; // issue 13: the restored timing-TLB state may hold VPID-0 entries
     }
 
     private static ulong SatAdd(ulong a, ulong b) => a + b < a ? ulong.MaxValue : a + b;
@@ -580,6 +632,16 @@ public sealed unsafe partial class Cpu
         return ref d;
     }
 
+    /// <summary>
+    /// Issue 13: the run enders after which the quiet fast path may chain to the next run: near branches,
+    /// which change only RIP, RSP, general registers, status flags and memory (never TF, RF, IF, the mode
+    /// or anything an event test reads), so the boundary state is the one the run started from.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool ChainsAfter(Op op) =>
+        op is Op.Jcc or Op.Jmp or Op.JmpIndirect or Op.Call or Op.CallIndirect or Op.Ret or Op.CallRel64 or Op.Ret64
+            or Op.Loop or Op.Loope or Op.Loopne or Op.Jrcxz;
+
     /// <summary>Instructions after which the next instruction is not necessarily the next one in memory.</summary>
     private static bool EndsRun(in DecodedInstruction d) =>
         d.Op is Op.Jmp or Op.JmpIndirect or Op.Call or Op.CallIndirect or Op.Ret or Op.Jcc or Op.Jrcxz
@@ -670,17 +732,29 @@ public sealed unsafe partial class Cpu
 
     private enum Access { Read, Write, Execute }
 
+    // Issue 13: an entry is 32 bytes, and a hit is one compare of (page | key) against the tag — with the
+    // page-crossing test folded into the same compare — and one add of the host delta to the linear address.
     [StructLayout(LayoutKind.Sequential)]
     private struct TlbEntry
     {
-        public ulong Tag;    // linear page number | PCID << 46 | privilege key, or ulong.MaxValue when empty
-        public ulong Delta;  // physical minus linear address of the page
-        public bool Global;  // a global translation (G = 1 with CR4.PGE): survives CR3 loads
+        public ulong Tag;       // linear page number (all 52 bits) | PCID << 46 | generation | privilege key, or ulong.MaxValue when empty
+        public ulong HostDelta; // host address of the page minus its (unmasked) linear address
+        public ulong Ppn;       // the physical page number (EvictWritable)
+        public bool Global;     // a global translation (G = 1 with CR4.PGE): survives CR3 loads
     }
 
-    private const int TlbPcidShift = 46;              // linear page numbers use at most 45 bits (LA57)
+    // Tags hold the whole linear page number, so that a non-canonical address (only the slow path checks)
+    // never hits. Its bits 51:46 are copies of the sign in a canonical address and share bits with the PCID:
+    // page-number matches (INVLPG, the timing model's drops) compare bits 45:0 on both sides.
+    private const int TlbPcidShift = 46;
     private const ulong TlbVpnMask = (1UL << TlbPcidShift) - 1;
     private const ulong TlbPcidMask = 0xFFFUL << TlbPcidShift;
+    // Issue 13: FlushTlb advances a generation that every tag and the key carry (bits 60:58, values 0-6, so a
+    // key never equals NoTag); entries of older generations can no longer match. The array is cleared only
+    // when the generation wraps, so the full flush of every VM entry and exit costs O(1) most of the time.
+    private const int TlbGenShift = 58;
+    private const ulong TlbGenMask = 7UL << TlbGenShift;
+    private int _tlbGen;
 
     private const int TlbSize = 256;
     private const ulong NoTag = ulong.MaxValue;
@@ -689,7 +763,12 @@ public sealed unsafe partial class Cpu
     /// <summary>Drops every TLB entry and the fetch shortcut.</summary>
     private void FlushTlb()
     {
-        for (int i = 0; i < _tlb.Length; i++) _tlb[i].Tag = NoTag;
+        if (++_tlbGen == 7)
+        {
+            _tlbGen = 0;
+            for (int i = 0; i < _tlb.Length; i++) _tlb[i].Tag = NoTag;
+        }
+        _tlbKey = (_tlbKey & ~TlbGenMask) | ((ulong)_tlbGen << TlbGenShift);
         ForgetFetchPage();
     }
 
@@ -715,7 +794,7 @@ public sealed unsafe partial class Cpu
         for (int i = TlbSize; i < 2 * TlbSize; i++)
         {
             ref TlbEntry e = ref _tlb[i];
-            if (e.Tag != NoTag && (((e.Tag & TlbVpnMask) << 12) + e.Delta) >> 12 == ppn) e.Tag = NoTag;
+            if (e.Tag != NoTag && e.Ppn == ppn) e.Tag = NoTag;
         }
     }
 
@@ -783,7 +862,8 @@ public sealed unsafe partial class Cpu
     /// <summary>Re-derives the TLB privilege key after CPL or the implicit-access state changed.</summary>
     private void UpdateTlbKey() =>
         _tlbKey = (_cpl == 3 && !_implicitAccess ? TlbUserKey | AlignmentKey() : 0) | ((ulong)_paging.Pcid << TlbPcidShift)
-                  | (_dataBpArmed || _hostWatchArmed || _cacheTiming ? TlbBreakpointKey : 0); // issue 10: the cache model sees every access
+                  | (_dataBpArmed || _hostWatchArmed || _cacheTiming ? TlbBreakpointKey : 0) // issue 10: the cache model sees every access
+                  | ((ulong)_tlbGen << TlbGenShift); // issue 13: the flush generation
     private const ulong TlbUserKey = 1UL << 62;
 
     // Alignment checking active (CR0.AM, RFLAGS.AC, CPL 3, not an implicit supervisor access; SDM Vol. 3A
@@ -818,7 +898,7 @@ public sealed unsafe partial class Cpu
         ulong ppn = pa >> 12;
         if (!_mem.IsRamPage(ppn) || IsApicPage(pa) || IsApicAccessPage(pa) || (!Mmio.IsEmpty && Mmio.Intersects(pa & ~0xFFFUL, 4096))) return;
         // With SMAP, supervisor accesses to user pages depend on RFLAGS.AC: they always walk.
-        if ((_cr4 & Cr4.SMAP) != 0 && (_lastRights & PageRights.User) != 0 && TlbKey == 0 && (_cr0 & Cr0.PG) != 0) return;
+        if ((_cr4 & Cr4.SMAP) != 0 && (_lastRights & PageRights.User) != 0 && (TlbKey & TlbUserKey) == 0 && (_cr0 & Cr0.PG) != 0) return; // a supervisor access (the key also holds the PCID and generation)
         if ((TlbKey & TlbSlowKeys) != 0) return; // alignment checking or data breakpoints: every access takes the slow path
         ulong vpn = lin >> 12;
         int i = (int)(vpn & (TlbSize - 1));
@@ -829,7 +909,8 @@ public sealed unsafe partial class Cpu
             i += TlbSize;
         }
         _tlb[i].Tag = vpn | TlbKey;
-        _tlb[i].Delta = (ppn << 12) - (vpn << 12);
+        _tlb[i].HostDelta = (ulong)_ram + (ppn << 12) - (vpn << 12);
+        _tlb[i].Ppn = ppn;
         _tlb[i].Global = _lastGlobal && (_cr0 & Cr0.PG) != 0;
     }
 
@@ -841,9 +922,9 @@ public sealed unsafe partial class Cpu
     {
         ulong vpn = lin >> 12;
         ref TlbEntry e = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_tlb), (int)(vpn & (TlbSize - 1)));
-        if (e.Tag == (vpn | TlbKey) && (lin & 0xFFF) <= (ulong)(4096 - size))
+        if (((vpn | _tlbKey) ^ e.Tag | ((lin ^ (lin + (ulong)size - 1)) >> 12)) == 0)
         {
-            byte* p = _ram + (lin + e.Delta);
+            byte* p = (byte*)(lin + e.HostDelta);
             v = size switch { 1 => *p, 2 => *(ushort*)p, 4 => *(uint*)p, _ => *(ulong*)p };
             return true;
         }
@@ -861,9 +942,9 @@ public sealed unsafe partial class Cpu
     {
         ulong vpn = lin >> 12;
         ref TlbEntry e = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_tlb), TlbSize + (int)(vpn & (TlbSize - 1)));
-        if (e.Tag == (vpn | TlbKey) && (lin & 0xFFF) <= (ulong)(4096 - size))
+        if (((vpn | _tlbKey) ^ e.Tag | ((lin ^ (lin + (ulong)size - 1)) >> 12)) == 0)
         {
-            byte* p = _ram + (lin + e.Delta);
+            byte* p = (byte*)(lin + e.HostDelta);
             v = size switch { 1 => *p, 2 => *(ushort*)p, 4 => *(uint*)p, _ => *(ulong*)p };
             return true;
         }
@@ -879,9 +960,9 @@ public sealed unsafe partial class Cpu
     {
         ulong vpn = lin >> 12;
         ref TlbEntry e = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_tlb), TlbSize + (int)(vpn & (TlbSize - 1)));
-        if (e.Tag == (vpn | TlbKey) && (lin & 0xFFF) <= (ulong)(4096 - size))
+        if (((vpn | _tlbKey) ^ e.Tag | ((lin ^ (lin + (ulong)size - 1)) >> 12)) == 0)
         {
-            byte* p = _ram + (lin + e.Delta);
+            byte* p = (byte*)(lin + e.HostDelta);
             switch (size)
             {
                 case 1: *p = (byte)v; break;

@@ -22,6 +22,9 @@ public sealed partial class Cpu
     private ulong[] _cacheState = [];
     private ushort _tlbVpid;          // the VPID that tags translations now (0 in root operation and without VPIDs)
     private int _lastWalkRefs, _lastWalkShift;
+    // Issue 13: no entry tagged VPID 0000h can be in the model (set by a flush of them, cleared by an insertion
+    // under VPID 0), so the flush of every VM entry and exit without VPIDs is skipped when it would drop nothing.
+    private bool _tlbTimingVpid0Clean;
     private bool _cacheTiming;        // CpuModel.CacheTiming with a profile that has cache data
 
     // REP strings (core profiles): the instruction running now, and the one interrupted at a boundary.
@@ -85,6 +88,7 @@ public sealed partial class Cpu
         }
         ulong ctx = _paging.Pcid | ((ulong)_tlbVpid << (int)TlbTimingModel.VpidShift) | (_eptOn ? TlbTimingModel.CombinedBit : 0);
         int shift = ok ? (_lastWalkShift == (int)PageSize.Size4MiB ? 22 : _lastWalkShift) : 0;
+        if (_tlbVpid == 0) _tlbTimingVpid0Clean = false; // issue 13: the access may insert a VPID-0 entry
         var o = _tlbTiming!.Access(_tlbTimingState, lin, ctx, shift, ok && _lastGlobal && (_cr0 & Cr0.PG) != 0, out ulong page, out int evicted);
         if (evicted != 0) DropSoftwareTlb(page, evicted);
         ChargeExtra(o switch
@@ -121,7 +125,7 @@ public sealed partial class Cpu
     /// </summary>
     private void DropSoftwareTlb(ulong page, int shift)
     {
-        ulong first = page << (shift - 12), count = 1UL << (shift - 12);
+        ulong first = (page << (shift - 12)) & TlbVpnMask, count = 1UL << (shift - 12); // compared on bits 45:0, as the tags are masked (issue 13: higher-half pages)
         if (count == 1)
         {
             int i = (int)(first & (TlbSize - 1));
@@ -167,7 +171,11 @@ public sealed partial class Cpu
     {
         ushort flushed = entry ? guestVpid : _tlbVpid;
         _tlbVpid = entry ? guestVpid : (ushort)0;
-        if (_tlbTiming is not null && flushed == 0) _tlbTiming.FlushVpid(_tlbTimingState, 0, keepGlobal: false, null);
+        if (_tlbTiming is not null && flushed == 0 && !_tlbTimingVpid0Clean)
+        {
+            _tlbTiming.FlushVpid(_tlbTimingState, 0, keepGlobal: false, null);
+            _tlbTimingVpid0Clean = true;
+        }
     }
 
     // ------------------------------------------------------------------ REP strings

@@ -10,7 +10,7 @@ public sealed partial class Cpu
         bool ia32e = s.Ia32e, unrestricted = s.Unrestricted;
         ulong cr0 = s.Cr0, rflags = s.Rflags;
         bool v86 = (rflags & (ulong)RFlags.VM) != 0;
-        var segs = new SegmentCache[6];
+        Span<SegmentCache> segs = stackalloc SegmentCache[6]; // issue 13: 0 B per VM entry
         for (int i = 0; i < 6; i++)
         {
             var g = GuestSegments[i];

@@ -30,6 +30,7 @@ public sealed partial class Cpu
         }
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     private ulong F(VmcsField f) => Vmcs.Read(f);
 
     /// <summary>Records the first failed check; returns false so callers can write <c>return Fail(...)</c>.</summary>

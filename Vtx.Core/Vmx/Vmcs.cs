@@ -53,15 +53,24 @@ public sealed class Vmcs
     /// <summary>Bytes of the in-memory image (fits in the 4-KiB region IA32_VMX_BASIC reports).</summary>
     public static int ImageSize => 16 + 8 * SlotCount;
 
+    // Issue 13: inlined, so that for the named (static readonly) fields every VM entry and exit uses, the
+    // JIT folds the validity test and the slot to constants: a field access is one array element.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     private static int SlotFor(VmcsField field)
     {
         uint e = field.Encoding;
         int slot = e < 0x8000 && field.IsValid ? SlotOf[e & 0x7FFE] : -1;
-        return slot >= 0 ? slot : throw new ArgumentOutOfRangeException(nameof(field), field, "not an architectural VMCS field encoding (see VmcsField.AllFields)");
+        if (slot < 0) ThrowNotArchitectural(field);
+        return slot;
     }
+
+    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    private static void ThrowNotArchitectural(VmcsField field) =>
+        throw new ArgumentOutOfRangeException(nameof(field), field, "not an architectural VMCS field encoding (see VmcsField.AllFields)");
 
     /// <summary>The value of a field by full or high access (high: bits 63:32 of a 64-bit field).</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="field"/> is not an architectural field.</exception>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public ulong Read(VmcsField field)
     {
         ulong v = _values[SlotFor(field)];
@@ -70,6 +79,7 @@ public sealed class Vmcs
 
     /// <summary>Writes a field: the value is truncated to the field's width; a high access changes bits 63:32 only.</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="field"/> is not an architectural field.</exception>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public void Write(VmcsField field, ulong value)
     {
         ref ulong slot = ref _values[SlotFor(field)];

@@ -59,4 +59,88 @@ public class TlbTests
         Paged(global: true, out var v);
         Assert.Equal(new ulong[] { 0x1111, 0x1111, 0x1111, 0x2222 }, v);
     }
+
+    /// <summary>
+    /// INVLPG of a higher-half (kernel) address drops its translation (SDM Vol. 3A, INVLPG; 4.10.4.1): the
+    /// software TLB keys pages by the linear page number cut to the paging width, so the sign-extension bits
+    /// of a canonical address do not hide the entry from INVLPG (nor alias it with a PCID).
+    /// </summary>
+    [Fact]
+    public void InvlpgDropsAHigherHalfTranslation()
+    {
+        const ulong Pdpt2 = 0x14000, Pd2 = 0x15000, Pt2 = 0x16000, Kernel = 0xFFFF_8000_0000_0000;
+        var code = Guest.Assemble(a =>
+        {
+            a.mov(rcx, Kernel);
+            a.mov(rax, __qword_ptr[rcx]);                        // fills the TLB
+            a.mov(r8, 0x60_0003UL);
+            a.mov(__qword_ptr[Pt2], r8);                         // remap without invalidating
+            a.invlpg(__byte_ptr[rcx]);
+            a.mov(rsi, __qword_ptr[rcx]);
+            a.hlt();
+        });
+        var m = Guest.Load(code, memoryMiB: 8);
+        void W(ulong at, ulong v) => m.WriteMemory(at, BitConverter.GetBytes(v));
+        W(Pml4, Pdpt | 3);
+        W(Pdpt, Pd | 3);
+        W(Pd, 0x83);
+        W(Pml4 + 256 * 8, Pdpt2 | 3);                            // PML4 entry 256: 0xFFFF8000_00000000
+        W(Pdpt2, Pd2 | 3);
+        W(Pd2, Pt2 | 3);
+        W(Pt2, 0x50_0003UL);
+        W(0x50_0000, 0x1111);
+        W(0x60_0000, 0x2222);
+        m.Cpu.Cr4Value = Cr4.PAE;
+        m.Cpu.Cr3Value = Pml4;
+        m.Cpu.Cr0Value = m.Cpu.Cr0Value | Cr0.PG;
+        var r = m.Run(RunLimits.Instructions(100));
+        Assert.Equal(StopReason.Halted, r.Reason);
+        Assert.Equal(0x1111UL, m.Cpu[Gpr.Rax]);
+        Assert.Equal(0x2222UL, m.Cpu[Gpr.Rsi]);
+    }
+
+    /// <summary>
+    /// A MOV to CR4 that changes PGE invalidates every translation, global ones included (SDM Vol. 3A,
+    /// 4.10.4.1), every time: 20 rounds of remap + flush + read, more than the software TLB's flush
+    /// generations, each read seeing the page the entry names after the remap.
+    /// </summary>
+    [Fact]
+    public void EveryFullFlushDropsTheOldTranslation()
+    {
+        var code = Guest.Assemble(a =>
+        {
+            var loop = a.CreateLabel();
+            a.xor(esi, esi);
+            a.mov(ecx, 20);
+            a.Label(ref loop);
+            a.mov(rax, __qword_ptr[0x40_0000]);                 // fills the TLB with the current mapping
+            a.mov(r8, __qword_ptr[Pt]);
+            a.xor(r8, 0x30_0000);                                // 0x50_0000 <-> 0x60_0000
+            a.mov(__qword_ptr[Pt], r8);
+            a.mov(r9, cr4);
+            a.xor(r9, (int)Cr4.PGE);
+            a.mov(cr4, r9);                                      // PGE changes: full flush
+            a.mov(rdx, __qword_ptr[0x40_0000]);
+            a.add(rsi, rdx);
+            a.dec(ecx);
+            a.jnz(loop);
+            a.hlt();
+        });
+        var m = Guest.Load(code, memoryMiB: 8);
+        void W(ulong at, ulong v) => m.WriteMemory(at, BitConverter.GetBytes(v));
+        W(Pml4, Pdpt | 3);
+        W(Pdpt, Pd | 3);
+        W(Pd, 0x83);
+        W(Pd + 2 * 8, Pt | 3);
+        W(Pt, 0x50_0003UL | 0x100);                              // global
+        W(0x50_0000, 0x1111);
+        W(0x60_0000, 0x2222);
+        m.Cpu.Cr4Value = Cr4.PAE | Cr4.PGE;
+        m.Cpu.Cr3Value = Pml4;
+        m.Cpu.Cr0Value = m.Cpu.Cr0Value | Cr0.PG;
+        var r = m.Run(RunLimits.Instructions(1000));
+        Assert.Equal(StopReason.Halted, r.Reason);
+        // Rounds alternate: after the first remap the page is 0x60_0000 (0x2222), then 0x50_0000 (0x1111), ...
+        Assert.Equal(10UL * 0x2222 + 10UL * 0x1111, m.Cpu[Gpr.Rsi]);
+    }
 }

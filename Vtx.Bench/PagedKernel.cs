@@ -1,0 +1,371 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Iced.Intel;
+using static Iced.Intel.AssemblerRegisters;
+
+namespace Vtx.Bench;
+
+/// <summary>
+/// Issue 13's paged workload: one multiboot (v1, a.out-kludge) image that enters in 32-bit protected
+/// mode, maps the first 128 MiB with 4-KiB pages through 4-level (IA-32e) paging, switches to 64-bit
+/// mode, sieves the numbers below 64 Mi in a 64-MiB byte array, chases a pointer cycle through 8,192
+/// pages (one node per page, a full-period LCG order, so every load misses any small TLB), prints both
+/// results in hex on port E9h and leaves through the debug-exit port F4h. The same bytes run under Vtx
+/// (a child process of this benchmark: <c>--paged-guest FILE</c>) and under
+/// <c>qemu-system-x86_64 -accel tcg -kernel FILE</c>; whole-process wall time of each, alternated.
+/// </summary>
+public static class PagedKernel
+{
+    public const ulong LoadAddress = 0x10_0000;
+    private const ulong Gdt = LoadAddress + 0x40, Gdtr = LoadAddress + 0x60, Entry32 = LoadAddress + 0x100, Entry64 = LoadAddress + 0x800;
+    private const ulong Pml4 = 0x20_0000, Pdpt = 0x20_1000, Pd = 0x20_2000, Pt = 0x20_3000;
+    private const int MappedMiB = 128, PtPages = MappedMiB / 2;    // one page table maps 2 MiB
+    public const ulong Sieve = 0x100_0000, SieveSize = 64UL << 20;  // 16 MiB .. 80 MiB
+    public const ulong Chase = 0x500_0000;                          // 80 MiB .. 112 MiB
+    public const int ChasePages = 8192;
+    public const ulong ChaseSteps = 16_000_000;
+    private const ulong LcgA = 2653, LcgC = 1237;                   // a = 1 mod 4, c odd: full period mod 2^13 (Hull-Dobell)
+    public const int MemoryMiB = MappedMiB;
+
+    /// <summary>Address of node <paramref name="i"/> of the chase (a different cache line in each page).</summary>
+    private static ulong Node(ulong i) => Chase + i * 4096 + ((i * 64) & 0xFC0);
+
+    /// <summary>What the guest must print, computed here independently (a host sieve and the same LCG).</summary>
+    public static string ExpectedOutput()
+    {
+        var composite = new bool[SieveSize];
+        long primes = 0;
+        for (long p = 2; p < (long)SieveSize; p++)
+        {
+            if (composite[p]) continue;
+            primes++;
+            for (long j = p * p; j < (long)SieveSize; j += p) composite[j] = true;
+        }
+        ulong at = 0;
+        for (ulong s = 0; s < ChaseSteps; s++) at = (at * LcgA + LcgC) & (ChasePages - 1);
+        return $"{primes:x16}\n{Node(at):x16}\n";
+    }
+
+    /// <summary>The image: header, GDT, 32-bit set-up code at +100h, 64-bit code at +800h.</summary>
+    public static byte[] Build()
+    {
+        var image = new byte[0x1000];
+        Span<byte> s = image;
+        // Multiboot header: magic, flags (page-align modules, memory info, address fields), checksum, addresses.
+        const uint Magic = 0x1BADB002, Flags = 1 | 2 | (1 << 16);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[0..], Magic);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[4..], Flags);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[8..], unchecked(0u - Magic - Flags));
+        BinaryPrimitives.WriteUInt32LittleEndian(s[12..], (uint)LoadAddress);             // header_addr
+        BinaryPrimitives.WriteUInt32LittleEndian(s[16..], (uint)LoadAddress);             // load_addr
+        BinaryPrimitives.WriteUInt32LittleEndian(s[20..], (uint)LoadAddress + 0x1000);    // load_end_addr
+        BinaryPrimitives.WriteUInt32LittleEndian(s[24..], (uint)LoadAddress + 0x1000);    // bss_end_addr
+        BinaryPrimitives.WriteUInt32LittleEndian(s[28..], (uint)Entry32);                 // entry_addr
+        // GDT: null, 08h 64-bit code, 10h data; GDTR.
+        BinaryPrimitives.WriteUInt64LittleEndian(s[0x48..], 0x00AF_9A00_0000_FFFFUL);
+        BinaryPrimitives.WriteUInt64LittleEndian(s[0x50..], 0x00CF_9200_0000_FFFFUL);
+        BinaryPrimitives.WriteUInt16LittleEndian(s[0x60..], 23);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[0x62..], (uint)Gdt);
+
+        byte[] c32 = Assemble(32, Entry32, a =>
+        {
+            var pd = a.CreateLabel();
+            var pt = a.CreateLabel();
+            a.mov(esp, 0x30_0000);
+            a.mov(edi, (uint)Pml4);
+            a.mov(ecx, (uint)(Pt + PtPages * 4096 - Pml4) / 4);
+            a.xor(eax, eax);
+            a.rep.stosd();
+            a.mov(__dword_ptr[(uint)Pml4], (uint)Pdpt | 3);
+            a.mov(__dword_ptr[(uint)Pdpt], (uint)Pd | 3);
+            a.xor(ecx, ecx);
+            a.Label(ref pd);                                   // PD[i] = PT_i | P | W
+            a.lea(eax, __dword_ptr[ecx * 4 + 0]);
+            a.shl(eax, 10);
+            a.add(eax, (uint)Pt | 3);
+            a.mov(__dword_ptr[ecx * 8 + (int)Pd], eax);
+            a.inc(ecx);
+            a.cmp(ecx, PtPages);
+            a.jb(pd);
+            a.xor(ecx, ecx);
+            a.Label(ref pt);                                   // PTE j = j * 4 KiB | P | W (identity)
+            a.mov(eax, ecx);
+            a.shl(eax, 12);
+            a.or(eax, 3);
+            a.mov(__dword_ptr[ecx * 8 + (int)Pt], eax);
+            a.inc(ecx);
+            a.cmp(ecx, PtPages * 512);
+            a.jb(pt);
+            a.mov(eax, cr4);
+            a.or(eax, 0x20);                                   // PAE
+            a.mov(cr4, eax);
+            a.mov(eax, (uint)Pml4);
+            a.mov(cr3, eax);
+            a.mov(ecx, 0xC000_0080);
+            a.rdmsr();
+            a.or(eax, 0x100);                                  // EFER.LME
+            a.wrmsr();
+            a.mov(eax, cr0);
+            a.or(eax, 0x8000_0001);                            // PG: IA-32e mode active
+            a.mov(cr0, eax);
+            a.lgdt(__fword_ptr[(uint)Gdtr]);
+            a.jmp(0x08, (uint)Entry64);
+        });
+        byte[] c64 = Assemble(64, Entry64, a =>
+        {
+            var outer = a.CreateLabel();
+            var inner = a.CreateLabel();
+            var next = a.CreateLabel();
+            var count = a.CreateLabel();
+            var countLoop = a.CreateLabel();
+            var build = a.CreateLabel();
+            var chase = a.CreateLabel();
+            var print = a.CreateLabel();
+            var digit = a.CreateLabel();
+            var dec = a.CreateLabel();
+            a.mov(ax, 0x10);
+            a.mov(ds, ax);
+            a.mov(es, ax);
+            a.mov(ss, ax);
+            a.mov(rsp, 0x30_0000);
+            // Sieve: clear, then mark multiples of every prime p with p*p < N.
+            a.mov(r8, Sieve);
+            a.mov(rdi, r8);
+            a.xor(eax, eax);
+            a.mov(rcx, SieveSize / 8);
+            a.rep.stosq();
+            a.mov(ebx, 2);
+            a.Label(ref outer);
+            a.mov(rax, rbx);
+            a.imul(rax, rbx);
+            a.cmp(rax, (int)SieveSize);
+            a.jae(count);
+            a.cmp(__byte_ptr[r8 + rbx], 0);
+            a.jne(next);
+            a.Label(ref inner);
+            a.mov(__byte_ptr[r8 + rax], 1);
+            a.add(rax, rbx);
+            a.cmp(rax, (int)SieveSize);
+            a.jb(inner);
+            a.Label(ref next);
+            a.inc(rbx);
+            a.jmp(outer);
+            // Count: composites per qword by POPCNT (each byte 0 or 1); primes = N - 2 - composites.
+            a.Label(ref count);
+            a.xor(ecx, ecx);
+            a.mov(rsi, r8);
+            a.mov(rdi, Sieve + SieveSize);
+            a.Label(ref countLoop);
+            a.popcnt(rax, __qword_ptr[rsi]);
+            a.add(rcx, rax);
+            a.add(rsi, 8);
+            a.cmp(rsi, rdi);
+            a.jb(countLoop);
+            a.mov(rax, SieveSize - 2);                        // 0 and 1 are neither (never marked)
+            a.sub(rax, rcx);
+            a.call(print);
+            // Chase: node i holds the address of node (a*i + c) mod 8192.
+            a.xor(ecx, ecx);
+            a.Label(ref build);
+            a.mov(rax, rcx);                                   // rdi = node(i)
+            a.shl(rax, 12);
+            a.mov(rdx, rcx);
+            a.shl(rdx, 6);
+            a.and(edx, 0xFC0);
+            a.lea(rdi, __[rax + rdx]);
+            a.mov(r9, Chase);
+            a.add(rdi, r9);
+            a.imul(rax, rcx, (int)LcgA);                        // j = (a*i + c) mod 8192
+            a.add(rax, (int)LcgC);
+            a.and(eax, ChasePages - 1);
+            a.mov(rdx, rax);
+            a.shl(rax, 12);
+            a.shl(rdx, 6);
+            a.and(edx, 0xFC0);
+            a.add(rax, rdx);
+            a.add(rax, r9);
+            a.mov(__qword_ptr[rdi], rax);
+            a.inc(ecx);
+            a.cmp(ecx, ChasePages);
+            a.jb(build);
+            a.mov(rsi, Chase);                                 // node 0
+            a.mov(rcx, ChaseSteps);
+            a.Label(ref chase);
+            a.mov(rsi, __qword_ptr[rsi]);
+            a.dec(rcx);
+            a.jnz(chase);
+            a.mov(rax, rsi);
+            a.call(print);
+            a.mov(dx, 0xF4);
+            a.xor(eax, eax);
+            a.@out(dx, eax);                                   // debug exit (QEMU: status 1)
+            a.hlt();
+            // print: RAX as 16 hex digits and a newline on port E9h.
+            a.Label(ref print);
+            a.mov(r10, rax);
+            a.mov(r11d, 16);
+            a.mov(dx, 0xE9);
+            a.Label(ref digit);
+            a.rol(r10, 4);
+            a.mov(eax, r10d);
+            a.and(eax, 15);
+            a.cmp(al, 10);
+            a.jb(dec);
+            a.add(al, (byte)('a' - 10 - '0'));
+            a.Label(ref dec);
+            a.add(al, (byte)'0');
+            a.@out(dx, al);
+            a.dec(r11d);
+            a.jnz(digit);
+            a.mov(al, (byte)'\n');
+            a.@out(dx, al);
+            a.ret();
+        });
+        if (c32.Length > 0x700 || c64.Length > 0x800) throw new InvalidOperationException("paged kernel code overflows its slots");
+        c32.CopyTo(image, (int)(Entry32 - LoadAddress));
+        c64.CopyTo(image, (int)(Entry64 - LoadAddress));
+        return image;
+    }
+
+    private static byte[] Assemble(int bits, ulong at, Action<Assembler> body)
+    {
+        var a = new Assembler(bits);
+        body(a);
+        var w = new Writer();
+        a.Assemble(w, at);
+        return w.Bytes.ToArray();
+    }
+
+    private sealed class Writer : CodeWriter
+    {
+        public List<byte> Bytes { get; } = new();
+        public override void WriteByte(byte value) => Bytes.Add(value);
+    }
+
+    /// <summary>
+    /// <c>--paged-guest FILE</c>: the Vtx side, in its own process so that both sides are timed alike
+    /// (process start to exit). Prints the guest's port-E9h output; exit code 0 when the guest left through
+    /// the debug-exit port.
+    /// </summary>
+    public static int RunGuest(string path)
+    {
+        // VTX_BENCH_TIMING=simple runs the guest with the simple profile (no block simulation, no TLB timing
+        // model): for measuring what the timing models cost in host time, not for the comparison itself.
+        CpuModel? model = Environment.GetEnvironmentVariable("VTX_BENCH_TIMING") == "simple" ? new CpuModel { Timing = Timing.TimingProfile.Simple } : null;
+        var m = new Machine(new MachineOptions { MemoryMiB = MemoryMiB, CpuModel = model });
+        m.LoadMultiboot(File.ReadAllBytes(path));
+        var output = new StringBuilder();
+        m.DebugConsole.Written += b => output.Append((char)b);
+        var r = m.Run(new RunLimits { MaxInstructions = 100_000_000_000 });
+        Console.Write(output.ToString());
+        Console.Error.WriteLine($"vtx: {r.Reason}, {r.Instructions:N0} instructions, {r.Cycles:N0} cycles");
+        return r.Reason == StopReason.DebugExit ? 0 : 1;
+    }
+
+    /// <summary>
+    /// <c>--paged [runs]</c>: builds the image, checks the expected output, makes sure QEMU is installed
+    /// (Debian's qemu-system-x86 through apt-get when it is missing and this is root), then alternates
+    /// Vtx and QEMU TCG <paramref name="runs"/> times and prints the medians and the ratio.
+    /// </summary>
+    public static int Compare(int runs)
+    {
+        string path = Path.Combine(Path.GetTempPath(), "vtx-paged-kernel.bin");
+        File.WriteAllBytes(path, Build());
+        string expected = ExpectedOutput();
+        string qemu = EnsureQemu();
+        string self = Environment.ProcessPath ?? "dotnet";
+        string selfArgs = self.EndsWith("dotnet", StringComparison.Ordinal) ? $"\"{typeof(PagedKernel).Assembly.Location}\" " : "";
+        Console.WriteLine($"paged kernel: {path} ({SieveSize >> 20} MiB sieve, {ChaseSteps:N0} chase steps over {ChasePages} pages, {MemoryMiB} MiB RAM)");
+        var vtx = new List<(double Wall, double Cpu)>();
+        var tcg = new List<(double Wall, double Cpu)>();
+        for (int i = 0; i < runs; i++)
+        {
+            vtx.Add(TimeProcess(self, selfArgs + $"--paged-guest \"{path}\"", expected, 0, "vtx"));
+            if (qemu.Length > 0)
+                tcg.Add(TimeProcess(qemu, $"-machine pc -accel tcg -cpu max -m {MemoryMiB} -display none -no-reboot -serial none -monitor none " +
+                    $"-debugcon stdio -device isa-debug-exit,iobase=0xf4,iosize=0x04 -kernel \"{path}\"", expected, 1, "qemu"));
+        }
+        (double vw, double vc) = (Median(vtx.Select(v => v.Wall)), Median(vtx.Select(v => v.Cpu)));
+        Console.WriteLine($"Vtx      median wall {vw:F2} s, CPU {vc:F2} s  (runs: {string.Join(", ", vtx.Select(v => v.Wall.ToString("F2", CultureInfo.InvariantCulture)))})");
+        if (tcg.Count > 0)
+        {
+            (double qw, double qc) = (Median(tcg.Select(v => v.Wall)), Median(tcg.Select(v => v.Cpu)));
+            Console.WriteLine($"QEMU TCG median wall {qw:F2} s, CPU {qc:F2} s  (runs: {string.Join(", ", tcg.Select(v => v.Wall.ToString("F2", CultureInfo.InvariantCulture)))})");
+            Console.WriteLine($"Vtx/QEMU = {vw / qw:F2} (wall), {vc / qc:F2} (CPU time, user + system, all threads)");
+        }
+        else Console.WriteLine("QEMU TCG: not available (qemu-system-x86_64 not found and could not be installed)");
+        return 0;
+    }
+
+    /// <summary>Wall time and CPU time (user + system of the reaped child, from getrusage(RUSAGE_CHILDREN)) of one process.</summary>
+    private static (double Wall, double Cpu) TimeProcess(string file, string args, string expected, int expectedExit, string name)
+    {
+        var psi = new ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        double cpu0 = ChildrenCpuSeconds();
+        var sw = Stopwatch.StartNew();
+        using var p = Process.Start(psi) ?? throw new InvalidOperationException($"cannot start {file}");
+        var errTask = p.StandardError.ReadToEndAsync();
+        string stdout = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        sw.Stop();
+        string err = errTask.Result;
+        if (p.ExitCode != expectedExit || stdout != expected)
+            throw new InvalidOperationException($"{name}: exit {p.ExitCode}, output \"{stdout.Trim()}\" (expected \"{expected.Trim()}\"); stderr: {err.Trim()}");
+        double cpu = ChildrenCpuSeconds() - cpu0;
+        Console.WriteLine($"  {name,-5} {sw.Elapsed.TotalSeconds,7:F2} s wall, {cpu,7:F2} s CPU  {err.Trim()}");
+        return (sw.Elapsed.TotalSeconds, cpu);
+    }
+
+    // On a shared machine the wall time of a process depends on the others; its CPU time much less (QEMU's
+    // TCG and I/O threads are both counted). Linux x86-64 struct rusage: two timevals first.
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+    private static extern int getrusage(int who, out RUsage usage);
+
+    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Sequential)]
+    private struct RUsage
+    {
+        public long UserSec, UserUsec, SysSec, SysUsec;
+        public long Rest0, Rest1, Rest2, Rest3, Rest4, Rest5, Rest6, Rest7, Rest8, Rest9, Rest10, Rest11, Rest12, Rest13;
+    }
+
+    private static double ChildrenCpuSeconds()
+    {
+        const int RusageChildren = -1;
+        if (!OperatingSystem.IsLinux() || getrusage(RusageChildren, out RUsage u) != 0) return double.NaN;
+        return u.UserSec + u.UserUsec / 1e6 + u.SysSec + u.SysUsec / 1e6;
+    }
+
+    private static double Median(IEnumerable<double> values)
+    {
+        var v = values.ToList();
+        var s = v.OrderBy(x => x).ToArray();
+        return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
+    }
+
+    /// <summary>The QEMU binary, installing Debian's qemu-system-x86 when it is missing (never assumed present).</summary>
+    private static string EnsureQemu()
+    {
+        string? found = Which("qemu-system-x86_64");
+        if (found is not null) return found;
+        Console.WriteLine("qemu-system-x86_64 not found: apt-get install -y qemu-system-x86");
+        try
+        {
+            foreach (string args in new[] { "update", "install -y qemu-system-x86" })
+            {
+                using var p = Process.Start(new ProcessStartInfo("apt-get", args) { UseShellExecute = false, RedirectStandardOutput = true });
+                p?.StandardOutput.ReadToEnd();
+                p?.WaitForExit();
+            }
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            Console.WriteLine($"apt-get failed: {e.Message}");
+        }
+        return Which("qemu-system-x86_64") ?? "";
+    }
+
+    private static string? Which(string name) =>
+        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Select(d => Path.Combine(d, name)).FirstOrDefault(File.Exists);
+}
