@@ -78,6 +78,45 @@ public sealed class BlockSimulatorEquivalenceTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>
+    /// Runs whose simulation spans more cycles than the port ring holds (serialising instructions at their system
+    /// cost, divides): the optimised simulator leaves its one-word-per-cycle fast path for the per-port ring there;
+    /// the ring's wrap-around must give the reference's figures too.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Profiles))]
+    public void LongSimulationsEqualTheReference(string profileName)
+    {
+        EngineProfile ep = EngineProfileAdapter.For(Profile(profileName));
+        var opt = new BlockSimulator();
+        var reference = new ReferenceBlockSimulator();
+        var rng = new Random(7);
+        for (int k = 0; k < 60; k++)
+        {
+            var a = new Assembler(64);
+            int n = rng.Next(20, BlockSimulator.MaxRun + 5);
+            for (int i = 0; i < n; i++)
+            {
+                switch (rng.Next(8))
+                {
+                    case 0: a.cpuid(); break;
+                    case 1: a.rdtsc(); break;
+                    case 2: a.div(rcx); break;
+                    case 3: a.mov(__qword_ptr[rbx + 8 * rng.Next(4)], rax); break;
+                    case 4: a.add(rax, __qword_ptr[rbx + 8 * rng.Next(4)]); break;
+                    case 5: a.imul(rdx, rax); break;
+                    default: a.add(R64[rng.Next(16) is var r && r == 4 ? 0 : r], R64[rng.Next(16)]); break;
+                }
+            }
+            var w = new BytesWriter();
+            a.Assemble(w, 0x40_0000);
+            Block b = FromBytes("long", 64, w.Bytes.ToArray());
+            for (int variant = 0; variant < 4; variant++) Compare(ep, opt, reference, b, variant);
+        }
+        output.WriteLine($"{profileName}: {opt.RingSimulations} simulations on the ring");
+        Assert.True(opt.RingSimulations > 0, "no simulation left the fast path");
+    }
+
     private void Compare(EngineProfile ep, BlockSimulator opt, ReferenceBlockSimulator reference, Block b, int variant)
     {
         opt.Begin(ep);
