@@ -35,28 +35,48 @@ public sealed class BlockSimulatorEquivalenceTests(ITestOutputHelper output)
 
     private sealed record Block(string Kind, int Bitness, byte[] Bytes, List<Staged> Items);
 
+    public static TheoryData<string, bool> ProfilesAndCache => new()
+    {
+        { "skylake-client", false }, { "haswell", false }, { "skylake-narrow-test", false },
+        { "skylake-client", true }, { "haswell", true }, { "skylake-narrow-test", true },
+    };
+
+    /// <summary>
+    /// With the result cache off (every run simulated) and on (a third of the blocks staged and costed again
+    /// right away, so that hits are exercised; a hit must give the reference's figures too).
+    /// </summary>
     [Theory]
-    [MemberData(nameof(Profiles))]
-    public void OptimisedSimulationEqualsTheReference(string profileName)
+    [MemberData(nameof(ProfilesAndCache))]
+    public void OptimisedSimulationEqualsTheReference(string profileName, bool cache)
     {
         TimingProfile tp = Profile(profileName);
         Assert.True(EngineProfileAdapter.UsesEngine(tp));
         if (profileName == "skylake-narrow-test") Assert.Equal(12, tp.ReorderBufferSize); // the text edits took
         EngineProfile ep = EngineProfileAdapter.For(tp);
-        var opt = new BlockSimulator();
+        var opt = new BlockSimulator { UseCache = cache };
         var reference = new ReferenceBlockSimulator();
         int blocks = 0, instructions = 0;
+        long hits = 0;
         var rng = new Random(profileName.Length * 7919 + 17);
         foreach (Block b in Corpus(rng, realistic: 3000, forms: 2000, randomBytes: 2000))
         {
-            Compare(ep, opt, reference, b, rng.Next(4));
+            int variant = rng.Next(4);
+            Compare(ep, opt, reference, b, variant);
+            if (rng.Next(3) == 0) Compare(ep, opt, reference, b, variant);
             // A fresh simulator now and then: results must not depend on the history of the thread's instance.
-            if (rng.Next(50) == 0) opt = new BlockSimulator();
+            if (rng.Next(50) == 0)
+            {
+                hits += opt.CacheHits;
+                opt = new BlockSimulator { UseCache = cache };
+            }
             blocks++;
             instructions += b.Items.Count;
         }
-        output.WriteLine($"{profileName}: {blocks} blocks, {instructions} instructions, identical");
+        hits += opt.CacheHits;
+        output.WriteLine($"{profileName}, cache {cache}: {blocks} blocks, {instructions} instructions, identical; {hits} cache hits");
         Assert.Equal(7000, blocks);
+        if (cache) Assert.True(hits > 1000, $"only {hits} cache hits");
+        else Assert.Equal(0, hits);
     }
 
     /// <summary>

@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Iced.Intel;
 using Vtx.Decoding;
 
@@ -276,6 +277,79 @@ internal sealed class BlockSimulator
     private void Simulate(int first, int n, out long totalSum, out int window)
     {
         window = MeasuredIterations(n);
+        if (UseCache && TryCached(first, n, out totalSum)) return;
+        Simulate(first, n, window, out totalSum);
+        if (UseCache) Remember(first, n);
+    }
+
+    // ------------------------------------------------------------------ the result cache
+    // A simulation's result is a function of the staged records alone (and the profile): the same run decoded
+    // again (code rewritten in place, the same page in another code size, the same basic block at another
+    // address) reuses it. A hit compares every staged record byte for byte, so it returns exactly what the
+    // simulation would. Fixed storage, allocated once per simulator: a slab of staged records and their
+    // retire-offset sums written as a ring, and a direct-mapped table of runs in it.
+
+    /// <summary>Whether results are cached (tests turn it off to time or check the simulation itself).</summary>
+    internal bool UseCache { get; set; } = true;
+
+    /// <summary>Simulations answered from the cache (for tests and measurements).</summary>
+    internal long CacheHits { get; private set; }
+
+    private const int SlabSize = 1 << 14;     // staged records kept (about 1.2 MiB with their sums)
+    private const int TableSize = 1 << 11;
+    private Staged[]? _slab;
+    private long[]? _slabSums;
+    private Entry[]? _table;
+    private long _slabWritten;                // records ever written to the slab (monotonic)
+
+    private struct Entry
+    {
+        public ulong Hash;
+        public long Start;                    // position of the first record in the slab (monotonic)
+        public int Count;
+        public EngineProfile? Profile;
+    }
+
+    private ulong HashStaged(int first, int n)
+    {
+        ReadOnlySpan<ulong> words = MemoryMarshal.Cast<Staged, ulong>(_staged.AsSpan(first, n));
+        ulong h = (ulong)n * 0x9E3779B97F4A7C15UL;
+        foreach (ulong w in words) h = (BitOperations.RotateLeft(h, 23) ^ w) * 0xFF51AFD7ED558CCDUL;
+        return h ^ (h >> 29);
+    }
+
+    private bool TryCached(int first, int n, out long totalSum)
+    {
+        totalSum = 0;
+        if (_table is null) return false;
+        ulong h = HashStaged(first, n);
+        ref Entry e = ref _table[(int)(h & (TableSize - 1))];
+        if (e.Hash != h || e.Count != n || !ReferenceEquals(e.Profile, Profile) || _slabWritten - e.Start > SlabSize - n) return false;
+        int at = (int)(e.Start & (SlabSize - 1));
+        if (!MemoryMarshal.AsBytes(_slab.AsSpan(at, n)).SequenceEqual(MemoryMarshal.AsBytes(_staged.AsSpan(first, n)))) return false;
+        _slabSums.AsSpan(at, n).CopyTo(_offsetSum);
+        totalSum = _offsetSum[n - 1];
+        CacheHits++;
+        return true;
+    }
+
+    private void Remember(int first, int n)
+    {
+        _slab ??= new Staged[SlabSize];
+        _slabSums ??= new long[SlabSize];
+        _table ??= new Entry[TableSize];
+        // A run never straddles the ring's end.
+        if ((int)(_slabWritten & (SlabSize - 1)) + n > SlabSize) _slabWritten = (_slabWritten | (SlabSize - 1)) + 1;
+        int at = (int)(_slabWritten & (SlabSize - 1));
+        _staged.AsSpan(first, n).CopyTo(_slab.AsSpan(at, n));
+        _offsetSum.AsSpan(0, n).CopyTo(_slabSums.AsSpan(at, n));
+        ulong h = HashStaged(first, n);
+        _table[(int)(h & (TableSize - 1))] = new Entry { Hash = h, Start = _slabWritten, Count = n, Profile = Profile };
+        _slabWritten += n;
+    }
+
+    private void Simulate(int first, int n, int window, out long totalSum)
+    {
         Prepare(first, n);
         // The fast path keeps each cycle's reserved ports in one word; it is exact while every cycle of the
         // simulation lies within one ring window of its first cycle (no two cycles share a ring slot). A longer
