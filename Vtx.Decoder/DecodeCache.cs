@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Iced.Intel;
@@ -13,9 +14,13 @@ namespace Vtx.Decoding;
 /// </summary>
 public sealed class DecodedPage
 {
-    private readonly ushort[] _slot = new ushort[4096]; // 0 = not decoded, else index + 1
-    private DecodedInstruction[] _insns = new DecodedInstruction[16];
+    /// <summary>The slot table of a dropped page: nothing decoded. Shared and never written.</summary>
+    private static readonly ushort[] NoSlots = new ushort[4096];
+
+    private ushort[] _slot; // 0 = not decoded, else index + 1
+    private DecodedInstruction[] _insns;
     private int _count;
+    private readonly DecodeCache? _owner; // the cache whose pool the arrays come from and return to
 
     /// <summary>Guest-physical page number (address >> 12).</summary>
     public ulong PageNumber { get; }
@@ -27,9 +32,31 @@ public sealed class DecodedPage
     public int Count => _count;
 
     internal DecodedPage(ulong pageNumber, int bitness)
+        : this(pageNumber, bitness, new ushort[4096], new DecodedInstruction[16], null)
+    {
+    }
+
+    internal DecodedPage(ulong pageNumber, int bitness, ushort[] slots, DecodedInstruction[] insns, DecodeCache? owner)
     {
         PageNumber = pageNumber;
         Bitness = bitness;
+        _slot = slots;
+        _insns = insns;
+        _owner = owner;
+    }
+
+    /// <summary>
+    /// Hands the arrays back to the cache's pool (the page was dropped). The record itself stays valid and
+    /// empty: a processor still holding it finds nothing and decodes again through the cache.
+    /// </summary>
+    internal void Detach(out ushort[]? slots, out DecodedInstruction[]? insns)
+    {
+        if (ReferenceEquals(_slot, NoSlots)) { slots = null; insns = null; return; }
+        slots = _slot;
+        insns = _insns;
+        _slot = NoSlots;
+        _insns = [];
+        _count = 0;
     }
 
     /// <summary>
@@ -92,20 +119,39 @@ public sealed class DecodedPage
     }
 
     /// <summary>A deep copy (for snapshots: run boundaries, and so block-simulated costs, depend on the order code was first reached).</summary>
-    internal DecodedPage Clone()
+    internal DecodedPage Clone(DecodeCache? owner)
     {
-        var c = new DecodedPage(PageNumber, Bitness) { _insns = (DecodedInstruction[])_insns.Clone(), _count = _count };
-        _slot.CopyTo(c._slot, 0);
+        var insns = new DecodedInstruction[Math.Max(_count, 1)];
+        _insns.AsSpan(0, _count).CopyTo(insns);
+        var c = new DecodedPage(PageNumber, Bitness, (ushort[])_slot.Clone(), insns, owner) { _count = _count };
         return c;
     }
 
     /// <summary>Stores a decoding for <paramref name="offset"/> and returns a reference to the stored copy.</summary>
     public ref DecodedInstruction Add(int offset, DecodedInstruction d)
     {
-        if (_count == _insns.Length) Array.Resize(ref _insns, _count * 2);
+        if (_count == _insns.Length) Grow();
         _insns[_count] = d;
         _slot[offset & 0xFFF] = (ushort)(_count + 1);
         return ref _insns[_count++];
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void Grow()
+    {
+        if (ReferenceEquals(_slot, NoSlots))
+        {
+            // Added to after it was dropped (its own page was written while it was being decoded): it gets
+            // arrays of its own, never the shared empty table.
+            _slot = new ushort[4096];
+            _insns = new DecodedInstruction[16];
+            return;
+        }
+        DecodedInstruction[] old = _insns;
+        DecodedInstruction[] bigger = _owner?.RentInstructions(Math.Max(16, old.Length * 2)) ?? new DecodedInstruction[Math.Max(16, old.Length * 2)];
+        old.AsSpan(0, _count).CopyTo(bigger);
+        _insns = bigger;
+        _owner?.ReturnInstructions(old);
     }
 }
 
@@ -155,7 +201,11 @@ public sealed class DecodeCache
         ulong key = Key(pageNumber, bitness);
         if (!_pages.TryGetValue(key, out var page))
         {
-            page = new DecodedPage(pageNumber, bitness);
+            // Sized from the page: as many entries as it held when it was last dropped (code rewritten
+            // in place is decoded to about the same count again), else one run's worth; arrays of dropped
+            // pages are reused.
+            int hint = _sizeHints.GetValueOrDefault(key, InitialCapacity);
+            page = new DecodedPage(pageNumber, bitness, RentSlots(), RentInstructions(hint), this);
             _pages.Add(key, page);
         }
         return page;
@@ -168,10 +218,25 @@ public sealed class DecodeCache
     /// <summary>Drops every decoding of <paramref name="pageNumber"/> (all code sizes).</summary>
     public void InvalidatePage(ulong pageNumber)
     {
-        bool any = _pages.Remove(Key(pageNumber, 16));
-        any |= _pages.Remove(Key(pageNumber, 32));
-        any |= _pages.Remove(Key(pageNumber, 64));
+        bool any = Drop(Key(pageNumber, 16));
+        any |= Drop(Key(pageNumber, 32));
+        any |= Drop(Key(pageNumber, 64));
         if (any) Invalidations++;
+    }
+
+    private bool Drop(ulong key)
+    {
+        if (!_pages.Remove(key, out DecodedPage? page)) return false;
+        if (page.Count > 0) _sizeHints[key] = page.Count;
+        Recycle(page);
+        return true;
+    }
+
+    private void Recycle(DecodedPage page)
+    {
+        page.Detach(out ushort[]? slots, out DecodedInstruction[]? insns);
+        if (slots is not null) ReturnSlots(slots);
+        if (insns is not null) ReturnInstructions(insns);
     }
 
     /// <summary>
@@ -182,7 +247,7 @@ public sealed class DecodeCache
     public object Capture()
     {
         var copy = new Dictionary<ulong, DecodedPage>(_pages.Count);
-        foreach (var (k, v) in _pages) copy.Add(k, v.Clone());
+        foreach (var (k, v) in _pages) copy.Add(k, v.Clone(null));
         return copy;
     }
 
@@ -192,7 +257,7 @@ public sealed class DecodeCache
         ArgumentNullException.ThrowIfNull(image);
         var copy = (Dictionary<ulong, DecodedPage>)image;
         Clear();
-        foreach (var (k, v) in copy) _pages.Add(k, v.Clone());
+        foreach (var (k, v) in copy) _pages.Add(k, v.Clone(this));
         var numbers = new List<ulong>(copy.Count);
         foreach (var v in copy.Values) numbers.Add(v.PageNumber);
         return numbers;
@@ -202,7 +267,73 @@ public sealed class DecodeCache
     public void Clear()
     {
         Invalidations += _pages.Count;
+        foreach (DecodedPage page in _pages.Values) Recycle(page);
         _pages.Clear();
+    }
+
+    // ------------------------------------------------------------------ the pool of dropped pages' arrays
+    // Code that is rewritten (self-modifying code, a loader reusing memory, the host writing code, snapshot
+    // restores) drops page records and decodes the same pages again: their arrays are kept and reused, up to
+    // PoolBytes, so that decoding again allocates nothing. Instruction arrays are kept by power-of-two class.
+
+    private const int InitialCapacity = 64;           // one sequential run of the longest kind
+    private const long PoolBytes = 8L << 20;
+    private const int Classes = 13;                   // capacities 1 .. 4096 (a page holds at most 4096)
+    private readonly Stack<ushort[]> _freeSlots = new();
+    private readonly Stack<DecodedInstruction[]>[] _freeInsns = NewClasses();
+    private readonly Dictionary<ulong, int> _sizeHints = new();
+    private long _pooled;
+
+    private static Stack<DecodedInstruction[]>[] NewClasses()
+    {
+        var c = new Stack<DecodedInstruction[]>[Classes];
+        for (int i = 0; i < c.Length; i++) c[i] = new Stack<DecodedInstruction[]>();
+        return c;
+    }
+
+    private static int InsnBytes(int length) => length * Unsafe.SizeOf<DecodedInstruction>();
+
+    private ushort[] RentSlots()
+    {
+        if (_freeSlots.TryPop(out ushort[]? s))
+        {
+            _pooled -= s.Length * sizeof(ushort);
+            return s; // cleared when returned
+        }
+        return new ushort[4096];
+    }
+
+    private void ReturnSlots(ushort[] s)
+    {
+        if (_pooled + s.Length * sizeof(ushort) > PoolBytes) return;
+        Array.Clear(s);
+        _freeSlots.Push(s);
+        _pooled += s.Length * sizeof(ushort);
+    }
+
+    /// <summary>An instruction array of at least <paramref name="capacity"/> entries: a pooled one of the smallest class that fits, or a new one of that class.</summary>
+    internal DecodedInstruction[] RentInstructions(int capacity)
+    {
+        if (capacity > 1 << (Classes - 1)) return new DecodedInstruction[capacity];
+        int c = capacity <= 1 ? 0 : BitOperations.Log2((uint)capacity - 1) + 1;
+        for (int k = c; k < Classes; k++)
+        {
+            if (_freeInsns[k].TryPop(out DecodedInstruction[]? a))
+            {
+                _pooled -= InsnBytes(a.Length);
+                return a;
+            }
+        }
+        return new DecodedInstruction[1 << c];
+    }
+
+    internal void ReturnInstructions(DecodedInstruction[] a)
+    {
+        if (a.Length == 0 || _pooled + InsnBytes(a.Length) > PoolBytes) return;
+        // By the largest class it covers entirely (a trimmed snapshot copy has any length).
+        int c = Math.Min(BitOperations.Log2((uint)a.Length), Classes - 1);
+        _freeInsns[c].Push(a);
+        _pooled += InsnBytes(a.Length);
     }
 
     /// <summary>

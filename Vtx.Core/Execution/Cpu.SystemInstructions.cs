@@ -87,6 +87,7 @@ public sealed partial class Cpu
         if ((_cr4 & Cr4.PCIDE) != 0) mask |= 1UL << 63;
         if ((v & ~mask) != 0) return FaultGp0();
         ulong old = _cr3;
+        ulong oldPcid = _paging.Pcid;
         bool noFlush = (_cr4 & Cr4.PCIDE) != 0 && (v >> 63) != 0;
         _cr3 = v & ~(1UL << 63);
         if ((_cr0 & Cr0.PG) != 0 && !RefreshPaging(true))
@@ -95,7 +96,8 @@ public sealed partial class Cpu
             RefreshPaging(false);
             return FaultGp0();
         }
-        UpdateTlbKey(); // the PCID is part of every TLB tag
+        // The software TLB holds the current PCID's translations only (Cpu.cs, TlbEntry): a new PCID empties it.
+        if (_paging.Pcid != oldPcid) FlushTlb();
         // MOV CR3 drops the non-global translations (of the new PCID with CR4.PCIDE; none when
         // bit 63 asks to keep them); global ones survive (SDM Vol. 3A, 4.10.4.1).
         if (noFlush) ForgetFetchPage();
@@ -312,7 +314,7 @@ public sealed partial class Cpu
     private void InvalidatePage(ulong lin)
     {
         // Whatever the PCID or privilege key, and global or not (SDM Vol. 3A, INVLPG).
-        ulong vpn = (lin >> 12) & TlbVpnMask; // bits 45:0 on both sides: a higher-half page's sign copies overlap the PCID bits
+        ulong vpn = (lin >> 12) & TlbVpnMask; // bits 45:0 on both sides (address bits 57:12)
         int i = (int)(vpn & (TlbSize - 1));
         if ((_tlb[i].Tag & TlbVpnMask) == vpn) _tlb[i].Tag = NoTag;
         if ((_tlb[TlbSize + i].Tag & TlbVpnMask) == vpn) _tlb[TlbSize + i].Tag = NoTag;

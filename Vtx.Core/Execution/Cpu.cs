@@ -737,18 +737,19 @@ public sealed unsafe partial class Cpu
     [StructLayout(LayoutKind.Sequential)]
     private struct TlbEntry
     {
-        public ulong Tag;       // linear page number (all 52 bits) | PCID << 46 | generation | privilege key, or ulong.MaxValue when empty
+        public ulong Tag;       // linear page number (all 52 bits) | generation | privilege key, or ulong.MaxValue when empty
         public ulong HostDelta; // host address of the page minus its (unmasked) linear address
         public ulong Ppn;       // the physical page number (EvictWritable)
         public bool Global;     // a global translation (G = 1 with CR4.PGE): survives CR3 loads
     }
 
-    // Tags hold the whole linear page number, so that a non-canonical address (only the slow path checks)
-    // never hits. Its bits 51:46 are copies of the sign in a canonical address and share bits with the PCID:
-    // page-number matches (INVLPG, the timing model's drops) compare bits 45:0 on both sides.
-    private const int TlbPcidShift = 46;
-    private const ulong TlbVpnMask = (1UL << TlbPcidShift) - 1;
-    private const ulong TlbPcidMask = 0xFFFUL << TlbPcidShift;
+    // Tags hold the whole linear page number (bits 51:0), so that a non-canonical address (only the slow path
+    // checks) never hits. There is no room left for a PCID beside it (a PCID in bits 57:46 made higher-half
+    // pages of PCIDs that differ only in bits 5:0 share a tag), so the software TLB holds translations of the
+    // current PCID only: a MOV CR3 that changes the PCID empties it (a cache may always drop entries; the
+    // architectural TLB's PCID behaviour, as far as cycles see it, is the timing model's). Page-number
+    // matches (INVLPG, the timing model's drops) compare bits 45:0, the address bits 57:12.
+    private const ulong TlbVpnMask = (1UL << 46) - 1;
     // Issue 13: FlushTlb advances a generation that every tag and the key carry (bits 60:58, values 0-6, so a
     // key never equals NoTag); entries of older generations can no longer match. The array is cleared only
     // when the generation wraps, so the full flush of every VM entry and exit costs O(1) most of the time.
@@ -774,16 +775,16 @@ public sealed unsafe partial class Cpu
 
     /// <summary>
     /// Drops the non-global translations (of <paramref name="pcid"/> only, when given): what MOV CR3
-    /// and INVPCID types 1 and 3 must do (SDM Vol. 3A, 4.10.4.1). Global ones may stay.
+    /// and INVPCID types 1 and 3 must do (SDM Vol. 3A, 4.10.4.1). Global ones may stay. The software TLB
+    /// only holds translations made under the current PCID, so another PCID has nothing here to drop.
     /// </summary>
     private void FlushTlbNonGlobal(int? pcid = null)
     {
-        ulong want = pcid is int p ? (ulong)p << TlbPcidShift : 0;
+        if (pcid is int p && (ulong)p != _paging.Pcid) return;
         for (int i = 0; i < _tlb.Length; i++)
         {
             ref TlbEntry e = ref _tlb[i];
-            if (e.Tag == NoTag || e.Global) continue;
-            if (pcid is null || (e.Tag & TlbPcidMask) == want) e.Tag = NoTag;
+            if (e.Tag != NoTag && !e.Global) e.Tag = NoTag;
         }
         ForgetFetchPage();
     }
@@ -861,7 +862,7 @@ public sealed unsafe partial class Cpu
 
     /// <summary>Re-derives the TLB privilege key after CPL or the implicit-access state changed.</summary>
     private void UpdateTlbKey() =>
-        _tlbKey = (_cpl == 3 && !_implicitAccess ? TlbUserKey | AlignmentKey() : 0) | ((ulong)_paging.Pcid << TlbPcidShift)
+        _tlbKey = (_cpl == 3 && !_implicitAccess ? TlbUserKey | AlignmentKey() : 0)
                   | (_dataBpArmed || _hostWatchArmed || _cacheTiming ? TlbBreakpointKey : 0) // issue 10: the cache model sees every access
                   | ((ulong)_tlbGen << TlbGenShift); // issue 13: the flush generation
     private const ulong TlbUserKey = 1UL << 62;
@@ -898,7 +899,7 @@ public sealed unsafe partial class Cpu
         ulong ppn = pa >> 12;
         if (!_mem.IsRamPage(ppn) || IsApicPage(pa) || IsApicAccessPage(pa) || (!Mmio.IsEmpty && Mmio.Intersects(pa & ~0xFFFUL, 4096))) return;
         // With SMAP, supervisor accesses to user pages depend on RFLAGS.AC: they always walk.
-        if ((_cr4 & Cr4.SMAP) != 0 && (_lastRights & PageRights.User) != 0 && (TlbKey & TlbUserKey) == 0 && (_cr0 & Cr0.PG) != 0) return; // a supervisor access (the key also holds the PCID and generation)
+        if ((_cr4 & Cr4.SMAP) != 0 && (_lastRights & PageRights.User) != 0 && (TlbKey & TlbUserKey) == 0 && (_cr0 & Cr0.PG) != 0) return; // a supervisor access (the key also holds the generation)
         if ((TlbKey & TlbSlowKeys) != 0) return; // alignment checking or data breakpoints: every access takes the slow path
         ulong vpn = lin >> 12;
         int i = (int)(vpn & (TlbSize - 1));

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Iced.Intel;
 using Vtx.Decoding;
 using Vtx.Tests.Core;
@@ -339,6 +340,77 @@ public class DecodeCacheTests
             best = Math.Min(best, allocated);
         }
         Assert.True(best < 1024, $"{best} bytes allocated by 1,000,000 cached instructions");
+    }
+
+    [Fact]
+    public void DecodingRewrittenCodeAgainAllocatesNothing()
+    {
+        // Issue 13: page records of dropped pages are reused. 3,000 straight-line instructions over three pages
+        // are rewritten by the host (dropping their decodings) and run again; after the first round nothing is
+        // allocated by decoding, costing (the block simulation of the default core profile) or the page records.
+        var code = Guest.Assemble(a =>
+        {
+            for (int i = 0; i < 3000; i++)
+            {
+                switch (i % 5)
+                {
+                    case 0: a.add(rax, rcx); break;
+                    case 1: a.imul(rdx, rax); break;
+                    case 2: a.lea(rsi, __[rax + rdx * 4 + i]); break;
+                    case 3: a.xor(ecx, 0x1234 + i); break;
+                    default: a.rol(rdx, (byte)(i % 63 + 1)); break;
+                }
+            }
+            a.hlt();
+        });
+        var m = CoreHarness.Load(code, memoryMiB: 4);
+        void Round()
+        {
+            m.WriteMemory(Guest.CodeBase, code);
+            m.Cpu.Resume();
+            m.Cpu.Rip = Guest.CodeBase;
+            Assert.Equal(StopReason.Halted, m.Run(RunLimits.Instructions(10_000)).Reason);
+        }
+        for (int i = 0; i < 3; i++) Round(); // the pool fills, the JIT settles
+        long best = long.MaxValue;
+        long invalidations = m.Memory.DecodeCache.Invalidations;
+        for (int i = 0; i < 3; i++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            Round();
+            best = Math.Min(best, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+        Assert.True(m.Memory.DecodeCache.Invalidations >= invalidations + 3); // every round really dropped the pages
+        Assert.True(best < 3000, $"{best} bytes allocated by decoding 3,000 instructions again");
+    }
+
+    [Fact]
+    public void ADroppedPageRecordIsEmptyAndItsArraysServeTheNextPage()
+    {
+        var cache = new DecodeCache();
+        DecodedPage old = cache.GetOrCreatePage(5, 64);
+        byte[] nop = [0x90];
+        old.Add(0x10, cache.Decode(nop, 64, out _));
+        old.SealRun(1);
+        Assert.False(Unsafe.IsNullRef(ref old.Lookup(0x10)));
+        cache.InvalidatePage(5);
+        // A processor still holding the old record finds nothing there (and decodes again through the cache) ...
+        Assert.True(Unsafe.IsNullRef(ref old.Lookup(0x10)));
+        Assert.Equal(0, old.Count);
+        // ... while the arrays, reused by another page, hold that page's decodings only.
+        DecodedPage other = cache.GetOrCreatePage(9, 64);
+        Assert.True(Unsafe.IsNullRef(ref other.Lookup(0x10)));
+        byte[] ret = [0xC3];
+        other.Add(0x20, cache.Decode(ret, 64, out _));
+        Assert.Equal(Code.Retnq, other.Lookup(0x20).Code);
+        Assert.True(Unsafe.IsNullRef(ref old.Lookup(0x20)));
+        // Adding to a dropped record gives it arrays of its own: the shared empty table is never written.
+        old.Add(0x30, cache.Decode(nop, 64, out _));
+        Assert.False(Unsafe.IsNullRef(ref old.Lookup(0x30)));
+        Assert.True(Unsafe.IsNullRef(ref cache.GetOrCreatePage(11, 64).Lookup(0x30)));
+        DecodedPage dropped2 = cache.GetOrCreatePage(12, 64);
+        cache.InvalidatePage(12);
+        Assert.True(Unsafe.IsNullRef(ref dropped2.Lookup(0x30)));
     }
 
     // ------------------------------------------------------------------ page-crossing instructions

@@ -100,6 +100,51 @@ public class TlbTests
     }
 
     /// <summary>
+    /// Translations are associated with the PCID they were made under, and only the current PCID's are
+    /// used (SDM Vol. 3A, 4.10.1, 4.10.2.4): two address spaces that map the same higher-half address to
+    /// different frames, switched by MOV CR3 with bit 63 set (no invalidation), each read their own frame.
+    /// PCIDs 0 and 1 differ only in bits 5:0, which once shared tag bits with a higher-half page number.
+    /// </summary>
+    [Fact]
+    public void PcidsKeepHigherHalfTranslationsApart()
+    {
+        const ulong Pml4B = 0x20000, PdptK = 0x14000, PdK = 0x15000, PtA = 0x16000, PtB = 0x17000, Kernel = 0xFFFF_8000_0000_0000;
+        var code = Guest.Assemble(a =>
+        {
+            a.mov(rcx, Kernel);
+            a.mov(rax, __qword_ptr[rcx]);                        // PCID 0 translation
+            a.mov(r8, Pml4B | 1 | (1UL << 63));
+            a.mov(cr3, r8);                                      // PCID 1, no invalidation
+            a.mov(rbx, __qword_ptr[rcx]);                        // must walk PCID 1's tables
+            a.mov(r8, Pml4 | (1UL << 63));
+            a.mov(cr3, r8);                                      // back to PCID 0, no invalidation
+            a.mov(rdx, __qword_ptr[rcx]);
+            a.hlt();
+        });
+        var m = Guest.Load(code, memoryMiB: 8);
+        void W(ulong at, ulong v) => m.WriteMemory(at, BitConverter.GetBytes(v));
+        foreach (ulong root in new[] { Pml4, Pml4B }) W(root, Pdpt | 3);   // low 1 GiB identity in both
+        W(Pdpt, Pd | 3);
+        W(Pd, 0x83);
+        W(Pml4 + 256 * 8, PdptK | 3);
+        W(PdptK, PdK | 3);
+        W(PdK, PtA | 3);
+        W(PtA, 0x50_0003UL);
+        W(Pml4B + 256 * 8, 0x18003);                              // PCID 1: its own PDPT -> PD -> PT
+        W(0x18000, 0x19003);
+        W(0x19000, PtB | 3);
+        W(PtB, 0x60_0003UL);
+        W(0x50_0000, 0x1111);
+        W(0x60_0000, 0x2222);
+        m.Cpu.Cr4Value = Cr4.PAE | Cr4.PCIDE;
+        m.Cpu.Cr3Value = Pml4;
+        m.Cpu.Cr0Value = m.Cpu.Cr0Value | Cr0.PG;
+        var r = m.Run(RunLimits.Instructions(100));
+        Assert.Equal(StopReason.Halted, r.Reason);
+        Assert.Equal(new ulong[] { 0x1111, 0x2222, 0x1111 }, new[] { m.Cpu[Gpr.Rax], m.Cpu[Gpr.Rbx], m.Cpu[Gpr.Rdx] });
+    }
+
+    /// <summary>
     /// A MOV to CR4 that changes PGE invalidates every translation, global ones included (SDM Vol. 3A,
     /// 4.10.4.1), every time: 20 rounds of remap + flush + read, more than the software TLB's flush
     /// generations, each read seeing the page the entry names after the remap.

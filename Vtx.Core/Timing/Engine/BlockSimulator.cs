@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Iced.Intel;
 using Vtx.Decoding;
 
@@ -48,7 +49,6 @@ internal sealed class BlockSimulator
     private readonly int[] _storeTime = new int[StoreRing];
     private readonly long[] _offsetSum = new long[MaxRun];
     private int _count;
-    private int _base = 1;
 
     private struct Staged
     {
@@ -57,7 +57,7 @@ internal sealed class BlockSimulator
         public long Disp;
         public int StackInc;
         public byte Base, Index, Scale, Segment;
-        public bool Lcp, FusedIntoPrev, ZeroIdiom, MoveElim, Rep, MemImm;
+        public bool Lcp, FusedIntoPrev, ZeroIdiom, MoveElim, Rep;
     }
 
     [ThreadStatic] private static BlockSimulator? t_shared;
@@ -98,22 +98,22 @@ internal sealed class BlockSimulator
             // No data for the form: one µop on an ALU port with latency 1, plus its memory µops.
             f = new UopForm { Fused = 1, Latency = 1, Compute = 1, PortStart = 0, Flags = UopFlags.Estimated };
         }
+        // Iced's instruction info, once: register usage, and operand access for class defaults.
+        ref readonly InstructionInfo info = ref _info.GetInfo(in ins, InstructionInfoOptions.NoMemoryUsage);
         if (mem && (f.Flags & UopFlags.Estimated) != 0)
         {
             // A class default: the memory µops follow what the operand does (Iced's operand access).
-            OpAccess acc = (d.Flags & DecodedFlags.MemA) != 0 ? ins.Op0Kind == OpKind.Memory ? AccessOf(in ins, 0) : OpAccess.ReadWrite : OpAccess.Read;
+            OpAccess acc = (d.Flags & DecodedFlags.MemA) != 0 ? ins.Op0Kind == OpKind.Memory ? info.GetOpAccess(0) : OpAccess.ReadWrite : OpAccess.Read;
             f.Loads = (byte)(acc is OpAccess.Read or OpAccess.ReadWrite or OpAccess.CondRead or OpAccess.ReadCondWrite ? 1 : 0);
             f.Stores = (byte)(acc is OpAccess.Write or OpAccess.ReadWrite or OpAccess.CondWrite or OpAccess.ReadCondWrite ? 1 : 0);
         }
         if (ins.FlowControl is not (FlowControl.Next or FlowControl.Exception or FlowControl.Interrupt)) f.Flags |= UopFlags.Branch;
-        s.MemImm = mem && (d.Flags & (DecodedFlags.ImmB | DecodedFlags.Imm3)) != 0;
         s = default;
         s.Base = d.Base; s.Index = d.Index; s.Scale = d.Scale; s.Segment = d.Segment; s.Disp = d.Disp;
         s.Rep = (d.Flags & (DecodedFlags.Rep | DecodedFlags.Repne)) != 0;
 
         // Register reads and writes (Iced's instruction info), flags as two renamed groups.
         ulong reads = 0, writes = 0;
-        ref readonly InstructionInfo info = ref _info.GetInfo(in ins, InstructionInfoOptions.NoMemoryUsage);
         foreach (UsedRegister ur in info.GetUsedRegisters())
         {
             int m = (uint)ur.Register < (uint)RegMap.Length ? RegMap[(int)ur.Register] : 0xFF;
@@ -183,8 +183,9 @@ internal sealed class BlockSimulator
         {
             ref Staged p = ref _staged[_count - 1];
             UopFlags pf = p.Form.Flags;
-            // Not with a memory operand and an immediate, nor RIP-relative.
-            bool fusible = (pf & UopFlags.MacroFusibleFirst) != 0 && !p.FusedIntoPrev && !p.MemImm
+            // Not RIP-relative. (Memory + immediate was meant to be excluded too, but the flag for it was cleared
+            // before use from the start, so such a compare fuses; kept as it is, since costs must not change.)
+            bool fusible = (pf & UopFlags.MacroFusibleFirst) != 0 && !p.FusedIntoPrev
                 && !(p.Form.Loads != 0 && p.Base == DecodedInstruction.RipBase);
             int c = d.Cond;
             if ((pf & UopFlags.FuseArith) != 0 && c is 0 or 1 or 8 or 9 or 10 or 11) fusible = false;
@@ -248,48 +249,213 @@ internal sealed class BlockSimulator
 
     private static int WarmIterations(int n) => n <= 4 ? 8 : n <= 8 ? 4 : n <= 32 ? 2 : 1;
 
+    // Per-simulation facts of one staged instruction, resolved once before the iterations (decode speed).
+    private struct Pre
+    {
+        public ulong Reads, Writes, AddrReads;
+        public long KeyStatic;       // the address expression's part of the memory key (no register versions)
+        public int Fused;            // issue/retire slots: 0 when fused into the compare before it
+        public int Latency, Busy, PortStart, StackInc, Compute;
+        public PreFlags Bits;
+        public byte Base, Index;
+    }
+
+    [Flags]
+    private enum PreFlags : ushort
+    {
+        Lcp = 1, Microcoded = 2, Serial = 4, Taken = 8, FusedIntoPrev = 16, ZeroIdiom = 32, MoveElim = 64,
+        Load = 128, Store = 256, HasMemory = 512, SimpleAddress = 1024, StackKey = 2048, Last = 4096,
+    }
+
+    private const int T0 = 1;                 // the first cycle of every simulation (results are relative)
+    private const uint PortBits = (1u << EngineProfile.MaxPorts) - 1;
+    private readonly Pre[] _pre = new Pre[MaxRun];
+    private readonly uint[] _busyMask = new uint[Window]; // fast path: bit p of [t - T0] = port p reserved at cycle t
+    private int _maxRel = -1;                 // highest index of _busyMask set in this simulation
+    private bool _exact, _overflow;
+
     private void Simulate(int first, int n, out long totalSum, out int window)
     {
-        EngineProfile p = Profile;
         window = MeasuredIterations(n);
+        if (UseCache && TryCached(first, n, out totalSum)) return;
+        Simulate(first, n, window, out totalSum);
+        if (UseCache) Remember(first, n);
+    }
+
+    // ------------------------------------------------------------------ the result cache
+    // A simulation's result is a function of the staged records alone (and the profile): the same run decoded
+    // again (code rewritten in place, the same page in another code size, the same basic block at another
+    // address) reuses it. A hit compares every staged record byte for byte, so it returns exactly what the
+    // simulation would. Fixed storage, allocated once per simulator: a slab of staged records and their
+    // retire-offset sums written as a ring, and a direct-mapped table of runs in it.
+
+    /// <summary>Whether results are cached (tests turn it off to time or check the simulation itself).</summary>
+    internal bool UseCache { get; set; } = true;
+
+    /// <summary>Simulations answered from the cache (for tests and measurements).</summary>
+    internal long CacheHits { get; private set; }
+
+    private const int SlabSize = 1 << 14;     // staged records kept (about 1.2 MiB with their sums)
+    private const int TableSize = 1 << 11;
+    private Staged[]? _slab;
+    private long[]? _slabSums;
+    private Entry[]? _table;
+    private long _slabWritten;                // records ever written to the slab (monotonic)
+
+    private struct Entry
+    {
+        public ulong Hash;
+        public long Start;                    // position of the first record in the slab (monotonic)
+        public int Count;
+        public EngineProfile? Profile;
+    }
+
+    private ulong HashStaged(int first, int n)
+    {
+        ReadOnlySpan<ulong> words = MemoryMarshal.Cast<Staged, ulong>(_staged.AsSpan(first, n));
+        ulong h = (ulong)n * 0x9E3779B97F4A7C15UL;
+        foreach (ulong w in words) h = (BitOperations.RotateLeft(h, 23) ^ w) * 0xFF51AFD7ED558CCDUL;
+        return h ^ (h >> 29);
+    }
+
+    private bool TryCached(int first, int n, out long totalSum)
+    {
+        totalSum = 0;
+        if (_table is null) return false;
+        ulong h = HashStaged(first, n);
+        ref Entry e = ref _table[(int)(h & (TableSize - 1))];
+        if (e.Hash != h || e.Count != n || !ReferenceEquals(e.Profile, Profile) || _slabWritten - e.Start > SlabSize - n) return false;
+        int at = (int)(e.Start & (SlabSize - 1));
+        if (!MemoryMarshal.AsBytes(_slab.AsSpan(at, n)).SequenceEqual(MemoryMarshal.AsBytes(_staged.AsSpan(first, n)))) return false;
+        _slabSums.AsSpan(at, n).CopyTo(_offsetSum);
+        totalSum = _offsetSum[n - 1];
+        CacheHits++;
+        return true;
+    }
+
+    private void Remember(int first, int n)
+    {
+        _slab ??= new Staged[SlabSize];
+        _slabSums ??= new long[SlabSize];
+        _table ??= new Entry[TableSize];
+        // A run never straddles the ring's end.
+        if ((int)(_slabWritten & (SlabSize - 1)) + n > SlabSize) _slabWritten = (_slabWritten | (SlabSize - 1)) + 1;
+        int at = (int)(_slabWritten & (SlabSize - 1));
+        _staged.AsSpan(first, n).CopyTo(_slab.AsSpan(at, n));
+        _offsetSum.AsSpan(0, n).CopyTo(_slabSums.AsSpan(at, n));
+        ulong h = HashStaged(first, n);
+        _table[(int)(h & (TableSize - 1))] = new Entry { Hash = h, Start = _slabWritten, Count = n, Profile = Profile };
+        _slabWritten += n;
+    }
+
+    private void Simulate(int first, int n, int window, out long totalSum)
+    {
+        Prepare(first, n);
+        // The fast path keeps each cycle's reserved ports in one word; it is exact while every cycle of the
+        // simulation lies within one ring window of its first cycle (no two cycles share a ring slot). A longer
+        // simulation (serialising instructions with system costs, long divides) runs again on the per-port ring.
+        if (!Run(n, window, exact: false, out totalSum))
+        {
+            RingSimulations++;
+            Run(n, window, exact: true, out totalSum);
+        }
+    }
+
+    /// <summary>Simulations that exceeded the fast path's window and ran on the per-port ring (for tests).</summary>
+    internal int RingSimulations { get; private set; }
+
+    private void Prepare(int first, int n)
+    {
+        bool lastFused = n >= 2 && _staged[first + n - 1].FusedIntoPrev;
+        for (int i = 0; i < n; i++)
+        {
+            ref Staged s = ref _staged[first + i];
+            ref Pre e = ref _pre[i];
+            ref readonly UopForm f = ref s.Form;
+            PreFlags b = 0;
+            bool last = i == n - 1;
+            // The block repeats, so the branch closing it is taken: it (or the compare fused with it)
+            // executes on the taken-branch port.
+            if ((last && (f.Flags & UopFlags.Branch) != 0) || (i == n - 2 && lastFused)) b |= PreFlags.Taken;
+            if ((f.Flags & UopFlags.Serializing) != 0) b |= PreFlags.Serial;
+            if ((f.Flags & UopFlags.Microcoded) != 0) b |= PreFlags.Microcoded;
+            bool fusedIntoPrev = s.FusedIntoPrev && i > 0; // a run's first instruction fuses with nothing
+            if (fusedIntoPrev) b |= PreFlags.FusedIntoPrev;
+            if (s.Lcp) b |= PreFlags.Lcp;
+            if (s.ZeroIdiom) b |= PreFlags.ZeroIdiom;
+            if (s.MoveElim) b |= PreFlags.MoveElim;
+            if (f.Loads != 0) b |= PreFlags.Load;
+            if (f.Stores != 0) b |= PreFlags.Store;
+            if (f.Loads != 0 || f.Stores != 0) b |= PreFlags.HasMemory;
+            if (s.Index == DecodedInstruction.NoReg && s.Base < 16 && (ulong)s.Disp < 2048) b |= PreFlags.SimpleAddress;
+            if (s.StackInc != 0) b |= PreFlags.StackKey;
+            if (last) b |= PreFlags.Last;
+            e.Bits = b;
+            e.Fused = fusedIntoPrev ? 0 : Math.Max(1, (int)f.Fused);
+            e.Latency = f.Latency;
+            e.Busy = f.Busy;
+            e.Compute = f.Compute;
+            e.PortStart = f.PortStart;
+            e.StackInc = s.StackInc;
+            e.Reads = s.Reads;
+            e.Writes = s.Writes;
+            e.AddrReads = s.AddrReads;
+            e.Base = s.Base;
+            e.Index = s.Index;
+            e.KeyStatic = (s.Disp * unchecked((long)0x9E3779B97F4A7C15UL))
+                ^ ((long)(s.Base | (s.Index << 8) | (s.Scale << 16) | (s.Segment << 20)) * 0x6C8E9CF570932BD5L);
+        }
+    }
+
+    /// <summary>One simulation of the prepared run; false when the fast path's window was exceeded (nothing is valid then).</summary>
+    private bool Run(int n, int window, bool exact, out long totalSum)
+    {
+        EngineProfile p = Profile;
         int warm = WarmIterations(n);
         int iterations = warm + window;
+        totalSum = 0;
         Array.Clear(_offsetSum, 0, n);
-        Array.Clear(_ready);
+        Array.Fill(_ready, T0);
         Array.Clear(_version);
         Array.Clear(_portUse);
-        int t0 = _base;
-        for (int r = 0; r < RegCount; r++) _ready[r] = t0;
+        _exact = exact;
+        _overflow = false;
+        if (exact)
+        {
+            // A clean ring: no slot holds a cycle this simulation will look at.
+            Array.Clear(_busy);
+        }
         int robSize = Math.Clamp(p.RobSize, 8, _rob.Length);
-        Array.Fill(_rob, t0, 0, robSize);
+        Array.Fill(_rob, T0, 0, robSize);
         int robPos = 0;
-        int issueCycle = t0, issueSlots = 0, retireCycle = t0, retireSlots = 0;
-        int lastComplete = t0, divFree = t0, maxCycle = t0;
+        int issueCycle = T0, issueSlots = 0, retireCycle = T0, retireSlots = 0;
+        int lastComplete = T0, divFree = T0;
         int stores = 0, seq = 0;
         long spDelta = 0;
-        int prevLastRetire = t0;
+        int prevLastRetire = T0;
         int issueWidth = Math.Max(1, p.IssueWidth), retireWidth = Math.Max(1, p.RetireWidth);
         bool serialHold = false;
-        totalSum = 0;
+        uint loadPorts = p.LoadPorts & PortBits, staPorts = p.StoreAddressPorts & PortBits, stdPorts = p.StoreDataPorts & PortBits;
+        uint takenPorts = p.TakenBranchPorts & PortBits;
+        int loadLatSimple = p.LoadLatencySimple, loadLat = p.LoadLatency, forward = p.StoreForwardLatency, lcpPenalty = p.LcpPenalty;
+        ushort[] pool = p.PortPool;
+        int[] ready = _ready, version = _version, rob = _rob;
+        Pre[] pre = _pre;
 
         for (int k = 0; k < iterations; k++)
         {
             for (int i = 0; i < n; i++)
             {
-                ref Staged s = ref _staged[first + i];
-                ref readonly UopForm f = ref s.Form;
+                ref Pre e = ref pre[i];
+                PreFlags b = e.Bits;
                 seq++;
-                bool last = i == n - 1;
-                // The block repeats, so the branch closing it is taken: it (or the compare fused with it)
-                // executes on the taken-branch port.
-                bool taken = (last && (f.Flags & UopFlags.Branch) != 0) || (i == n - 2 && _staged[first + n - 1].FusedIntoPrev);
-                bool serial = (f.Flags & UopFlags.Serializing) != 0;
-                bool fusedIntoPrev = s.FusedIntoPrev && i > 0; // a run's first instruction fuses with nothing
-                int fused = fusedIntoPrev ? 0 : Math.Max(1, (int)f.Fused);
+                bool serial = (b & PreFlags.Serial) != 0;
+                bool fusedIntoPrev = (b & PreFlags.FusedIntoPrev) != 0;
+                int fused = e.Fused;
 
                 // ---- issue (rename/allocate)
-                if (s.Lcp) { issueCycle += p.LcpPenalty; issueSlots = 0; }
-                if ((f.Flags & UopFlags.Microcoded) != 0 && issueSlots != 0) { issueCycle++; issueSlots = 0; }
+                if ((b & PreFlags.Lcp) != 0) { issueCycle += lcpPenalty; issueSlots = 0; }
+                if ((b & PreFlags.Microcoded) != 0 && issueSlots != 0) { issueCycle++; issueSlots = 0; }
                 if (serial || serialHold)
                 {
                     // Serialising: waits until everything older has completed (and the next waits for it).
@@ -299,15 +465,24 @@ internal sealed class BlockSimulator
                 }
                 if (fused > 0)
                 {
-                    int robFree = _rob[(robPos + Math.Min(fused, robSize) - 1) % robSize];
+                    int ri = robPos + Math.Min(fused, robSize) - 1;
+                    if (ri >= robSize) ri -= robSize;
+                    int robFree = rob[ri];
                     if (robFree > issueCycle) { issueCycle = robFree; issueSlots = 0; }
-                    int left = fused;
-                    while (left > 0)
+                    if (issueSlots == issueWidth) { issueCycle++; issueSlots = 0; }
+                    int room = issueWidth - issueSlots;
+                    if (fused <= room) issueSlots += fused;
+                    else
                     {
-                        if (issueSlots == issueWidth) { issueCycle++; issueSlots = 0; }
-                        int take = Math.Min(left, issueWidth - issueSlots);
-                        issueSlots += take;
-                        left -= take;
+                        int left = fused - room;
+                        issueSlots = issueWidth;
+                        while (left > 0)
+                        {
+                            if (issueSlots == issueWidth) { issueCycle++; issueSlots = 0; }
+                            int take = Math.Min(left, issueWidth - issueSlots);
+                            issueSlots += take;
+                            left -= take;
+                        }
                     }
                 }
                 int issue = issueCycle;
@@ -315,28 +490,35 @@ internal sealed class BlockSimulator
 
                 // ---- inputs
                 int src = issue;
-                ulong rd = s.Reads;
-                while (rd != 0) { int r = BitOperations.TrailingZeroCount(rd); rd &= rd - 1; if (_ready[r] > src) src = _ready[r]; }
+                ulong rd = e.Reads;
+                while (rd != 0) { int r = BitOperations.TrailingZeroCount(rd); rd &= rd - 1; if (ready[r] > src) src = ready[r]; }
                 int addrReady = issue;
-                ulong ad = s.AddrReads;
-                while (ad != 0) { int r = BitOperations.TrailingZeroCount(ad); ad &= ad - 1; if (_ready[r] > addrReady) addrReady = _ready[r]; }
+                ulong ad = e.AddrReads;
+                while (ad != 0) { int r = BitOperations.TrailingZeroCount(ad); ad &= ad - 1; if (ready[r] > addrReady) addrReady = ready[r]; }
 
                 int complete = earliest, result;
                 int data = src;
                 long key = 0;
-                bool hasMem = f.Loads != 0 || f.Stores != 0;
-                if (hasMem) key = s.StackInc != 0 ? StackKey(s.StackInc < 0 ? spDelta + s.StackInc : spDelta) : MemKey(in s);
+                if ((b & PreFlags.HasMemory) != 0)
+                {
+                    if ((b & PreFlags.StackKey) != 0) key = StackKey(e.StackInc < 0 ? spDelta + e.StackInc : spDelta);
+                    else
+                    {
+                        long vb = e.Base < 16 ? version[e.Base] : -1;
+                        long vi = e.Index < 16 ? version[e.Index] : -1;
+                        key = e.KeyStatic ^ ((vb << 32 ^ vi) * 0x2545F4914F6CDD1DL);
+                    }
+                }
 
                 // ---- load
-                if (f.Loads != 0 && !fusedIntoPrev)
+                if ((b & PreFlags.Load) != 0 && !fusedIntoPrev)
                 {
-                    int t = Dispatch(p.LoadPorts, Math.Max(addrReady, earliest));
-                    bool simple = s.Index == DecodedInstruction.NoReg && s.Base < 16 && (ulong)s.Disp < 2048;
-                    int done = t + (simple ? p.LoadLatencySimple : p.LoadLatency);
-                    for (int j = 0, e = Math.Min(stores, StoreRing); j < e; j++)
+                    int t = Dispatch(loadPorts, Math.Max(addrReady, earliest));
+                    int done = t + ((b & PreFlags.SimpleAddress) != 0 ? loadLatSimple : loadLat);
+                    for (int j = 0, end = Math.Min(stores, StoreRing); j < end; j++)
                     {
                         int slot = (stores - 1 - j) & (StoreRing - 1);
-                        if (_storeKey[slot] == key) { done = Math.Max(done, _storeTime[slot] + p.StoreForwardLatency); break; }
+                        if (_storeKey[slot] == key) { done = Math.Max(done, _storeTime[slot] + forward); break; }
                     }
                     if (done > data) data = done;
                     complete = Math.Max(complete, done);
@@ -344,74 +526,130 @@ internal sealed class BlockSimulator
 
                 // ---- execution µops
                 if (fusedIntoPrev) result = Math.Max(src, issue); // executes as part of the compare's µop
-                else if (s.ZeroIdiom) result = issue;
-                else if (s.MoveElim) result = Math.Max(src, issue);
-                else if (f.Compute == 0) result = f.Loads != 0 || f.Stores != 0 ? Math.Max(data, issue) : Math.Max(data, issue) + f.Latency;
+                else if ((b & PreFlags.ZeroIdiom) != 0) result = issue;
+                else if ((b & PreFlags.MoveElim) != 0) result = Math.Max(src, issue);
+                else if (e.Compute == 0) result = (b & PreFlags.HasMemory) != 0 ? Math.Max(data, issue) : Math.Max(data, issue) + e.Latency;
                 else
                 {
                     int firstDisp = int.MaxValue, lastDisp = 0;
                     int start = Math.Max(data, earliest);
-                    for (int u = 0; u < f.Compute; u++)
+                    int compute = e.Compute;
+                    for (int u = 0; u < compute; u++)
                     {
-                        ushort mask = p.PortPool[f.PortStart + u];
+                        uint mask = pool[e.PortStart + u] & PortBits;
                         // A block-closing branch is taken (the block repeats): it needs the taken-branch port.
-                        if (taken && u == f.Compute - 1) mask = p.TakenBranchPorts;
-                        int ready = start;
-                        if (u == 0 && f.Busy != 0) ready = Math.Max(ready, divFree);
-                        int t = Dispatch(mask, ready);
-                        if (u == 0 && f.Busy != 0) divFree = t + f.Busy;
+                        if ((b & PreFlags.Taken) != 0 && u == compute - 1) mask = takenPorts;
+                        int at = start;
+                        if (u == 0 && e.Busy != 0) at = Math.Max(at, divFree);
+                        int t = Dispatch(mask, at);
+                        if (u == 0 && e.Busy != 0) divFree = t + e.Busy;
                         if (t < firstDisp) firstDisp = t;
                         if (t > lastDisp) lastDisp = t;
                     }
-                    result = Math.Max(firstDisp + f.Latency, lastDisp + 1);
+                    result = Math.Max(firstDisp + e.Latency, lastDisp + 1);
                 }
                 complete = Math.Max(complete, result);
 
                 // ---- store
-                if (f.Stores != 0 && !fusedIntoPrev)
+                if ((b & PreFlags.Store) != 0 && !fusedIntoPrev)
                 {
-                    int sta = Dispatch(p.StoreAddressPorts, Math.Max(addrReady, earliest));
-                    int std = Dispatch(p.StoreDataPorts, Math.Max(result, earliest));
+                    int sta = Dispatch(staPorts, Math.Max(addrReady, earliest));
+                    int std = Dispatch(stdPorts, Math.Max(result, earliest));
                     int slot = stores & (StoreRing - 1);
                     _storeKey[slot] = key;
                     _storeTime[slot] = std;
                     stores++;
                     complete = Math.Max(complete, Math.Max(sta, std) + 1);
                 }
-                if (s.StackInc != 0) spDelta += s.StackInc;
+                spDelta += e.StackInc;
 
                 // ---- results
-                ulong wr = s.Writes;
-                while (wr != 0) { int r = BitOperations.TrailingZeroCount(wr); wr &= wr - 1; _ready[r] = result; _version[r] = seq; }
-                if (serial) complete = Math.Max(complete, Math.Max(lastComplete, issue) + f.Latency);
+                ulong wr = e.Writes;
+                while (wr != 0) { int r = BitOperations.TrailingZeroCount(wr); wr &= wr - 1; ready[r] = result; version[r] = seq; }
+                if (serial) complete = Math.Max(complete, Math.Max(lastComplete, issue) + e.Latency);
                 if (complete > lastComplete) lastComplete = complete;
 
                 // ---- retire (in order)
                 if (complete > retireCycle) { retireCycle = complete; retireSlots = 0; }
-                int rleft = fused;
-                while (rleft > 0)
+                if (fused > 0)
                 {
                     if (retireSlots == retireWidth) { retireCycle++; retireSlots = 0; }
-                    int take = Math.Min(rleft, retireWidth - retireSlots);
-                    retireSlots += take;
-                    rleft -= take;
+                    int room = retireWidth - retireSlots;
+                    if (fused <= room) retireSlots += fused;
+                    else
+                    {
+                        int left = fused - room;
+                        retireSlots = retireWidth;
+                        while (left > 0)
+                        {
+                            if (retireSlots == retireWidth) { retireCycle++; retireSlots = 0; }
+                            int take = Math.Min(left, retireWidth - retireSlots);
+                            retireSlots += take;
+                            left -= take;
+                        }
+                    }
+                    int free = retireCycle + 1;
+                    int ri = robPos;
+                    for (int u = 0, e2 = Math.Min(fused, robSize); u < e2; u++)
+                    {
+                        rob[ri] = free;
+                        if (++ri == robSize) ri = 0;
+                    }
+                    robPos = fused < robSize ? (robPos + fused >= robSize ? robPos + fused - robSize : robPos + fused) : (robPos + fused) % robSize;
                 }
-                for (int u = 0; u < fused && u < robSize; u++) _rob[(robPos + u) % robSize] = retireCycle + 1;
-                robPos = (robPos + fused) % robSize;
-                if (retireCycle > maxCycle) maxCycle = retireCycle;
                 if (k >= warm) _offsetSum[i] += retireCycle - prevLastRetire;
-                if (last) prevLastRetire = retireCycle;
+                if ((b & PreFlags.Last) != 0) prevLastRetire = retireCycle;
             }
+            if (_overflow) break;
+        }
+        if (!exact)
+        {
+            // Leave the fast path's words clean for the next simulation.
+            if (_maxRel >= 0) Array.Clear(_busyMask, 0, _maxRel + 1);
+            _maxRel = -1;
+            if (_overflow) return false;
         }
         totalSum = _offsetSum[n - 1];
-        // The next simulation starts after every reservation made here (the rings need no clearing).
-        _base = Math.Max(maxCycle, issueCycle) + Window;
-        if (_base > 1 << 30) { Array.Clear(_busy); _base = 1; }
+        return true;
     }
 
-    /// <summary>Reserves the eligible port that is free earliest at or after <paramref name="ready"/>; returns the dispatch cycle.</summary>
+    /// <summary>Reserves the eligible port that is free earliest at or after <paramref name="ready"/> (ties: the port used least, then the lowest); returns the dispatch cycle.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private int Dispatch(ushort mask, int ready)
+    private int Dispatch(uint mask, int ready)
+    {
+        if (mask == 0) return ready;
+        if (_exact) return DispatchRing(mask, ready);
+        uint[] bm = _busyMask;
+        int rel = ready - T0;
+        uint free;
+        while (true)
+        {
+            if ((uint)rel >= Window) { _overflow = true; return ready; }
+            free = mask & ~bm[rel];
+            if (free != 0) break;
+            rel++;
+        }
+        int port = BitOperations.TrailingZeroCount(free);
+        free &= free - 1;
+        if (free != 0)
+        {
+            int use = _portUse[port];
+            do
+            {
+                int q = BitOperations.TrailingZeroCount(free);
+                free &= free - 1;
+                if (_portUse[q] < use) { port = q; use = _portUse[q]; }
+            } while (free != 0);
+        }
+        bm[rel] |= 1u << port;
+        _portUse[port]++;
+        if (rel > _maxRel) _maxRel = rel;
+        return rel + T0;
+    }
+
+    /// <summary>The per-port ring (each slot holds the cycle it reserves, <see cref="Window"/> cycles per port): exact for simulations of any length.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private int DispatchRing(uint mask, int ready)
     {
         int bestPort = -1, bestT = int.MaxValue;
         uint m = mask;
@@ -419,7 +657,6 @@ internal sealed class BlockSimulator
         {
             int port = BitOperations.TrailingZeroCount(m);
             m &= m - 1;
-            if (port >= EngineProfile.MaxPorts) break;
             int baseIdx = port * Window;
             int t = ready;
             while (_busy[baseIdx + (t & (Window - 1))] == t && t - ready < Window) t++;
@@ -429,17 +666,6 @@ internal sealed class BlockSimulator
         _busy[bestPort * Window + (bestT & (Window - 1))] = bestT;
         _portUse[bestPort]++;
         return bestT;
-    }
-
-    private OpAccess AccessOf(in Instruction ins, int op) => _info.GetInfo(in ins, InstructionInfoOptions.NoRegisterUsage | InstructionInfoOptions.NoMemoryUsage).GetOpAccess(op);
-
-    private long MemKey(in Staged s)
-    {
-        long vb = s.Base < 16 ? _version[s.Base] : -1;
-        long vi = s.Index < 16 ? _version[s.Index] : -1;
-        return (s.Disp * unchecked((long)0x9E3779B97F4A7C15UL))
-             ^ ((long)(s.Base | (s.Index << 8) | (s.Scale << 16) | (s.Segment << 20)) * 0x6C8E9CF570932BD5L)
-             ^ ((vb << 32 ^ vi) * 0x2545F4914F6CDD1DL);
     }
 
     private static long StackKey(long offset) => offset * unchecked((long)0xD6E8FEB86659FD93UL) ^ 0x5EA5EA5EA5EA5EA5L;
