@@ -52,7 +52,8 @@ public sealed partial class Cpu
         if (_dbTrapPending) e |= BoundaryEvent.DebugTrap;
         if (_nmiPending) e |= BoundaryEvent.Nmi;
         if (_intrPending || Apic.HasDeliverable) e |= BoundaryEvent.Interrupt;
-        if (!_nonRoot) return e;
+        // Outside VMX operation a latched INIT (blocked while in VMX root, unblocked by VMXOFF) is taken now.
+        if (!_nonRoot) return _initPending && !_vmxOn ? e | BoundaryEvent.Init : e;
         if (_apicVirtTrap != 0) e |= BoundaryEvent.ApicVirtTrap;
         if (_initPending) e |= BoundaryEvent.Init;
         if (_sipiPending) e |= BoundaryEvent.Sipi;
@@ -76,6 +77,8 @@ public sealed partial class Cpu
         // and RFLAGS.IF = 0 hold off maskable interrupts; NMI blocking holds off NMIs until IRET.
         if (!_nonRoot)
         {
+            // Wait-for-SIPI (after INIT on an application processor) holds off everything (SDM Vol. 3A, 9.4.4).
+            if (InWaitForSipi) return ~BoundaryEvent.None;
             if (shadow == ShadowMovSs) m |= BoundaryEvent.DebugTrap | BoundaryEvent.Nmi;
             if (_nmiBlocked) m |= BoundaryEvent.Nmi;
             if (shadow != 0 || !iflag) m |= BoundaryEvent.Interrupt;
