@@ -219,13 +219,13 @@ public sealed class RunnerCommand
                 errors.Add($"unexpected argument '{t}' (one image only; quote arguments that contain spaces)");
         if (errors.Count > 0) return new Outcome(null, null, errors);
 
-        var modules = (r.GetValue(_module) ?? []).Select(m =>
+        var modules = new List<ModuleArgument>();
+        foreach (string m in r.GetValue(_module) ?? [])
         {
             int comma = m.IndexOf(',');
-            return comma < 0 ? new ModuleArgument(m, null) : new ModuleArgument(m[..comma], m[(comma + 1)..]);
-        }).ToArray();
-        foreach (var m in modules)
-            if (m.Path.Length == 0) errors.Add($"--module '{m.ModuleString}': no file name before the comma");
+            if (comma == 0 || m.Length == 0) errors.Add($"--module '{m}': no file name (FILE[,CMDLINE])");
+            else modules.Add(comma < 0 ? new ModuleArgument(m, null) : new ModuleArgument(m[..comma], m[(comma + 1)..]));
+        }
         if (errors.Count > 0) return new Outcome(null, null, errors);
 
         return new Outcome(new RunSettings
