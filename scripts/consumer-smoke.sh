@@ -14,6 +14,8 @@
 #
 # Usage: scripts/consumer-smoke.sh            (exit 0 on success, non-zero with a reason otherwise)
 # Env:   VTX_SMOKE_KEEP=1  keep the temporary folder for inspection
+#        VTX_SMOKE_PACKAGES_OUT=DIR  also copy the packed .nupkg/.snupkg files to DIR (the test
+#                          reads the symbol packages' pdbs from there)
 #        NUGET_ORG_SOURCE  override the public source URL (default: nuget.org v3)
 set -euo pipefail
 
@@ -33,8 +35,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Unique per run: seconds since the epoch, plus the PID and a random number.
-version="0.0.1-smoke.$(date +%s).$$.$RANDOM"
+# Unique per run: the repository's version (package validation wants an assembly version at least
+# the baseline's) as a prerelease: seconds since the epoch, plus the PID and a random number.
+base_version="$(sed -n 's:.*<Version>\([0-9.]*\)</Version>.*:\1:p' "$repo_root/Directory.Build.props" | head -n 1)"
+[[ -n "$base_version" ]] || fail "cannot read <Version> from Directory.Build.props"
+version="$base_version-smoke.$(date +%s).$$.$RANDOM"
 packages="$work/packages"
 consumer="$work/consumer"
 mkdir -p "$packages" "$consumer"
@@ -77,6 +82,12 @@ if command -v unzip >/dev/null 2>&1; then
     grep -qxF "lib/net10.0/$id.pdb" <<<"$(unzip -Z1 "$packages/$id.$version.snupkg")" \
       || fail "$id.$version.snupkg lacks lib/net10.0/$id.pdb"
   done
+fi
+
+if [[ -n "${VTX_SMOKE_PACKAGES_OUT:-}" ]]; then
+  mkdir -p "$VTX_SMOKE_PACKAGES_OUT"
+  cp "$packages"/*.nupkg "$packages"/*.snupkg "$VTX_SMOKE_PACKAGES_OUT"/
+  echo "consumer-smoke: packages copied to $VTX_SMOKE_PACKAGES_OUT"
 fi
 
 # ---- 2. consumer project -----------------------------------------------------------------------
