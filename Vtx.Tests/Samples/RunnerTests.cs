@@ -416,19 +416,39 @@ public class RunnerTests
         finally { File.Delete(flat); }
     }
 
-    /// <summary>--cpus 1 runs; more is refused with a clear message until the machine has SMP.</summary>
+    /// <summary>
+    /// --cpus N gives the machine N processors: the bootstrap processor (a flat image) sends
+    /// INIT and a start-up IPI to APIC ID 1 (SDM Vol. 3A, 10.6.1 ICR; 9.4.4 MP initialization);
+    /// that application processor starts in real mode at vector 08h × 4 KiB = 8000h and writes the
+    /// debug exit. With --cpus 1 there is no APIC ID 1: the IPI goes nowhere and the BSP spins to
+    /// the instruction limit.
+    /// </summary>
     [Fact]
-    public void CpusIsValidatedAndMoreThanOneNeedsSmp()
+    public void CpusGivesTheMachineApplicationProcessorsThatStartOnSipi()
     {
-        string flat = TempFile([0xB0, 0x21, 0xE6, 0xF4]);
+        byte[] image = new byte[0x7000 + 5];
+        byte[] bsp =
+        [
+            0xC7, 0x05, 0x10, 0x03, 0xE0, 0xFE, 0x00, 0x00, 0x00, 0x01, // mov dword [FEE00310h], 01000000h (ICR high: APIC ID 1)
+            0xC7, 0x05, 0x00, 0x03, 0xE0, 0xFE, 0x00, 0x45, 0x00, 0x00, // mov dword [FEE00300h], 4500h (INIT, assert)
+            0xC7, 0x05, 0x00, 0x03, 0xE0, 0xFE, 0x08, 0x46, 0x00, 0x00, // mov dword [FEE00300h], 4608h (start-up, vector 08h)
+            0xF3, 0x90, 0xEB, 0xFC,                                     // spin: pause; jmp spin
+        ];
+        bsp.CopyTo(image, 0);
+        byte[] ap = [0xB0, 0x2A, 0xE6, 0xF4, 0xF4];                      // (real mode at 8000h) mov al, 2Ah; out 0F4h, al; hlt
+        ap.CopyTo(image, 0x7000);                                        // loaded at 1000h: 1000h + 7000h = 8000h
+        string path = TempFile(image);
         try
         {
-            Assert.Equal((0x21 << 1) | 1, RunFull(flat, "--flat", "0x1000", "--cpus", "1").Code);
-            var (code, _, diag) = RunFull(flat, "--flat", "0x1000", "--cpus", "4");
-            Assert.Equal(2, code);
-            Assert.Contains("--cpus 4: SMP is not available in this build", diag);
+            var (code, _, diag) = RunFull(path, "--flat", "0x1000", "--cpus", "2", "--max-instructions", "100000");
+            Assert.True(code == ((0x2A << 1) | 1), $"exit {code}: {diag}");
+            Assert.Contains("DebugExit", diag);
+            Assert.Contains("(cpu 1)", diag);                             // the application processor stopped the run
+            (code, _, diag) = RunFull(path, "--flat", "0x1000", "--cpus", "1", "--max-instructions", "100000");
+            Assert.True(code == 5, $"exit {code}: {diag}");
+            Assert.Equal((0x2A << 1) | 1, RunFull(path, "--flat", "0x1000", "--cpus", "64", "--max-instructions", "100000").Code);
         }
-        finally { File.Delete(flat); }
+        finally { File.Delete(path); }
     }
 
     /// <summary>

@@ -60,9 +60,6 @@ public static class Runner
             return ExitCodes.Usage;
         }
 
-        if (s.Cpus > 1)
-            return Fail($"--cpus {s.Cpus}: SMP is not available in this build (1 processor only)");
-
         if (!TryRead(s.ImagePath, out byte[] image, out string? why)) return Fail($"cannot read {s.ImagePath}: {why}");
         byte[]? initrd = null;
         if (s.InitrdPath is not null && !TryRead(s.InitrdPath, out initrd, out why)) return Fail($"--initrd: cannot read {s.InitrdPath}: {why}");
@@ -81,7 +78,7 @@ public static class Runner
         Machine m;
         var platform = linux || s.Pc ? MachinePlatform.Pc : MachinePlatform.Minimal;
         var model = new CpuModel { Timing = s.Timing, TscFrequencyHz = platform == MachinePlatform.Pc ? Devices.PcPlatform.DefaultTscHz : 0 };
-        try { m = new Machine(new MachineOptions { MemoryMiB = s.RamMiB, Platform = platform, CpuModel = model }); }
+        try { m = new Machine(new MachineOptions { MemoryMiB = s.RamMiB, Cpus = s.Cpus, Platform = platform, CpuModel = model }); }
         catch (OutOfMemoryException)
         {
             return Fail($"--ram {s.RamMiB}: the host cannot allocate {s.RamMiB} MiB of guest RAM");
@@ -118,9 +115,15 @@ public static class Runner
             return Fail($"{s.ImagePath}: {e.Message}");
         }
 
+        bool smp = m.Cpus.Count > 1;
         if (s.TraceEvents)
-            m.Cpu.EventDelivered = (vector, kind, error) =>
-                diagnostics.WriteLine($"  [cycle {m.Cpu.Cycles,10}] {kind} vector {vector}{(error is uint e ? $" error 0x{e:X}" : "")} rip=0x{m.Cpu.Rip:X}");
+            for (int i = 0; i < m.Cpus.Count; i++)
+            {
+                var cpu = m.Cpus[i];
+                string who = smp ? $"cpu {i} " : "";
+                cpu.EventDelivered = (vector, kind, error) =>
+                    diagnostics.WriteLine($"  [{who}cycle {cpu.Cycles,10}] {kind} vector {vector}{(error is uint e ? $" error 0x{e:X}" : "")} rip=0x{cpu.Rip:X}");
+            }
 
         StreamWriter? vmxFile = null;
         if (s.VmxTrace is { } vmxTrace)
@@ -128,7 +131,15 @@ public static class Runner
             try
             {
                 TextWriter sink = vmxTrace == "-" ? diagnostics : vmxFile = new StreamWriter(vmxTrace);
-                _ = new Vmx.VmxTraceWriter(m.Cpu, sink);
+                if (!smp) _ = new Vmx.VmxTraceWriter(m.Cpu, sink);
+                else
+                    for (int i = 0; i < m.Cpus.Count; i++)
+                    {
+                        // The same JSON object with the processor's index first.
+                        string head = $"{{\"cpu\":{i},";
+                        var previous = m.Cpus[i].VmxTransitionObserved;
+                        m.Cpus[i].VmxTransitionObserved = t => { previous?.Invoke(t); sink.WriteLine(head + t.ToJson()[1..]); };
+                    }
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
             {
@@ -144,7 +155,7 @@ public static class Runner
             {
                 return Fail($"--timeline {timeline}: cannot write: {e.Message}");
             }
-            recorder.Attach(m.Cpu);
+            for (int i = 0; i < m.Cpus.Count; i++) recorder.Attach(m.Cpus[i], i);
         }
         using var closeTimeline = recorder;
         if (s.GdbPort is int port)
@@ -160,12 +171,12 @@ public static class Runner
             if (end == Debugging.GdbSessionEnd.Exited) { output.Flush(); return m.DebugExit.ExitCode ?? ExitCodes.PowerOff; }
         }
         RunResult r;
-        using (ProgressLine.Start(m.Cpu, diagnostics))
+        using (ProgressLine.Start(m.Cpus, diagnostics))
             r = m.Run(new RunLimits { MaxInstructions = s.MaxInstructions, MaxCycles = s.MaxCycles });
         vmxFile?.Flush();
         recorder?.Dispose();
         output.Flush();
-        diagnostics.WriteLine($"Vtx.Run: {r}");
+        diagnostics.WriteLine($"Vtx.Run: {r}{(smp ? $" (cpu {r.CpuIndex})" : "")}");
         return r.Reason switch
         {
             StopReason.DebugExit => r.ExitCode ?? 0,

@@ -63,8 +63,8 @@ public sealed class RunnerCommand
     public const int DefaultRamMiB = 128;
     /// <summary>The default instruction limit: a bound on host time for a kernel that never stops.</summary>
     public const ulong DefaultMaxInstructions = 1_000_000_000;
-    /// <summary>The most processors <c>--cpus</c> accepts.</summary>
-    public const int MaxCpus = 64;
+    /// <summary>The most processors <c>--cpus</c> accepts (the machine's limit).</summary>
+    public const int MaxCpus = MachineOptions.MaxCpus;
     /// <summary>The width the help text is wrapped at, whatever the terminal (so README can quote it exactly).</summary>
     public const int HelpWidth = 100;
 
