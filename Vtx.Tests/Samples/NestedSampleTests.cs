@@ -1,6 +1,7 @@
 using FsCheck;
 using FsCheck.Fluent;
 using Iced.Intel;
+using Vtx.Kit;
 using Vtx.Samples;
 using Vtx.Vmx;
 using Xunit;

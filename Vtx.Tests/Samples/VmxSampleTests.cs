@@ -1,3 +1,4 @@
+using Vtx.Kit;
 using Vtx.Samples;
 using Vtx.Vmx;
 using Xunit;

@@ -1,4 +1,5 @@
 using Iced.Intel;
+using Vtx.Kit;
 using Vtx.Vmx;
 using static Iced.Intel.AssemblerRegisters;
 using E = Vtx.Vmx.VmcsEncoding;
@@ -65,7 +66,7 @@ internal sealed class L0Hypervisor
         [0xE4] = "an L2 exit L1 did not ask for (L0 has no use for it); stopping",
     };
 
-    private readonly HvAsm _h = new();
+    private readonly HypervisorAssembler _h = new();
     private readonly NestedFields _f;
     private readonly bool _shadowing;
     private Assembler A => _h.A;
@@ -143,7 +144,7 @@ internal sealed class L0Hypervisor
         }
 
         // ---- bring-up: VMCS01 runs L1 from its first instruction, on its stack, with its IDT.
-        VmxLab.EmitBringUp(h, new BringUp
+        h.EmitBringUp(new VmxBringUp
         {
             VmxonRegion = VmxLab.VmxonRegion, VmcsRegion = Vmcs01,
             Proc = PrimaryProcessorBasedControls.UseMsrBitmaps | (_shadowing ? PrimaryProcessorBasedControls.ActivateSecondaryControls : 0),

@@ -1,4 +1,5 @@
 using Iced.Intel;
+using Vtx.Kit;
 using Vtx.Vmx;
 using static Iced.Intel.AssemblerRegisters;
 using E = Vtx.Vmx.VmcsEncoding;
@@ -26,12 +27,12 @@ internal sealed record L1Config
     /// <summary>After <see cref="L1Hypervisor.MaxExits"/> exits, keep handling exits without logging them (else L1 stops L2 there).</summary>
     public bool KeepGoing { get; init; }
     /// <summary>L2's program (code at <see cref="VmxLab.GuestCode"/>, data at <see cref="VmxLab.GuestData"/>).</summary>
-    public required Action<GuestImage> Guest { get; init; }
+    public required Action<GuestAssembler> Guest { get; init; }
 }
 
 /// <summary>
 /// L1: a small, general hypervisor written with Iced's assembler. It brings VMX up exactly as the other
-/// samples' hypervisors do (<see cref="VmxLab.EmitBringUp"/>), launches L2, and for every exit records
+/// samples' hypervisors do (<see cref="HypervisorAssembler.EmitBringUp"/>), launches L2, and for every exit records
 /// (reason, qualification, interruption information, instruction length, guest RIP, IDT-vectoring
 /// information) in its exit log, then: an NMI → inject a virtual NMI (or wait for the NMI window while
 /// virtual-NMI blocking is set); an external interrupt → inject it if L2 can take it, else hold it and
@@ -85,7 +86,7 @@ internal static class L1Hypervisor
     /// <summary>Assembles L1's code and its IDT stubs into the machine; returns the address of L1's exit handler (its VMCS's host RIP).</summary>
     public static ulong Load(VmxLab lab, L1Config cfg)
     {
-        var h = new HvAsm(Data);
+        var h = new HypervisorAssembler(Data);
         var a = h.A;
         var exitHandler = a.CreateLabel("l1-exit-handler");
         var noVmx = a.CreateLabel();
@@ -93,7 +94,7 @@ internal static class L1Hypervisor
         a.mov(rsp, Stack);
         a.lidt(__[IdtDescriptor]);                      // L1's own IDT: any exception in L1 stops the machine (code D7h)
         cfg.Prelude?.Invoke(a);
-        VmxLab.EmitBringUp(h, new BringUp
+        h.EmitBringUp(new VmxBringUp
         {
             VmxonRegion = VmxonRegion, VmcsRegion = VmcsRegion, Pin = cfg.Pin, Proc = cfg.Proc, Exit = cfg.Exit, Entry = cfg.Entry,
             ExitStack = ExitStack, ExitHandler = exitHandler, GuestRip = VmxLab.GuestCode, GuestRsp = VmxLab.GuestStack,

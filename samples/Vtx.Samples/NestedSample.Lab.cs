@@ -1,3 +1,4 @@
+using Vtx.Kit;
 using Vtx.Vmx;
 
 // The tests build their own L1 configurations and L2 programs for the direct-versus-nested property.
@@ -76,7 +77,7 @@ internal sealed class NestedLab
         _trace = trace;
         _mode = mode;
         _devices = devices;
-        _lab = new VmxLab(TextWriter.Null);
+        _lab = new VmxLab(Sample.NewMachine(new MachineOptions { MemoryMiB = 2 }));
     }
 
     /// <summary>Runs <paramref name="cfg"/> in <paramref name="mode"/>; <paramref name="devices"/> is called after every transition and L2 event.</summary>

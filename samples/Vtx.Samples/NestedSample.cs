@@ -1,3 +1,4 @@
+using Vtx.Kit;
 using Vtx.Vmx;
 using static Iced.Intel.AssemblerRegisters;
 
