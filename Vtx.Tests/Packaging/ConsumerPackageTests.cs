@@ -39,8 +39,9 @@ public class ConsumerPackageTests(ITestOutputHelper output)
     private static readonly TimeSpan ScriptTimeout = TimeSpan.FromMinutes(10);
 
     /// <summary>
-    /// Packs Vtx.Core and Vtx.Decoder, consumes Vtx.Core by version from a fresh console project
-    /// (local package folder + nuget.org, private package cache) and runs a tiny guest program.
+    /// Packs Vtx.Decoder, Vtx.Core and Vtx.FsCheck, consumes Vtx.Core and Vtx.FsCheck by version
+    /// from a fresh console project (local package folder + nuget.org, private package cache) and
+    /// runs a tiny guest program, a tiny hypervisor on the VMX test kit and an FsCheck property.
     /// The script itself checks the output (Rax=5, Halted); this test checks it too, then reads
     /// the symbol packages' pdbs (SourceLink, deterministic paths: <see cref="CheckSymbols"/>).
     /// </summary>
@@ -103,11 +104,15 @@ public class ConsumerPackageTests(ITestOutputHelper output)
         Assert.True(p.ExitCode == 0, $"scripts/consumer-smoke.sh failed with exit code {p.ExitCode}:\n{text}");
         Assert.Contains("Rax=5", text);
         Assert.Contains("Reason=Halted", text);
+        Assert.Contains("KitExit=Cpuid", text);
+        Assert.Contains("KitExit=Vmcall at vmcall=True", text);
+        Assert.Contains("Ok, passed 40 tests", text);
+        Assert.Contains("Property=passed", text);
         Assert.Contains("consumer-smoke: PASS", text);
 
         try
         {
-            foreach (string id in new[] { "Vtx.Decoder", "Vtx.Core" })
+            foreach (string id in new[] { "Vtx.Decoder", "Vtx.Core", "Vtx.FsCheck" })
                 CheckSymbols(packagesOut, id, root);
         }
         finally { Directory.Delete(packagesOut, recursive: true); }
