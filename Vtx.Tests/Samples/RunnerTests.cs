@@ -50,6 +50,7 @@ public class RunnerTests
         { ["IMG", "--max-cycles", "0x"], "--max-cycles '0x': not an unsigned" },
         { ["IMG", "--flat", "123456789012345678901234567890"], "--flat '123456789012345678901234567890': not an unsigned" },
         { ["IMG", "--flat", " 12"], "--flat ' 12': not an unsigned" },
+        { ["IMG", "--flat", "0x100000000"], "--flat 0x100000000: the entry point must be below 4 GiB" },
         { ["IMG", "--cpus", "0"], "--cpus '0': not a number of processors from 1 to 64" },
         { ["IMG", "--cpus", "65"], "--cpus '65': not a number of processors from 1 to 64" },
         { ["IMG", "--cpus", "two"], "--cpus 'two': not a number of processors from 1 to 64" },

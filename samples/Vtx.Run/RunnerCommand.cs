@@ -226,6 +226,8 @@ public sealed class RunnerCommand
             if (comma == 0 || m.Length == 0) errors.Add($"--module '{m}': no file name (FILE[,CMDLINE])");
             else modules.Add(comma < 0 ? new ModuleArgument(m, null) : new ModuleArgument(m[..comma], m[(comma + 1)..]));
         }
+        if (r.GetValue(_flat) is ulong flat && flat > uint.MaxValue)
+            errors.Add($"--flat 0x{flat:X}: the entry point must be below 4 GiB (the image starts in 32-bit protected mode)");
         if (errors.Count > 0) return new Outcome(null, null, errors);
 
         return new Outcome(new RunSettings
