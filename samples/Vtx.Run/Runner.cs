@@ -11,6 +11,7 @@ public static class Runner
     /// <summary>The short usage line printed after usage errors.</summary>
     public const string UsageLine = "usage: Vtx.Run <image> [options]    (Vtx.Run --help lists the options and exit statuses)";
 
+    /// <summary>The program: runs <paramref name="args"/> on the console; the exit status is listed in <see cref="ExitCodes"/>.</summary>
     public static int Main(string[] args) => Run(args, Console.Out, Console.Error);
 
     /// <summary>
