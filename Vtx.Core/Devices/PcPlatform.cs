@@ -91,7 +91,7 @@ public sealed class PcPlatform : IInterruptMessageSink
     public AcpiPm Pm { get; }
 
     /// <summary>The devices whose state a snapshot captures (in a fixed order).</summary>
-    public IReadOnlyList<object> StatefulDevices => [IoApic, .. Pit.StateObjects, Rtc, Pm];
+    public IReadOnlyList<object> StatefulDevices => [IoApic, .. Pit.StateObjects, Rtc, Pm, Clock];
 
     /// <summary>Attaches a processor: its local APIC receives I/O APIC messages and broadcasts its EOIs to the I/O APIC.</summary>
     public void AddCpu(Cpu cpu)

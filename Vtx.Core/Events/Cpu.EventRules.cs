@@ -52,7 +52,8 @@ public sealed partial class Cpu
         if (_dbTrapPending) e |= BoundaryEvent.DebugTrap;
         if (_nmiPending) e |= BoundaryEvent.Nmi;
         if (_intrPending || Apic.HasDeliverable) e |= BoundaryEvent.Interrupt;
-        if (!_nonRoot) return e;
+        // Outside VMX operation a latched INIT (blocked while in VMX root, unblocked by VMXOFF) is taken now.
+        if (!_nonRoot) return _initPending && !_vmxOn ? e | BoundaryEvent.Init : e;
         if (_apicVirtTrap != 0) e |= BoundaryEvent.ApicVirtTrap;
         if (_initPending) e |= BoundaryEvent.Init;
         if (_sipiPending) e |= BoundaryEvent.Sipi;

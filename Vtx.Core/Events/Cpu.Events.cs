@@ -119,6 +119,11 @@ public sealed partial class Cpu
         if (_nonRoot) return ArbitrateNonRoot(CurrentShadow);
         switch (NextEvent(CurrentShadow))
         {
+            case BoundaryEvent.Init:
+                // An INIT latched in VMX root operation, unblocked by VMXOFF (SDM Vol. 3C, 23.8, VMXOFF).
+                _initPending = false;
+                EnterInitState();
+                return true;
             case BoundaryEvent.DebugTrap:
                 // Traps on the previous instruction (single step) come before NMI and interrupts
                 // (SDM Vol. 3A, 6.9); a debug exception also ends HLT (SDM Vol. 2A, HLT).

@@ -204,8 +204,8 @@ public sealed partial class Cpu
     /// <summary>
     /// Signals INIT to this processor (SDM Vol. 3A, 9.1; Vol. 3C, 25.2, 23.8). In VMX non-root
     /// operation it causes a VM exit (reason 3) at the next boundary, above MTF and below nothing
-    /// modelled; in VMX root operation INIT is blocked and stays pending (VMXOFF does not deliver
-    /// it: the host may clear it by <see cref="Reset"/>); outside VMX operation it puts the processor
+    /// modelled; in VMX root operation INIT is blocked and stays pending (taken as exit 3 at the next
+    /// VM entry, or as INIT at the boundary after VMXOFF unblocks it); outside VMX operation it puts the processor
     /// in its INIT state (<see cref="EnterInitState"/>: the register state of SDM Table 9-1's INIT
     /// column; an application processor then waits for a SIPI).
     /// </summary>

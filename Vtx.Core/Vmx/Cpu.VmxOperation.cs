@@ -98,5 +98,6 @@ public sealed partial class Cpu
         _vmxOn = false;
         _currentVmcs = ulong.MaxValue;
         VmSucceed();
+        if (_initPending) _signal |= SignalEvent; // INIT is unblocked: a latched one is taken at the next boundary
     }
 }

@@ -161,13 +161,15 @@ public class SmpPlatformTests
         Assert.Equal(new[] { false, false, true }, m.Cpus.Select(c => c.NmiPending).ToArray());
     }
 
-    [Fact]
-    public void ThePitInterruptRoutedToProcessor1IsTakenThereAndTheLevelEoiReachesTheIoApic()
+    private const long Ticks = 0x9000;
+
+    /// <summary>
+    /// Processor 1 programs the I/O APIC (pin 2 = IRQ 0 → vector 30h, physical APIC 1) and the PIT
+    /// (channel 0, mode 2, count 1193 ≈ 1 ms), enables interrupts and halts; its handler counts to <paramref name="count"/>.
+    /// </summary>
+    private static SmpRig PitToProcessor1(int count = 3, CpuModel? model = null)
     {
-        // Processor 1 programs the I/O APIC (pin 2 = IRQ 0 → vector 30h, physical APIC 1) and the PIT
-        // (channel 0, mode 2, count 1193 ≈ 1 ms), enables interrupts and halts; its handler counts to 3.
-        var rig = new SmpRig(2, 1000, MachinePlatform.Pc);
-        const long Ticks = 0x9000;
+        var rig = new SmpRig(2, 1000, MachinePlatform.Pc, model);
         Label ap = default, handler = default;
         rig.Load(a =>
         {
@@ -192,7 +194,7 @@ public class SmpPlatformTests
             a.sti();
             a.Label(ref loop);
             a.hlt();
-            a.cmp(__qword_ptr[Ticks], 3);
+            a.cmp(__qword_ptr[Ticks], count);
             a.jb(loop);
             a.cli();
             a.hlt();
@@ -203,6 +205,13 @@ public class SmpPlatformTests
         });
         rig.Gate(0x30, handler);
         rig.StartHost(1, ap);
+        return rig;
+    }
+
+    [Fact]
+    public void ThePitInterruptRoutedToProcessor1IsTakenThere()
+    {
+        var rig = PitToProcessor1();
         var r = rig.Run(1_000_000);
         Assert.Equal(StopReason.Halted, r.Reason);
         Assert.Equal(3UL, rig.R64(Ticks));
@@ -212,6 +221,25 @@ public class SmpPlatformTests
         // Successive PIT periods are 1193 ticks of 1.193182 MHz apart on the 2 GHz cycle clock (± one cycle of rounding).
         double period = 1193 * 2e9 / 1_193_182;
         for (int k = 1; k < 3; k++) Assert.InRange(ticks[k].Cycle - ticks[k - 1].Cycle, (ulong)period - 2, (ulong)period + 2);
+    }
+
+    [Fact]
+    public void ASnapshotOfTwoProcessorsWithDevicesReplaysTheSameTicks()
+    {
+        var model = new CpuModel { TscFrequencyHz = PcPlatform.DefaultTscHz };
+        var rig = PitToProcessor1(6, model);
+        Assert.Equal(StopReason.InstructionLimit, rig.Run(30).Reason); // the PIT is programmed and counting
+        var snap = rig.M.Snapshot();
+        int mark = rig.Events.Count;
+        Assert.Equal(StopReason.Halted, rig.Run(1_000_000).Reason);
+        var first = rig.Events.Skip(mark).ToList();
+        string end = rig.StateDigest();
+        rig.M.Restore(snap);
+        rig.Events.Clear();
+        Assert.Equal(StopReason.Halted, rig.Run(1_000_000).Reason);
+        Assert.Equal(first, rig.Events);
+        Assert.Equal(end, rig.StateDigest());
+        Assert.Equal(6UL, rig.R64(Ticks));
     }
 
     [Fact]

@@ -101,6 +101,43 @@ public class SmpVmxTests
     }
 
     [Fact]
+    public void AnInitLatchedInVmxRootIsTakenWhenVmxoffUnblocksIt()
+    {
+        // Processor 1 sends INIT to processor 0 (the BSP) in VMX root; processor 0 runs on, then
+        // VMXOFF unblocks INIT (SDM Vol. 3C, VMXOFF: "unblock INIT") and the BSP goes to the reset vector.
+        var g = new VmxGuest(cpus: 2);
+        Label after = default;
+        var at = g.S.Load(a =>
+        {
+            after = a.CreateLabel();
+            var wait = a.CreateLabel();
+            a.Label(ref wait);
+            a.cmp(__qword_ptr[(long)Flag], 1);
+            a.jne(wait);
+            a.mov(__qword_ptr[(long)Flag], 2);
+            a.vmxoff();
+            a.Label(ref after);
+            a.mov(__qword_ptr[(long)Flag], 3);
+            a.hlt();
+        });
+        StartAp(g, a =>
+        {
+            SendToApic0(a, 0x4500);
+            a.mov(__qword_ptr[(long)Flag], 1);
+            a.hlt();
+        });
+        g.Cpu.Rip = Sys.Code;
+        g.Cpu.Resume(); // the VMX set-up ended in HLT
+        var r = g.S.M.Run(new RunLimits { MaxInstructions = 1_000_000, StopAddress = 0xFFF0 });
+        Assert.Equal(StopReason.StopAddress, r.Reason);
+        Assert.Equal(0, r.CpuIndex);
+        Assert.Equal(2UL, g.S.R64(Flag));                 // ran on in root operation, then INIT after VMXOFF
+        Assert.False(g.Cpu.InVmxOperation);
+        Assert.Equal(0xFFFF_0000UL, g.Cpu.GetSegmentBase(SegmentRegister.Cs));
+        Assert.Equal((ushort)0xF000, g.Cpu.GetSelector(SegmentRegister.Cs));
+    }
+
+    [Fact]
     public void SipiFromAnotherProcessorEndsWaitForSipiWithExit4AndItsVector()
     {
         var g = new VmxGuest(cpus: 2);
