@@ -107,6 +107,28 @@ public sealed class HypervisorAssembler
     }
 
     /// <summary>
+    /// Binds the program's endings: <see cref="Done"/> ends the run through the debug-exit port F4h with code 0
+    /// (exit status 1); <see cref="VmFail"/>, <see cref="Unexpected"/>, <see cref="ControlUnsupported"/> and
+    /// <paramref name="noVmx"/> log E0h, E1h, E2h, E3h on the POST port and end the run with that code.
+    /// </summary>
+    public void EmitEndings(Label noVmx)
+    {
+        A.Label(ref Done);
+        A.xor(eax, eax);
+        A.@out(0xF4, al);                                 // debug-exit: code (0 << 1) | 1 = 1
+        A.hlt();
+        foreach (var (label, code) in new[] { (VmFail, (byte)0xE0), (Unexpected, (byte)0xE1), (ControlUnsupported, (byte)0xE2), (noVmx, (byte)0xE3) })
+        {
+            var l = label;
+            A.Label(ref l);
+            Log(code);
+            A.mov(al, code);
+            A.@out(0xF4, al);
+            A.hlt();
+        }
+    }
+
+    /// <summary>
     /// A control field adjusted by its capability MSR at run time as a VMM must (SDM Vol. 3C, A.3-A.5): the TRUE MSR
     /// when IA32_VMX_BASIC[55] = 1 (read into <see cref="Data"/> + 10h by the bring-up), else the plain one;
     /// value = (desired | allowed-0) &amp; allowed-1, and every desired bit must survive, else <see cref="ControlUnsupported"/>.

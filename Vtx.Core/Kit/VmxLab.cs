@@ -382,19 +382,7 @@ public sealed class VmxLab
         s.OnExit(h);
         a.jmp(h.Unexpected);
 
-        a.Label(ref h.Done);
-        a.xor(eax, eax);
-        a.@out(0xF4, al);                                 // debug-exit: code (0 << 1) | 1 = 1
-        a.hlt();
-        foreach (var (label, code) in new[] { (h.VmFail, (byte)0xE0), (h.Unexpected, (byte)0xE1), (h.ControlUnsupported, (byte)0xE2), (noVmx, (byte)0xE3) })
-        {
-            var l = label;
-            a.Label(ref l);
-            h.Log(code);
-            a.mov(al, code);
-            a.@out(0xF4, al);
-            a.hlt();
-        }
+        h.EmitEndings(noVmx);
         var bytes = Assemble(a, HvCode, out _);
         if (bytes.Length > 0xF000) throw new InvalidOperationException("hypervisor image too large");
         M.WriteMemory(HvCode, bytes);

@@ -209,19 +209,7 @@ internal sealed class L0Hypervisor
         a.Label(ref l2Exit);
         EmitL2Exit();
 
-        a.Label(ref h.Done);
-        a.xor(eax, eax);
-        a.@out(0xF4, al);
-        a.hlt();
-        foreach (var (label, code) in new[] { (h.VmFail, (byte)0xE0), (h.Unexpected, (byte)0xE1), (h.ControlUnsupported, (byte)0xE2), (noVmx, (byte)0xE3) })
-        {
-            var l = label;
-            a.Label(ref l);
-            h.Log(code);
-            a.mov(al, code);
-            a.@out(0xF4, al);
-            a.hlt();
-        }
+        h.EmitEndings(noVmx);
         return VmxLab.Assemble(a, VmxLab.HvCode, out _);
     }
 
