@@ -91,6 +91,7 @@ public sealed partial class Machine
             ulong tscHz = Cpu.Model.TscFrequencyHz != 0 ? Cpu.Model.TscFrequencyHz : PcPlatform.DefaultTscHz;
             Platform = new PcPlatform(Cpu, Pic, tscHz, options.RtcStart);
             Platform.Rtc.SetMemorySize(Memory.LowSize, Memory.HighSize, 1);
+            Uart.InterruptLine = level => Platform.SetIrq(4, level); // COM1: ISA IRQ 4
             Firmware = PcFirmware.Install(Memory, 1, Cpu.Model);
             ApplyFirmwareApicState();
         }
