@@ -8,7 +8,9 @@ namespace Vtx.Apic;
 /// acceptance by priority class (IRR/ISR/TMR, TPR/PPR), EOI, the LVT (timer, LINT0, LINT1, error,
 /// thermal, performance, CMCI), the timer (one-shot, periodic, TSC-deadline) on the cycle clock, and
 /// the ICR (fixed, lowest-priority, NMI, INIT, SIPI; physical/logical destinations; shorthands).
-/// With one processor, an IPI reaches this APIC when it is a destination and nothing else.
+/// Alone (a <see cref="Cpu"/> on its own, or a one-processor <see cref="Machine"/>), an IPI reaches
+/// this APIC when it is a destination and nothing else; in a machine with several processors the
+/// ICR sends through the machine's APIC bus to every local APIC it names (<see cref="Machine.Cpus"/>).
 /// </summary>
 public sealed class LocalApic
 {
@@ -56,7 +58,43 @@ public sealed class LocalApic
         ResetState();
     }
 
-    private readonly uint _initialId;
+    private uint _initialId;
+    private bool _bootstrap = true;
+
+    // The APIC bus of a machine with several processors (null: this APIC is alone) and the signals
+    // this APIC raises in its processor when a message asks for INIT or a start-up.
+    internal ApicBus? Bus;
+    internal Action? InitSignal;
+    internal Action<byte>? StartupSignal;
+    internal Action RaiseNmiSignal => _raiseNmi;
+
+    /// <summary>The APIC ID: the 8-bit xAPIC ID (bits 31:24 of register 20h in xAPIC mode) or the 32-bit x2APIC ID.</summary>
+    public uint Id => _id;
+
+    /// <summary>The initial APIC ID the hardware assigned (CPUID.01H:EBX[31:24], the x2APIC ID); processors of a machine get 0..N-1.</summary>
+    public uint InitialId => _initialId;
+
+    /// <summary>Gives this APIC its hardware-assigned ID (machine construction: processor i gets i).</summary>
+    internal void AssignInitialId(uint id)
+    {
+        _initialId = id;
+        _id = id;
+        if (X2ApicMode) _ldr = LogicalIdX2();
+    }
+
+    /// <summary>
+    /// IA32_APIC_BASE.BSP (bit 8): set on the bootstrap processor, clear on application processors
+    /// (SDM Vol. 3A, 9.4.1, 11.4.4); RESET keeps what the platform chose.
+    /// </summary>
+    internal bool Bootstrap
+    {
+        get => _bootstrap;
+        set
+        {
+            _bootstrap = value;
+            BaseMsr = value ? BaseMsr | BaseBsp : BaseMsr & ~BaseBsp;
+        }
+    }
 
     /// <summary>IA32_APIC_BASE (MSR 1Bh).</summary>
     public ulong BaseMsr { get; private set; }
@@ -92,8 +130,23 @@ public sealed class LocalApic
     /// <summary>Power-up/RESET state (SDM Vol. 3A, 11.4.7.1): xAPIC mode at the default base, registers at their reset values.</summary>
     public void Reset()
     {
-        BaseMsr = DefaultBase | BaseBsp | BaseEnable;
+        BaseMsr = DefaultBase | (_bootstrap ? BaseBsp : 0) | BaseEnable;
         ResetState();
+    }
+
+    /// <summary>
+    /// The local APIC's response to INIT (SDM Vol. 3A, 11.4.7.3 and 11.12.5.1): IA32_APIC_BASE (an MSR)
+    /// keeps its value, so the APIC stays disabled, in xAPIC mode or in x2APIC mode; the APIC ID is
+    /// preserved (all 32 bits in x2APIC mode, where the LDR is derived from it again); every other
+    /// register returns to its power-up value (IRR/ISR/TMR, TPR, LDR, DFR, SVR = FFh, LVT masked,
+    /// timer stopped, ESR, ICR).
+    /// </summary>
+    public void Init()
+    {
+        uint id = _id;
+        ResetState();
+        _id = id;
+        if (X2ApicMode) _ldr = LogicalIdX2();
     }
 
     private void ResetState()
@@ -235,9 +288,10 @@ public sealed class LocalApic
     /// <summary>
     /// Receives an interrupt message from the system bus (an I/O APIC redirection entry or an MSI;
     /// SDM Vol. 3A, 11.6.1 delivery modes): fixed (0) and lowest priority (1) set the IRR (with TMR for
-    /// level-triggered), NMI (4) raises the processor's NMI. SMI (2), INIT (5) and start-up (6) are not
-    /// modelled for one processor and are dropped; ExtINT (7) is handled by the platform through the
-    /// INTR pin (<see cref="Cpu.SetInterruptLine"/>). A disabled APIC accepts nothing.
+    /// level-triggered), NMI (4) raises the processor's NMI, INIT (5) signals INIT to the processor
+    /// (when it belongs to a machine) and start-up (6) a SIPI with <paramref name="vector"/>. SMI (2)
+    /// is dropped: Vtx has no SMM. ExtINT (7) is handled by the platform through the INTR pin
+    /// (<see cref="Cpu.SetInterruptLine"/>). A disabled APIC accepts nothing.
     /// </summary>
     public void DeliverMessage(int deliveryMode, byte vector, bool levelTriggered)
     {
@@ -247,6 +301,8 @@ public sealed class LocalApic
             case 0:
             case 1: Accept(vector, levelTriggered); break;
             case 4: _raiseNmi(); break;
+            case 5: InitSignal?.Invoke(); break;
+            case 6: StartupSignal?.Invoke(vector); break;
         }
     }
 
@@ -422,14 +478,25 @@ public sealed class LocalApic
     }
 
     /// <summary>
-    /// Sends the IPI the ICR describes. Fixed/lowest-priority to a destination that includes this
-    /// APIC sets its IRR; NMI raises the processor's NMI; INIT and SIPI addressed to other
-    /// processors (all-but-self) are accepted and, with one processor, do nothing.
+    /// Sends the IPI the ICR describes (SDM Vol. 3A, 11.6.1). Alone: fixed/lowest-priority to a
+    /// destination that includes this APIC sets its IRR, NMI raises the processor's NMI, INIT and
+    /// SIPI (which a processor never sends itself) do nothing. In a machine the APIC bus delivers to
+    /// every destination (<see cref="ApicBus"/>). The INIT level de-assert message (delivery mode 101b,
+    /// level 0, trigger mode level) only resynchronised arbitration IDs on P6-era APICs and is ignored
+    /// by xAPIC/x2APIC processors: it has no effect. The send completes within the ICR write, so the
+    /// delivery status bit (12) always reads idle.
     /// </summary>
     private void SendIpi()
     {
         int mode = (int)((_icrLow >> 8) & 7), shorthand = (int)((_icrLow >> 18) & 3);
         byte vector = (byte)_icrLow;
+        if (mode == 5 && (_icrLow & (1u << 14)) == 0 && (_icrLow & (1u << 15)) != 0) return; // INIT level de-assert
+        if (Bus is { } bus)
+        {
+            if (mode is 0 or 1 && vector < 16) { SignalError(1u << 5); return; } // send illegal vector
+            bus.SendIpi(this, mode, shorthand, X2ApicMode ? _icrHigh : _icrHigh >> 24, (_icrLow & (1u << 11)) != 0, vector, (_icrLow & (1u << 15)) != 0);
+            return;
+        }
         bool toSelf = shorthand switch
         {
             1 => true,

@@ -28,8 +28,12 @@ public enum GdbSessionEnd
 /// for VMX. Breakpoints and watchpoints are the host's (<see cref="Cpu.AddHostBreakpoint"/>,
 /// <see cref="Cpu.AddHostWatchpoint"/>): no guest byte or debug register changes, so the guest
 /// cannot see the debugger. Memory is read through the current paging (guest tables, then EPT in
-/// non-root operation) unless <c>monitor phys on</c> selects physical addresses. The processor is
-/// thread 1 (one CPU).
+/// non-root operation) unless <c>monitor phys on</c> selects physical addresses. Each processor of
+/// the machine is a thread (processor i is thread i + 1; <c>qfThreadInfo</c> lists them, <c>Hg</c>
+/// selects whose registers and memory view the client sees, a stop reply names the processor that
+/// stopped and makes it the selected one). Breakpoints and watchpoints apply to every processor;
+/// continuing and stepping run the whole machine (a step retires one instruction on the processor
+/// whose turn it is).
 /// </summary>
 /// <remarks>
 /// Packets handled: qSupported, qXfer:features:read (target.xml), ?, g, G, p, P, m, M, X, c, s,
@@ -44,7 +48,9 @@ public sealed class GdbStub
 {
     private const int MaxPacket = 0x4000;
     private readonly Machine _machine;
-    private readonly Cpu _cpu;
+    private readonly IReadOnlyList<Cpu> _cpus;
+    private Cpu _cpu;            // the selected thread (Hg), and the one that stopped last
+    private int _stopThread = 1; // the thread a stop reply names (processor index + 1)
     private Stream _stream = Stream.Null;
     private readonly BlockingCollection<int> _input = new(new ConcurrentQueue<int>());
     private volatile bool _running;
@@ -52,8 +58,8 @@ public sealed class GdbStub
     private readonly HashSet<ulong> _swBreakpoints = [], _hwBreakpoints = [];
     // What the session itself added to the processor (a breakpoint or watchpoint the host had already
     // set stays when the session ends).
-    private readonly HashSet<ulong> _ownedBreakpoints = [];
-    private readonly HashSet<(ulong, ulong, WatchKind)> _ownedWatchpoints = [];
+    private readonly HashSet<(int Cpu, ulong Address)> _ownedBreakpoints = [];
+    private readonly HashSet<(int Cpu, ulong Address, ulong Length, WatchKind Kind)> _ownedWatchpoints = [];
     private VmxExitReason? _breakOnExit;
     private bool _breakOnAnyExit, _breakOnEntry;
     private string? _vmxStopNote;
@@ -67,6 +73,7 @@ public sealed class GdbStub
         ArgumentNullException.ThrowIfNull(machine);
         _machine = machine;
         _cpu = machine.Cpu;
+        _cpus = machine.Cpus;
     }
 
     /// <summary>Lines describing what the stub did (connections, monitor commands, stops); null for none.</summary>
@@ -114,20 +121,24 @@ public sealed class GdbStub
     {
         ArgumentNullException.ThrowIfNull(stream);
         _stream = stream;
-        Action<VmxTransition>? previous = _cpu.VmxTransitionObserved;
-        _cpu.VmxTransitionObserved = t => { previous?.Invoke(t); OnTransition(t); };
+        var previous = new Action<VmxTransition>?[_cpus.Count];
+        for (int i = 0; i < _cpus.Count; i++)
+        {
+            var before = previous[i] = _cpus[i].VmxTransitionObserved;
+            _cpus[i].VmxTransitionObserved = t => { before?.Invoke(t); OnTransition(t); };
+        }
         var reader = new Thread(() => ReadLoop(stream)) { IsBackground = true, Name = "gdb stub reader" };
         reader.Start();
-        using var reg = cancellation.Register(() => { _input.Add(-1); if (_running) _cpu.RequestStop(); });
+        using var reg = cancellation.Register(() => { _input.Add(-1); if (_running) _machine.RequestStop(); });
         try
         {
             return Session(cancellation);
         }
         finally
         {
-            _cpu.VmxTransitionObserved = previous;
-            foreach (ulong a in _ownedBreakpoints) _cpu.RemoveHostBreakpoint(a);
-            foreach (var (a, n, k) in _ownedWatchpoints) _cpu.RemoveHostWatchpoint(a, n, k);
+            for (int i = 0; i < _cpus.Count; i++) _cpus[i].VmxTransitionObserved = previous[i];
+            foreach (var (c, a) in _ownedBreakpoints) _cpus[c].RemoveHostBreakpoint(a);
+            foreach (var (c, a, n, k) in _ownedWatchpoints) _cpus[c].RemoveHostWatchpoint(a, n, k);
             _ownedBreakpoints.Clear();
             _ownedWatchpoints.Clear();
             _swBreakpoints.Clear();
@@ -148,7 +159,7 @@ public sealed class GdbStub
                 {
                     // Ctrl-C (an out-of-band 0x03) interrupts a running target at its next boundary,
                     // whose stop reply answers it; a stopped target answers it with a stop reply at once.
-                    if (buf[i] == 0x03 && _running) { _cpu.RequestStop(); continue; }
+                    if (buf[i] == 0x03 && _running) { _machine.RequestStop(); continue; }
                     _input.Add(buf[i]);
                 }
             }
@@ -255,8 +266,8 @@ public sealed class GdbStub
             case 's': return Resume(step: true, p.Length > 1 ? ParseHex(p[1..]) : null);
             case 'Z': Reply(SetPoint(p[1..], insert: true)); return null;
             case 'z': Reply(SetPoint(p[1..], insert: false)); return null;
-            case 'H': Reply("OK"); return null;
-            case 'T': Reply(p[1..] is "1" or "01" or "p1.1" ? "OK" : "E01"); return null;
+            case 'H': Reply(SelectThread(p)); return null;
+            case 'T': Reply(ThreadOf(p[1..]) is int t && t >= 1 ? "OK" : "E01"); return null;
             case 'D':
                 Reply("OK");
                 Log?.WriteLine("gdb stub: client detached");
@@ -273,7 +284,7 @@ public sealed class GdbStub
                 if (p == "vCont?") { Reply("vCont;c;C;s;S"); return null; }
                 if (p.StartsWith("vCont;", StringComparison.Ordinal))
                 {
-                    // The first action names what thread 1 (the only one) does.
+                    // The first action names what the machine does (all processors run together).
                     string action = p[6..].Split(';')[0];
                     char kind = action.Length > 0 ? action[0] : 'c';
                     return kind is 's' or 'S' ? Resume(step: true, null) : kind is 'c' or 'C' ? Resume(step: false, null) : Error();
@@ -310,10 +321,17 @@ public sealed class GdbStub
         }
         switch (p)
         {
-            case "qC": return "QC1";
-            case "qfThreadInfo": return "m1";
+            case "qC": return $"QC{Index(_cpu) + 1:x}";
+            case "qfThreadInfo": return "m" + string.Join(",", Enumerable.Range(1, _cpus.Count).Select(i => i.ToString("x")));
             case "qsThreadInfo": return "l";
             case "qAttached": return "1";
+        }
+        if (p.StartsWith("qThreadExtraInfo,", StringComparison.Ordinal))
+        {
+            if (ThreadOf(p["qThreadExtraInfo,".Length..]) is not int t || t < 1) return "E01";
+            var c = _cpus[t - 1];
+            string info = $"CPU {t - 1}, APIC ID {c.Apic.Id}{(c.IsBootstrapProcessor ? ", BSP" : "")}{(c.IsWaitingForSipi ? ", wait-for-SIPI" : c.IsHalted ? ", halted" : "")}";
+            return Convert.ToHexString(Encoding.Latin1.GetBytes(info));
         }
         if (p.StartsWith("qRcmd,", StringComparison.Ordinal))
         {
@@ -464,12 +482,14 @@ public sealed class GdbStub
                 var set = type == 0 ? _swBreakpoints : _hwBreakpoints;
                 if (insert)
                 {
-                    if (set.Add(address) && _cpu.AddHostBreakpoint(address)) _ownedBreakpoints.Add(address);
+                    if (set.Add(address))
+                        for (int i = 0; i < _cpus.Count; i++)
+                            if (_cpus[i].AddHostBreakpoint(address)) _ownedBreakpoints.Add((i, address));
                 }
-                else if (set.Remove(address) && !_swBreakpoints.Contains(address) && !_hwBreakpoints.Contains(address)
-                         && _ownedBreakpoints.Remove(address))
+                else if (set.Remove(address) && !_swBreakpoints.Contains(address) && !_hwBreakpoints.Contains(address))
                 {
-                    _cpu.RemoveHostBreakpoint(address);
+                    for (int i = 0; i < _cpus.Count; i++)
+                        if (_ownedBreakpoints.Remove((i, address))) _cpus[i].RemoveHostBreakpoint(address);
                 }
                 return "OK";
             }
@@ -479,11 +499,13 @@ public sealed class GdbStub
                 WatchKind wk = type switch { 2 => WatchKind.Write, 3 => WatchKind.Read, _ => WatchKind.Access };
                 if (insert)
                 {
-                    if (_cpu.AddHostWatchpoint(address, kind, wk)) _ownedWatchpoints.Add((address, kind, wk));
+                    for (int i = 0; i < _cpus.Count; i++)
+                        if (_cpus[i].AddHostWatchpoint(address, kind, wk)) _ownedWatchpoints.Add((i, address, kind, wk));
                 }
-                else if (_ownedWatchpoints.Remove((address, kind, wk)))
+                else
                 {
-                    _cpu.RemoveHostWatchpoint(address, kind, wk);
+                    for (int i = 0; i < _cpus.Count; i++)
+                        if (_ownedWatchpoints.Remove((i, address, kind, wk))) _cpus[i].RemoveHostWatchpoint(address, kind, wk);
                 }
                 return "OK";
             }
@@ -503,6 +525,9 @@ public sealed class GdbStub
             r = _machine.Run(step ? RunLimits.Instructions(1) : default);
         }
         finally { _running = false; }
+        // The processor that stopped becomes the selected thread, as gdb expects after a stop.
+        if ((uint)r.CpuIndex < (uint)_cpus.Count) _cpu = _cpus[r.CpuIndex];
+        _stopThread = Index(_cpu) + 1;
         string? note = null;
         StopReply stop;
         switch (r.Reason)
@@ -557,7 +582,31 @@ public sealed class GdbStub
         return null;
     }
 
-    private static string StopText(StopReply s) => $"T{s.Signal:x2}thread:1;{s.Extra}";
+    private string StopText(StopReply s) => $"T{s.Signal:x2}thread:{_stopThread:x};{s.Extra}";
+
+    private int Index(Cpu c)
+    {
+        for (int i = 0; i < _cpus.Count; i++) if (ReferenceEquals(_cpus[i], c)) return i;
+        return 0;
+    }
+
+    /// <summary>A thread id of the protocol (hex, or p1.tid in multiprocess form): 1..N, 0 = any, -1 = all; null when malformed or unknown.</summary>
+    private int? ThreadOf(string id)
+    {
+        if (id.StartsWith("p1.", StringComparison.Ordinal)) id = id[3..];
+        if (id == "-1") return -1;
+        if (id.Length is 0 or > 8 || !int.TryParse(id, System.Globalization.NumberStyles.HexNumber, null, out int t)) return null;
+        return t <= _cpus.Count ? t : null;
+    }
+
+    /// <summary>Hg selects the thread whose registers and memory the client sees (0 / -1: keep the current one); Hc is accepted (the machine runs as a whole).</summary>
+    private string SelectThread(string p)
+    {
+        if (p.Length < 2) return "E01";
+        if (ThreadOf(p[2..]) is not int t) return "E01";
+        if (p[1] == 'g' && t >= 1) _cpu = _cpus[t - 1];
+        return p[1] is 'g' or 'c' ? "OK" : "E01";
+    }
 
     private void OnTransition(VmxTransition t)
     {
@@ -566,12 +615,12 @@ public sealed class GdbStub
         if (exit && (_breakOnAnyExit || _breakOnExit == t.BasicReason))
         {
             _vmxStopNote = $"vtx: VM exit, reason {(int)t.BasicReason} ({t.BasicReason}), guest RIP 0x{t.GuestRip:x}, qualification 0x{t.Qualification:x}, cycle {t.Cycle}";
-            _cpu.RequestStop();
+            _machine.RequestStop();
         }
         else if (!exit && _breakOnEntry)
         {
             _vmxStopNote = $"vtx: VM {(t.Kind == VmxTransitionKind.Entry ? "entry" : "entry failure")}, guest RIP 0x{t.GuestRip:x}, cycle {t.Cycle}";
-            _cpu.RequestStop();
+            _machine.RequestStop();
         }
     }
 

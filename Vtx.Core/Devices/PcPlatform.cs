@@ -20,7 +20,8 @@ namespace Vtx.Devices;
 /// "virtual wire" mode firmware leaves; SDM Vol. 3A, 11.5.1); the INTA cycle then asks the 8259 for
 /// the vector. The routing is evaluated when the 8259's output changes. Messages from the I/O APIC
 /// go to every processor whose local APIC is a destination (<see cref="Cpus"/>; lowest-priority
-/// delivery picks the first such processor, in order — deterministic), as
+/// delivery picks one: with one processor the first destination, with several the one with the
+/// lowest processor priority, ties to the lowest APIC ID — deterministic), as
 /// <see cref="LocalApic.DeliverMessage"/> says; an ExtINT message asserts INTR from the 8259. A
 /// local APIC's EOI of a level-triggered vector is broadcast to the I/O APIC.
 /// </para>
@@ -43,7 +44,7 @@ public sealed class PcPlatform : IInterruptMessageSink
         IoApic = new IoApic(this, (byte)Math.Clamp(cpuCount, 1, 15)); // the MADT/MP tables give it the ID after the processors'
         Pit = new Pit8254(Clock, level => SetIrq(0, level));
         Rtc = new CmosRtc(Clock, level => SetIrq(8, level), rtcStart);
-        Pm = new AcpiPm(Clock, level => SetIrq(AcpiPm.SciIrq, level), cpu.RequestPlatformStop);
+        Pm = new AcpiPm(Clock, level => SetIrq(AcpiPm.SciIrq, level), reason => (Running?.Invoke() ?? cpu).RequestPlatformStop(reason));
         Clock.Add(Pit);
         Clock.Add(Rtc);
         Clock.Add(Pm);
@@ -58,8 +59,21 @@ public sealed class PcPlatform : IInterruptMessageSink
         AddCpu(cpu);
     }
 
-    /// <summary>The processors whose local APICs receive the platform's interrupts (one today).</summary>
+    /// <summary>The processors whose local APICs receive the platform's interrupts.</summary>
     public IReadOnlyList<Cpu> Cpus => _cpus;
+
+    // Several processors: the one running its turn (device stop requests go to it) and the APIC bus.
+    internal Func<Cpu>? Running;
+    internal ApicBus? Bus;
+
+    /// <summary>Attaches application processor <paramref name="cpu"/> of a multiprocessor machine: its APIC joins, and it gets the platform deadline.</summary>
+    internal void AddProcessor(Cpu cpu, Func<Cpu> running, ApicBus bus)
+    {
+        AddCpu(cpu);
+        Running = running;
+        Bus = bus;
+        Clock.AddProcessor(cpu, running);
+    }
 
     /// <summary>The clock the timed devices run on.</summary>
     public PlatformClock Clock { get; }
@@ -113,6 +127,11 @@ public sealed class PcPlatform : IInterruptMessageSink
     /// <inheritdoc />
     public void Deliver(in InterruptMessage message)
     {
+        if (Bus is not null && message.DeliveryMode != 7)
+        {
+            Bus.DeliverMessage(message.Destination, message.Logical, message.DeliveryMode, message.Vector, message.Level);
+            return;
+        }
         foreach (var cpu in _cpus)
         {
             if (!cpu.Apic.IsDestinationOf(message.Destination, message.Logical)) continue;

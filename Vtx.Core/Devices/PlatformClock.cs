@@ -47,11 +47,18 @@ public interface IInterruptMessageSink
 /// whose events are due. Device time is derived from the time-stamp counter at its nominal
 /// frequency: a device clocked at f Hz has seen floor(cycles × TscPerCycle × f / TscHz) ticks at a
 /// given cycle count, so every run with the same program gives the same device behaviour.
+/// In a machine with several processors the clock is the one of the processor running its turn,
+/// never going back (a processor whose turn starts earlier on the cycle clock than what the devices
+/// have seen finds them as they are); each processor gets the devices' deadline, and whichever
+/// reaches it first runs them.
 /// </summary>
 public sealed class PlatformClock : IPlatformClock
 {
     private readonly Cpu _cpu;
     private readonly List<ITimedDevice> _devices = new();
+    private readonly List<Cpu> _others = new();
+    private Func<Cpu>? _running;
+    private ulong _seen; // the latest cycle the devices were looked at (several processors only)
 
     /// <summary>Creates the clock of <paramref name="cpu"/> whose TSC runs at <paramref name="tscHz"/>.</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="tscHz"/> is 0.</exception>
@@ -71,8 +78,19 @@ public sealed class PlatformClock : IPlatformClock
     /// <summary>TSC increments per cycle.</summary>
     public ulong TscPerCycle { get; }
 
-    /// <summary>The processor's current cycle count.</summary>
-    public ulong Now => _cpu.Cycles;
+    /// <summary>The processor's current cycle count (with several processors: the running one's, never less than before).</summary>
+    public ulong Now => _running is null ? _cpu.Cycles : Monotonic(_running().Cycles);
+
+    private ulong Monotonic(ulong now) => _seen = Math.Max(_seen, now);
+
+    /// <summary>Adds another processor of the machine (it gets the deadline too); <paramref name="running"/> names the processor whose turn it is.</summary>
+    internal void AddProcessor(Cpu cpu, Func<Cpu> running)
+    {
+        _others.Add(cpu);
+        _running = running;
+        cpu.AttachPlatformClock(this);
+        Reschedule();
+    }
 
     /// <summary>Ticks of a <paramref name="hz"/> clock elapsed at cycle <paramref name="cycle"/>.</summary>
     public ulong Ticks(ulong cycle, ulong hz) => (ulong)((UInt128)cycle * TscPerCycle * hz / TscHz);
@@ -99,11 +117,13 @@ public sealed class PlatformClock : IPlatformClock
         ulong d = ulong.MaxValue;
         foreach (var dev in _devices) d = Math.Min(d, dev.NextDeadline);
         _cpu.SetPlatformDeadline(d);
+        foreach (var c in _others) c.SetPlatformDeadline(d);
     }
 
     /// <inheritdoc />
     public void Advance(ulong now)
     {
+        if (_running is not null) now = Monotonic(now);
         foreach (var dev in _devices)
             if (dev.NextDeadline <= now) dev.Advance(now);
         Reschedule();

@@ -76,6 +76,8 @@ public sealed partial class Cpu
         // and RFLAGS.IF = 0 hold off maskable interrupts; NMI blocking holds off NMIs until IRET.
         if (!_nonRoot)
         {
+            // Wait-for-SIPI (after INIT on an application processor) holds off everything (SDM Vol. 3A, 9.4.4).
+            if (InWaitForSipi) return ~BoundaryEvent.None;
             if (shadow == ShadowMovSs) m |= BoundaryEvent.DebugTrap | BoundaryEvent.Nmi;
             if (_nmiBlocked) m |= BoundaryEvent.Nmi;
             if (shadow != 0 || !iflag) m |= BoundaryEvent.Interrupt;

@@ -16,6 +16,8 @@ public sealed partial class Cpu
         // CPUID.1:EDX.APIC[9] reads 0 while IA32_APIC_BASE.EN is clear: the APIC is hardware-disabled
         // and software must see it absent (SDM Vol. 3A, 11.4.3).
         if ((uint)_gpr[0] == 1 && (Apic.BaseMsr & Vtx.Apic.LocalApic.BaseEnable) == 0) r = r with { Edx = r.Edx & ~(1u << 9) };
+        // CPUID.1:EBX[31:24] is this processor's initial APIC ID (SDM Vol. 2A, CPUID; 0..N-1 in a machine).
+        if ((uint)_gpr[0] == 1) r = r with { Ebx = (r.Ebx & 0x00FF_FFFF) | Apic.InitialId << 24 };
         // CPUID.80000001h:EDX.NX[20] reads 0 while IA32_MISC_ENABLE.XD disable = 1 (SDM Vol. 4, Table 2-2).
         if ((uint)_gpr[0] == 0x80000001 && XdDisabled) r = r with { Edx = r.Edx & ~(1u << 20) };
         _gpr[0] = r.Eax;

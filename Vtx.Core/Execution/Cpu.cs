@@ -403,6 +403,7 @@ public sealed unsafe partial class Cpu
             _signal &= ~SignalFault;
         }
         _cycleBoundary = ulong.MaxValue;
+        _lastRunBoundary = _insnBoundary; // SMP scheduling: the limit units the run consumed (Cpu.Smp.cs)
         _insnBoundary = ulong.MaxValue;
         int? exitCode = reason == StopReason.DebugExit ? _exitCode : null;
         _exitCode = null;

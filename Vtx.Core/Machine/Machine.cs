@@ -31,6 +31,29 @@ public sealed record MachineOptions
     public CpuModel? CpuModel { get; init; }
     /// <summary>Initial code size: 64 (64-bit mode, the default), 32 or 16, with flat segments and paging off.</summary>
     public int CodeSize { get; init; } = 64;
+
+    /// <summary>The largest <see cref="Cpus"/>: 64 (the MADT and MP tables describe each processor; xAPIC IDs stay below FFh).</summary>
+    public const int MaxCpus = 64;
+
+    /// <summary>
+    /// The number of logical processors (1 to <see cref="MaxCpus"/>; default 1). Processor 0 is the
+    /// bootstrap processor and starts as a one-processor machine does; the others (APIC IDs 1..N-1)
+    /// start in the wait-for-SIPI state. They share RAM, the decode cache and the devices, and run in
+    /// deterministic turns on one host thread (<see cref="SmpQuantum"/>, <see cref="Machine.Run"/>).
+    /// </summary>
+    public int Cpus { get; init; } = 1;
+
+    /// <summary>The default <see cref="SmpQuantum"/>: 1000 cycles (0.5 µs at the PC platform's 2 GHz).</summary>
+    public const int DefaultSmpQuantum = 1000;
+
+    /// <summary>
+    /// The turn length in cycles of a multiprocessor machine (at least 1): processors run one after
+    /// the other, each up to the end of the current round of this many cycles on the shared cycle
+    /// clock. The same program and quantum give the same interleaving on every host; a smaller
+    /// quantum interleaves more finely (what one processor writes is seen by the others sooner) and
+    /// costs more host time per guest cycle. Ignored with one processor.
+    /// </summary>
+    public int SmpQuantum { get; init; } = DefaultSmpQuantum;
 }
 
 /// <summary>The platforms a <see cref="Machine"/> can have.</summary>
@@ -65,6 +88,10 @@ public sealed partial class Machine
         options ??= new MachineOptions();
         if (options.MemoryMiB is < 1 or > MachineOptions.MaxMemoryMiB)
             throw new ArgumentOutOfRangeException(nameof(options), options.MemoryMiB, $"MemoryMiB must be between 1 and {MachineOptions.MaxMemoryMiB}");
+        if (options.Cpus is < 1 or > MachineOptions.MaxCpus)
+            throw new ArgumentOutOfRangeException(nameof(options), options.Cpus, $"Cpus must be between 1 and {MachineOptions.MaxCpus}");
+        if (options.SmpQuantum < 1)
+            throw new ArgumentOutOfRangeException(nameof(options), options.SmpQuantum, "SmpQuantum must be at least 1 cycle");
         Memory = new PhysicalMemory((ulong)options.MemoryMiB << 20);
         var model = options.CpuModel;
         // The PC platform reports the TSC frequency its devices are clocked from (CPUID 15h/16h).
@@ -72,13 +99,14 @@ public sealed partial class Machine
         Cpu = new Cpu(Memory, model);
         Cpu.SetFlatMode(options.CodeSize);
         Cpu.Rip = 0;
+        _cpus = CreateProcessors(options);
 
         // The PC devices every machine has (ports as QEMU's q35/pc machines place them).
         Uart = new Uart16550();
         Cpu.Io.Register(Uart16550.Com1Port, 8, Uart);
-        DebugExit = new DebugExitDevice(Cpu);
+        DebugExit = new DebugExitDevice(_cpus.Length == 1 ? Cpu : new RunningCpuControl(this));
         Cpu.Io.Register(DebugExitDevice.DefaultPort, DebugExitDevice.DefaultPortCount, DebugExit);
-        FwCfg = new FwCfg(Memory.Size);
+        FwCfg = new FwCfg(Memory.Size, (ushort)_cpus.Length);
         Cpu.Io.Register(FwCfg.SelectorPort, FwCfg.PortCount, FwCfg);
         Pic = new Pic8259Pair();
         Pic.RegisterOn(Cpu.Io);
@@ -89,10 +117,11 @@ public sealed partial class Machine
         if (options.Platform == MachinePlatform.Pc)
         {
             ulong tscHz = Cpu.Model.TscFrequencyHz != 0 ? Cpu.Model.TscFrequencyHz : PcPlatform.DefaultTscHz;
-            Platform = new PcPlatform(Cpu, Pic, tscHz, options.RtcStart);
+            Platform = new PcPlatform(Cpu, Pic, tscHz, options.RtcStart, _cpus.Length);
+            AttachPlatformProcessors();
             Platform.Rtc.SetMemorySize(Memory.LowSize, Memory.HighSize, 1);
             Uart.InterruptLine = level => Platform.SetIrq(4, level); // COM1: ISA IRQ 4
-            Firmware = PcFirmware.Install(Memory, 1, Cpu.Model);
+            Firmware = PcFirmware.Install(Memory, _cpus.Length, Cpu.Model);
             ApplyFirmwareApicState();
         }
     }
@@ -235,7 +264,7 @@ public sealed partial class Machine
         ApplyFirmwareApicState();
     }
 
-    /// <summary>The processor.</summary>
+    /// <summary>The processor (the bootstrap processor, <see cref="Cpus"/>[0], in a multiprocessor machine).</summary>
     public Cpu Cpu { get; }
 
     /// <summary>Guest-physical RAM.</summary>
@@ -266,11 +295,20 @@ public sealed partial class Machine
         return b;
     }
 
-    /// <summary>Runs the processor with <paramref name="limits"/>; see <see cref="Cpu.Run(in RunLimits)"/>.</summary>
-    public RunResult Run(in RunLimits limits) => Cpu.Run(limits);
+    /// <summary>
+    /// Runs the machine with <paramref name="limits"/>. With one processor this is
+    /// <see cref="Cpu.Run(in RunLimits)"/>. With several, the processors take deterministic turns
+    /// (<see cref="MachineOptions.SmpQuantum"/>) and the limits bound the whole machine; the result
+    /// says which processor stopped (<see cref="RunResult.CpuIndex"/>). See <c>Machine.Smp.cs</c>.
+    /// </summary>
+    public RunResult Run(in RunLimits limits) => _cpus.Length == 1 ? Cpu.Run(limits) : RunSmp(in limits);
 
     /// <summary>Thread-safe: asks the running (or next) run to stop at its next boundary; see <see cref="Cpu.RequestStop()"/>.</summary>
-    public void RequestStop() => Cpu.RequestStop();
+    public void RequestStop()
+    {
+        if (_cpus.Length == 1) Cpu.RequestStop();
+        else RequestSmpStop(0);
+    }
 
     private void CheckRange(ulong address, int length)
     {

@@ -5,9 +5,10 @@ using Vtx.Devices;
 namespace Vtx;
 
 /// <summary>
-/// A saved copy of a whole <see cref="Machine"/>: RAM, the processor's architectural and internal
+/// A saved copy of a whole <see cref="Machine"/>: RAM, each processor's architectural and internal
 /// state (registers, caches of segment descriptors, lazy flags, event and interrupt-shadow state,
-/// posted events, counters, VMX operation and the active VMCSs), the local APIC and the built-in devices. Restoring it makes the
+/// posted events, counters, VMX operation and the active VMCSs), the local APICs, the multiprocessor
+/// schedule (round and turn) and the built-in devices. Restoring it makes the
 /// machine continue exactly as it would have from the moment it was taken — same instructions,
 /// same cycles — which is what deterministic replay and "what if" exploration need.
 /// </summary>
@@ -25,8 +26,10 @@ public sealed class MachineSnapshot
     private readonly Dictionary<ulong, byte[]> _ram = new();
     private readonly ulong _ramSize;
     private readonly ObjectState[] _platform;
-    private readonly ObjectState _cpu, _apic, _uart, _fwcfg, _pic, _post, _console, _debugExit;
-    private readonly List<Vmx.Vmcs> _activeVmcs;
+    private readonly ObjectState _uart, _fwcfg, _pic, _post, _console, _debugExit, _schedule;
+    // One entry per processor (issue 12: a multiprocessor machine's snapshot holds every processor).
+    private readonly ObjectState[] _cpu, _apic;
+    private readonly List<Vmx.Vmcs>[] _activeVmcs;
 
     internal MachineSnapshot(Machine m)
     {
@@ -38,15 +41,16 @@ public sealed class MachineSnapshot
                 if (view.IndexOfAnyExcept((byte)0) >= 0) _ram[a] = view.ToArray();
             }
         _platform = m.PlatformDevices.Select(ObjectState.Capture).ToArray();
-        _cpu = ObjectState.Capture(m.Cpu);
-        _apic = ObjectState.Capture(m.Cpu.Apic);
+        _cpu = m.Cpus.Select(ObjectState.Capture).ToArray();
+        _apic = m.Cpus.Select(c => ObjectState.Capture(c.Apic)).ToArray();
+        _schedule = ObjectState.Capture(m.Schedule);
         _uart = ObjectState.Capture(m.Uart);
         _fwcfg = ObjectState.Capture(m.FwCfg);
         _pic = ObjectState.Capture(m.Pic);
         _post = ObjectState.Capture(m.PostCodes);
         _console = ObjectState.Capture(m.DebugConsole);
         _debugExit = ObjectState.Capture(m.DebugExit);
-        _activeVmcs = m.Cpu.CloneActiveVmcs();
+        _activeVmcs = m.Cpus.Select(c => c.CloneActiveVmcs()).ToArray();
         Timing = m.Cpu.TimingName;
         // Issue 10: run boundaries (and so block-simulated costs) depend on the order code was reached:
         // keep the decodings, valid while the processor model and cost model are the same objects.
@@ -71,6 +75,8 @@ public sealed class MachineSnapshot
     {
         if (m.Memory.Size != _ramSize)
             throw new ArgumentException($"snapshot holds {_ramSize} bytes of RAM but the machine has {m.Memory.Size}", nameof(m));
+        if (m.Cpus.Count != _cpu.Length)
+            throw new ArgumentException($"snapshot holds {_cpu.Length} processors but the machine has {m.Cpus.Count}", nameof(m));
         foreach (var (start, length) in m.Memory.Ranges)
             for (ulong a = start; a < start + length; a += ChunkBytes)
             {
@@ -84,16 +90,23 @@ public sealed class MachineSnapshot
         if (ReferenceEquals(_decodedFor.Model, m.Cpu.Model) && ReferenceEquals(_decodedFor.Cost, m.Cpu.CostModel))
             foreach (ulong ppn in m.Memory.DecodeCache.Restore(_decoded))
                 if (m.Memory.IsRamPage(ppn)) m.Memory.MarkCodePage(ppn); // writes to them invalidate again
-        _cpu.Restore(m.Cpu);
-        _apic.Restore(m.Cpu.Apic);
+        for (int i = 0; i < _cpu.Length; i++)
+        {
+            _cpu[i].Restore(m.Cpus[i]);
+            _apic[i].Restore(m.Cpus[i].Apic);
+        }
+        _schedule.Restore(m.Schedule);
         _uart.Restore(m.Uart);
         _fwcfg.Restore(m.FwCfg);
         _pic.Restore(m.Pic);
         _post.Restore(m.PostCodes);
         _console.Restore(m.DebugConsole);
         _debugExit.Restore(m.DebugExit);
-        m.Cpu.RestoreActiveVmcs(_activeVmcs);
-        m.Cpu.AfterRestore();
+        for (int i = 0; i < _cpu.Length; i++)
+        {
+            m.Cpus[i].RestoreActiveVmcs(_activeVmcs[i]);
+            m.Cpus[i].AfterRestore();
+        }
     }
 
     /// <summary>
@@ -166,8 +179,8 @@ public sealed partial class Machine
     /// <summary>Takes a snapshot of the whole machine (see <see cref="MachineSnapshot"/>).</summary>
     public MachineSnapshot Snapshot() => new(this);
 
-    /// <summary>Restores a snapshot taken from this machine (or one with the same RAM size).</summary>
-    /// <exception cref="ArgumentException">The RAM sizes differ.</exception>
+    /// <summary>Restores a snapshot taken from this machine (or one with the same RAM size and processor count).</summary>
+    /// <exception cref="ArgumentException">The RAM sizes or the processor counts differ.</exception>
     public void Restore(MachineSnapshot snapshot)
     {
         ArgumentNullException.ThrowIfNull(snapshot);

@@ -105,6 +105,13 @@ public readonly record struct RunResult(StopReason Reason, ulong Rip, ulong Inst
     /// <summary>The exit code a guest gave through the debug-exit device (<see cref="StopReason.DebugExit"/>), else null.</summary>
     public int? ExitCode { get; init; }
 
+    /// <summary>
+    /// The processor the stop concerns (its index in <see cref="Machine.Cpus"/>; 0 with one processor):
+    /// the one that faulted, halted the machine's last activity, reached the limit or the stop address,
+    /// or whose turn a host stop ended. <see cref="Rip"/> and <see cref="Cycles"/> are that processor's.
+    /// </summary>
+    public int CpuIndex { get; init; }
+
     /// <inheritdoc />
     public override string ToString() =>
         $"{Reason}{(Fault is FaultInfo f ? " " + f : "")} at 0x{Rip:X} after {Instructions} instructions, {Cycles} cycles";

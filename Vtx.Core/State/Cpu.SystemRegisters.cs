@@ -217,19 +217,33 @@ public sealed partial class Cpu
     /// EDX = processor signature, RFLAGS = 2, GDTR/IDTR base 0 limit FFFFh, DR6 = FFFF0FF0h,
     /// DR7 = 400h. Counters (cycles, instructions) are not reset: time goes on.
     /// </summary>
-    public void Reset()
+    public void Reset() => ResetCore(init: false);
+
+    /// <summary>
+    /// RESET (<paramref name="init"/> false) or the register part of INIT (SDM Vol. 3A, 9.1, Table 9-1
+    /// INIT column): INIT leaves the x87/SSE state, XCR0, CR0.CD/NW, the MSRs other than EFER and the
+    /// TSC unchanged, and puts the local APIC through its INIT response instead of its reset.
+    /// </summary>
+    private void ResetCore(bool init)
     {
+        ulong cacheBits = _cr0 & (Cr0.CD | Cr0.NW);
         Array.Clear(_gpr);
         _gpr[2] = Model.Cpuid(1, 0).Eax;
-        _cr0 = Cr0.ET | Cr0.CD | Cr0.NW;
+        _cr0 = Cr0.ET | (init ? cacheBits : Cr0.CD | Cr0.NW);
         _cr2 = _cr3 = _cr4 = _efer = 0;
-        _xcr0 = 1;
-        ResetFpuState();
+        if (!init)
+        {
+            _xcr0 = 1;
+            ResetFpuState();
+        }
         Array.Clear(_dr);
         _dr[6] = 0xFFFF0FF0;
         _dr[7] = 0x400;
-        _debugCtl = 0;
-        _miscEnable = MiscFastStrings | MiscBtsUnavailable | MiscPebsUnavailable;
+        if (!init)
+        {
+            _debugCtl = 0;
+            _miscEnable = MiscFastStrings | MiscBtsUnavailable | MiscPebsUnavailable;
+        }
         _bpMatched = 0;
         _bpHit = false;
         WriteRflags(2);
@@ -253,7 +267,9 @@ public sealed partial class Cpu
         _vmcsCache = null;
         _shadow = 0;
         InterceptedExceptions = 0;
-        Apic?.Reset(); // null only while the constructor runs its first Reset
+        _waitForSipi = false;
+        if (init) Apic.Init();
+        else Apic?.Reset(); // null only while the constructor runs its first Reset
         ModeChanged();
         _rip = 0xFFF0;
         FlushTlb();

@@ -206,8 +206,8 @@ public sealed partial class Cpu
     /// operation it causes a VM exit (reason 3) at the next boundary, above MTF and below nothing
     /// modelled; in VMX root operation INIT is blocked and stays pending (VMXOFF does not deliver
     /// it: the host may clear it by <see cref="Reset"/>); outside VMX operation it puts the processor
-    /// in its INIT state, which Vtx models as <see cref="Reset"/> (the register state of SDM Table 9-1;
-    /// x87/SSE state and MSRs that INIT keeps are not distinguished).
+    /// in its INIT state (<see cref="EnterInitState"/>: the register state of SDM Table 9-1's INIT
+    /// column; an application processor then waits for a SIPI).
     /// </summary>
     public void RaiseInit()
     {
@@ -217,18 +217,23 @@ public sealed partial class Cpu
             _signal |= SignalEvent;
             return;
         }
-        Reset();
+        EnterInitState();
     }
 
     /// <summary>
     /// Signals a start-up IPI with <paramref name="vector"/>. In VMX non-root operation in the
     /// wait-for-SIPI activity state it causes a VM exit (reason 4, qualification = vector); in any
-    /// other state it is discarded (SDM Vol. 3C, 25.2, 26.6.2). Outside non-root operation a SIPI is
-    /// discarded (a single processor is never waiting for one).
+    /// other state it is discarded (SDM Vol. 3C, 25.2, 26.6.2). Outside non-root operation a processor
+    /// in the wait-for-SIPI state starts in real mode at CS:IP = vector·100h:0 (SDM Vol. 3A, 9.4.4,
+    /// 11.6.1); any other processor discards it.
     /// </summary>
     public void RaiseSipi(byte vector)
     {
-        if (!_nonRoot) return;
+        if (!_nonRoot)
+        {
+            if (IsWaitingForSipi) StartUp(vector);
+            return;
+        }
         _sipiPending = true;
         _sipiVector = vector;
         _vmxWatch = true;

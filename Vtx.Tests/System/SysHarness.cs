@@ -92,9 +92,9 @@ internal sealed class Sys
     public Cpu Cpu => M.Cpu;
     public readonly List<(byte Vector, EventKind Kind, uint? Error, ulong Cycles)> Events = new();
 
-    public Sys(int memoryMiB = 2, CpuModel? model = null)
+    public Sys(int memoryMiB = 2, CpuModel? model = null, int cpus = 1)
     {
-        M = new Machine(new MachineOptions { MemoryMiB = memoryMiB, CpuModel = model });
+        M = new Machine(new MachineOptions { MemoryMiB = memoryMiB, CpuModel = model, Cpus = cpus });
         Cpu.EventDelivered = (v, k, e) => Events.Add((v, k, e, Cpu.Cycles));
         WriteGdt();
         WritePageTables();

@@ -20,9 +20,9 @@ internal static class ApicVirtGuest
     public const uint Arv = SecondaryProcessorBasedControls.ApicRegisterVirtualization;
     public const uint Vaa = SecondaryProcessorBasedControls.VirtualizeApicAccesses;
 
-    public static VmxGuest Create(uint proc2, uint pin = PinBasedControls.ExternalInterruptExiting, uint proc = 0, byte vtpr = 0, ulong threshold = 0, CpuModel? model = null)
+    public static VmxGuest Create(uint proc2, uint pin = PinBasedControls.ExternalInterruptExiting, uint proc = 0, byte vtpr = 0, ulong threshold = 0, CpuModel? model = null, int cpus = 1)
     {
-        var g = new VmxGuest(model);
+        var g = new VmxGuest(model, cpus);
         g.Controls(pin: pin, proc: PrimaryProcessorBasedControls.UseTprShadow | PrimaryProcessorBasedControls.UseMsrBitmaps | proc, proc2: proc2,
                    exit: ExitControls.HostAddressSpaceSize | ExitControls.AcknowledgeInterruptOnExit);
         g.W(VmcsField.VirtualApicAddress, VApic);
