@@ -11,7 +11,7 @@ public static class Runner
 {
     public const string Usage =
         "usage: Vtx.Run <image> [--ram SIZE (MiB, or with M/G: 1 MiB-64 GiB, default 128)] [--max-instructions N] [--max-cycles N] [--flat ADDR]\n" +
-        "               [--trace-events] [--vmx-trace FILE] [--cmdline \"args\"] [--initrd FILE] [--pc]\n" +
+        "               [--trace-events] [--vmx-trace FILE] [--cmdline \"args\"] [--initrd FILE] [--pc] [--cpus N (1-64)]\n" +
         "  Linux bzImages (64-bit boot protocol 2.12+) are detected and booted on the PC platform with\n" +
         "  --cmdline and --initrd; --pc gives other images the PC platform (I/O APIC, PIT, RTC, ACPI) too.\n" +
         "               [--gdb PORT] [--timeline FILE] [--timing skylake|haswell|simple]\n" +
@@ -44,6 +44,7 @@ public static class Runner
         Timing.TimingProfile? timing = null;
         string? initrdPath = null;
         bool pc = false;
+        int cpus = 1;
         try
         {
             for (int i = 0; i < args.Length; i++)
@@ -70,6 +71,13 @@ public static class Runner
                     }
                     case "--initrd": initrdPath = Next(); break;
                     case "--pc": pc = true; break;
+                    case "--cpus":
+                    {
+                        string n = Next();
+                        if (!int.TryParse(n, NumberStyles.None, CultureInfo.InvariantCulture, out cpus) || cpus is < 1 or > MachineOptions.MaxCpus)
+                            throw new ArgumentException($"--cpus '{n}': not a processor count (1-{MachineOptions.MaxCpus})");
+                        break;
+                    }
                     case "-h" or "--help": output.WriteLine(Usage); return 0;
                     default:
                         if (a.StartsWith('-') || path is not null) throw new ArgumentException($"unexpected argument '{a}'");
@@ -115,7 +123,7 @@ public static class Runner
         var platform = linux || pc ? MachinePlatform.Pc : MachinePlatform.Minimal;
         CpuModel? model = timing is null ? null
             : new CpuModel { Timing = timing, TscFrequencyHz = platform == MachinePlatform.Pc ? Devices.PcPlatform.DefaultTscHz : 0 };
-        try { m = new Machine(new MachineOptions { MemoryMiB = ram, Platform = platform, CpuModel = model }); }
+        try { m = new Machine(new MachineOptions { MemoryMiB = ram, Platform = platform, CpuModel = model, Cpus = cpus }); }
         catch (OutOfMemoryException)
         {
             diagnostics.WriteLine($"Vtx.Run: --ram {ram}: the host cannot allocate {ram} MiB of guest RAM");
