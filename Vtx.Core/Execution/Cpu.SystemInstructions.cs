@@ -307,7 +307,9 @@ public sealed partial class Cpu
     private void InvalidatePage(ulong lin)
     {
         // Whatever the PCID or privilege key, and global or not (SDM Vol. 3A, INVLPG).
-        ulong vpn = lin >> 12;
+        // Compared within TlbVpnMask: an upper-half (kernel) address's page number has its sign-extension
+        // bits set, which the mask strips from the stored tag as well.
+        ulong vpn = (lin >> 12) & TlbVpnMask;
         int i = (int)(vpn & (TlbSize - 1));
         if ((_tlb[i].Tag & TlbVpnMask) == vpn) _tlb[i].Tag = NoTag;
         if ((_tlb[TlbSize + i].Tag & TlbVpnMask) == vpn) _tlb[TlbSize + i].Tag = NoTag;
