@@ -27,9 +27,12 @@ namespace Vtx.Devices;
 /// <para>
 /// IIR reports the highest-priority pending condition enabled in IER (received data 0x04, THR
 /// empty 0x02, modem status 0x00; else 0x01 = none), with bits 7:6 set when the FIFOs are enabled.
-/// This model delivers no interrupt to a PIC; <see cref="InterruptPending"/> exposes the INTR
-/// output for a machine that wires one. Wider accesses are split into byte accesses at consecutive
-/// registers (an 8-bit ISA device).
+/// <see cref="InterruptPending"/> is the INTR output. A machine that wires it to an interrupt line
+/// sets <see cref="InterruptLine"/>: as on PC serial ports the request reaches the line only while
+/// MCR.OUT2 is set (the OUT2 pin gates the IRQ driver) and not in loopback (the modem outputs are
+/// then forced inactive). Writing THR resets the THR-empty interrupt and, as the byte leaves at once,
+/// THR is empty again: the line drops and rises, a new edge for an edge-triggered ISA input. Wider
+/// accesses are split into byte accesses at consecutive registers (an 8-bit ISA device).
 /// </para>
 /// </remarks>
 public sealed class Uart16550 : IPortDevice
@@ -62,9 +65,16 @@ public sealed class Uart16550 : IPortDevice
     private byte _msrInputs = MsrCts | MsrDsr | MsrDcd;
     private byte _msrDeltas;
     private bool _thrInterrupt;           // the THR-empty interrupt is pending until IIR is read or THR written
+    private bool _line;                   // the level last driven on InterruptLine
 
     /// <summary>Creates a UART at <paramref name="basePort"/> (default COM1, 0x3F8), in its reset state.</summary>
     public Uart16550(ushort basePort = Com1Port) => BasePort = basePort;
+
+    /// <summary>
+    /// The interrupt request line (ISA IRQ 4 for COM1 on the PC platform), driven with the UART's INTR
+    /// output gated by MCR.OUT2 (and off in loopback); invoked only when the level changes. Null: not wired.
+    /// </summary>
+    public Action<bool>? InterruptLine { get; set; }
 
     /// <summary>The first of the eight ports (the caller registers <see cref="PortCount"/> ports there on the <see cref="IoBus"/>).</summary>
     public ushort BasePort { get; }
@@ -92,6 +102,7 @@ public sealed class Uart16550 : IPortDevice
     public void EnqueueInput(ReadOnlySpan<byte> data)
     {
         foreach (byte b in data) _lineInput.Enqueue(b);
+        UpdateLine();
     }
 
     /// <summary>Queues <paramref name="text"/>, encoded as UTF-8, for the guest to receive.</summary>
@@ -135,6 +146,7 @@ public sealed class Uart16550 : IPortDevice
             uint b = p - BasePort is >= 0 and < PortCount ? ReadRegister(p - BasePort) : 0xFFu;
             v |= b << (8 * i);
         }
+        UpdateLine();
         return v;
     }
 
@@ -146,6 +158,16 @@ public sealed class Uart16550 : IPortDevice
             int p = port + i;
             if (p - BasePort is >= 0 and < PortCount) WriteRegister(p - BasePort, (byte)(value >> (8 * i)));
         }
+        UpdateLine();
+    }
+
+    /// <summary>Drives <see cref="InterruptLine"/> to INTR gated by OUT2 (not in loopback) when the level changed.</summary>
+    private void UpdateLine()
+    {
+        bool level = (_mcr & (McrOut2 | McrLoop)) == McrOut2 && InterruptPending;
+        if (level == _line) return;
+        _line = level;
+        InterruptLine?.Invoke(level);
     }
 
     private byte ReadRegister(int reg)
@@ -189,7 +211,12 @@ public sealed class Uart16550 : IPortDevice
         {
             case 0:
                 if (dlab) _divisor = (ushort)((_divisor & 0xFF00) | value);
-                else Transmit(value);
+                else
+                {
+                    _thrInterrupt = false; // writing THR resets the THR-empty interrupt...
+                    UpdateLine();
+                    Transmit(value);       // ...and THR empties again at once
+                }
                 break;
             case 1:
                 if (dlab) _divisor = (ushort)((_divisor & 0x00FF) | (value << 8));

@@ -242,10 +242,11 @@ public sealed partial class Cpu
             ssBase = _segBase[2];
         }
         ulong spMask = newSs.Big ? 0xFFFF_FFFFUL : 0xFFFFUL;
+        int pushCpl = stackSwitch ? newCpl : _cpl;
         bool Push1(ulong value)
         {
             sp = (sp - (ulong)w) & spMask;
-            return Write((ssBase + sp) & _linMask, w, value, true);
+            return PushAtCpl(pushCpl, (ssBase + sp) & _linMask, w, value);
         }
         if (stackSwitch && (!Push1(oldSs) || !Push1(oldSp))) return false;
         if (!Push1(flags) || !Push1(_seg[1].Selector) || !Push1(returnRip)) return false;
@@ -259,6 +260,25 @@ public sealed partial class Cpu
         WriteRflags(flags & ~cleared);
         _rip = offset;
         return true;
+    }
+
+    /// <summary>
+    /// Writes one item of an interrupt frame as an access at privilege <paramref name="cpl"/>: after a
+    /// stack switch to a more privileged level the frame goes to the new stack with the new CPL's
+    /// rights (a supervisor-mode access: a CPL-3 interrupt onto a supervisor-only kernel stack, as
+    /// Linux's page-table isolation uses, must not fault; a fault there reports U/S = 0). The
+    /// processor's CPL changes only when delivery commits, so nothing else sees the temporary one.
+    /// </summary>
+    private bool PushAtCpl(int cpl, ulong lin, int size, ulong value)
+    {
+        if (cpl == _cpl) return Write(lin, size, value, true);
+        int saved = _cpl;
+        _cpl = cpl;
+        UpdateTlbKey();
+        bool ok = Write(lin, size, value, true);
+        _cpl = saved;
+        UpdateTlbKey();
+        return ok;
     }
 
     /// <summary>Writes the stack pointer at the width <paramref name="ss"/> implies (16-bit SS keeps the upper bits).</summary>
@@ -303,10 +323,11 @@ public sealed partial class Cpu
         // mode included): a non-canonical stack is #SS(EXT), never a write where the low bits point.
         if (!IsCanonical(rsp - 1) || !IsCanonical(rsp - 48)) return Fault(ExceptionVector.SS, ext ? 1u : 0u, true);
         ulong sp = rsp;
+        int pushCpl = Math.Min(newCpl, _cpl);
         bool Push8(ulong value)
         {
             sp -= 8;
-            return Write(sp, 8, value, true);
+            return PushAtCpl(pushCpl, sp, 8, value);
         }
         if (!Push8(_seg[2].Selector) || !Push8(_gpr[4]) || !Push8(flags) || !Push8(_seg[1].Selector) || !Push8(returnRip)) return false;
         if (hasError && !Push8(error)) return false;

@@ -19,6 +19,13 @@ public sealed partial class Cpu
         return Write((ssBase + sp) & _linMask, size, value, true);
     }
 
+    /// <summary>Pushes onto the more privileged stack of a call through a gate, with that level's rights (see <see cref="PushAtCpl"/>).</summary>
+    private bool PushInner(ref ulong sp, ulong value, int size, ulong ssBase, ulong spMask, int cpl)
+    {
+        sp = (sp - (ulong)size) & spMask;
+        return PushAtCpl(cpl, (ssBase + sp) & _linMask, size, value);
+    }
+
     private ulong StackMask => _stackSize == 8 ? ulong.MaxValue : Sz.Mask(_stackSize);
 
     private bool CanonicalOrGp(ulong target) => IsCanonical(target) || FaultGp0();
@@ -108,8 +115,8 @@ public sealed partial class Cpu
             if (_tr.IsUnusable || off + 7 > _tr.Limit) return Fault(ExceptionVector.TS, SelError(_tr.Selector), true);
             if (!ReadSupervisor(_tr.Base + off, 8, out ulong rsp)) return false;
             ulong sp = rsp;
-            if (!PushAt(ref sp, oldSs, 8, 0, ulong.MaxValue) || !PushAt(ref sp, oldSp, 8, 0, ulong.MaxValue)
-                || !PushAt(ref sp, oldCs, 8, 0, ulong.MaxValue) || !PushAt(ref sp, ret, 8, 0, ulong.MaxValue)) return false;
+            if (!PushInner(ref sp, oldSs, 8, 0, ulong.MaxValue, newCpl) || !PushInner(ref sp, oldSp, 8, 0, ulong.MaxValue, newCpl)
+                || !PushInner(ref sp, oldCs, 8, 0, ulong.MaxValue, newCpl) || !PushInner(ref sp, ret, 8, 0, ulong.MaxValue, newCpl)) return false;
             if (!MarkAccessed(csDesc, csLin)) return false;
             _seg[2] = SegmentCache.NullStack((ushort)newCpl, newCpl);
             _gpr[4] = sp;
@@ -125,13 +132,13 @@ public sealed partial class Cpu
             if ((ssSel & 3) != newCpl || ss.Dpl != newCpl || !writable) return Fault(ExceptionVector.TS, SelError(ssSel), true);
             if (!ss.Present) return Fault(ExceptionVector.SS, SelError(ssSel), true);
             ulong m = ss.Big ? 0xFFFF_FFFFUL : 0xFFFFUL, sp = tssSp & m;
-            if (!PushAt(ref sp, oldSs, gateSize, ss.Base, m) || !PushAt(ref sp, oldSp, gateSize, ss.Base, m)) return false;
+            if (!PushInner(ref sp, oldSs, gateSize, ss.Base, m, newCpl) || !PushInner(ref sp, oldSp, gateSize, ss.Base, m, newCpl)) return false;
             for (int i = paramCount - 1; i >= 0; i--)
             {
                 if (!Read(StackLin(Sp() + (ulong)(i * gateSize), gateSize), gateSize, out ulong p, true)) return false;
-                if (!PushAt(ref sp, p, gateSize, ss.Base, m)) return false;
+                if (!PushInner(ref sp, p, gateSize, ss.Base, m, newCpl)) return false;
             }
-            if (!PushAt(ref sp, oldCs, gateSize, ss.Base, m) || !PushAt(ref sp, ret, gateSize, ss.Base, m)) return false;
+            if (!PushInner(ref sp, oldCs, gateSize, ss.Base, m, newCpl) || !PushInner(ref sp, ret, gateSize, ss.Base, m, newCpl)) return false;
             if (!MarkAccessed(csDesc, csLin)) return false;
             _seg[2] = ss with { AccessRights = ss.AccessRights | 1 };
             SetSpFor(ss, sp);

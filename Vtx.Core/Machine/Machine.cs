@@ -120,6 +120,7 @@ public sealed partial class Machine
             Platform = new PcPlatform(Cpu, Pic, tscHz, options.RtcStart, _cpus.Length);
             AttachPlatformProcessors();
             Platform.Rtc.SetMemorySize(Memory.LowSize, Memory.HighSize, 1);
+            Uart.InterruptLine = level => Platform.SetIrq(4, level); // COM1: ISA IRQ 4
             Firmware = PcFirmware.Install(Memory, _cpus.Length, Cpu.Model);
             ApplyFirmwareApicState();
         }

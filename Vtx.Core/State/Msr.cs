@@ -5,6 +5,8 @@ public static class Msr
 {
     /// <summary>IA32_TIME_STAMP_COUNTER.</summary>
     public const uint Tsc = 0x10;
+    /// <summary>IA32_PLATFORM_ID (read-only): the platform ID in bits 52:50 that selects microcode updates (SDM Vol. 4, Table 2-2; Vol. 3A, 10.11.2). This model reads 0.</summary>
+    public const uint PlatformId = 0x17;
     /// <summary>IA32_APIC_BASE.</summary>
     public const uint ApicBase = 0x1B;
     /// <summary>IA32_FEATURE_CONTROL.</summary>

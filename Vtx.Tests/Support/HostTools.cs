@@ -54,4 +54,34 @@ internal static class HostTools
             Assert.True(tools.All(Has), $"{string.Join("/", tools)} not installed and could not be installed (needs root and apt-get: apt-get install -y {package})");
         }
     }
+
+    /// <summary>
+    /// The files in <paramref name="directory"/> matching <paramref name="pattern"/> (sorted by name),
+    /// installing Debian package <paramref name="package"/> once when there are none (see <see cref="EnsureThat"/>).
+    /// </summary>
+    public static string[] EnsureFiles(string package, string directory, string pattern)
+    {
+        string[] Find() => Directory.Exists(directory) ? Directory.GetFiles(directory, pattern).Order(StringComparer.Ordinal).ToArray() : [];
+        EnsureThat(package, () => Find().Length > 0, Path.Combine(directory, pattern));
+        return Find();
+    }
+
+    /// <summary>
+    /// Makes sure <paramref name="present"/> holds, installing Debian package <paramref name="package"/>
+    /// once (apt-get update; apt-get install -y, non-interactively) when it does not and the tests run as
+    /// root with apt-get; fails the test naming <paramref name="what"/> and the package when it still does not.
+    /// </summary>
+    public static void EnsureThat(string package, Func<bool> present, string what)
+    {
+        lock (InstallLock)
+        {
+            if (present()) return;
+            if (Tried.Add(package) && Environment.UserName == "root" && Has("apt-get"))
+            {
+                if (!_updated) { _updated = true; Sh("apt-get", "update"); }
+                Sh("env", $"DEBIAN_FRONTEND=noninteractive apt-get install -y {package}");
+            }
+            Assert.True(present(), $"{what}: not installed and could not be installed (needs root and apt-get: apt-get install -y {package})");
+        }
+    }
 }
