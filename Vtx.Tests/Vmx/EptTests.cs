@@ -50,6 +50,34 @@ public class EptTests
         Assert.Equal(2UL, g.Cpu[Gpr.Rax]);
     }
 
+    /// <summary>
+    /// EPT reaches host-physical memory above 4 GiB (SDM Vol. 3C, 28.2.2: the entry's address bits go up to
+    /// MAXPHYADDR): a 6-GiB machine (RAM at 0-3 GiB and 4-7 GiB around the PCI hole), guest-physical page
+    /// 9000h mapped to 1_8000_0000h (6 GiB); the guest's read and write land there and nowhere else.
+    /// </summary>
+    [Fact]
+    public void EptMapsAGuestPageToMemoryAbove4GiB()
+    {
+        const ulong High = 0x1_8000_0000;
+        var g = new VmxGuest(memoryMiB: 6144);
+        g.S.W64(Pml4, Pdpt | 7);
+        g.S.W64(Pdpt, Pd | 7);
+        g.S.W64(Pd, Pt | 7);
+        for (ulong i = 0; i < 512; i++) g.S.W64(Pt + i * 8, (i << 12) | (6 << 3) | 7);
+        g.Controls(proc2: SecondaryProcessorBasedControls.EnableEpt);
+        g.W(VmcsField.EptPointer, Eptp);
+        g.W(VmcsField.ExceptionBitmap, 1u << 6);
+        SetPte(g, 0x9000, High | (6 << 3) | 7);
+        g.S.W64(High, 0x0BAD_F00D_1234_5678);
+        g.S.W64(0x9000, 1);
+        g.Guest(a => { a.mov(rax, __qword_ptr[0x9000]); a.mov(rbx, 0x7777UL); a.mov(__qword_ptr[0x9008], rbx); a.ud2(); });
+        g.Launch();
+        Assert.Equal(VmxExitReason.ExceptionOrNmi, g.ExitReason);
+        Assert.Equal(0x0BAD_F00D_1234_5678UL, g.Cpu[Gpr.Rax]);
+        Assert.Equal(0x7777UL, g.S.R64(High + 8));
+        Assert.Equal(0UL, g.S.R64(0x9008));                       // the guest-physical page's identity frame is untouched
+    }
+
     [Theory]
     [InlineData(0UL, false, 0x181UL)]            // not present, read: R access, no rights, GLA valid, final translation
     [InlineData(1UL, true, 0x18AUL)]             // read-only page, write: W access, R allowed

@@ -27,9 +27,9 @@ internal sealed class VmxGuest
     public List<VmxTransition> Transitions { get; } = new();
     private readonly Dictionary<int, ulong> _handlers = new();
 
-    public VmxGuest(CpuModel? model = null, int cpus = 1)
+    public VmxGuest(CpuModel? model = null, int cpus = 1, int memoryMiB = 2)
     {
-        S = new Sys(model: model, cpus: cpus);
+        S = new Sys(memoryMiB, model, cpus);
         S.EnterLong(0);
         Cpu.FeatureControl = 5;
         Cpu.Cr4Value |= Cr4.VMXE;
