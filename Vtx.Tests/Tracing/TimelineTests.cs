@@ -72,6 +72,41 @@ public class TimelineTests
         Assert.Equal(transitions.Count(t => t.Kind == VmxTransitionKind.Entry), spans.Count(s => s.Tid == 1));
     }
 
+    /// <summary>
+    /// The nested sample (both of its machines) records every VM exit in its timeline: the sample's own
+    /// trace observers chain after a recorder attached when the machine is created instead of replacing it.
+    /// </summary>
+    [Fact]
+    public void TheNestedSampleRecordsEveryExit()
+    {
+        var writers = new List<StringWriter>();
+        var recorders = new List<TimelineRecorder>();
+        var exits = new List<int[]>();
+        Sample.MachineCreated = m =>
+        {
+            var w = new StringWriter();
+            writers.Add(w);
+            var r = new TimelineRecorder(new TraceEventJsonSink(w, ownsWriter: false, "nested"));
+            r.Attach(m.Cpu);
+            recorders.Add(r);
+            var n = new int[1];
+            exits.Add(n);
+            m.Cpu.VmxTransitionObserved += t => { if (t.Kind == VmxTransitionKind.Exit) n[0]++; };
+        };
+        try { new NestedSample().Run(TextWriter.Null); }
+        finally { Sample.MachineCreated = null; }
+        foreach (var r in recorders) r.Dispose();
+        Assert.NotEmpty(writers);
+        for (int i = 0; i < writers.Count; i++)
+        {
+            using var doc = JsonDocument.Parse(writers[i].ToString());
+            int marks = doc.RootElement.GetProperty("traceEvents").EnumerateArray()
+                .Count(e => e.TryGetProperty("cat", out var c) && c.GetString() == "VmExit");
+            Assert.True(exits[i][0] > 10, $"machine {i}: an observer attached at creation saw {exits[i][0]} exits");
+            Assert.Equal(exits[i][0], marks);
+        }
+    }
+
     [Fact]
     public void SinksStreamAndTheHtmlPageCapsWhatItDraws()
     {

@@ -112,8 +112,8 @@ internal sealed class NestedLab
         if (observe)
         {
             _lab.M.PostCodes.CodeWritten += OnPostCode;
-            Cpu.VmxTransitionObserved = OnTransition;
-            Cpu.EventDelivered = OnEvent;
+            Cpu.VmxTransitionObserved += OnTransition; // chained: a timeline recorder may already observe
+            Cpu.EventDelivered += OnEvent;
         }
         var r = _lab.M.Run(RunLimits.Instructions(maxInstructions));
         if (r.Reason != StopReason.DebugExit || r.ExitCode != 1)
