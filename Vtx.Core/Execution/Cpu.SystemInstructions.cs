@@ -329,6 +329,7 @@ public sealed partial class Cpu
         switch (index)
         {
             case Msr.Tsc: v = Tsc; return true;
+            case Msr.PlatformId: v = 0; return true; // platform ID 0; read-only (WRMSR falls through to #GP)
             case Msr.ApicBase: v = Apic.BaseMsr; return true;
             case Msr.FeatureControl: v = _featureControl; return true;
             case Msr.MtrrCap: v = 0x508; return true; // 8 variable ranges, fixed ranges, write-combining
