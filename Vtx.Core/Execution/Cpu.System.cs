@@ -35,12 +35,9 @@ public sealed partial class Cpu
         // offset (and scaled) TSC (SDM Vol. 3C, 25.1.3, 25.3).
         if (_nonRoot && aux && !NrProc2(Vmx.SecondaryProcessorBasedControls.EnableRdtscp)) { Fault(ExceptionVector.UD); return; }
         if ((_cr4 & Cr4.TSD) != 0 && _cpl != 0 && (_cr0 & Cr0.PE) != 0) { FaultGp0(); return; }
-        ulong tsc = Tsc;
-        if (_nonRoot)
-        {
-            if (NrProc(Vmx.PrimaryProcessorBasedControls.RdtscExiting)) { ExitForInstruction(ref d, aux ? Vmx.VmxExitReason.Rdtscp : Vmx.VmxExitReason.Rdtsc); return; }
-            tsc = GuestTsc(tsc);
-        }
+        if (_nonRoot && NrProc(Vmx.PrimaryProcessorBasedControls.RdtscExiting)) { ExitForInstruction(ref d, aux ? Vmx.VmxExitReason.Rdtscp : Vmx.VmxExitReason.Rdtsc); return; }
+        ulong tsc = ReadTsc();
+        if (_nonRoot) tsc = GuestTsc(tsc);
         _gpr[0] = (uint)tsc;
         _gpr[2] = tsc >> 32;
         if (aux) _gpr[1] = TscAux;

@@ -328,7 +328,7 @@ public sealed partial class Cpu
         if (TryReadDebugMsr(index, out v)) return true;
         switch (index)
         {
-            case Msr.Tsc: v = Tsc; return true;
+            case Msr.Tsc: v = ReadTsc(); return true;
             case Msr.PlatformId: v = 0; return true; // platform ID 0; read-only (WRMSR falls through to #GP)
             case Msr.ApicBase: v = Apic.BaseMsr; return true;
             case Msr.FeatureControl: v = _featureControl; return true;

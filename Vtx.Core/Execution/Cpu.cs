@@ -161,6 +161,26 @@ public sealed unsafe partial class Cpu
     /// <summary>The time-stamp counter: <see cref="Cycles"/> × <see cref="CpuModel.TscPerCycle"/> + <see cref="TscOffset"/>.</summary>
     public ulong Tsc => _cycles * Model.TscPerCycle + TscOffset;
 
+    // Multiprocessor machines (Machine.Smp.cs): the processors' TSCs count one shared, synchronised
+    // time, as on real multi-core parts, but a processor runs its turn up to a quantum behind the one
+    // before it. So that no processor reads a count below one another has already read (which software
+    // sees as the TSCs running apart — Linux's warp check — though only the turn order made it), a read
+    // returns at least the highest count read so far by any processor; each keeps its own offset. The
+    // value is a function of the deterministic schedule and is in snapshots. Null on one processor.
+    internal SmpSchedule? TscSync;
+
+    /// <summary>The TSC as RDTSC, RDTSCP and RDMSR read it: <see cref="Tsc"/>, kept causal across processors (see <see cref="TscSync"/>).</summary>
+    private ulong ReadTsc()
+    {
+        ulong count = _cycles * Model.TscPerCycle;
+        if (TscSync is { } sync)
+        {
+            if (count < sync.TscSeen) count = sync.TscSeen;
+            else sync.TscSeen = count;
+        }
+        return count + TscOffset;
+    }
+
     /// <summary>Added to the scaled cycle count to form the TSC (a write to IA32_TSC adjusts it).</summary>
     public ulong TscOffset
     {

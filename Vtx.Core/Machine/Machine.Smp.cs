@@ -12,6 +12,7 @@ internal sealed class SmpSchedule
     public ulong RoundEnd;   // the cycle at which the current round ends (a multiple of the quantum)
     public int Turn;         // the processor whose turn it is
     public bool InRound;     // a round has begun and not every processor has had its turn
+    public ulong TscSeen;    // the highest TSC count (cycles × TSC per cycle, before offsets) any processor has read
 }
 
 public sealed partial class Machine
@@ -48,6 +49,7 @@ public sealed partial class Machine
         foreach (var c in cpus)
         {
             var cpu = c;
+            cpu.TscSync = _smp;
             cpu.Apic.Bus = bus;
             cpu.Apic.InitSignal = cpu.RaiseInit;
             cpu.Apic.StartupSignal = cpu.RaiseSipi;
