@@ -13,6 +13,24 @@ public class TlbTests
 {
     private const ulong Pml4 = 0x10000, Pdpt = 0x11000, Pd = 0x12000, Pt = 0x13000;
 
+    /// <summary>PML4 <paramref name="pml4"/> maps the low 2 MiB (code, stack, tables) identity with one 2-MiB page through the shared PDPT and PD.</summary>
+    private static void MapLowIdentity(Machine m, ulong pml4)
+    {
+        m.WriteMemory(pml4, BitConverter.GetBytes(Pdpt | 3));
+        m.WriteMemory(Pdpt, BitConverter.GetBytes(Pd | 3));
+        m.WriteMemory(Pd, BitConverter.GetBytes(0x83UL));
+    }
+
+    /// <summary>Turns 4-level paging on with <paramref name="cr4"/> and CR3 = <see cref="Pml4"/>, runs, and expects the guest's HLT.</summary>
+    private static void RunPaged(Machine m, ulong cr4, int instructions)
+    {
+        m.Cpu.Cr4Value = cr4;
+        m.Cpu.Cr3Value = Pml4;
+        m.Cpu.Cr0Value = m.Cpu.Cr0Value | Cr0.PG;
+        var r = m.Run(RunLimits.Instructions((ulong)instructions));
+        Assert.Equal(StopReason.Halted, r.Reason);
+    }
+
     private static Machine Paged(bool global, out ulong[] results)
     {
         var code = Guest.Assemble(a =>
@@ -30,18 +48,12 @@ public class TlbTests
         });
         var m = Guest.Load(code, memoryMiB: 8);
         void W(ulong at, ulong v) => m.WriteMemory(at, BitConverter.GetBytes(v));
-        W(Pml4, Pdpt | 3);
-        W(Pdpt, Pd | 3);
-        W(Pd, 0x83);                                             // 0-2 MiB identity (code, stack, tables)
+        MapLowIdentity(m, Pml4);
         W(Pd + 2 * 8, Pt | 3);                                   // 4-6 MiB through a page table
         W(Pt, 0x50_0003UL | (global ? 0x100UL : 0));
         W(0x50_0000, 0x1111);
         W(0x60_0000, 0x2222);
-        m.Cpu.Cr4Value = Cr4.PAE | Cr4.PGE;
-        m.Cpu.Cr3Value = Pml4;
-        m.Cpu.Cr0Value = m.Cpu.Cr0Value | Cr0.PG;
-        var r = m.Run(RunLimits.Instructions(100));
-        Assert.Equal(StopReason.Halted, r.Reason);
+        RunPaged(m, Cr4.PAE | Cr4.PGE, 100);
         results = new[] { m.Cpu[Gpr.Rax], m.Cpu[Gpr.Rbx], m.Cpu[Gpr.Rdx], m.Cpu[Gpr.Rsi] };
         return m;
     }
@@ -81,20 +93,14 @@ public class TlbTests
         });
         var m = Guest.Load(code, memoryMiB: 8);
         void W(ulong at, ulong v) => m.WriteMemory(at, BitConverter.GetBytes(v));
-        W(Pml4, Pdpt | 3);
-        W(Pdpt, Pd | 3);
-        W(Pd, 0x83);
+        MapLowIdentity(m, Pml4);
         W(Pml4 + 256 * 8, Pdpt2 | 3);                            // PML4 entry 256: 0xFFFF8000_00000000
         W(Pdpt2, Pd2 | 3);
         W(Pd2, Pt2 | 3);
         W(Pt2, 0x50_0003UL);
         W(0x50_0000, 0x1111);
         W(0x60_0000, 0x2222);
-        m.Cpu.Cr4Value = Cr4.PAE;
-        m.Cpu.Cr3Value = Pml4;
-        m.Cpu.Cr0Value = m.Cpu.Cr0Value | Cr0.PG;
-        var r = m.Run(RunLimits.Instructions(100));
-        Assert.Equal(StopReason.Halted, r.Reason);
+        RunPaged(m, Cr4.PAE, 100);
         Assert.Equal(0x1111UL, m.Cpu[Gpr.Rax]);
         Assert.Equal(0x2222UL, m.Cpu[Gpr.Rsi]);
     }
@@ -123,9 +129,8 @@ public class TlbTests
         });
         var m = Guest.Load(code, memoryMiB: 8);
         void W(ulong at, ulong v) => m.WriteMemory(at, BitConverter.GetBytes(v));
-        foreach (ulong root in new[] { Pml4, Pml4B }) W(root, Pdpt | 3);   // low 1 GiB identity in both
-        W(Pdpt, Pd | 3);
-        W(Pd, 0x83);
+        MapLowIdentity(m, Pml4);
+        MapLowIdentity(m, Pml4B);
         W(Pml4 + 256 * 8, PdptK | 3);
         W(PdptK, PdK | 3);
         W(PdK, PtA | 3);
@@ -136,11 +141,7 @@ public class TlbTests
         W(PtB, 0x60_0003UL);
         W(0x50_0000, 0x1111);
         W(0x60_0000, 0x2222);
-        m.Cpu.Cr4Value = Cr4.PAE | Cr4.PCIDE;
-        m.Cpu.Cr3Value = Pml4;
-        m.Cpu.Cr0Value = m.Cpu.Cr0Value | Cr0.PG;
-        var r = m.Run(RunLimits.Instructions(100));
-        Assert.Equal(StopReason.Halted, r.Reason);
+        RunPaged(m, Cr4.PAE | Cr4.PCIDE, 100);
         Assert.Equal(new ulong[] { 0x1111, 0x2222, 0x1111 }, new[] { m.Cpu[Gpr.Rax], m.Cpu[Gpr.Rbx], m.Cpu[Gpr.Rdx] });
     }
 
@@ -173,18 +174,12 @@ public class TlbTests
         });
         var m = Guest.Load(code, memoryMiB: 8);
         void W(ulong at, ulong v) => m.WriteMemory(at, BitConverter.GetBytes(v));
-        W(Pml4, Pdpt | 3);
-        W(Pdpt, Pd | 3);
-        W(Pd, 0x83);
+        MapLowIdentity(m, Pml4);
         W(Pd + 2 * 8, Pt | 3);
         W(Pt, 0x50_0003UL | 0x100);                              // global
         W(0x50_0000, 0x1111);
         W(0x60_0000, 0x2222);
-        m.Cpu.Cr4Value = Cr4.PAE | Cr4.PGE;
-        m.Cpu.Cr3Value = Pml4;
-        m.Cpu.Cr0Value = m.Cpu.Cr0Value | Cr0.PG;
-        var r = m.Run(RunLimits.Instructions(1000));
-        Assert.Equal(StopReason.Halted, r.Reason);
+        RunPaged(m, Cr4.PAE | Cr4.PGE, 1000);
         // Rounds alternate: after the first remap the page is 0x60_0000 (0x2222), then 0x50_0000 (0x1111), ...
         Assert.Equal(10UL * 0x2222 + 10UL * 0x1111, m.Cpu[Gpr.Rsi]);
     }
