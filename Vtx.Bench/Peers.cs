@@ -1,0 +1,321 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using Vtx.Tests.Native;
+
+namespace Vtx.Bench;
+
+/// <summary>
+/// <c>--peers [rounds]</c> (issue 13, "Peers side by side"): the flat workloads on the same code bytes
+/// with the same inputs, in one window, under native execution, Vtx, QEMU's TCG (system emulation of
+/// the <see cref="PeerImage"/> multiboot image, whole process, boot cost subtracted) and Unicorn
+/// (libunicorn2 through P/Invoke, optional); every result is checked against the native/host result.
+/// Prints one markdown table with the machine line and the commands.
+/// </summary>
+public static class Peers
+{
+    private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
+
+    /// <summary>Guest instructions each timed QEMU run executes (iterations = this / instructions per call), ~1 s of TCG.</summary>
+    private const double QemuGuestInstructions = 1.5e9;
+
+    /// <summary>Seconds of single-call timing per in-process host, per round.</summary>
+    private const double SecondsPerHost = 1.0;
+
+    private sealed class Row
+    {
+        public required Workload W;
+        public ulong Insns, Result;
+        public ulong Iterations;
+        public readonly List<double> Native = [], Vtx = [], Unicorn = [];
+        public readonly List<(double Wall, double Cpu)> QemuN = [], Qemu0 = [];
+        public string? UnicornError, QemuError;
+    }
+
+    /// <summary><c>--peers-check</c>: only the image self-check in Vtx (no timing, no QEMU); 0 when every image computes the host's result.</summary>
+    public static int CheckImages()
+    {
+        foreach (Workload w in Workloads.All)
+        {
+            ulong insns = Validation.Check(w);
+            var vtx = new VtxHost(w);
+            ulong r = vtx.Call();
+            Console.WriteLine(SelfCheck(w, r, insns, vtx.Machine.ReadMemory(Layout.DataAddress, w.DataBytes)));
+        }
+        return 0;
+    }
+
+    /// <summary>
+    /// Runs the image of <paramref name="w"/> for 1 and 2 iterations in Vtx's multiboot loader and checks the
+    /// printed sums against <paramref name="result"/> and that one more iteration retires exactly the
+    /// in-process call's instructions plus the wrapper loop's (the image runs the same code).
+    /// </summary>
+    private static string SelfCheck(Workload w, ulong result, ulong insns, ReadOnlySpan<byte> data)
+    {
+        var one = PeerImage.RunInVtx(PeerImage.Build(w, 1));
+        var two = PeerImage.RunInVtx(PeerImage.Build(w, 2));
+        foreach (var (run, n) in new[] { (one, 1UL), (two, 2UL) })
+        {
+            string expectedOutput = PeerImage.ExpectedOutput(result, n, data);
+            if (run.Reason != StopReason.DebugExit || run.Output != expectedOutput)
+                throw new InvalidOperationException($"{w.Name}: image x{n} in Vtx: {run.Reason}, output \"{run.Output.Trim()}\", expected \"{expectedOutput.Trim()}\"");
+        }
+        // The in-process count includes the trailing HLT the RET returns to; in the image the RET returns
+        // into the wrapper loop instead.
+        ulong delta = two.Instructions - one.Instructions, expected = insns - 1 + PeerImage.LoopInstructions;
+        if (delta != expected)
+            throw new InvalidOperationException($"{w.Name}: one more image iteration retires {delta:N0} instructions, expected {expected:N0}");
+        return $"  {w.Name,-9} image in Vtx: result {result:x16}, data fold {PeerImage.DataChecksum(data):x16}: x1 and x2 correct, +{delta:N0} instructions per iteration (= one call without its HLT + {PeerImage.LoopInstructions} loop)";
+    }
+
+    public static int Run(int rounds)
+    {
+        string qemu = Which("qemu-system-x86_64") ?? InstallQemu();
+        bool haveUnicorn = UnicornHost.IsAvailable(install: true, out string unicornReason);
+        string tmp = Path.Combine(Path.GetTempPath(), "vtx-peers");
+        Directory.CreateDirectory(tmp);
+
+        Console.WriteLine($"Peers side by side: {rounds} round(s); in-process hosts: median of single calls, {SecondsPerHost.ToString("0.#", Inv)} s per host and round;");
+        Console.WriteLine($"QEMU: whole process, N iterations minus 0 iterations (boot), medians over the rounds, divided by N.");
+        Console.WriteLine($"native: {(NativeExecutor.IsSupported ? "yes" : "no (" + NativeExecutor.UnsupportedReason + ")")}; " +
+                          $"QEMU: {(qemu.Length > 0 ? QemuVersion(qemu) : "not installed")}; Unicorn: {(haveUnicorn ? "libunicorn " + UnicornHost.Version() : unicornReason)}");
+        string machine = MachineLine();
+        Console.WriteLine(machine);
+
+        var rows = new List<Row>();
+        foreach (Workload w in Workloads.All)
+        {
+            var row = new Row { W = w };
+            rows.Add(row);
+            row.Insns = Validation.Check(w);                    // Vtx against native: RAX and data buffer, repeatable
+            var vtx = new VtxHost(w);
+            row.Result = vtx.Call();
+            byte[] dataAfter = vtx.Machine.ReadMemory(Layout.DataAddress, w.DataBytes).ToArray();
+            Console.WriteLine(SelfCheck(w, row.Result, row.Insns, dataAfter));
+            row.Iterations = Math.Max(1, (ulong)Math.Round(QemuGuestInstructions / row.Insns));
+
+            string imageN = Path.Combine(tmp, $"{w.Name}-x{row.Iterations}.bin"), image0 = Path.Combine(tmp, $"{w.Name}-x0.bin");
+            File.WriteAllBytes(imageN, PeerImage.Build(w, row.Iterations));
+            File.WriteAllBytes(image0, PeerImage.Build(w, 0));
+
+            UnicornHost? uc = null;
+            if (haveUnicorn)
+            {
+                try
+                {
+                    uc = new UnicornHost(w);
+                    ulong u = uc.Call();
+                    if (u != row.Result) throw new InvalidOperationException($"returned 0x{u:X}, Vtx/native 0x{row.Result:X}");
+                    if (w.DataBytes > 0 && !uc.ReadData().AsSpan().SequenceEqual(vtx.Machine.ReadMemory(Layout.DataAddress, w.DataBytes)))
+                        throw new InvalidOperationException("data buffer differs from Vtx's after the run");
+                }
+                catch (InvalidOperationException e)
+                {
+                    row.UnicornError = e.Message;
+                    uc?.Dispose();
+                    uc = null;
+                    Console.WriteLine($"  {w.Name,-9} Unicorn: {e.Message}");
+                }
+            }
+            using NativeHost? native = NativeExecutor.IsSupported ? new NativeHost(w) : null;
+
+            for (int round = 0; round < rounds; round++)
+            {
+                if (native is not null) row.Native.Add(Time(() => native.Call(), SecondsPerHost));
+                row.Vtx.Add(Time(() => vtx.Call(), SecondsPerHost));
+                if (uc is not null) row.Unicorn.Add(Time(() => uc.Call(), SecondsPerHost));
+                if (qemu.Length > 0 && row.QemuError is null)
+                {
+                    try
+                    {
+                        row.Qemu0.Add(TimeProcess(qemu, QemuArgs(image0), PeerImage.ExpectedOutput(row.Result, 0, PeerImage.InitialData(w))));
+                        row.QemuN.Add(TimeProcess(qemu, QemuArgs(imageN), PeerImage.ExpectedOutput(row.Result, row.Iterations, dataAfter)));
+                    }
+                    catch (InvalidOperationException e)
+                    {
+                        row.QemuError = e.Message;
+                        Console.WriteLine($"  {w.Name,-9} QEMU: {e.Message}");
+                    }
+                }
+                Console.WriteLine(string.Format(Inv, "  {0,-9} round {1}: native {2}, Vtx {3}, Unicorn {4}, QEMU x{5} {6} / x0 {7} (wall)",
+                    w.Name, round + 1, Format(Last(row.Native)), Format(Last(row.Vtx)), Format(Last(row.Unicorn)), row.Iterations,
+                    row.QemuN.Count > 0 ? Format(row.QemuN[^1].Wall * 1e9) : "n/a", row.Qemu0.Count > 0 ? Format(row.Qemu0[^1].Wall * 1e9) : "n/a"));
+            }
+            uc?.Dispose();
+        }
+
+        Console.WriteLine();
+        Console.WriteLine(machine);
+        Console.WriteLine();
+        Console.WriteLine("| Workload | Guest insns/call | Native | Vtx | QEMU TCG | Unicorn | Vtx/native | Vtx/QEMU | Vtx/Unicorn |");
+        Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (Row r in rows)
+        {
+            double n = Median(r.Native), v = Median(r.Vtx), u = Median(r.Unicorn);
+            double q = QemuPerCall(r, cpu: false);
+            string qCell = r.QemuError is not null ? "error (see log)" : qemu.Length == 0 ? "not installed" : Cell(q, r.Insns);
+            string uCell = !haveUnicorn ? "not installed" : r.UnicornError is not null ? "error: " + r.UnicornError : Cell(u, r.Insns);
+            Console.WriteLine(string.Format(Inv, "| {0} | {1:N0} | {2} | {3} | {4} | {5} | {6} | {7} | {8} |",
+                r.W.Name, r.Insns, Cell(n, r.Insns), Cell(v, r.Insns), qCell, uCell, Ratio(v, n), Ratio(v, q), Ratio(v, u)));
+        }
+        Console.WriteLine();
+        Console.WriteLine("Times per call (median); MIPS = guest instructions per call / time. Ratios are time ratios (Vtx time / peer time).");
+        if (qemu.Length > 0)
+        {
+            Console.WriteLine("QEMU per call = (median whole-process time of the image running N calls - median of the same image running 0 calls) / N;");
+            Console.WriteLine("the subtracted boot (QEMU start, SeaBIOS, multiboot load, page tables, exit) and the raw figures:");
+            Console.WriteLine();
+            Console.WriteLine("| Workload | N | N calls: wall / CPU | 0 calls: wall / CPU | per call: wall / CPU | Vtx/QEMU (CPU) |");
+            Console.WriteLine("|---|---:|---:|---:|---:|---:|");
+            foreach (Row r in rows)
+            {
+                if (r.QemuN.Count == 0) continue;
+                double qc = QemuPerCall(r, cpu: true);
+                Console.WriteLine(string.Format(Inv, "| {0} | {1} | {2:F3} / {3:F3} s | {4:F3} / {5:F3} s | {6} / {7} | {8} |",
+                    r.W.Name, r.Iterations, Median(r.QemuN.Select(x => x.Wall)), Median(r.QemuN.Select(x => x.Cpu)),
+                    Median(r.Qemu0.Select(x => x.Wall)), Median(r.Qemu0.Select(x => x.Cpu)),
+                    Format(QemuPerCall(r, cpu: false)), Format(qc), Ratio(Median(r.Vtx), qc)));
+            }
+        }
+        Console.WriteLine();
+        Console.WriteLine("Commands:");
+        Console.WriteLine("  dotnet run -c Release --project Vtx.Bench -- --peers " + rounds.ToString(Inv));
+        if (qemu.Length > 0)
+            Console.WriteLine($"  {qemu} {QemuArgs(Path.Combine(tmp, "NAME-xN.bin"))}   (exit status 1 = the guest's debug exit)");
+        return 0;
+    }
+
+    private static double QemuPerCall(Row r, bool cpu)
+    {
+        if (r.QemuN.Count == 0 || r.QemuError is not null) return double.NaN;
+        double n = Median(r.QemuN.Select(x => cpu ? x.Cpu : x.Wall)), z = Median(r.Qemu0.Select(x => cpu ? x.Cpu : x.Wall));
+        return (n - z) / r.Iterations * 1e9;
+    }
+
+    /// <summary>QEMU's command line for <paramref name="image"/>: TCG, -cpu max, debugcon on stdout, debug-exit at F4h.</summary>
+    public static string QemuArgs(string image) =>
+        $"-machine pc -accel tcg -cpu max -m {PeerImage.MemoryMiB} -display none -no-reboot -serial none -monitor none " +
+        $"-debugcon stdio -device isa-debug-exit,iobase=0xf4,iosize=0x04 -kernel {image}";
+
+    private static string Cell(double ns, ulong insns) =>
+        double.IsNaN(ns) ? "n/a" : $"{Format(ns)} ({(insns * 1e3 / ns).ToString("N0", Inv)} MIPS)";
+
+    private static string Ratio(double a, double b) => double.IsNaN(a) || double.IsNaN(b) || b <= 0 ? "—" : (a / b).ToString(a / b >= 10 ? "N0" : "N2", Inv);
+
+    private static double Last(List<double> l) => l.Count > 0 ? l[^1] : double.NaN;
+
+    /// <summary>Median in ns of single calls of <paramref name="call"/> over about <paramref name="seconds"/> (at least 5 calls, 3 warm-up calls first).</summary>
+    private static double Time(Func<ulong> call, double seconds)
+    {
+        for (int i = 0; i < 3; i++) call();
+        var samples = new List<double>();
+        var total = Stopwatch.StartNew();
+        while (samples.Count < 5 || (total.Elapsed.TotalSeconds < seconds && samples.Count < 100_000))
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            call();
+            samples.Add(Stopwatch.GetElapsedTime(t0).TotalNanoseconds);
+        }
+        return Median(samples);
+    }
+
+    private static double Median(IEnumerable<double> values)
+    {
+        double[] s = [.. values.Order()];
+        return s.Length == 0 ? double.NaN : s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
+    }
+
+    private static string Format(double ns) =>
+        double.IsNaN(ns) ? "n/a"
+        : ns >= 1e9 ? (ns / 1e9).ToString("N2", Inv) + " s"
+        : ns >= 1e6 ? (ns / 1e6).ToString("N2", Inv) + " ms"
+        : ns >= 1e3 ? (ns / 1e3).ToString("N2", Inv) + " us"
+        : ns.ToString("N0", Inv) + " ns";
+
+    /// <summary>nproc, CPU model, 1/5/15-minute load average and the UTC date.</summary>
+    private static string MachineLine()
+    {
+        string model = "?";
+        try
+        {
+            model = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "?";
+        }
+        catch (IOException) { }
+        string load = File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "?";
+        return $"Machine: nproc {Environment.ProcessorCount}, \"{model}\", load average {load}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, .NET {Environment.Version}";
+    }
+
+    /// <summary>Wall and CPU time (user + system of the reaped child, getrusage(RUSAGE_CHILDREN)) of one QEMU process; its output and exit status are checked.</summary>
+    private static (double Wall, double Cpu) TimeProcess(string file, string args, string expected)
+    {
+        var psi = new ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        double cpu0 = ChildrenCpuSeconds();
+        var sw = Stopwatch.StartNew();
+        using var p = Process.Start(psi) ?? throw new InvalidOperationException($"cannot start {file}");
+        var errTask = p.StandardError.ReadToEndAsync();
+        string stdout = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        sw.Stop();
+        double cpu = ChildrenCpuSeconds() - cpu0;
+        string err = errTask.Result;
+        if (p.ExitCode != 1 || stdout != expected)   // isa-debug-exit: status (value << 1) | 1 = 1
+            throw new InvalidOperationException($"exit {p.ExitCode}, output \"{stdout.Trim()}\" (expected \"{expected.Trim()}\"); stderr: {err.Trim()}");
+        return (sw.Elapsed.TotalSeconds, cpu);
+    }
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int getrusage(int who, out RUsage usage);
+
+    // Linux x86-64 struct rusage: two timevals (user, system), then 14 longs.
+    [StructLayout(LayoutKind.Sequential)]
+    private struct RUsage
+    {
+        public long UserSec, UserUsec, SysSec, SysUsec;
+        public long Rest0, Rest1, Rest2, Rest3, Rest4, Rest5, Rest6, Rest7, Rest8, Rest9, Rest10, Rest11, Rest12, Rest13;
+    }
+
+    private static double ChildrenCpuSeconds()
+    {
+        const int RusageChildren = -1;
+        if (!OperatingSystem.IsLinux() || getrusage(RusageChildren, out RUsage u) != 0) return double.NaN;
+        return u.UserSec + u.UserUsec / 1e6 + u.SysSec + u.SysUsec / 1e6;
+    }
+
+    private static string QemuVersion(string qemu)
+    {
+        try
+        {
+            using var p = Process.Start(new ProcessStartInfo(qemu, "--version") { RedirectStandardOutput = true, UseShellExecute = false });
+            string v = p?.StandardOutput.ReadLine() ?? "";
+            p?.StandardOutput.ReadToEnd();
+            p?.WaitForExit();
+            return v.Replace("QEMU emulator version ", "qemu-system-x86_64 ", StringComparison.Ordinal);
+        }
+        catch (System.ComponentModel.Win32Exception) { return "qemu-system-x86_64"; }
+    }
+
+    /// <summary>Debian's qemu-system-x86 through apt-get when the binary is missing; "" when that fails (the column then says so).</summary>
+    private static string InstallQemu()
+    {
+        Console.WriteLine("qemu-system-x86_64 not found: apt-get install -y qemu-system-x86");
+        try
+        {
+            foreach (string args in new[] { "update", "install -y qemu-system-x86" })
+            {
+                using var p = Process.Start(new ProcessStartInfo("apt-get", args) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true });
+                if (p is null) continue;
+                p.StandardError.ReadToEndAsync();
+                p.StandardOutput.ReadToEnd();
+                p.WaitForExit();
+            }
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            Console.WriteLine($"apt-get failed: {e.Message}");
+        }
+        return Which("qemu-system-x86_64") ?? "";
+    }
+
+    private static string? Which(string name) =>
+        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Select(d => Path.Combine(d, name)).FirstOrDefault(File.Exists);
+}
