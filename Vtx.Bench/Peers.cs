@@ -16,7 +16,7 @@ public static class Peers
 {
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
-    /// <summary>Guest instructions each timed QEMU run executes (iterations = this / instructions per call), ~1 s of TCG.</summary>
+    /// <summary>Guest instructions each timed QEMU run of an integer workload executes (iterations = this / instructions per call), ~0.5-2 s of TCG; a tenth for the floating-point ones.</summary>
     private const double QemuGuestInstructions = 1.5e9;
 
     /// <summary>Seconds of single-call timing per in-process host, per round.</summary>
@@ -27,7 +27,9 @@ public static class Peers
         public required Workload W;
         public ulong Insns, Result;
         public ulong Iterations;
-        public readonly List<double> Native = [], Vtx = [], Unicorn = [];
+        /// <summary>Per round: median wall and median thread-CPU ns of single calls.</summary>
+        public readonly List<(double Wall, double Cpu)> Native = [], Vtx = [], Unicorn = [];
+        /// <summary>Per round: whole-process wall and CPU seconds of the image running N calls and 0 calls.</summary>
         public readonly List<(double Wall, double Cpu)> QemuN = [], Qemu0 = [];
         public string? UnicornError, QemuError;
     }
@@ -68,7 +70,8 @@ public static class Peers
         return $"  {w.Name,-9} image in Vtx: result {result:x16}, data fold {PeerImage.DataChecksum(data):x16}: x1 and x2 correct, +{delta:N0} instructions per iteration (= one call without its HLT + {PeerImage.LoopInstructions} loop)";
     }
 
-    public static int Run(int rounds)
+    /// <summary>Runs the table for <paramref name="rounds"/> rounds over <paramref name="only"/> (workload names; empty = all).</summary>
+    public static int Run(int rounds, IReadOnlyCollection<string> only)
     {
         string qemu = Which("qemu-system-x86_64") ?? InstallQemu();
         bool haveUnicorn = UnicornHost.IsAvailable(install: true, out string unicornReason);
@@ -83,7 +86,7 @@ public static class Peers
         Console.WriteLine(machine);
 
         var rows = new List<Row>();
-        foreach (Workload w in Workloads.All)
+        foreach (Workload w in Workloads.All.Where(x => only.Count == 0 || only.Contains(x.Name)))
         {
             var row = new Row { W = w };
             rows.Add(row);
@@ -92,7 +95,9 @@ public static class Peers
             row.Result = vtx.Call();
             byte[] dataAfter = vtx.Machine.ReadMemory(Layout.DataAddress, w.DataBytes).ToArray();
             Console.WriteLine(SelfCheck(w, row.Result, row.Insns, dataAfter));
-            row.Iterations = Math.Max(1, (ulong)Math.Round(QemuGuestInstructions / row.Insns));
+            // TCG's x87 and SSE go through soft-float helpers (tens of MIPS): fewer guest instructions there.
+            double target = Workloads.FloatingPoint.Contains(w) ? QemuGuestInstructions / 10 : QemuGuestInstructions;
+            row.Iterations = Math.Max(1, (ulong)Math.Round(target / row.Insns));
 
             string imageN = Path.Combine(tmp, $"{w.Name}-x{row.Iterations}.bin"), image0 = Path.Combine(tmp, $"{w.Name}-x0.bin");
             File.WriteAllBytes(imageN, PeerImage.Build(w, row.Iterations));
@@ -137,29 +142,26 @@ public static class Peers
                         Console.WriteLine($"  {w.Name,-9} QEMU: {e.Message}");
                     }
                 }
-                Console.WriteLine(string.Format(Inv, "  {0,-9} round {1}: native {2}, Vtx {3}, Unicorn {4}, QEMU x{5} {6} / x0 {7} (wall)",
-                    w.Name, round + 1, Format(Last(row.Native)), Format(Last(row.Vtx)), Format(Last(row.Unicorn)), row.Iterations,
-                    row.QemuN.Count > 0 ? Format(row.QemuN[^1].Wall * 1e9) : "n/a", row.Qemu0.Count > 0 ? Format(row.Qemu0[^1].Wall * 1e9) : "n/a"));
+                Console.WriteLine(string.Format(Inv, "  {0,-9} round {1} (wall / CPU): native {2}, Vtx {3}, Unicorn {4}, QEMU x{5} {6} / x0 {7}",
+                    w.Name, round + 1, Last(row.Native), Last(row.Vtx), Last(row.Unicorn), row.Iterations,
+                    row.QemuN.Count > 0 ? $"{Format(row.QemuN[^1].Wall * 1e9)} / {Format(row.QemuN[^1].Cpu * 1e9)}" : "n/a",
+                    row.Qemu0.Count > 0 ? $"{Format(row.Qemu0[^1].Wall * 1e9)} / {Format(row.Qemu0[^1].Cpu * 1e9)}" : "n/a"));
             }
             uc?.Dispose();
         }
 
         Console.WriteLine();
         Console.WriteLine(machine);
+        Console.WriteLine($"At the end: {MachineLine()}");
         Console.WriteLine();
-        Console.WriteLine("| Workload | Guest insns/call | Native | Vtx | QEMU TCG | Unicorn | Vtx/native | Vtx/QEMU | Vtx/Unicorn |");
-        Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
-        foreach (Row r in rows)
-        {
-            double n = Median(r.Native), v = Median(r.Vtx), u = Median(r.Unicorn);
-            double q = QemuPerCall(r, cpu: false);
-            string qCell = r.QemuError is not null ? "error (see log)" : qemu.Length == 0 ? "not installed" : Cell(q, r.Insns);
-            string uCell = !haveUnicorn ? "not installed" : r.UnicornError is not null ? "error: " + r.UnicornError : Cell(u, r.Insns);
-            Console.WriteLine(string.Format(Inv, "| {0} | {1:N0} | {2} | {3} | {4} | {5} | {6} | {7} | {8} |",
-                r.W.Name, r.Insns, Cell(n, r.Insns), Cell(v, r.Insns), qCell, uCell, Ratio(v, n), Ratio(v, q), Ratio(v, u)));
-        }
+        PrintTable(rows, cpu: true, qemu.Length > 0, haveUnicorn);
         Console.WriteLine();
-        Console.WriteLine("Times per call (median); MIPS = guest instructions per call / time. Ratios are time ratios (Vtx time / peer time).");
+        Console.WriteLine("Wall time, same runs:");
+        Console.WriteLine();
+        PrintTable(rows, cpu: false, qemu.Length > 0, haveUnicorn);
+        Console.WriteLine();
+        Console.WriteLine("Times per call: first table CPU time (thread CPU time of the call in process; QEMU: user + system of the process), second wall;");
+        Console.WriteLine("medians over the rounds of each round's median. MIPS = guest instructions per call / time. Ratios are time ratios (Vtx / peer).");
         if (qemu.Length > 0)
         {
             Console.WriteLine("QEMU per call = (median whole-process time of the image running N calls - median of the same image running 0 calls) / N;");
@@ -174,15 +176,30 @@ public static class Peers
                 Console.WriteLine(string.Format(Inv, "| {0} | {1} | {2:F3} / {3:F3} s | {4:F3} / {5:F3} s | {6} / {7} | {8} |",
                     r.W.Name, r.Iterations, Median(r.QemuN.Select(x => x.Wall)), Median(r.QemuN.Select(x => x.Cpu)),
                     Median(r.Qemu0.Select(x => x.Wall)), Median(r.Qemu0.Select(x => x.Cpu)),
-                    Format(QemuPerCall(r, cpu: false)), Format(qc), Ratio(Median(r.Vtx), qc)));
+                    Format(QemuPerCall(r, cpu: false)), Format(qc), Ratio(Median(r.Vtx.Select(x => x.Cpu)), qc)));
             }
         }
         Console.WriteLine();
         Console.WriteLine("Commands:");
-        Console.WriteLine("  dotnet run -c Release --project Vtx.Bench -- --peers " + rounds.ToString(Inv));
+        Console.WriteLine("  dotnet run -c Release --project Vtx.Bench -- --peers " + rounds.ToString(Inv) + string.Concat(only.Select(o => " " + o)));
         if (qemu.Length > 0)
             Console.WriteLine($"  {qemu} {QemuArgs(Path.Combine(tmp, "NAME-xN.bin"))}   (exit status 1 = the guest's debug exit)");
         return 0;
+    }
+
+    private static void PrintTable(List<Row> rows, bool cpu, bool haveQemu, bool haveUnicorn)
+    {
+        Console.WriteLine($"| Workload | Guest insns/call | Native | Vtx | QEMU TCG | Unicorn | Vtx/native | Vtx/QEMU | Vtx/Unicorn |");
+        Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (Row r in rows)
+        {
+            double n = Median(r.Native.Select(x => cpu ? x.Cpu : x.Wall)), v = Median(r.Vtx.Select(x => cpu ? x.Cpu : x.Wall));
+            double u = Median(r.Unicorn.Select(x => cpu ? x.Cpu : x.Wall)), q = QemuPerCall(r, cpu);
+            string qCell = !haveQemu ? "not installed" : r.QemuError is not null ? "error (see log)" : Cell(q, r.Insns);
+            string uCell = !haveUnicorn ? "not installed" : r.UnicornError is not null ? "error: " + r.UnicornError : Cell(u, r.Insns);
+            Console.WriteLine(string.Format(Inv, "| {0} | {1:N0} | {2} | {3} | {4} | {5} | {6} | {7} | {8} |",
+                r.W.Name, r.Insns, Cell(n, r.Insns), Cell(v, r.Insns), qCell, uCell, Ratio(v, n), Ratio(v, q), Ratio(v, u)));
+        }
     }
 
     private static double QemuPerCall(Row r, bool cpu)
@@ -202,21 +219,44 @@ public static class Peers
 
     private static string Ratio(double a, double b) => double.IsNaN(a) || double.IsNaN(b) || b <= 0 ? "—" : (a / b).ToString(a / b >= 10 ? "N0" : "N2", Inv);
 
-    private static double Last(List<double> l) => l.Count > 0 ? l[^1] : double.NaN;
+    private static string Last(List<(double Wall, double Cpu)> l) => l.Count > 0 ? $"{Format(l[^1].Wall)} / {Format(l[^1].Cpu)}" : "n/a";
 
-    /// <summary>Median in ns of single calls of <paramref name="call"/> over about <paramref name="seconds"/> (at least 5 calls, 3 warm-up calls first).</summary>
-    private static double Time(Func<ulong> call, double seconds)
+    /// <summary>
+    /// Medians in ns of the wall time and the thread CPU time of single calls of <paramref name="call"/> over about
+    /// <paramref name="seconds"/> (at least 5 calls, 3 warm-up calls first).
+    /// </summary>
+    private static (double Wall, double Cpu) Time(Func<ulong> call, double seconds)
     {
         for (int i = 0; i < 3; i++) call();
-        var samples = new List<double>();
+        var wall = new List<double>();
+        var cpu = new List<double>();
         var total = Stopwatch.StartNew();
-        while (samples.Count < 5 || (total.Elapsed.TotalSeconds < seconds && samples.Count < 100_000))
+        while (wall.Count < 5 || (total.Elapsed.TotalSeconds < seconds && wall.Count < 100_000))
         {
+            double c0 = ThreadCpuNs();
             long t0 = Stopwatch.GetTimestamp();
             call();
-            samples.Add(Stopwatch.GetElapsedTime(t0).TotalNanoseconds);
+            wall.Add(Stopwatch.GetElapsedTime(t0).TotalNanoseconds);
+            cpu.Add(ThreadCpuNs() - c0);
         }
-        return Median(samples);
+        return (Median(wall), Median(cpu));
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct TimeSpec
+    {
+        public long Sec, Nsec;
+    }
+
+    [DllImport("libc")]
+    private static extern int clock_gettime(int clock, out TimeSpec ts);
+
+    /// <summary>This thread's CPU time in ns (CLOCK_THREAD_CPUTIME_ID); NaN off Linux.</summary>
+    private static double ThreadCpuNs()
+    {
+        const int ClockThreadCpuTimeId = 3;
+        if (!OperatingSystem.IsLinux() || clock_gettime(ClockThreadCpuTimeId, out TimeSpec t) != 0) return double.NaN;
+        return t.Sec * 1e9 + t.Nsec;
     }
 
     private static double Median(IEnumerable<double> values)

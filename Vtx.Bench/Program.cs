@@ -9,7 +9,7 @@ using Vtx.Bench;
 //   dotnet run -c Release --project Vtx.Bench -- --loop NAME [seconds] runs one workload in Vtx in a loop (for perf/profilers)
 //   dotnet run -c Release --project Vtx.Bench -- --vmx-loop [seconds]  VM exit round trips (CPUID, interrupt window, NMI window): us per trip, B per exit
 //   dotnet run -c Release --project Vtx.Bench -- --paged [runs]      paged multiboot kernel: Vtx vs qemu-system-x86_64 TCG, whole process
-//   dotnet run -c Release --project Vtx.Bench -- --peers [rounds]     flat workloads side by side: native, Vtx, QEMU TCG (multiboot image), Unicorn (one table)
+//   dotnet run -c Release --project Vtx.Bench -- --peers [rounds] [NAME...]  flat workloads side by side: native, Vtx, QEMU TCG (multiboot image), Unicorn (one table)
 //   dotnet run -c Release --project Vtx.Bench -- --peers-check        the --peers multiboot images run in Vtx's multiboot loader, results checked (no QEMU)
 //   dotnet run -c Release --project Vtx.Bench -- mca-compare [--blocks N] [--seed S] [--profile P]   block timing vs llvm-mca-14
 //   dotnet run -c Release --project Vtx.Bench -- cache-cost [seconds]   speed of the optional cache model, on vs off (same window)
@@ -50,7 +50,7 @@ if (peersAt >= 0)
 {
     int rounds = 3;
     if (peersAt + 1 < args.Length && int.TryParse(args[peersAt + 1], out int n) && n > 0) rounds = n;
-    return Peers.Run(rounds);
+    return Peers.Run(rounds, [.. args.Skip(peersAt + 1).Where(a => Workloads.Find(a) is not null)]);
 }
 int shortAt = Array.IndexOf(args, "--short");
 if (shortAt >= 0)

@@ -14,13 +14,13 @@ namespace Vtx.Bench;
 /// Constants from Unicorn 2's <c>include/unicorn/unicorn.h</c> and <c>x86.h</c> (checked against
 /// libunicorn-dev 2.0.1's headers): UC_ARCH_X86 = 4 (ARM = 1, ARM64, MIPS, X86), UC_MODE_64 = 1 &lt;&lt; 3,
 /// UC_PROT_ALL = 7; in <c>uc_x86_reg</c> EIZ keeps a slot (ES = EIP + 2, RSI = RIP + 2), giving
-/// RAX = 35, RDI = 39, RIP = 41, RSI = 43, RSP = 44.
+/// RAX = 35, RDI = 39, RIP = 41, RSI = 43, RSP = 44, FPCW = 246.
 /// </remarks>
 public sealed unsafe class UnicornHost : IDisposable
 {
     private const string Lib = "libunicorn.so.2";
     private const int UcArchX86 = 4, UcMode64 = 1 << 3, UcProtAll = 7;
-    private const int RegRax = 35, RegRdi = 39, RegRsi = 43, RegRsp = 44;
+    private const int RegRax = 35, RegRdi = 39, RegRsi = 43, RegRsp = 44, RegFpcw = 246;
 
     [DllImport(Lib)] private static extern int uc_open(int arch, int mode, out IntPtr uc);
     [DllImport(Lib)] private static extern int uc_close(IntPtr uc);
@@ -93,6 +93,10 @@ public sealed unsafe class UnicornHost : IDisposable
     {
         _w = w;
         Check(uc_open(UcArchX86, UcMode64, out _uc), "uc_open");
+        // The x87 control word a Linux process (the native host) starts with; the x87 workload saves it in
+        // its data buffer, which is compared.
+        ulong fcw = 0x37F;
+        Check(uc_reg_write(_uc, RegFpcw, &fcw), "uc_reg_write FPCW");
         // Code, data and stack: 1 MiB .. 3 MiB + the stack page below StackTop (one mapping).
         Check(uc_mem_map(_uc, Layout.CodeAddress, (nuint)(Layout.StackTop - Layout.CodeAddress), UcProtAll), "uc_mem_map");
         fixed (byte* p = w.Code) Check(uc_mem_write(_uc, Layout.CodeAddress, p, (nuint)w.Code.Length), "uc_mem_write code");
