@@ -74,12 +74,25 @@ public sealed unsafe class UnicornHost : IDisposable
         return s_unavailable is null;
     }
 
-    /// <summary>The library's version as "major.minor" (only when <see cref="IsAvailable"/>).</summary>
+    /// <summary>The library's API version ("major.minor") and, where dpkg knows it, the Debian package version (only when <see cref="IsAvailable"/>).</summary>
     public static string Version()
     {
         uint major, minor;
         uc_version(&major, &minor);
-        return $"{major}.{minor}";
+        string package = "";
+        try
+        {
+            using var p = Process.Start(new ProcessStartInfo("dpkg-query", "-W -f=${Version} libunicorn2") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true });
+            if (p is not null)
+            {
+                p.StandardError.ReadToEndAsync();
+                package = p.StandardOutput.ReadToEnd().Trim();
+                p.WaitForExit();
+                if (p.ExitCode != 0) package = "";
+            }
+        }
+        catch (System.ComponentModel.Win32Exception) { }
+        return $"API {major}.{minor}" + (package.Length > 0 ? $", Debian libunicorn2 {package}" : "");
     }
 
     private static string? Probe()
