@@ -98,12 +98,13 @@ internal sealed class BlockSimulator
             // No data for the form: one µop on an ALU port with latency 1, plus its memory µops.
             f = new UopForm { Fused = 1, Latency = 1, Compute = 1, PortStart = 0, Flags = UopFlags.Estimated };
         }
-        // Iced's instruction info, once: register usage, and operand access for class defaults.
-        ref readonly InstructionInfo info = ref _info.GetInfo(in ins, InstructionInfoOptions.NoMemoryUsage);
+        // Register usage and operand 0's access (Iced's instruction info), by form: computed once per distinct
+        // form (code, operand kinds and registers, ...) and cached, since Iced's info costs more than the rest of staging.
+        RegisterUse(in ins, out ulong reads, out ulong writes, out OpAccess op0Access);
         if (mem && (f.Flags & UopFlags.Estimated) != 0)
         {
             // A class default: the memory µops follow what the operand does (Iced's operand access).
-            OpAccess acc = (d.Flags & DecodedFlags.MemA) != 0 ? ins.Op0Kind == OpKind.Memory ? info.GetOpAccess(0) : OpAccess.ReadWrite : OpAccess.Read;
+            OpAccess acc = (d.Flags & DecodedFlags.MemA) != 0 ? ins.Op0Kind == OpKind.Memory ? op0Access : OpAccess.ReadWrite : OpAccess.Read;
             f.Loads = (byte)(acc is OpAccess.Read or OpAccess.ReadWrite or OpAccess.CondRead or OpAccess.ReadCondWrite ? 1 : 0);
             f.Stores = (byte)(acc is OpAccess.Write or OpAccess.ReadWrite or OpAccess.CondWrite or OpAccess.ReadCondWrite ? 1 : 0);
         }
@@ -112,24 +113,7 @@ internal sealed class BlockSimulator
         s.Base = d.Base; s.Index = d.Index; s.Scale = d.Scale; s.Segment = d.Segment; s.Disp = d.Disp;
         s.Rep = (d.Flags & (DecodedFlags.Rep | DecodedFlags.Repne)) != 0;
 
-        // Register reads and writes (Iced's instruction info), flags as two renamed groups.
-        ulong reads = 0, writes = 0;
-        foreach (UsedRegister ur in info.GetUsedRegisters())
-        {
-            int m = (uint)ur.Register < (uint)RegMap.Length ? RegMap[(int)ur.Register] : 0xFF;
-            if (m == 0xFF) continue;
-            ulong bit = 1UL << (m & 0x3F);
-            switch (ur.Access)
-            {
-                case OpAccess.Read or OpAccess.CondRead: reads |= bit; break;
-                case OpAccess.Write or OpAccess.CondWrite:
-                    writes |= bit;
-                    // A partial write (8 or 16 bits, or a conditional write) merges with the old value.
-                    if ((m & 0x40) != 0 || ur.Access == OpAccess.CondWrite) reads |= bit;
-                    break;
-                case OpAccess.ReadWrite or OpAccess.ReadCondWrite: reads |= bit; writes |= bit; break;
-            }
-        }
+        // Flags as two renamed groups.
         RflagsBits fr = ins.RflagsRead, fw = ins.RflagsModified;
         const RflagsBits Arith = RflagsBits.OF | RflagsBits.SF | RflagsBits.ZF | RflagsBits.AF | RflagsBits.PF;
         if ((fr & RflagsBits.CF) != 0) reads |= 1UL << RegCf;
@@ -197,6 +181,74 @@ internal sealed class BlockSimulator
         s.Writes = writes;
         s.AddrReads = addr;
         _count++;
+    }
+
+    // ------------------------------------------------------------------ register usage by form (decode speed)
+    // Iced's InstructionInfoFactory reads only the instruction's code, operand kinds and registers, memory base,
+    // index and segment, op mask and masking, prefixes, code size and (for shifts by an immediate and ENTER) the
+    // 8-bit immediates; the key holds all of them, compared in full, so a hit is exactly what Iced would report.
+
+    private const int UseTableSize = 1 << 11;
+    private UseEntry[]? _useTable;
+
+    private struct UseEntry
+    {
+        public ulong K0, K1, K2, K3;
+        public ulong Reads, Writes;
+        public OpAccess Op0Access;
+        public bool Valid;
+    }
+
+    private void RegisterUse(in Instruction ins, out ulong reads, out ulong writes, out OpAccess op0Access)
+    {
+        OpKind k0 = ins.Op0Kind, k1 = ins.Op1Kind, k2 = ins.Op2Kind, k3 = ins.Op3Kind, k4 = ins.Op4Kind;
+        ulong misc = (ulong)ins.CodeSize
+            | (ins.HasRepePrefix ? 4UL : 0) | (ins.HasRepnePrefix ? 8UL : 0) | (ins.HasLockPrefix ? 16UL : 0)
+            | (ins.ZeroingMasking ? 32UL : 0) | (ins.MergingMasking ? 64UL : 0);
+        ulong key0 = (ulong)ins.Code | (ulong)(byte)k0 << 16 | (ulong)(byte)k1 << 24 | (ulong)(byte)k2 << 32
+            | (ulong)(byte)k3 << 40 | (ulong)(byte)k4 << 48 | misc << 56;
+        ulong key1 = (ulong)(ushort)ins.Op0Register | (ulong)(ushort)ins.Op1Register << 16
+            | (ulong)(ushort)ins.Op2Register << 32 | (ulong)(ushort)ins.Op3Register << 48;
+        ulong key2 = (ulong)(ushort)ins.Op4Register | (ulong)(ushort)ins.MemoryBase << 16
+            | (ulong)(ushort)ins.MemoryIndex << 32 | (ulong)(ushort)ins.MemorySegment << 48;
+        bool imm8 = k0 == OpKind.Immediate8 || k1 == OpKind.Immediate8 || k2 == OpKind.Immediate8 || k3 == OpKind.Immediate8
+            || k1 == OpKind.Immediate8_2nd || k2 == OpKind.Immediate8_2nd;
+        ulong key3 = (ulong)(ushort)ins.OpMask | (ulong)(uint)ins.MemoryDisplSize << 16 | (ulong)(uint)ins.MemoryIndexScale << 24
+            | (imm8 ? 1UL << 32 | (ulong)ins.Immediate8 << 40 | (ulong)ins.Immediate8_2nd << 48 : 0);
+        _useTable ??= new UseEntry[UseTableSize];
+        ulong h = (key0 * 0x9E3779B97F4A7C15UL) ^ (key1 * 0xC4CEB9FE1A85EC53UL) ^ (key2 * 0xFF51AFD7ED558CCDUL) ^ (key3 * 0xD6E8FEB86659FD93UL);
+        ref UseEntry e = ref _useTable[(int)((h ^ (h >> 31)) >> 17) & (UseTableSize - 1)];
+        if (e.Valid && e.K0 == key0 && e.K1 == key1 && e.K2 == key2 && e.K3 == key3)
+        {
+            reads = e.Reads; writes = e.Writes; op0Access = e.Op0Access;
+            return;
+        }
+        RegisterUseSlow(in ins, out reads, out writes, out op0Access);
+        e = new UseEntry { K0 = key0, K1 = key1, K2 = key2, K3 = key3, Reads = reads, Writes = writes, Op0Access = op0Access, Valid = true };
+    }
+
+    /// <summary>Register reads and writes from Iced's instruction info (flags are taken from the instruction itself).</summary>
+    private void RegisterUseSlow(in Instruction ins, out ulong reads, out ulong writes, out OpAccess op0Access)
+    {
+        ref readonly InstructionInfo info = ref _info.GetInfo(in ins, InstructionInfoOptions.NoMemoryUsage);
+        op0Access = info.GetOpAccess(0);
+        reads = 0; writes = 0;
+        foreach (UsedRegister ur in info.GetUsedRegisters())
+        {
+            int m = (uint)ur.Register < (uint)RegMap.Length ? RegMap[(int)ur.Register] : 0xFF;
+            if (m == 0xFF) continue;
+            ulong bit = 1UL << (m & 0x3F);
+            switch (ur.Access)
+            {
+                case OpAccess.Read or OpAccess.CondRead: reads |= bit; break;
+                case OpAccess.Write or OpAccess.CondWrite:
+                    writes |= bit;
+                    // A partial write (8 or 16 bits, or a conditional write) merges with the old value.
+                    if ((m & 0x40) != 0 || ur.Access == OpAccess.CondWrite) reads |= bit;
+                    break;
+                case OpAccess.ReadWrite or OpAccess.ReadCondWrite: reads |= bit; writes |= bit; break;
+            }
+        }
     }
 
     /// <summary>
@@ -271,15 +323,22 @@ internal sealed class BlockSimulator
     private const uint PortBits = (1u << EngineProfile.MaxPorts) - 1;
     private readonly Pre[] _pre = new Pre[MaxRun];
     private readonly uint[] _busyMask = new uint[Window]; // fast path: bit p of [t - T0] = port p reserved at cycle t
-    private int _maxRel = -1;                 // highest index of _busyMask set in this simulation
-    private bool _exact, _overflow;
+    private bool _overflow;
+
+    // Issue 13 (decode speed): the simulation loop is compiled twice, for the fast path and for the per-port ring,
+    // so that the choice costs nothing per dispatch (a static abstract member folds to a constant).
+    private interface IPorts { static abstract bool Ring { get; } }
+    private struct FastPorts : IPorts { public static bool Ring => false; }
+    private struct RingPorts : IPorts { public static bool Ring => true; }
 
     private void Simulate(int first, int n, out long totalSum, out int window)
     {
         window = MeasuredIterations(n);
-        if (UseCache && TryCached(first, n, out totalSum)) return;
+        if (!UseCache) { Simulate(first, n, window, out totalSum); return; }
+        ulong h = HashStaged(first, n); // once for the lookup and the store (decode speed)
+        if (TryCached(h, first, n, out totalSum)) return;
         Simulate(first, n, window, out totalSum);
-        if (UseCache) Remember(first, n);
+        Remember(h, first, n);
     }
 
     // ------------------------------------------------------------------ the result cache
@@ -312,17 +371,28 @@ internal sealed class BlockSimulator
 
     private ulong HashStaged(int first, int n)
     {
+        // Four independent lanes (no result depends on the hash: a hit is confirmed byte for byte), so the
+        // multiplies overlap instead of forming one chain through every word of the run.
         ReadOnlySpan<ulong> words = MemoryMarshal.Cast<Staged, ulong>(_staged.AsSpan(first, n));
-        ulong h = (ulong)n * 0x9E3779B97F4A7C15UL;
-        foreach (ulong w in words) h = (BitOperations.RotateLeft(h, 23) ^ w) * 0xFF51AFD7ED558CCDUL;
+        ulong h0 = (ulong)n * 0x9E3779B97F4A7C15UL, h1 = 0x243F6A8885A308D3UL, h2 = 0x13198A2E03707344UL, h3 = 0xA4093822299F31D0UL;
+        int i = 0;
+        for (; i + 4 <= words.Length; i += 4)
+        {
+            h0 = (BitOperations.RotateLeft(h0, 23) ^ words[i]) * 0xFF51AFD7ED558CCDUL;
+            h1 = (BitOperations.RotateLeft(h1, 23) ^ words[i + 1]) * 0xC4CEB9FE1A85EC53UL;
+            h2 = (BitOperations.RotateLeft(h2, 23) ^ words[i + 2]) * 0xFF51AFD7ED558CCDUL;
+            h3 = (BitOperations.RotateLeft(h3, 23) ^ words[i + 3]) * 0xC4CEB9FE1A85EC53UL;
+        }
+        for (; i < words.Length; i++) h0 = (BitOperations.RotateLeft(h0, 23) ^ words[i]) * 0xFF51AFD7ED558CCDUL;
+        ulong h = h0 ^ BitOperations.RotateLeft(h1, 17) ^ BitOperations.RotateLeft(h2, 31) ^ BitOperations.RotateLeft(h3, 47);
+        h *= 0x9E3779B97F4A7C15UL;
         return h ^ (h >> 29);
     }
 
-    private bool TryCached(int first, int n, out long totalSum)
+    private bool TryCached(ulong h, int first, int n, out long totalSum)
     {
         totalSum = 0;
         if (_table is null) return false;
-        ulong h = HashStaged(first, n);
         ref Entry e = ref _table[(int)(h & (TableSize - 1))];
         if (e.Hash != h || e.Count != n || !ReferenceEquals(e.Profile, Profile) || _slabWritten - e.Start > SlabSize - n) return false;
         int at = (int)(e.Start & (SlabSize - 1));
@@ -333,7 +403,7 @@ internal sealed class BlockSimulator
         return true;
     }
 
-    private void Remember(int first, int n)
+    private void Remember(ulong h, int first, int n)
     {
         _slab ??= new Staged[SlabSize];
         _slabSums ??= new long[SlabSize];
@@ -343,7 +413,6 @@ internal sealed class BlockSimulator
         int at = (int)(_slabWritten & (SlabSize - 1));
         _staged.AsSpan(first, n).CopyTo(_slab.AsSpan(at, n));
         _offsetSum.AsSpan(0, n).CopyTo(_slabSums.AsSpan(at, n));
-        ulong h = HashStaged(first, n);
         _table[(int)(h & (TableSize - 1))] = new Entry { Hash = h, Start = _slabWritten, Count = n, Profile = Profile };
         _slabWritten += n;
     }
@@ -408,8 +477,12 @@ internal sealed class BlockSimulator
     }
 
     /// <summary>One simulation of the prepared run; false when the fast path's window was exceeded (nothing is valid then).</summary>
-    private bool Run(int n, int window, bool exact, out long totalSum)
+    private bool Run(int n, int window, bool exact, out long totalSum) =>
+        exact ? Run<RingPorts>(n, window, out totalSum) : Run<FastPorts>(n, window, out totalSum);
+
+    private bool Run<TPorts>(int n, int window, out long totalSum) where TPorts : struct, IPorts
     {
+        bool exact = TPorts.Ring;
         EngineProfile p = Profile;
         int warm = WarmIterations(n);
         int iterations = warm + window;
@@ -418,7 +491,6 @@ internal sealed class BlockSimulator
         Array.Fill(_ready, T0);
         Array.Clear(_version);
         Array.Clear(_portUse);
-        _exact = exact;
         _overflow = false;
         if (exact)
         {
@@ -441,6 +513,8 @@ internal sealed class BlockSimulator
         ushort[] pool = p.PortPool;
         int[] ready = _ready, version = _version, rob = _rob;
         Pre[] pre = _pre;
+        uint[] busyMask = _busyMask;
+        int[] portUse = _portUse;
 
         for (int k = 0; k < iterations; k++)
         {
@@ -513,7 +587,7 @@ internal sealed class BlockSimulator
                 // ---- load
                 if ((b & PreFlags.Load) != 0 && !fusedIntoPrev)
                 {
-                    int t = Dispatch(loadPorts, Math.Max(addrReady, earliest));
+                    int t = Dispatch<TPorts>(busyMask, portUse, loadPorts, Math.Max(addrReady, earliest));
                     int done = t + ((b & PreFlags.SimpleAddress) != 0 ? loadLatSimple : loadLat);
                     for (int j = 0, end = Math.Min(stores, StoreRing); j < end; j++)
                     {
@@ -541,7 +615,7 @@ internal sealed class BlockSimulator
                         if ((b & PreFlags.Taken) != 0 && u == compute - 1) mask = takenPorts;
                         int at = start;
                         if (u == 0 && e.Busy != 0) at = Math.Max(at, divFree);
-                        int t = Dispatch(mask, at);
+                        int t = Dispatch<TPorts>(busyMask, portUse, mask, at);
                         if (u == 0 && e.Busy != 0) divFree = t + e.Busy;
                         if (t < firstDisp) firstDisp = t;
                         if (t > lastDisp) lastDisp = t;
@@ -553,8 +627,8 @@ internal sealed class BlockSimulator
                 // ---- store
                 if ((b & PreFlags.Store) != 0 && !fusedIntoPrev)
                 {
-                    int sta = Dispatch(staPorts, Math.Max(addrReady, earliest));
-                    int std = Dispatch(stdPorts, Math.Max(result, earliest));
+                    int sta = Dispatch<TPorts>(busyMask, portUse, staPorts, Math.Max(addrReady, earliest));
+                    int std = Dispatch<TPorts>(busyMask, portUse, stdPorts, Math.Max(result, earliest));
                     int slot = stores & (StoreRing - 1);
                     _storeKey[slot] = key;
                     _storeTime[slot] = std;
@@ -605,8 +679,10 @@ internal sealed class BlockSimulator
         if (!exact)
         {
             // Leave the fast path's words clean for the next simulation.
-            if (_maxRel >= 0) Array.Clear(_busyMask, 0, _maxRel + 1);
-            _maxRel = -1;
+            // Every reserved cycle lies before its instruction's completion, so the words set are those up to
+            // lastComplete (within the window).
+            int used = Math.Min(Window, lastComplete - T0 + 1);
+            if (used > 0) Array.Clear(busyMask, 0, used);
             if (_overflow) return false;
         }
         totalSum = _offsetSum[n - 1];
@@ -615,11 +691,10 @@ internal sealed class BlockSimulator
 
     /// <summary>Reserves the eligible port that is free earliest at or after <paramref name="ready"/> (ties: the port used least, then the lowest); returns the dispatch cycle.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private int Dispatch(uint mask, int ready)
+    private int Dispatch<TPorts>(uint[] bm, int[] portUse, uint mask, int ready) where TPorts : struct, IPorts
     {
         if (mask == 0) return ready;
-        if (_exact) return DispatchRing(mask, ready);
-        uint[] bm = _busyMask;
+        if (TPorts.Ring) return DispatchRing(mask, ready);
         int rel = ready - T0;
         uint free;
         while (true)
@@ -633,17 +708,16 @@ internal sealed class BlockSimulator
         free &= free - 1;
         if (free != 0)
         {
-            int use = _portUse[port];
+            int use = portUse[port];
             do
             {
                 int q = BitOperations.TrailingZeroCount(free);
                 free &= free - 1;
-                if (_portUse[q] < use) { port = q; use = _portUse[q]; }
+                if (portUse[q] < use) { port = q; use = portUse[q]; }
             } while (free != 0);
         }
         bm[rel] |= 1u << port;
-        _portUse[port]++;
-        if (rel > _maxRel) _maxRel = rel;
+        portUse[port]++;
         return rel + T0;
     }
 
