@@ -90,54 +90,30 @@ internal sealed class BlockSimulator
     {
         if (_count >= MaxRun) return;
         ref Staged s = ref _staged[_count];
-        bool mem = d.HasMemory && ins.Mnemonic != Mnemonic.Lea && ins.Mnemonic != Mnemonic.Nop;
-        UopForm f = mem ? Profile.Mem[(int)ins.Code] : Profile.Reg[(int)ins.Code];
-        if (!f.Known) f = Profile.Reg[(int)ins.Code];
+        // What Iced says about the instruction (register usage, flags, stack, operand shapes), by form: see IcedFacts.
+        ref readonly IcedFacts x = ref FactsOf(in ins);
+        int code = (int)ins.Code;
+        bool mem = d.HasMemory && !x.LeaOrNop;
+        UopForm f = mem ? Profile.Mem[code] : Profile.Reg[code];
+        if (!f.Known) f = Profile.Reg[code];
         if (!f.Known)
         {
             // No data for the form: one µop on an ALU port with latency 1, plus its memory µops.
             f = new UopForm { Fused = 1, Latency = 1, Compute = 1, PortStart = 0, Flags = UopFlags.Estimated };
         }
-        // Register usage and operand 0's access (Iced's instruction info), by form: computed once per distinct
-        // form (code, operand kinds and registers, ...) and cached, since Iced's info costs more than the rest of staging.
-        RegisterUse(in ins, out ulong reads, out ulong writes, out OpAccess op0Access);
         if (mem && (f.Flags & UopFlags.Estimated) != 0)
         {
             // A class default: the memory µops follow what the operand does (Iced's operand access).
-            OpAccess acc = (d.Flags & DecodedFlags.MemA) != 0 ? ins.Op0Kind == OpKind.Memory ? op0Access : OpAccess.ReadWrite : OpAccess.Read;
+            OpAccess acc = (d.Flags & DecodedFlags.MemA) != 0 ? x.Op0Memory ? x.Op0Access : OpAccess.ReadWrite : OpAccess.Read;
             f.Loads = (byte)(acc is OpAccess.Read or OpAccess.ReadWrite or OpAccess.CondRead or OpAccess.ReadCondWrite ? 1 : 0);
             f.Stores = (byte)(acc is OpAccess.Write or OpAccess.ReadWrite or OpAccess.CondWrite or OpAccess.ReadCondWrite ? 1 : 0);
         }
-        if (ins.FlowControl is not (FlowControl.Next or FlowControl.Exception or FlowControl.Interrupt)) f.Flags |= UopFlags.Branch;
+        if (x.Branch) f.Flags |= UopFlags.Branch;
         s = default;
         s.Base = d.Base; s.Index = d.Index; s.Scale = d.Scale; s.Segment = d.Segment; s.Disp = d.Disp;
         s.Rep = (d.Flags & (DecodedFlags.Rep | DecodedFlags.Repne)) != 0;
-
-        // Flags as two renamed groups.
-        RflagsBits fr = ins.RflagsRead, fw = ins.RflagsModified;
-        const RflagsBits Arith = RflagsBits.OF | RflagsBits.SF | RflagsBits.ZF | RflagsBits.AF | RflagsBits.PF;
-        if ((fr & RflagsBits.CF) != 0) reads |= 1UL << RegCf;
-        if ((fr & Arith) != 0) reads |= 1UL << RegFlags;
-        if ((fr & ~(Arith | RflagsBits.CF)) != 0) reads |= 1UL << RegSys;
-        if ((fw & RflagsBits.CF) != 0) writes |= 1UL << RegCf;
-        if ((fw & Arith) != 0)
-        {
-            writes |= 1UL << RegFlags;
-            // Writing only some of OF/SF/ZF/AF/PF merges with the others.
-            if ((fw & Arith) != Arith) reads |= 1UL << RegFlags;
-        }
-        if ((fw & ~(Arith | RflagsBits.CF)) != 0) writes |= 1UL << RegSys;
-        int inc = ins.StackPointerIncrement;
-        if (inc != 0 || ins.IsStackInstruction)
-        {
-            // The stack engine keeps RSP for PUSH/POP/CALL/RET: no dependency through it.
-            s.StackInc = inc;
-            if (ins.Op0Kind != OpKind.Register || ins.Op0Register.GetFullRegister() != Register.RSP)
-            {
-                reads &= ~(1UL << 4);
-                writes &= ~(1UL << 4);
-            }
-        }
+        ulong reads = x.Reads, writes = x.Writes;
+        s.StackInc = x.StackInc;
         ulong addr = 0;
         if (mem)
         {
@@ -146,21 +122,15 @@ internal sealed class BlockSimulator
         }
 
         // Zero idioms: both sources are the same register: no input dependency, no execution µop.
-        bool sameRegs = ins.OpCount >= 2 && !mem
-            && (ins.OpCount == 2
-                ? ins.Op0Kind == OpKind.Register && ins.Op1Kind == OpKind.Register && ins.Op0Register == ins.Op1Register
-                : ins.Op1Kind == OpKind.Register && ins.Op2Kind == OpKind.Register && ins.Op1Register == ins.Op2Register);
-        if ((f.Flags & UopFlags.ZeroIdiom) != 0 && sameRegs)
+        if ((f.Flags & UopFlags.ZeroIdiom) != 0 && x.SameRegs && !mem)
         {
             s.ZeroIdiom = true;
             reads = 0;
         }
-        s.MoveElim = (f.Flags & UopFlags.MoveEliminated) != 0 && !mem && ins.Op0Kind == OpKind.Register && ins.Op1Kind == OpKind.Register;
+        s.MoveElim = (f.Flags & UopFlags.MoveEliminated) != 0 && !mem && x.RegReg;
 
         // A length-changing prefix: 66h turns an imm32 into an imm16 (MOV r16, imm16 is exempt).
-        s.Lcp = bitness != 16 && ins.Code != Code.Mov_r16_imm16 && ins.Code != Code.Mov_r32_imm32 && ins.Code != Code.Mov_r64_imm64
-            && (ins.Op1Kind == OpKind.Immediate16 || ins.Op2Kind == OpKind.Immediate16 || (f.Flags & UopFlags.Lcp) != 0)
-            && d.OpSize == 2;
+        s.Lcp = bitness != 16 && x.NotMovImm && (x.Imm16 || (f.Flags & UopFlags.Lcp) != 0) && d.OpSize == 2;
 
         // Macro-fusion with the instruction before (SDM-adjacent: Intel Optimization Manual, 3.4.2.2).
         if (_count > 0 && d.Op == Op.Jcc)
@@ -183,56 +153,72 @@ internal sealed class BlockSimulator
         _count++;
     }
 
-    // ------------------------------------------------------------------ register usage by form (decode speed)
-    // Iced's InstructionInfoFactory reads only the instruction's code, operand kinds and registers, memory base,
-    // index and segment, op mask and masking, prefixes, code size and (for shifts by an immediate and ENTER) the
-    // 8-bit immediates; the key holds all of them, compared in full, so a hit is exactly what Iced would report.
+    // ------------------------------------------------------------------ Iced's facts by form (decode speed)
+    // Everything staging asks Iced (the instruction info's register usage, RFLAGS read and written, flow control,
+    // the stack pointer increment, operand kinds and registers) is a function of the decoded Instruction apart from
+    // its next IP and its displacement (which only locate memory, not asked for). The facts are cached per thread,
+    // keyed by the Instruction's other 24 bytes compared in full, so a hit is exactly what Iced would report. The
+    // layout is checked once (KeyLayoutOk); without it every instruction asks Iced.
 
-    private const int UseTableSize = 1 << 11;
-    private UseEntry[]? _useTable;
-
-    private struct UseEntry
+    private struct IcedFacts
     {
-        public ulong K0, K1, K2, K3;
-        public ulong Reads, Writes;
+        public ulong Reads, Writes;  // registers and the two flag groups, after the stack-engine rule
+        public int StackInc;
         public OpAccess Op0Access;
+        public bool Branch, LeaOrNop, Op0Memory, SameRegs, RegReg, Imm16, NotMovImm;
+    }
+
+    private struct FactsEntry
+    {
+        public ulong K0, K1, K2;
         public bool Valid;
+        public IcedFacts Facts;
     }
 
-    private void RegisterUse(in Instruction ins, out ulong reads, out ulong writes, out OpAccess op0Access)
+    private const int FactsTableSize = 1 << 12;
+    private FactsEntry[]? _factsTable;
+    private IcedFacts _factsScratch;
+
+    /// <summary>True when Instruction is 40 bytes whose first 16 are the next IP and the displacement and nothing else.</summary>
+    private static readonly bool KeyLayoutOk = CheckKeyLayout();
+
+    private static bool CheckKeyLayout()
     {
-        OpKind k0 = ins.Op0Kind, k1 = ins.Op1Kind, k2 = ins.Op2Kind, k3 = ins.Op3Kind, k4 = ins.Op4Kind;
-        ulong misc = (ulong)ins.CodeSize
-            | (ins.HasRepePrefix ? 4UL : 0) | (ins.HasRepnePrefix ? 8UL : 0) | (ins.HasLockPrefix ? 16UL : 0)
-            | (ins.ZeroingMasking ? 32UL : 0) | (ins.MergingMasking ? 64UL : 0);
-        ulong key0 = (ulong)ins.Code | (ulong)(byte)k0 << 16 | (ulong)(byte)k1 << 24 | (ulong)(byte)k2 << 32
-            | (ulong)(byte)k3 << 40 | (ulong)(byte)k4 << 48 | misc << 56;
-        ulong key1 = (ulong)(ushort)ins.Op0Register | (ulong)(ushort)ins.Op1Register << 16
-            | (ulong)(ushort)ins.Op2Register << 32 | (ulong)(ushort)ins.Op3Register << 48;
-        ulong key2 = (ulong)(ushort)ins.Op4Register | (ulong)(ushort)ins.MemoryBase << 16
-            | (ulong)(ushort)ins.MemoryIndex << 32 | (ulong)(ushort)ins.MemorySegment << 48;
-        bool imm8 = k0 == OpKind.Immediate8 || k1 == OpKind.Immediate8 || k2 == OpKind.Immediate8 || k3 == OpKind.Immediate8
-            || k1 == OpKind.Immediate8_2nd || k2 == OpKind.Immediate8_2nd;
-        ulong key3 = (ulong)(ushort)ins.OpMask | (ulong)(uint)ins.MemoryDisplSize << 16 | (ulong)(uint)ins.MemoryIndexScale << 24
-            | (imm8 ? 1UL << 32 | (ulong)ins.Immediate8 << 40 | (ulong)ins.Immediate8_2nd << 48 : 0);
-        _useTable ??= new UseEntry[UseTableSize];
-        ulong h = (key0 * 0x9E3779B97F4A7C15UL) ^ (key1 * 0xC4CEB9FE1A85EC53UL) ^ (key2 * 0xFF51AFD7ED558CCDUL) ^ (key3 * 0xD6E8FEB86659FD93UL);
-        ref UseEntry e = ref _useTable[(int)((h ^ (h >> 31)) >> 17) & (UseTableSize - 1)];
-        if (e.Valid && e.K0 == key0 && e.K1 == key1 && e.K2 == key2 && e.K3 == key3)
+        if (Unsafe.SizeOf<Instruction>() != 40) return false;
+        Instruction t = default;
+        t.NextIP = 0x1122334455667788UL;
+        t.MemoryDisplacement64 = 0x99AABBCCDDEEFF01UL;
+        ReadOnlySpan<ulong> w = MemoryMarshal.Cast<Instruction, ulong>(new ReadOnlySpan<Instruction>(in t));
+        return w[0] == 0x1122334455667788UL && w[1] == 0x99AABBCCDDEEFF01UL && w[2] == 0 && w[3] == 0 && w[4] == 0;
+    }
+
+    private ref readonly IcedFacts FactsOf(in Instruction ins)
+    {
+        if (!KeyLayoutOk)
         {
-            reads = e.Reads; writes = e.Writes; op0Access = e.Op0Access;
-            return;
+            ComputeFacts(in ins, out _factsScratch);
+            return ref _factsScratch;
         }
-        RegisterUseSlow(in ins, out reads, out writes, out op0Access);
-        e = new UseEntry { K0 = key0, K1 = key1, K2 = key2, K3 = key3, Reads = reads, Writes = writes, Op0Access = op0Access, Valid = true };
+        ReadOnlySpan<ulong> w = MemoryMarshal.Cast<Instruction, ulong>(new ReadOnlySpan<Instruction>(in ins));
+        ulong k0 = w[2], k1 = w[3], k2 = w[4];
+        ulong h = (k0 * 0x9E3779B97F4A7C15UL) ^ (k1 * 0xC4CEB9FE1A85EC53UL) ^ (k2 * 0xFF51AFD7ED558CCDUL);
+        _factsTable ??= new FactsEntry[FactsTableSize];
+        ref FactsEntry e = ref _factsTable[(int)((h ^ (h >> 29)) >> 20) & (FactsTableSize - 1)];
+        if (!e.Valid || e.K0 != k0 || e.K1 != k1 || e.K2 != k2)
+        {
+            ComputeFacts(in ins, out e.Facts);
+            e.K0 = k0; e.K1 = k1; e.K2 = k2; e.Valid = true;
+        }
+        return ref e.Facts;
     }
 
-    /// <summary>Register reads and writes from Iced's instruction info (flags are taken from the instruction itself).</summary>
-    private void RegisterUseSlow(in Instruction ins, out ulong reads, out ulong writes, out OpAccess op0Access)
+    private void ComputeFacts(in Instruction ins, out IcedFacts x)
     {
+        x = default;
+        // Register reads and writes (Iced's instruction info), flags as two renamed groups.
         ref readonly InstructionInfo info = ref _info.GetInfo(in ins, InstructionInfoOptions.NoMemoryUsage);
-        op0Access = info.GetOpAccess(0);
-        reads = 0; writes = 0;
+        x.Op0Access = info.GetOpAccess(0);
+        ulong reads = 0, writes = 0;
         foreach (UsedRegister ur in info.GetUsedRegisters())
         {
             int m = (uint)ur.Register < (uint)RegMap.Length ? RegMap[(int)ur.Register] : 0xFF;
@@ -249,6 +235,42 @@ internal sealed class BlockSimulator
                 case OpAccess.ReadWrite or OpAccess.ReadCondWrite: reads |= bit; writes |= bit; break;
             }
         }
+        RflagsBits fr = ins.RflagsRead, fw = ins.RflagsModified;
+        const RflagsBits Arith = RflagsBits.OF | RflagsBits.SF | RflagsBits.ZF | RflagsBits.AF | RflagsBits.PF;
+        if ((fr & RflagsBits.CF) != 0) reads |= 1UL << RegCf;
+        if ((fr & Arith) != 0) reads |= 1UL << RegFlags;
+        if ((fr & ~(Arith | RflagsBits.CF)) != 0) reads |= 1UL << RegSys;
+        if ((fw & RflagsBits.CF) != 0) writes |= 1UL << RegCf;
+        if ((fw & Arith) != 0)
+        {
+            writes |= 1UL << RegFlags;
+            // Writing only some of OF/SF/ZF/AF/PF merges with the others.
+            if ((fw & Arith) != Arith) reads |= 1UL << RegFlags;
+        }
+        if ((fw & ~(Arith | RflagsBits.CF)) != 0) writes |= 1UL << RegSys;
+        int inc = ins.StackPointerIncrement;
+        if (inc != 0 || ins.IsStackInstruction)
+        {
+            // The stack engine keeps RSP for PUSH/POP/CALL/RET: no dependency through it.
+            x.StackInc = inc;
+            if (ins.Op0Kind != OpKind.Register || ins.Op0Register.GetFullRegister() != Register.RSP)
+            {
+                reads &= ~(1UL << 4);
+                writes &= ~(1UL << 4);
+            }
+        }
+        x.Reads = reads;
+        x.Writes = writes;
+        x.Branch = ins.FlowControl is not (FlowControl.Next or FlowControl.Exception or FlowControl.Interrupt);
+        x.LeaOrNop = ins.Mnemonic is Mnemonic.Lea or Mnemonic.Nop;
+        x.Op0Memory = ins.Op0Kind == OpKind.Memory;
+        x.SameRegs = ins.OpCount >= 2
+            && (ins.OpCount == 2
+                ? ins.Op0Kind == OpKind.Register && ins.Op1Kind == OpKind.Register && ins.Op0Register == ins.Op1Register
+                : ins.Op1Kind == OpKind.Register && ins.Op2Kind == OpKind.Register && ins.Op1Register == ins.Op2Register);
+        x.RegReg = ins.Op0Kind == OpKind.Register && ins.Op1Kind == OpKind.Register;
+        x.Imm16 = ins.Op1Kind == OpKind.Immediate16 || ins.Op2Kind == OpKind.Immediate16;
+        x.NotMovImm = ins.Code != Code.Mov_r16_imm16 && ins.Code != Code.Mov_r32_imm32 && ins.Code != Code.Mov_r64_imm64;
     }
 
     /// <summary>
