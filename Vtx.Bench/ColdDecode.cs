@@ -38,6 +38,7 @@ public static class ColdDecode
         Measure(w, memMiB, out _, out _, out _, out _, out _, out _, out _);
         var first = new List<double>(); var again = new List<double>(); var warm = new List<double>();
         long firstB = 0, againB = 0; ulong n = 0;
+        int gc0 = GC.CollectionCount(0), gc1 = GC.CollectionCount(1), gc2 = GC.CollectionCount(2);
         for (int r = 0; r < rounds; r++)
         {
             Measure(w, memMiB, out ulong insns, out long f, out long fb, out long wr, out long a, out long ab, out _);
@@ -45,6 +46,7 @@ public static class ColdDecode
             first.Add(f / (double)insns); warm.Add(wr / (double)insns); again.Add(a / (double)insns);
             firstB = fb; againB = ab;
         }
+        Console.WriteLine($"GCs during the measured rounds (gen0/1/2, incl. one forced per round): {GC.CollectionCount(0) - gc0}/{GC.CollectionCount(1) - gc1}/{GC.CollectionCount(2) - gc2}");
         double Med(List<double> l) { l.Sort(); return l[l.Count / 2]; }
         double fmin = first.Min(), amin = again.Min(), wmin = warm.Min();
         double fm = Med(first), wm = Med(warm), am = Med(again);
