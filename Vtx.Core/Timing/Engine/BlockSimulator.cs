@@ -183,6 +183,9 @@ internal sealed class BlockSimulator
     /// <summary>True when Instruction is 40 bytes whose first 16 are the next IP and the displacement and nothing else.</summary>
     private static readonly bool KeyLayoutOk = CheckKeyLayout();
 
+    /// <summary>Whether staging caches Iced's facts by form (for tests: false means every instruction asks Iced).</summary>
+    internal static bool FactsCached => KeyLayoutOk;
+
     private static bool CheckKeyLayout()
     {
         if (Unsafe.SizeOf<Instruction>() != 40) return false;
