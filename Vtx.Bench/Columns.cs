@@ -68,3 +68,47 @@ public sealed class MipsColumn : IColumn
         return (Validation.InstructionsPerRun(w) * 1e3 / ns).ToString("N1", CultureInfo.InvariantCulture);
     }
 }
+
+/// <summary>Issue 13: the decode cold-start benchmark's configuration: <see cref="BenchConfig"/> plus time and bytes per guest instruction.</summary>
+public sealed class DecodeBenchConfig : ManualConfig
+{
+    public DecodeBenchConfig()
+    {
+        AddColumn(StatisticColumn.Median, StatisticColumn.Min, new GuestInstructionsColumn(), new MipsColumn(),
+            new PerInstructionColumn(bytes: false), new PerInstructionColumn(bytes: true));
+    }
+}
+
+/// <summary>
+/// Median time (ns) or allocated bytes per guest instruction retired: the operation's figure divided by
+/// <see cref="GuestInstructionsColumn"/>. For the cold-start rows every instruction is decoded once per operation.
+/// </summary>
+public sealed class PerInstructionColumn(bool bytes) : IColumn
+{
+    public string Id => nameof(PerInstructionColumn) + (bytes ? "B" : "ns");
+    public string ColumnName => bytes ? "B/insn" : "ns/insn";
+    public bool AlwaysShow => true;
+    public ColumnCategory Category => ColumnCategory.Custom;
+    public int PriorityInCategory => bytes ? 3 : 2;
+    public bool IsNumeric => true;
+    public UnitType UnitType => UnitType.Dimensionless;
+    public string Legend => bytes ? "Bytes allocated per guest instruction (Allocated / Guest insns/op)" : "Median nanoseconds per guest instruction (Median / Guest insns/op)";
+    public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
+    public bool IsAvailable(Summary summary) => true;
+    public string GetValue(Summary summary, BenchmarkCase benchmarkCase) => GetValue(summary, benchmarkCase, SummaryStyle.Default);
+
+    public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style)
+    {
+        if (BenchConfig.WorkloadOf(benchmarkCase) is not Workload w) return "-";
+        BenchmarkReport? report = summary[benchmarkCase];
+        double insns = Validation.InstructionsPerRun(w);
+        if (report is null || insns <= 0) return "-";
+        if (bytes)
+        {
+            long? b = report.GcStats.GetBytesAllocatedPerOperation(benchmarkCase);
+            return b is long v ? (v / (double)insns).ToString("N2", CultureInfo.InvariantCulture) : "-";
+        }
+        double? medianNs = report.ResultStatistics?.Median;
+        return medianNs is double ns ? (ns / insns).ToString("N1", CultureInfo.InvariantCulture) : "-";
+    }
+}

@@ -89,7 +89,7 @@ public class CpuBenchmarks
 [MemoryDiagnoser]
 [GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByCategory)]
 [CategoriesColumn]
-[Config(typeof(BenchConfig))]
+[Config(typeof(DecodeBenchConfig))] // issue 13: with ns and B per guest instruction
 public class DecodeCacheBenchmarks
 {
     public const int StraightLineInstructions = 4000;

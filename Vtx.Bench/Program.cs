@@ -13,6 +13,7 @@ using Vtx.Bench;
 //   dotnet run -c Release --project Vtx.Bench -- --peers-check        the --peers multiboot images run in Vtx's multiboot loader, results checked (no QEMU)
 //   dotnet run -c Release --project Vtx.Bench -- mca-compare [--blocks N] [--seed S] [--profile P]   block timing vs llvm-mca-14
 //   dotnet run -c Release --project Vtx.Bench -- cache-cost [seconds]   speed of the optional cache model, on vs off (same window)
+//   dotnet run -c Release --project Vtx.Bench -- --cold-decode [instructions] [rounds]   ns and B per first-time / re-decoded instruction
 //   dotnet run -c Release --project Vtx.Bench -- gen-timing            regenerates Vtx.Core/Timing/Profiles/*.txt (needs llvm-mca-14)
 if (args.Length > 0 && args[0] == "mca-compare") return McaCompare.Run(args);
 if (args.Length > 0 && args[0] == "cache-cost") return CacheCost.Run(args); // issue 10: the optional cache model's speed cost
@@ -27,6 +28,10 @@ if (args.Length > 0 && args[0] == "gen-timing")
     }
     return 0;
 }
+int coldAt = Array.IndexOf(args, "--cold-decode"); // issue 13: cold decode per instruction
+if (coldAt >= 0)
+    return ColdDecode.Run(coldAt + 1 < args.Length && int.TryParse(args[coldAt + 1], out int ci) && ci > 0 ? ci : 200_000,
+        coldAt + 2 < args.Length && int.TryParse(args[coldAt + 2], out int cr) && cr > 0 ? cr : 5);
 int vmxLoopAt = Array.IndexOf(args, "--vmx-loop");
 if (vmxLoopAt >= 0)
 {

@@ -33,7 +33,7 @@ public static class InstructionTranslator
             d.Op = Op.Invalid;
             return d;
         }
-        Op op = MapMnemonic(ins);
+        Op op = OpOf(in ins);
         if (op == Op.Ext)
         {
             if (!FillExtOperands(in ins, ref d))
@@ -55,6 +55,22 @@ public static class InstructionTranslator
         d.Op = op;
         if (ins.HasLockPrefix) d.Flags |= DecodedFlags.Lock;
         return d;
+    }
+
+    // The Op of an Iced code, mapped once per code (decode speed): MapMnemonic reads only what the code fixes (the
+    // mnemonic, operand count and kinds of register classes: a segment/control/debug register or a far/near/string
+    // form is a code of its own). 0 = not mapped yet, else Op + 1; a race writes the same value.
+    private static readonly ushort[] OpByCode = new ushort[Enum.GetValues<Code>().Length + 1];
+
+    private static Op OpOf(in Instruction ins)
+    {
+        int c = (int)ins.Code;
+        if ((uint)c >= (uint)OpByCode.Length) return MapMnemonic(ins);
+        int v = OpByCode[c];
+        if (v != 0) return (Op)(v - 1);
+        Op op = MapMnemonic(ins);
+        OpByCode[c] = (ushort)((int)op + 1);
+        return op;
     }
 
     private static Op MapMnemonic(in Instruction ins) => ins.Mnemonic switch

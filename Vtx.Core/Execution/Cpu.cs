@@ -732,7 +732,8 @@ public sealed unsafe partial class Cpu
         if (_codeBits == 64 && d.HasMemory && d.Segment < 4)
             d.Segment = (byte)(d.Base is 4 or 5 ? 2 : 3);
         d.Op = Specialize(in d);
-        d.Cost = (ushort)Math.Clamp(_costModel.Cost(d.Code, d.HasMemory), 1, 65535);
+        // Issue 13: with a core profile the block simulation writes every cost (runs and lone decodings alike).
+        d.Cost = _blockTiming is null ? (ushort)Math.Clamp(_costModel.Cost(d.Code, d.HasMemory), 1, 65535) : (ushort)1;
     }
 
     private void OnCodeInvalidated(ulong ppn)
