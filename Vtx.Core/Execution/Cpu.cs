@@ -392,6 +392,17 @@ public sealed unsafe partial class Cpu
                 // entered only when it too fits every limit, else the full boundary path steps to it.
                 while (true)
                 {
+                    if (_tierEnabled)
+                    {
+                        // Issue 13, the IL tier (Tier/Cpu.Tier.cs): the same run, compiled once hot.
+                        int k = TierTry(ref d);
+                        if (k >= 0)
+                        {
+                            d = ref Unsafe.Add(ref d, k);
+                            if (_signal != 0) goto signalled;
+                            goto ran;
+                        }
+                    }
                     while (true)
                     {
                         _nextRip = (_rip + d.Length) & _ipMask;
@@ -403,6 +414,7 @@ public sealed unsafe partial class Cpu
                         if ((d.Flags & DecodedFlags.Sequential) == 0) break;
                         d = ref Unsafe.Add(ref d, 1);
                     }
+                ran:
                     // The boundary tests the chained path still makes, in the order of the full path:
                     // limits, host stop, stop address, then the fetch and its fault.
                     if (pending || !ChainsAfter(d.Op) || _retired >= _insnBoundary || _cycles >= cycleEnd

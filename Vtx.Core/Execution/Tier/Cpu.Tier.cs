@@ -1,0 +1,402 @@
+using System.Reflection;
+using System.Reflection.Emit;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Vtx.Decoding;
+using Vtx.Execution;
+
+namespace Vtx;
+
+public sealed partial class Cpu
+{
+    // Issue 13, the IL tier: a sequential run whose head the quiet loop has entered TierThreshold times is
+    // compiled to a DynamicMethod that executes exactly what the quiet loop would (see Cpu.Run and
+    // docs/ARCHITECTURE.md, "Fast paths (issue 13)", "Tier"). The interpreter stays the reference: the
+    // compiled code either does inline what a fast-form handler does, or calls the handler itself.
+
+    /// <summary>A compiled run: executes the run from <paramref name="head"/>; returns the index (from the head) of the last instruction it executed — the run's last, or the one that raised <c>_signal</c>.</summary>
+    internal delegate int TierRun(Cpu cpu, ref DecodedInstruction head);
+
+    private delegate void TierHandler(ref DecodedInstruction d);
+
+    private static readonly object TierNotCompiled = new(); // a head that will not be compiled (cap reached)
+
+    private bool _tierEnabled = true;
+    private int _tierThreshold = DefaultTierThreshold;
+    private int _tierCompiled;
+
+    /// <summary>Default of <see cref="TierThreshold"/>.</summary>
+    public const int DefaultTierThreshold = 64;
+
+    /// <summary>Most runs one processor compiles; later hot heads stay interpreted (bounds host memory and compile time).</summary>
+    public const int MaxCompiledRuns = 16384;
+
+    /// <summary>
+    /// Issue 13: when true (the default), sequential runs that the run loop's quiet path enters
+    /// <see cref="TierThreshold"/> times are compiled to IL. A host-side speed-up only: results, cycle
+    /// counts, event placement, faults and traces are those of the interpreter (architecture state per
+    /// SDM Vol. 1, 3.4; instruction boundaries per SDM Vol. 3A, 6.6), which stays the reference and the
+    /// only path for anything but a quiet run (pending events, single-step, breakpoints, limits inside a run).
+    /// </summary>
+    public bool CompileHotRuns
+    {
+        get => _tierEnabled;
+        set => _tierEnabled = value;
+    }
+
+    /// <summary>
+    /// Quiet-path entries of a run head before its run is compiled (1..65535; 1 compiles every run on its
+    /// first quiet execution, as the differential tests do). Changing it affects heads counted from then on.
+    /// </summary>
+    public int TierThreshold
+    {
+        get => _tierThreshold;
+        set => _tierThreshold = value is >= 1 and <= ushort.MaxValue ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "1..65535");
+    }
+
+    /// <summary>Runs compiled by this processor so far (at most <see cref="MaxCompiledRuns"/>).</summary>
+    public int CompiledRuns => _tierCompiled;
+
+    /// <summary>
+    /// At a quiet run entry: executes the run through its compiled code when it has some (returns the index
+    /// of the last instruction executed, <c>_signal</c> telling whether it stopped early), else counts the
+    /// entry and returns -1 (the interpreter executes the run).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int TierTry(ref DecodedInstruction d)
+    {
+        DecodedPage p = _fetchPage;
+        int i = p.IndexOf(ref d);
+        if (i < 0) return -1;
+        object?[]? runs = p.TierRuns;
+        if (runs is not null)
+        {
+            object? r = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(runs), i); // runs is as long as the instruction array
+            if (r is not null) return r is TierRun run ? run(this, ref d) : -1;
+        }
+        return TierCount(p, i, ref d);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private int TierCount(DecodedPage p, int i, ref DecodedInstruction d)
+    {
+        ushort[] heat = p.TierHeat ??= new ushort[p.Capacity];
+        if (++heat[i] < _tierThreshold) return -1;
+        object?[] runs = p.TierRuns ??= new object?[p.Capacity];
+        if (_tierCompiled >= MaxCompiledRuns) { runs[i] = TierNotCompiled; return -1; }
+        TierRun run = TierCompile(ref d);
+        _tierCompiled++;
+        runs[i] = run;
+        return run(this, ref d);
+    }
+
+    /// <summary>The interpreter's dispatch for one instruction, as a call target for compiled runs.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void TierExecute(ref DecodedInstruction d) => Execute(ref d);
+
+    /// <summary>Jcc as the interpreter's dispatch executes it, with the condition a constant.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void TierJcc(ref DecodedInstruction d, int cc)
+    {
+        if (Condition(cc)) JumpRelative(ref d);
+    }
+
+    // ------------------------------------------------------------------ the compiler
+
+    private const BindingFlags TierMember = BindingFlags.Instance | BindingFlags.NonPublic;
+    private static readonly FieldInfo TfGpr = typeof(Cpu).GetField(nameof(_gpr), TierMember)!;
+    private static readonly FieldInfo TfRip = typeof(Cpu).GetField(nameof(_rip), TierMember)!;
+    private static readonly FieldInfo TfNextRip = typeof(Cpu).GetField(nameof(_nextRip), TierMember)!;
+    private static readonly FieldInfo TfIpMask = typeof(Cpu).GetField(nameof(_ipMask), TierMember)!;
+    private static readonly FieldInfo TfCycles = typeof(Cpu).GetField(nameof(_cycles), TierMember)!;
+    private static readonly FieldInfo TfRetired = typeof(Cpu).GetField(nameof(_retired), TierMember)!;
+    private static readonly FieldInfo TfSignal = typeof(Cpu).GetField(nameof(_signal), TierMember)!;
+    private static readonly FieldInfo TfFop = typeof(Cpu).GetField(nameof(_fop), TierMember)!;
+    private static readonly FieldInfo TfFsize = typeof(Cpu).GetField(nameof(_fsize), TierMember)!;
+    private static readonly FieldInfo TfFdst = typeof(Cpu).GetField(nameof(_fdst), TierMember)!;
+    private static readonly FieldInfo TfFsrc = typeof(Cpu).GetField(nameof(_fsrc), TierMember)!;
+    private static readonly FieldInfo TfFres = typeof(Cpu).GetField(nameof(_fres), TierMember)!;
+    private static readonly FieldInfo TfFaux = typeof(Cpu).GetField(nameof(_faux), TierMember)!;
+    private static readonly MethodInfo TmGetCF = typeof(Cpu).GetMethod(nameof(GetCF), TierMember)!;
+    private static readonly MethodInfo TmArrayData =
+        typeof(MemoryMarshal).GetMethod(nameof(MemoryMarshal.GetArrayDataReference), 1, [Type.MakeGenericMethodParameter(0).MakeArrayType()])!.MakeGenericMethod(typeof(ulong));
+    private static readonly Type[] TierParams = [typeof(Cpu), typeof(DecodedInstruction).MakeByRefType()];
+    private static readonly int InsnSize = Unsafe.SizeOf<DecodedInstruction>();
+
+    /// <summary>The interpreter's handler of <paramref name="op"/> when it is a plain method of the decoding (called directly, no dispatch), else null.</summary>
+    private TierHandler? TierDirectHandler(Op op) => op switch
+    {
+        Op.AddRM64 => FastAluRM<AddOp, S64>, Op.AddRM32 => FastAluRM<AddOp, S32>,
+        Op.SubRM64 => FastAluRM<SubOp, S64>, Op.SubRM32 => FastAluRM<SubOp, S32>,
+        Op.CmpRM64 => FastAluRM<CmpOp, S64>, Op.CmpRM32 => FastAluRM<CmpOp, S32>,
+        Op.AndRM64 => FastAluRM<AndOp, S64>, Op.AndRM32 => FastAluRM<AndOp, S32>,
+        Op.OrRM64 => FastAluRM<OrOp, S64>, Op.OrRM32 => FastAluRM<OrOp, S32>,
+        Op.XorRM64 => FastAluRM<XorOp, S64>, Op.XorRM32 => FastAluRM<XorOp, S32>,
+        Op.AddMR64 => FastAluMR<AddOp, S64>, Op.AddMR32 => FastAluMR<AddOp, S32>,
+        Op.SubMR64 => FastAluMR<SubOp, S64>, Op.SubMR32 => FastAluMR<SubOp, S32>,
+        Op.CmpMR64 => FastAluMR<CmpOp, S64>, Op.CmpMR32 => FastAluMR<CmpOp, S32>,
+        Op.AndMR64 => FastAluMR<AndOp, S64>, Op.AndMR32 => FastAluMR<AndOp, S32>,
+        Op.OrMR64 => FastAluMR<OrOp, S64>, Op.OrMR32 => FastAluMR<OrOp, S32>,
+        Op.XorMR64 => FastAluMR<XorOp, S64>, Op.XorMR32 => FastAluMR<XorOp, S32>,
+        Op.TestMR64 => FastAluMR<TestOp, S64>, Op.TestMR32 => FastAluMR<TestOp, S32>,
+        Op.PushR64 => FastPush64,
+        Op.PopR64 => FastPop64,
+        Op.CallRel64 => FastCall64,
+        Op.Jmp => ExecJmp,
+        _ => null,
+    };
+
+    /// <summary>
+    /// Compiles the sequential run that starts at <paramref name="head"/> (its <see cref="DecodedInstruction.RunLength"/>
+    /// instructions). The compiled code keeps the interpreter's state at every point anything can observe it:
+    /// before each call into a handler, RIP, next RIP, cycles and retired count are committed exactly as the quiet
+    /// loop has them; a handler that raises <c>_signal</c> returns at once with its instruction uncommitted (the loop's
+    /// <c>signalled</c> handling does the rest); register-only fast forms run inline, with their flag records.
+    /// </summary>
+    private TierRun TierCompile(ref DecodedInstruction head)
+    {
+        int n = head.RunLength;
+        var dm = new DynamicMethod("vtx_run", typeof(int), TierParams, typeof(Cpu), skipVisibility: true);
+        ILGenerator il = dm.GetILGenerator(64 + n * 96);
+        LocalBuilder g = il.DeclareLocal(typeof(ulong).MakeByRefType());
+        LocalBuilder a = il.DeclareLocal(typeof(ulong)), b = il.DeclareLocal(typeof(ulong)), r = il.DeclareLocal(typeof(ulong));
+        // g = ref _gpr[0]: registers are read and written in place (a handler called later sees them).
+        il.Emit(OpCodes.Ldarg_0);
+        il.Emit(OpCodes.Ldfld, TfGpr);
+        il.Emit(OpCodes.Call, TmArrayData);
+        il.Emit(OpCodes.Stloc, g);
+
+        // Compile-time bookkeeping: _rip holds the RIP of instruction `anchor`; instructions from `committed`
+        // on have not been added to _cycles/_retired yet (their sums are constants).
+        int anchor = 0, committed = 0;
+        int[] offset = new int[n + 1];
+        ulong[] cost = new ulong[n + 1];
+        for (int k = 0; k < n; k++)
+        {
+            ref DecodedInstruction dk = ref Unsafe.Add(ref head, k);
+            offset[k + 1] = offset[k] + dk.Length;
+            cost[k + 1] = cost[k] + dk.Cost;
+        }
+
+        for (int k = 0; k < n; k++)
+        {
+            ref DecodedInstruction d = ref Unsafe.Add(ref head, k);
+            if (TierEmitInline(il, ref d, g, a, b, r)) continue;
+
+            // A call into the interpreter: state exactly as the quiet loop has it before Execute.
+            EmitCommit(il, cost[k] - cost[committed], k - committed);
+            committed = k;
+            if (anchor != k) EmitAdvanceRip(il, TfRip, offset[k] - offset[anchor]);
+            anchor = k;
+            // _nextRip = (_rip + Length) & _ipMask
+            il.Emit(OpCodes.Ldarg_0);
+            il.Emit(OpCodes.Ldarg_0);
+            il.Emit(OpCodes.Ldfld, TfRip);
+            il.Emit(OpCodes.Ldc_I8, (long)d.Length);
+            il.Emit(OpCodes.Add);
+            il.Emit(OpCodes.Ldarg_0);
+            il.Emit(OpCodes.Ldfld, TfIpMask);
+            il.Emit(OpCodes.And);
+            il.Emit(OpCodes.Stfld, TfNextRip);
+            // handler(ref head[k])
+            il.Emit(OpCodes.Ldarg_0);
+            il.Emit(OpCodes.Ldarg_1);
+            if (k != 0) { il.Emit(OpCodes.Ldc_I4, k * InsnSize); il.Emit(OpCodes.Add); }
+            if (d.Op == Op.Jcc)
+            {
+                il.Emit(OpCodes.Ldc_I4, (int)d.Cond);
+                il.Emit(OpCodes.Call, TmTierJcc);
+            }
+            else
+            {
+                MethodInfo m = TierDirectHandler(d.Op)?.Method ?? TmTierExecute;
+                il.Emit(OpCodes.Call, m);
+            }
+            // if (_signal != 0) return k;  (instruction k uncommitted, as the quiet loop leaves it)
+            Label go = il.DefineLabel();
+            il.Emit(OpCodes.Ldarg_0);
+            il.Emit(OpCodes.Ldfld, TfSignal);
+            il.Emit(OpCodes.Brfalse, go);
+            il.Emit(OpCodes.Ldc_I4, k);
+            il.Emit(OpCodes.Ret);
+            il.MarkLabel(go);
+            // _rip = _nextRip
+            il.Emit(OpCodes.Ldarg_0);
+            il.Emit(OpCodes.Ldarg_0);
+            il.Emit(OpCodes.Ldfld, TfNextRip);
+            il.Emit(OpCodes.Stfld, TfRip);
+            anchor = k + 1;
+        }
+
+        // The run's end: commit the rest; RIP (and next RIP, as the loop leaves it) after the last instruction.
+        EmitCommit(il, cost[n] - cost[committed], n - committed);
+        if (anchor != n)
+        {
+            EmitAdvanceRip(il, TfRip, offset[n] - offset[anchor]);
+            il.Emit(OpCodes.Ldarg_0);
+            il.Emit(OpCodes.Ldarg_0);
+            il.Emit(OpCodes.Ldfld, TfRip);
+            il.Emit(OpCodes.Stfld, TfNextRip);
+        }
+        il.Emit(OpCodes.Ldc_I4, n - 1);
+        il.Emit(OpCodes.Ret);
+        return (TierRun)dm.CreateDelegate(typeof(TierRun));
+    }
+
+    private static readonly MethodInfo TmTierExecute = typeof(Cpu).GetMethod(nameof(TierExecute), TierMember)!;
+    private static readonly MethodInfo TmTierJcc = typeof(Cpu).GetMethod(nameof(TierJcc), TierMember)!;
+
+    /// <summary>_cycles += cycles; _retired += count.</summary>
+    private static void EmitCommit(ILGenerator il, ulong cycles, int count)
+    {
+        if (count == 0) return;
+        il.Emit(OpCodes.Ldarg_0);
+        il.Emit(OpCodes.Ldarg_0);
+        il.Emit(OpCodes.Ldfld, TfCycles);
+        il.Emit(OpCodes.Ldc_I8, (long)cycles);
+        il.Emit(OpCodes.Add);
+        il.Emit(OpCodes.Stfld, TfCycles);
+        il.Emit(OpCodes.Ldarg_0);
+        il.Emit(OpCodes.Ldarg_0);
+        il.Emit(OpCodes.Ldfld, TfRetired);
+        il.Emit(OpCodes.Ldc_I8, (long)count);
+        il.Emit(OpCodes.Add);
+        il.Emit(OpCodes.Stfld, TfRetired);
+    }
+
+    /// <summary>field = (_rip + bytes) &amp; _ipMask: the masks are 2^k - 1, so one masked sum equals the loop's masked steps.</summary>
+    private static void EmitAdvanceRip(ILGenerator il, FieldInfo field, int bytes)
+    {
+        il.Emit(OpCodes.Ldarg_0);
+        il.Emit(OpCodes.Ldarg_0);
+        il.Emit(OpCodes.Ldfld, TfRip);
+        il.Emit(OpCodes.Ldc_I8, (long)bytes);
+        il.Emit(OpCodes.Add);
+        il.Emit(OpCodes.Ldarg_0);
+        il.Emit(OpCodes.Ldfld, TfIpMask);
+        il.Emit(OpCodes.And);
+        il.Emit(OpCodes.Stfld, field);
+    }
+
+    private static void EmitRegAddr(ILGenerator il, LocalBuilder g, int reg)
+    {
+        il.Emit(OpCodes.Ldloc, g);
+        if (reg != 0) { il.Emit(OpCodes.Ldc_I4, reg * 8); il.Emit(OpCodes.Add); }
+    }
+
+    /// <summary>Pushes register <paramref name="reg"/> (zero-extended from 32 bits when <paramref name="size"/> is 4).</summary>
+    private static void EmitLoadReg(ILGenerator il, LocalBuilder g, int reg, int size)
+    {
+        EmitRegAddr(il, g, reg);
+        il.Emit(OpCodes.Ldind_I8);
+        if (size == 4) { il.Emit(OpCodes.Conv_U4); il.Emit(OpCodes.Conv_U8); }
+    }
+
+    /// <summary>Stores local <paramref name="v"/> into register <paramref name="reg"/> (truncated to 32 bits, zero-extended, when <paramref name="size"/> is 4).</summary>
+    private static void EmitStoreReg(ILGenerator il, LocalBuilder g, int reg, int size, LocalBuilder v)
+    {
+        EmitRegAddr(il, g, reg);
+        il.Emit(OpCodes.Ldloc, v);
+        if (size == 4) { il.Emit(OpCodes.Conv_U4); il.Emit(OpCodes.Conv_U8); }
+        il.Emit(OpCodes.Stind_I8);
+    }
+
+    /// <summary>SetFlags(op, size, a, b, r): the record the handlers leave.</summary>
+    private static void EmitFlags(ILGenerator il, FlagOp op, int size, LocalBuilder a, LocalBuilder b, LocalBuilder r)
+    {
+        il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldc_I4, (int)op); il.Emit(OpCodes.Stfld, TfFop);
+        il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldc_I4, size); il.Emit(OpCodes.Stfld, TfFsize);
+        il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldloc, a); il.Emit(OpCodes.Stfld, TfFdst);
+        il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldloc, b); il.Emit(OpCodes.Stfld, TfFsrc);
+        il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldloc, r); il.Emit(OpCodes.Stfld, TfFres);
+    }
+
+    /// <summary>
+    /// Emits a register-only fast form inline (the semantics of its handler in Cpu.FastForms.cs, operands
+    /// folded to constants); false for anything else. None of these can fault or raise a signal.
+    /// </summary>
+    private static bool TierEmitInline(ILGenerator il, ref DecodedInstruction d, LocalBuilder g, LocalBuilder a, LocalBuilder b, LocalBuilder r)
+    {
+        int size;
+        OpCode alu;
+        FlagOp fop;
+        bool store = true, imm;
+        switch (d.Op)
+        {
+            case Op.MovRR64: case Op.MovRR32:
+                EmitRegAddr(il, g, d.Reg & 15);
+                EmitLoadReg(il, g, d.Reg2 & 15, d.Op == Op.MovRR64 ? 8 : 4);
+                il.Emit(OpCodes.Stind_I8);
+                return true;
+            case Op.MovRI64: case Op.MovRI32:
+                EmitRegAddr(il, g, d.Reg & 15);
+                il.Emit(OpCodes.Ldc_I8, (long)(d.Op == Op.MovRI64 ? d.Imm : (uint)d.Imm));
+                il.Emit(OpCodes.Stind_I8);
+                return true;
+            case Op.IncR64: case Op.IncR32: case Op.DecR64: case Op.DecR32:
+            {
+                size = d.Op is Op.IncR64 or Op.DecR64 ? 8 : 4;
+                bool dec = d.Op is Op.DecR64 or Op.DecR32;
+                // b = CF before (kept by INC/DEC), read from the previous record.
+                il.Emit(OpCodes.Ldarg_0);
+                il.Emit(OpCodes.Call, TmGetCF);
+                il.Emit(OpCodes.Conv_U8);
+                il.Emit(OpCodes.Stloc, b);
+                EmitLoadReg(il, g, d.Reg & 15, size);
+                il.Emit(OpCodes.Stloc, a);
+                il.Emit(OpCodes.Ldloc, a);
+                il.Emit(OpCodes.Ldc_I8, 1L);
+                il.Emit(dec ? OpCodes.Sub : OpCodes.Add);
+                il.Emit(OpCodes.Stloc, r);
+                EmitStoreReg(il, g, d.Reg & 15, size, r);
+                il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldc_I4, (int)(dec ? FlagOp.Dec : FlagOp.Inc)); il.Emit(OpCodes.Stfld, TfFop);
+                il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldc_I4, size); il.Emit(OpCodes.Stfld, TfFsize);
+                il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldloc, a); il.Emit(OpCodes.Stfld, TfFdst);
+                il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldc_I8, 1L); il.Emit(OpCodes.Stfld, TfFsrc);
+                il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldloc, r); il.Emit(OpCodes.Stfld, TfFres);
+                il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldloc, b); il.Emit(OpCodes.Stfld, TfFaux);
+                return true;
+            }
+            case Op.LeaR64:
+                if (d.Base == DecodedInstruction.RipBase || d.AddrSize != 8) return false;
+                EmitRegAddr(il, g, d.Reg & 15);
+                il.Emit(OpCodes.Ldc_I8, d.Disp);
+                if (d.Base != DecodedInstruction.NoReg) { EmitLoadReg(il, g, d.Base & 15, 8); il.Emit(OpCodes.Add); }
+                if (d.Index != DecodedInstruction.NoReg)
+                {
+                    EmitLoadReg(il, g, d.Index & 15, 8);
+                    if (d.Scale != 0) { il.Emit(OpCodes.Ldc_I4, (int)d.Scale); il.Emit(OpCodes.Shl); }
+                    il.Emit(OpCodes.Add);
+                }
+                il.Emit(OpCodes.Stind_I8);
+                return true;
+        }
+        switch (d.Op)
+        {
+            case Op.AddRR64: case Op.AddRR32: case Op.AddRI64: case Op.AddRI32: alu = OpCodes.Add; fop = FlagOp.Add; break;
+            case Op.SubRR64: case Op.SubRR32: case Op.SubRI64: case Op.SubRI32: alu = OpCodes.Sub; fop = FlagOp.Sub; break;
+            case Op.CmpRR64: case Op.CmpRR32: case Op.CmpRI64: case Op.CmpRI32: alu = OpCodes.Sub; fop = FlagOp.Sub; store = false; break;
+            case Op.AndRR64: case Op.AndRR32: case Op.AndRI64: case Op.AndRI32: alu = OpCodes.And; fop = FlagOp.Logic; break;
+            case Op.OrRR64: case Op.OrRR32: case Op.OrRI64: case Op.OrRI32: alu = OpCodes.Or; fop = FlagOp.Logic; break;
+            case Op.XorRR64: case Op.XorRR32: case Op.XorRI64: case Op.XorRI32: alu = OpCodes.Xor; fop = FlagOp.Logic; break;
+            case Op.TestRR64: case Op.TestRR32: case Op.TestRI64: case Op.TestRI32: alu = OpCodes.And; fop = FlagOp.Logic; store = false; break;
+            default: return false;
+        }
+        string name = d.Op.ToString();
+        size = name.EndsWith("64", StringComparison.Ordinal) ? 8 : 4;
+        imm = name.Contains("RI", StringComparison.Ordinal);
+        // a = dst, b = src, r = a op b (untruncated, as the handlers record it); dst = r; flags record.
+        EmitLoadReg(il, g, d.Reg & 15, size);
+        il.Emit(OpCodes.Stloc, a);
+        if (imm) il.Emit(OpCodes.Ldc_I8, (long)(size == 8 ? d.Imm : (uint)d.Imm));
+        else EmitLoadReg(il, g, d.Reg2 & 15, size);
+        il.Emit(OpCodes.Stloc, b);
+        il.Emit(OpCodes.Ldloc, a);
+        il.Emit(OpCodes.Ldloc, b);
+        il.Emit(alu);
+        il.Emit(OpCodes.Stloc, r);
+        if (store) EmitStoreReg(il, g, d.Reg & 15, size, r);
+        EmitFlags(il, fop, size, a, b, r);
+        return true;
+    }
+}
