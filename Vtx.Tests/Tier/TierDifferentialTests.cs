@@ -312,8 +312,10 @@ public class TierDifferentialTests
         a.jnz(loop);
     };
 
+    public static TheoryData<int> Seeds => new(Enumerable.Range(1, 40));
+
     [Theory]
-    [InlineData(1)] [InlineData(2)] [InlineData(3)] [InlineData(4)] [InlineData(5)] [InlineData(6)] [InlineData(7)] [InlineData(8)]
+    [MemberData(nameof(Seeds))]
     public void RandomSequencesGiveIdenticalResults(int seed) =>
         Differential(Flat(RandomLoop(seed, 80, 20), InitData), ToEnd, Data, 4096);
 

@@ -123,7 +123,10 @@ public sealed partial class Cpu
     private static readonly Type[] TierParams = [typeof(Cpu), typeof(DecodedInstruction).MakeByRefType()];
     private static readonly int InsnSize = Unsafe.SizeOf<DecodedInstruction>();
 
-    /// <summary>The interpreter's handler of <paramref name="op"/> when it is a plain method of the decoding (called directly, no dispatch), else null.</summary>
+    /// <summary>
+    /// The interpreter's handler of <paramref name="op"/> when Cpu.Dispatch.cs's switch calls a plain method of the
+    /// decoding for it (called directly: no dispatch; the JIT may inline it), else null (the call goes through the switch).
+    /// </summary>
     private TierHandler? TierDirectHandler(Op op) => op switch
     {
         Op.AddRM64 => FastAluRM<AddOp, S64>, Op.AddRM32 => FastAluRM<AddOp, S32>,
@@ -139,19 +142,77 @@ public sealed partial class Cpu
         Op.OrMR64 => FastAluMR<OrOp, S64>, Op.OrMR32 => FastAluMR<OrOp, S32>,
         Op.XorMR64 => FastAluMR<XorOp, S64>, Op.XorMR32 => FastAluMR<XorOp, S32>,
         Op.TestMR64 => FastAluMR<TestOp, S64>, Op.TestMR32 => FastAluMR<TestOp, S32>,
+        Op.MovRM64 => TierMovRM64, Op.MovRM32 => TierMovRM32,
+        Op.MovMR64 => TierMovMR64, Op.MovMR32 => TierMovMR32,
         Op.PushR64 => FastPush64,
         Op.PopR64 => FastPop64,
         Op.CallRel64 => FastCall64,
-        Op.Jmp => ExecJmp,
+        Op.Ret64 => TierRet64,
+        Op.LeaR64 => TierLeaR64,
+        Op.Mov => ExecMov, Op.Movzx => ExecMovzx, Op.Movsx => ExecMovsx, Op.Xchg => ExecXchg,
+        Op.Lea => ExecLea, Op.Push => ExecPush, Op.Pop => ExecPop,
+        Op.Add => Alu<AddOp>, Op.Or => Alu<OrOp>, Op.Adc => Alu<AdcOp>, Op.Sbb => Alu<SbbOp>, Op.And => Alu<AndOp>,
+        Op.Sub => Alu<SubOp>, Op.Xor => Alu<XorOp>, Op.Cmp => Alu<CmpOp>, Op.Test => Alu<TestOp>,
+        Op.Neg => ExecNeg, Op.Not => ExecNot, Op.Imul => ExecImul,
+        Op.Rol or Op.Ror or Op.Rcl or Op.Rcr => ExecRotate,
+        Op.Shl or Op.Shr or Op.Sar => ExecShift,
+        Op.Jmp => ExecJmp, Op.JmpIndirect => ExecJmpIndirect, Op.Call => ExecCall, Op.CallIndirect => ExecCallIndirect, Op.Ret => ExecRet,
+        Op.Setcc => ExecSetcc, Op.Cmovcc => ExecCmovcc,
         _ => null,
     };
+
+    // Dispatch cases whose handler takes more than the decoding, as plain methods of it.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] private void TierMovRM64(ref DecodedInstruction d) => FastMovRM(ref d, 8);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] private void TierMovRM32(ref DecodedInstruction d) => FastMovRM(ref d, 4);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] private void TierMovMR64(ref DecodedInstruction d) => FastMovMR(ref d, 8);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] private void TierMovMR32(ref DecodedInstruction d) => FastMovMR(ref d, 4);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] private void TierRet64(ref DecodedInstruction d) => FastRet64();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] private void TierLeaR64(ref DecodedInstruction d) => R(d.Reg) = Ea(ref d);
+
+    /// <summary>What an inline form does to the lazy-flag record.</summary>
+    private enum TierFlags : byte
+    {
+        /// <summary>Not emitted inline (a handler call: may read or write anything).</summary>
+        Call,
+        /// <summary>Inline, flags untouched (MOV, LEA, NOP).</summary>
+        None,
+        /// <summary>Inline, writes op/size/dst/src/result, not aux (ADD, SUB, CMP, AND, OR, XOR, TEST).</summary>
+        Full,
+        /// <summary>Inline, reads CF and writes the whole record including aux (INC, DEC).</summary>
+        FullAux,
+    }
+
+    private static TierFlags TierKind(ref DecodedInstruction d)
+    {
+        switch (d.Op)
+        {
+            case Op.MovRR64: case Op.MovRR32: case Op.MovRI64: case Op.MovRI32: case Op.Nop:
+                return TierFlags.None;
+            case Op.LeaR64:
+                return d.Base == DecodedInstruction.RipBase || d.AddrSize != 8 ? TierFlags.Call : TierFlags.None;
+            case Op.IncR64: case Op.IncR32: case Op.DecR64: case Op.DecR32:
+                return TierFlags.FullAux;
+            case Op.AddRR64: case Op.AddRR32: case Op.AddRI64: case Op.AddRI32:
+            case Op.SubRR64: case Op.SubRR32: case Op.SubRI64: case Op.SubRI32:
+            case Op.CmpRR64: case Op.CmpRR32: case Op.CmpRI64: case Op.CmpRI32:
+            case Op.AndRR64: case Op.AndRR32: case Op.AndRI64: case Op.AndRI32:
+            case Op.OrRR64: case Op.OrRR32: case Op.OrRI64: case Op.OrRI32:
+            case Op.XorRR64: case Op.XorRR32: case Op.XorRI64: case Op.XorRI32:
+            case Op.TestRR64: case Op.TestRR32: case Op.TestRI64: case Op.TestRI32:
+                return TierFlags.Full;
+            default:
+                return TierFlags.Call;
+        }
+    }
 
     /// <summary>
     /// Compiles the sequential run that starts at <paramref name="head"/> (its <see cref="DecodedInstruction.RunLength"/>
     /// instructions). The compiled code keeps the interpreter's state at every point anything can observe it:
     /// before each call into a handler, RIP, next RIP, cycles and retired count are committed exactly as the quiet
     /// loop has them; a handler that raises <c>_signal</c> returns at once with its instruction uncommitted (the loop's
-    /// <c>signalled</c> handling does the rest); register-only fast forms run inline, with their flag records.
+    /// <c>signalled</c> handling does the rest); register-only fast forms run inline. Their flag records are stored
+    /// unless the next instruction that touches flags is another inline producer that overwrites them with nothing
+    /// (no handler call, no exit) in between; INC/DEC take CF from the previous inline producer's values when there is one.
     /// </summary>
     private TierRun TierCompile(ref DecodedInstruction head)
     {
@@ -159,7 +220,6 @@ public sealed partial class Cpu
         var dm = new DynamicMethod("vtx_run", typeof(int), TierParams, typeof(Cpu), skipVisibility: true);
         ILGenerator il = dm.GetILGenerator(64 + n * 96);
         LocalBuilder g = il.DeclareLocal(typeof(ulong).MakeByRefType());
-        LocalBuilder a = il.DeclareLocal(typeof(ulong)), b = il.DeclareLocal(typeof(ulong)), r = il.DeclareLocal(typeof(ulong));
         // g = ref _gpr[0]: registers are read and written in place (a handler called later sees them).
         il.Emit(OpCodes.Ldarg_0);
         il.Emit(OpCodes.Ldfld, TfGpr);
@@ -171,17 +231,36 @@ public sealed partial class Cpu
         int anchor = 0, committed = 0;
         int[] offset = new int[n + 1];
         ulong[] cost = new ulong[n + 1];
+        var kind = new TierFlags[n];
         for (int k = 0; k < n; k++)
         {
             ref DecodedInstruction dk = ref Unsafe.Add(ref head, k);
             offset[k + 1] = offset[k] + dk.Length;
             cost[k + 1] = cost[k] + dk.Cost;
+            kind[k] = TierKind(ref dk);
         }
+        // recordDead[k]: instruction k's op/size/dst/src/result fields are overwritten before anything can read them.
+        var recordDead = new bool[n];
+        for (int k = 0; k < n; k++)
+        {
+            if (kind[k] is not (TierFlags.Full or TierFlags.FullAux)) continue;
+            for (int j = k + 1; j < n && kind[j] != TierFlags.Call; j++)
+                if (kind[j] != TierFlags.None) { recordDead[k] = true; break; }
+        }
+        // The nearest inline flag producer since the last handler call (its values are in locals), or none.
+        TierProducer last = default;
 
         for (int k = 0; k < n; k++)
         {
             ref DecodedInstruction d = ref Unsafe.Add(ref head, k);
-            if (TierEmitInline(il, ref d, g, a, b, r)) continue;
+            if (kind[k] != TierFlags.Call)
+            {
+                // An INC/DEC after an INC/DEC whose record is dead still needs that one's aux only through `last`.
+                bool auxDead = recordDead[k] && NextProducerWritesAux(kind, k);
+                last = TierEmitInline(il, ref d, g, last, recordDead[k], auxDead);
+                continue;
+            }
+            last = default;
 
             // A call into the interpreter: state exactly as the quiet loop has it before Execute.
             EmitCommit(il, cost[k] - cost[committed], k - committed);
@@ -243,6 +322,17 @@ public sealed partial class Cpu
         return (TierRun)dm.CreateDelegate(typeof(TierRun));
     }
 
+    /// <summary>True when the producer that overwrites instruction k's record (the next one) also writes the aux field.</summary>
+    private static bool NextProducerWritesAux(TierFlags[] kind, int k)
+    {
+        for (int j = k + 1; j < kind.Length; j++)
+            if (kind[j] is TierFlags.Full or TierFlags.FullAux) return kind[j] == TierFlags.FullAux;
+        return false;
+    }
+
+    /// <summary>An inline flag producer's values, held in IL locals: enough to compute CF as GetCF would from its record.</summary>
+    private readonly record struct TierProducer(FlagOp Op, int Size, LocalBuilder? A, LocalBuilder? B, LocalBuilder? R, LocalBuilder? Aux);
+
     private static readonly MethodInfo TmTierExecute = typeof(Cpu).GetMethod(nameof(TierExecute), TierMember)!;
     private static readonly MethodInfo TmTierJcc = typeof(Cpu).GetMethod(nameof(TierJcc), TierMember)!;
 
@@ -301,64 +391,55 @@ public sealed partial class Cpu
         il.Emit(OpCodes.Stind_I8);
     }
 
-    /// <summary>SetFlags(op, size, a, b, r): the record the handlers leave.</summary>
-    private static void EmitFlags(ILGenerator il, FlagOp op, int size, LocalBuilder a, LocalBuilder b, LocalBuilder r)
+    /// <summary>Pushes a local truncated to the operand size (the <c>&amp; Sz.Mask(size)</c> of GetCF).</summary>
+    private static void EmitMasked(ILGenerator il, LocalBuilder v, int size)
     {
-        il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldc_I4, (int)op); il.Emit(OpCodes.Stfld, TfFop);
-        il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldc_I4, size); il.Emit(OpCodes.Stfld, TfFsize);
-        il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldloc, a); il.Emit(OpCodes.Stfld, TfFdst);
-        il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldloc, b); il.Emit(OpCodes.Stfld, TfFsrc);
-        il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldloc, r); il.Emit(OpCodes.Stfld, TfFres);
+        il.Emit(OpCodes.Ldloc, v);
+        if (size == 4) { il.Emit(OpCodes.Conv_U4); il.Emit(OpCodes.Conv_U8); }
+    }
+
+    /// <summary>Pushes CF (0 or 1, as a ulong) as GetCF() computes it: from the previous inline producer's locals when known, else by calling GetCF.</summary>
+    private static void EmitCarry(ILGenerator il, TierProducer p)
+    {
+        switch (p.Op)
+        {
+            case FlagOp.Add: // (res & m) < (dst & m)
+                EmitMasked(il, p.R!, p.Size); EmitMasked(il, p.A!, p.Size); il.Emit(OpCodes.Clt_Un); il.Emit(OpCodes.Conv_U8); return;
+            case FlagOp.Sub: // (dst & m) < (src & m)
+                EmitMasked(il, p.A!, p.Size); EmitMasked(il, p.B!, p.Size); il.Emit(OpCodes.Clt_Un); il.Emit(OpCodes.Conv_U8); return;
+            case FlagOp.Logic:
+                il.Emit(OpCodes.Ldc_I4_0); il.Emit(OpCodes.Conv_U8); return;
+            case FlagOp.Inc: case FlagOp.Dec: // _faux != 0 (the aux of INC/DEC is 0 or 1)
+                il.Emit(OpCodes.Ldloc, p.Aux!); return;
+            default:
+                il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Call, TmGetCF); il.Emit(OpCodes.Conv_U8); return;
+        }
     }
 
     /// <summary>
-    /// Emits a register-only fast form inline (the semantics of its handler in Cpu.FastForms.cs, operands
-    /// folded to constants); false for anything else. None of these can fault or raise a signal.
+    /// Emits a register-only fast form inline (the semantics of its handler in Cpu.FastForms.cs / Cpu.Dispatch.cs, operands
+    /// folded to constants). None of these can fault or raise a signal. Returns the producer it is (default when it writes no flags).
     /// </summary>
-    private static bool TierEmitInline(ILGenerator il, ref DecodedInstruction d, LocalBuilder g, LocalBuilder a, LocalBuilder b, LocalBuilder r)
+    private static TierProducer TierEmitInline(ILGenerator il, ref DecodedInstruction d, LocalBuilder g, TierProducer last, bool recordDead, bool auxDead)
     {
-        int size;
         OpCode alu;
         FlagOp fop;
-        bool store = true, imm;
+        bool store = true;
         switch (d.Op)
         {
+            case Op.Nop:
+                return last;
             case Op.MovRR64: case Op.MovRR32:
                 EmitRegAddr(il, g, d.Reg & 15);
                 EmitLoadReg(il, g, d.Reg2 & 15, d.Op == Op.MovRR64 ? 8 : 4);
                 il.Emit(OpCodes.Stind_I8);
-                return true;
+                return last;
             case Op.MovRI64: case Op.MovRI32:
                 EmitRegAddr(il, g, d.Reg & 15);
                 il.Emit(OpCodes.Ldc_I8, (long)(d.Op == Op.MovRI64 ? d.Imm : (uint)d.Imm));
                 il.Emit(OpCodes.Stind_I8);
-                return true;
-            case Op.IncR64: case Op.IncR32: case Op.DecR64: case Op.DecR32:
-            {
-                size = d.Op is Op.IncR64 or Op.DecR64 ? 8 : 4;
-                bool dec = d.Op is Op.DecR64 or Op.DecR32;
-                // b = CF before (kept by INC/DEC), read from the previous record.
-                il.Emit(OpCodes.Ldarg_0);
-                il.Emit(OpCodes.Call, TmGetCF);
-                il.Emit(OpCodes.Conv_U8);
-                il.Emit(OpCodes.Stloc, b);
-                EmitLoadReg(il, g, d.Reg & 15, size);
-                il.Emit(OpCodes.Stloc, a);
-                il.Emit(OpCodes.Ldloc, a);
-                il.Emit(OpCodes.Ldc_I8, 1L);
-                il.Emit(dec ? OpCodes.Sub : OpCodes.Add);
-                il.Emit(OpCodes.Stloc, r);
-                EmitStoreReg(il, g, d.Reg & 15, size, r);
-                il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldc_I4, (int)(dec ? FlagOp.Dec : FlagOp.Inc)); il.Emit(OpCodes.Stfld, TfFop);
-                il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldc_I4, size); il.Emit(OpCodes.Stfld, TfFsize);
-                il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldloc, a); il.Emit(OpCodes.Stfld, TfFdst);
-                il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldc_I8, 1L); il.Emit(OpCodes.Stfld, TfFsrc);
-                il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldloc, r); il.Emit(OpCodes.Stfld, TfFres);
-                il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldloc, b); il.Emit(OpCodes.Stfld, TfFaux);
-                return true;
-            }
+                return last;
             case Op.LeaR64:
-                if (d.Base == DecodedInstruction.RipBase || d.AddrSize != 8) return false;
                 EmitRegAddr(il, g, d.Reg & 15);
                 il.Emit(OpCodes.Ldc_I8, d.Disp);
                 if (d.Base != DecodedInstruction.NoReg) { EmitLoadReg(il, g, d.Base & 15, 8); il.Emit(OpCodes.Add); }
@@ -369,7 +450,33 @@ public sealed partial class Cpu
                     il.Emit(OpCodes.Add);
                 }
                 il.Emit(OpCodes.Stind_I8);
-                return true;
+                return last;
+            case Op.IncR64: case Op.IncR32: case Op.DecR64: case Op.DecR32:
+            {
+                int size = d.Op is Op.IncR64 or Op.DecR64 ? 8 : 4;
+                bool dec = d.Op is Op.DecR64 or Op.DecR32;
+                LocalBuilder a = il.DeclareLocal(typeof(ulong)), r = il.DeclareLocal(typeof(ulong)), cf = il.DeclareLocal(typeof(ulong));
+                EmitCarry(il, last); // CF before (kept by INC/DEC)
+                il.Emit(OpCodes.Stloc, cf);
+                EmitLoadReg(il, g, d.Reg & 15, size);
+                il.Emit(OpCodes.Stloc, a);
+                il.Emit(OpCodes.Ldloc, a);
+                il.Emit(OpCodes.Ldc_I8, 1L);
+                il.Emit(dec ? OpCodes.Sub : OpCodes.Add);
+                il.Emit(OpCodes.Stloc, r);
+                EmitStoreReg(il, g, d.Reg & 15, size, r);
+                FlagOp op = dec ? FlagOp.Dec : FlagOp.Inc;
+                if (!recordDead)
+                {
+                    il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldc_I4, (int)op); il.Emit(OpCodes.Stfld, TfFop);
+                    il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldc_I4, size); il.Emit(OpCodes.Stfld, TfFsize);
+                    il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldloc, a); il.Emit(OpCodes.Stfld, TfFdst);
+                    il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldc_I8, 1L); il.Emit(OpCodes.Stfld, TfFsrc);
+                    il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldloc, r); il.Emit(OpCodes.Stfld, TfFres);
+                }
+                if (!auxDead) { il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldloc, cf); il.Emit(OpCodes.Stfld, TfFaux); }
+                return new TierProducer(op, size, a, null, r, cf);
+            }
         }
         switch (d.Op)
         {
@@ -380,23 +487,31 @@ public sealed partial class Cpu
             case Op.OrRR64: case Op.OrRR32: case Op.OrRI64: case Op.OrRI32: alu = OpCodes.Or; fop = FlagOp.Logic; break;
             case Op.XorRR64: case Op.XorRR32: case Op.XorRI64: case Op.XorRI32: alu = OpCodes.Xor; fop = FlagOp.Logic; break;
             case Op.TestRR64: case Op.TestRR32: case Op.TestRI64: case Op.TestRI32: alu = OpCodes.And; fop = FlagOp.Logic; store = false; break;
-            default: return false;
+            default: throw new InvalidOperationException("not an inline form: " + d.Op); // TierKind and this switch list the same ops
         }
         string name = d.Op.ToString();
-        size = name.EndsWith("64", StringComparison.Ordinal) ? 8 : 4;
-        imm = name.Contains("RI", StringComparison.Ordinal);
+        int sz = name.EndsWith("64", StringComparison.Ordinal) ? 8 : 4;
+        bool imm = name.Contains("RI", StringComparison.Ordinal);
+        LocalBuilder la = il.DeclareLocal(typeof(ulong)), lb = il.DeclareLocal(typeof(ulong)), lr = il.DeclareLocal(typeof(ulong));
         // a = dst, b = src, r = a op b (untruncated, as the handlers record it); dst = r; flags record.
-        EmitLoadReg(il, g, d.Reg & 15, size);
-        il.Emit(OpCodes.Stloc, a);
-        if (imm) il.Emit(OpCodes.Ldc_I8, (long)(size == 8 ? d.Imm : (uint)d.Imm));
-        else EmitLoadReg(il, g, d.Reg2 & 15, size);
-        il.Emit(OpCodes.Stloc, b);
-        il.Emit(OpCodes.Ldloc, a);
-        il.Emit(OpCodes.Ldloc, b);
+        EmitLoadReg(il, g, d.Reg & 15, sz);
+        il.Emit(OpCodes.Stloc, la);
+        if (imm) il.Emit(OpCodes.Ldc_I8, (long)(sz == 8 ? d.Imm : (uint)d.Imm));
+        else EmitLoadReg(il, g, d.Reg2 & 15, sz);
+        il.Emit(OpCodes.Stloc, lb);
+        il.Emit(OpCodes.Ldloc, la);
+        il.Emit(OpCodes.Ldloc, lb);
         il.Emit(alu);
-        il.Emit(OpCodes.Stloc, r);
-        if (store) EmitStoreReg(il, g, d.Reg & 15, size, r);
-        EmitFlags(il, fop, size, a, b, r);
-        return true;
+        il.Emit(OpCodes.Stloc, lr);
+        if (store) EmitStoreReg(il, g, d.Reg & 15, sz, lr);
+        if (!recordDead)
+        {
+            il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldc_I4, (int)fop); il.Emit(OpCodes.Stfld, TfFop);
+            il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldc_I4, sz); il.Emit(OpCodes.Stfld, TfFsize);
+            il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldloc, la); il.Emit(OpCodes.Stfld, TfFdst);
+            il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldloc, lb); il.Emit(OpCodes.Stfld, TfFsrc);
+            il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldloc, lr); il.Emit(OpCodes.Stfld, TfFres);
+        }
+        return new TierProducer(fop, sz, la, lb, lr, null);
     }
 }
