@@ -22,11 +22,10 @@ public sealed class DecodedPage
     private int _count;
     private readonly DecodeCache? _owner; // the cache whose pool the arrays come from and return to
 
-    // Issue 13, the IL tier (Vtx.Core/Execution/Tier): per-decoding state by index, parallel to _insns —
-    // the execution counts of run heads and their compiled runs. Dropped exactly when the decodings they
-    // were built from can change: the page is dropped (Detach), a run is sealed or re-sealed, or the
-    // instruction array is replaced (Grow). Never copied by Clone (a restored snapshot compiles again).
-    internal ushort[]? TierHeat;
+    // Issue 13, the IL tier (Vtx.Core/Execution/Tier): the compiled runs by head index, parallel to _insns.
+    // Dropped exactly when the decodings they were built from can change: the page is dropped (Detach), a run
+    // is sealed or re-sealed, or the instruction array is replaced (Grow). Never copied by Clone (a restored
+    // snapshot compiles again).
     internal object?[]? TierRuns;
 
     /// <summary>Guest-physical page number (address >> 12).</summary>
@@ -64,7 +63,6 @@ public sealed class DecodedPage
         _slot = NoSlots;
         _insns = [];
         _count = 0;
-        TierHeat = null;
         TierRuns = null;
     }
 
@@ -114,8 +112,7 @@ public sealed class DecodedPage
     {
         if (count <= 0 || first < 0 || first + count > _count || count > 255) throw new ArgumentOutOfRangeException(nameof(count), count, "not a run of added decodings");
         int end = first + count;
-        TierHeat = null; // runs change: compiled runs of this page are dropped (decode misses only, rare once hot)
-        TierRuns = null;
+        TierRuns = null; // runs change: compiled runs of this page are dropped (decode misses only, rare once hot)
         uint cycles = 0;
         int bytes = 0;
         for (int i = end - 1; i >= first; i--)
@@ -174,7 +171,6 @@ public sealed class DecodedPage
         DecodedInstruction[] bigger = _owner?.RentInstructions(Math.Max(16, old.Length * 2)) ?? new DecodedInstruction[Math.Max(16, old.Length * 2)];
         old.AsSpan(0, _count).CopyTo(bigger);
         _insns = bigger;
-        TierHeat = null;
         TierRuns = null;
         _owner?.ReturnInstructions(old);
     }

@@ -24,6 +24,8 @@ public sealed partial class Cpu
     private bool _tierEnabled = true;
     private int _tierThreshold = DefaultTierThreshold;
     private int _tierCompiled;
+    private const int TierHeatSlots = 4096;
+    private readonly ushort[] _tierHeat = new ushort[TierHeatSlots];
 
     /// <summary>Default of <see cref="TierThreshold"/>.</summary>
     public const int DefaultTierThreshold = 64;
@@ -80,8 +82,11 @@ public sealed partial class Cpu
     [MethodImpl(MethodImplOptions.NoInlining)]
     private int TierCount(DecodedPage p, int i, ref DecodedInstruction d)
     {
-        ushort[] heat = p.TierHeat ??= new ushort[p.Capacity];
-        if (++heat[i] < _tierThreshold) return -1;
+        // Entry counts live in one fixed table hashed by RIP (no allocation per page; a collision only compiles a
+        // run sooner, which changes no result). A compiled run is stored with the page's decodings.
+        ref ushort heat = ref _tierHeat[(int)((_rip ^ (_rip >> 11)) & (TierHeatSlots - 1))];
+        if (++heat < _tierThreshold) return -1;
+        heat = 0;
         object?[] runs = p.TierRuns ??= new object?[p.Capacity];
         if (_tierCompiled >= MaxCompiledRuns) { runs[i] = TierNotCompiled; return -1; }
         TierRun run = TierCompile(ref d);
