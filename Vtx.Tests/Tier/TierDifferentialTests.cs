@@ -1,5 +1,7 @@
 using Iced.Intel;
+using Vtx.Kit;
 using Vtx.Tests.Support;
+using Vtx.Vmx;
 using Vtx.Tests.SystemArchitecture;
 using Xunit;
 using static Iced.Intel.AssemblerRegisters;
@@ -525,5 +527,52 @@ public class TierDifferentialTests
         Assert.Equal(r, i.Run(RunLimits.Instructions(5_000_000)));
         Assert.Equal(State(i, Data, 4096), State(m, Data, 4096));
         Assert.Throws<ArgumentOutOfRangeException>(() => m.Cpu.TierThreshold = 0);
+    }
+    /// <summary>
+    /// VMX non-root operation: a guest loop with CPUID (an unconditional VM exit, SDM Vol. 3C, 26.1.2) in the middle of
+    /// a compiled run; the hypervisor skips it and resumes. Every exit (reason, guest state), the cycle and retired
+    /// counts at each exit and the final state are identical.
+    /// </summary>
+    [Fact]
+    public void NonRootExecutionWithVmExitsMidRun()
+    {
+        string Trace(bool tier)
+        {
+            var bed = new VmxTestBed();
+            bed.Cpu.CompileHotRuns = tier;
+            bed.Cpu.TierThreshold = 1;
+            bed.LoadGuest(g =>
+            {
+                var a = g.A;
+                Label loop = a.CreateLabel();
+                a.mov(r15, 25UL);
+                a.mov(r8, 0x1234_5678_9ABC_DEF0UL);
+                a.Label(ref loop);
+                a.add(r8, r15);
+                a.rol(r8, 5);
+                a.inc(r9);
+                a.cpuid();
+                a.xor(r10, r8);
+                a.sub(r11, r9);
+                a.dec(r15);
+                a.jnz(loop);
+                g.Done();
+            });
+            var sb = new System.Text.StringBuilder();
+            var exit = bed.Launch(null, 100_000);
+            for (int i = 0; i < 40 && exit.Kind == VmxExitKind.Exit && exit.BasicReason == VmxExitReason.Cpuid; i++)
+            {
+                sb.AppendLine($"{exit.ExitReason} {exit.Guest} {bed.Cpu.Cycles} {bed.Cpu.InstructionsRetired}");
+                bed.SkipInstruction();
+                exit = bed.Resume(100_000);
+            }
+            var c = bed.Cpu;
+            sb.AppendLine($"{exit.Kind} {exit.ExitReason} {c.Rip:X} {c[Gpr.R8]:X} {c[Gpr.R9]:X} {c[Gpr.R10]:X} {c[Gpr.R11]:X} {c.Rflags:X} {c.Cycles} {c.InstructionsRetired}");
+            if (tier) Assert.True(c.CompiledRuns > 0, "the tier compiled nothing");
+            return sb.ToString();
+        }
+        string off = Trace(false), on = Trace(true);
+        Assert.True(off.Split('\n').Length > 20, off);
+        Assert.Equal(off, on);
     }
 }
