@@ -300,6 +300,7 @@ public sealed unsafe partial class Cpu
         // A non-canonical value no RIP can take stands for "no stop address".
         ulong stopAt = limits.StopAddress ?? 0x8000_0000_0000_0000UL;
         _cycleBoundary = cycleEnd;
+        _tierStopAt = stopAt;
 
         StopReason reason;
         _signal = 0;
@@ -390,6 +391,7 @@ public sealed unsafe partial class Cpu
                 // RF/IF, pending events, host debug), and every instruction that does raises _signal
                 // (POPF, STI, MMIO/APIC and port writes, HLT, VM transitions...). The next run is
                 // entered only when it too fits every limit, else the full boundary path steps to it.
+                _tierChain = !pending; // the chaining test's `pending`, for compiled runs that loop to their own head
                 while (true)
                 {
                     if (_tierEnabled)

@@ -24,6 +24,8 @@ public sealed partial class Cpu
     private bool _tierEnabled = true;
     private int _tierThreshold = DefaultTierThreshold;
     private int _tierCompiled;
+    private bool _tierChain;      // nothing was pending when the quiet loop was entered: runs may chain
+    private ulong _tierStopAt;    // the run's stop address (a non-canonical value when none)
     private const int TierHeatSlots = 4096;
     private readonly ushort[] _tierHeat = new ushort[TierHeatSlots];
 
@@ -122,6 +124,11 @@ public sealed partial class Cpu
     private static readonly FieldInfo TfFsrc = typeof(Cpu).GetField(nameof(_fsrc), TierMember)!;
     private static readonly FieldInfo TfFres = typeof(Cpu).GetField(nameof(_fres), TierMember)!;
     private static readonly FieldInfo TfFaux = typeof(Cpu).GetField(nameof(_faux), TierMember)!;
+    private static readonly FieldInfo TfInsnBoundary = typeof(Cpu).GetField(nameof(_insnBoundary), TierMember)!;
+    private static readonly FieldInfo TfCycleBoundary = typeof(Cpu).GetField(nameof(_cycleBoundary), TierMember)!;
+    private static readonly FieldInfo TfHostStop = typeof(Cpu).GetField(nameof(_hostStop), TierMember)!;
+    private static readonly FieldInfo TfTierChain = typeof(Cpu).GetField(nameof(_tierChain), TierMember)!;
+    private static readonly FieldInfo TfTierStopAt = typeof(Cpu).GetField(nameof(_tierStopAt), TierMember)!;
     private static readonly MethodInfo TmGetCF = typeof(Cpu).GetMethod(nameof(GetCF), TierMember)!;
     private static readonly MethodInfo TmArrayData =
         typeof(MemoryMarshal).GetMethod(nameof(MemoryMarshal.GetArrayDataReference), 1, [Type.MakeGenericMethodParameter(0).MakeArrayType()])!.MakeGenericMethod(typeof(ulong));
@@ -230,6 +237,18 @@ public sealed partial class Cpu
         il.Emit(OpCodes.Ldfld, TfGpr);
         il.Emit(OpCodes.Call, TmArrayData);
         il.Emit(OpCodes.Stloc, g);
+        // A run that ends in a relative JMP/Jcc may branch back to its own head: the quiet loop would then chain
+        // to this same run (same RIP, same fetch page, nothing decoded meanwhile). headRip = _rip at entry.
+        bool selfLoop = Unsafe.Add(ref head, n - 1).Op is Op.Jcc or Op.Jmp;
+        LocalBuilder headRip = il.DeclareLocal(typeof(ulong));
+        Label top = il.DefineLabel();
+        if (selfLoop)
+        {
+            il.Emit(OpCodes.Ldarg_0);
+            il.Emit(OpCodes.Ldfld, TfRip);
+            il.Emit(OpCodes.Stloc, headRip);
+        }
+        il.MarkLabel(top);
 
         // Compile-time bookkeeping: _rip holds the RIP of instruction `anchor`; instructions from `committed`
         // on have not been added to _cycles/_retired yet (their sums are constants).
@@ -322,9 +341,45 @@ public sealed partial class Cpu
             il.Emit(OpCodes.Ldfld, TfRip);
             il.Emit(OpCodes.Stfld, TfNextRip);
         }
+        if (selfLoop) EmitSelfChain(il, headRip, top, n, cost[n], offset[n]);
         il.Emit(OpCodes.Ldc_I4, n - 1);
         il.Emit(OpCodes.Ret);
         return (TierRun)dm.CreateDelegate(typeof(TierRun));
+    }
+
+    /// <summary>
+    /// The quiet loop's chaining test for a run that ended by branching to its own head, made in the compiled code
+    /// (goto top) with the quiet loop's outcome: it would chain (nothing pending at the quiet loop's entry, the branch
+    /// chains, limits not reached, no host stop, not at the stop address), fetch this same head, and enter it because
+    /// it fits (retired + RunLength &lt;= limit, cycles + RunCycles &lt;= cycle limit, stopAt - RIP &gt;= RunBytes).
+    /// Otherwise it returns, and the loop makes the same tests itself.
+    /// </summary>
+    private static void EmitSelfChain(ILGenerator il, LocalBuilder headRip, Label top, int n, ulong runCycles, int runBytes)
+    {
+        Label exit = il.DefineLabel();
+        // _rip == headRip (the branch went back to the head)
+        il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldfld, TfRip); il.Emit(OpCodes.Ldloc, headRip); il.Emit(OpCodes.Bne_Un, exit);
+        // _tierChain (nothing pending)
+        il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldfld, TfTierChain); il.Emit(OpCodes.Brfalse, exit);
+        // _retired + n <= _insnBoundary (implies _retired < _insnBoundary); no overflow: _retired counts instructions
+        il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldfld, TfRetired); il.Emit(OpCodes.Ldc_I8, (long)n); il.Emit(OpCodes.Add);
+        il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldfld, TfInsnBoundary); il.Emit(OpCodes.Bgt_Un, exit);
+        // _cycles + RunCycles <= _cycleBoundary (the run's cycle end)
+        il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldfld, TfCycles); il.Emit(OpCodes.Ldc_I8, (long)runCycles); il.Emit(OpCodes.Add);
+        il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldfld, TfCycleBoundary); il.Emit(OpCodes.Bgt_Un, exit);
+        if (runCycles == 0)
+        {
+            // _cycles < _cycleBoundary, which the test above implies only for a run that costs something
+            il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldfld, TfCycles);
+            il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldfld, TfCycleBoundary); il.Emit(OpCodes.Bge_Un, exit);
+        }
+        // no host stop (volatile read, as the loop's)
+        il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Volatile); il.Emit(OpCodes.Ldfld, TfHostStop); il.Emit(OpCodes.Brtrue, exit);
+        // stopAt - _rip >= RunBytes (also excludes _rip == stopAt)
+        il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldfld, TfTierStopAt); il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldfld, TfRip); il.Emit(OpCodes.Sub);
+        il.Emit(OpCodes.Ldc_I8, (long)runBytes); il.Emit(OpCodes.Blt_Un, exit);
+        il.Emit(OpCodes.Br, top);
+        il.MarkLabel(exit);
     }
 
     /// <summary>True when the producer that overwrites instruction k's record (the next one) also writes the aux field.</summary>
