@@ -22,6 +22,12 @@ public sealed class DecodedPage
     private int _count;
     private readonly DecodeCache? _owner; // the cache whose pool the arrays come from and return to
 
+    // Issue 13, the IL tier (Vtx.Core/Execution/Tier): the compiled runs by head index, parallel to _insns.
+    // Dropped exactly when the decodings they were built from can change: the page is dropped (Detach), a run
+    // is sealed or re-sealed, or the instruction array is replaced (Grow). Never copied by Clone (a restored
+    // snapshot compiles again).
+    internal object?[]? TierRuns;
+
     /// <summary>Guest-physical page number (address >> 12).</summary>
     public ulong PageNumber { get; }
 
@@ -57,6 +63,19 @@ public sealed class DecodedPage
         _slot = NoSlots;
         _insns = [];
         _count = 0;
+        TierRuns = null;
+    }
+
+    /// <summary>Capacity of the instruction array (the tier's per-decoding arrays are this long).</summary>
+    internal int Capacity => _insns.Length;
+
+    /// <summary>The index of <paramref name="d"/> in this page's decodings, or -1 when it is not one of them (a page-crossing decoding, another page's).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal int IndexOf(ref DecodedInstruction d)
+    {
+        nint off = Unsafe.ByteOffset(ref MemoryMarshal.GetArrayDataReference(_insns), ref d);
+        if ((nuint)off >= (nuint)((nint)_count * Unsafe.SizeOf<DecodedInstruction>())) return -1;
+        return (int)((nuint)off / (nuint)Unsafe.SizeOf<DecodedInstruction>());
     }
 
     /// <summary>
@@ -93,6 +112,7 @@ public sealed class DecodedPage
     {
         if (count <= 0 || first < 0 || first + count > _count || count > 255) throw new ArgumentOutOfRangeException(nameof(count), count, "not a run of added decodings");
         int end = first + count;
+        TierRuns = null; // runs change: compiled runs of this page are dropped (decode misses only, rare once hot)
         uint cycles = 0;
         int bytes = 0;
         for (int i = end - 1; i >= first; i--)
@@ -151,6 +171,7 @@ public sealed class DecodedPage
         DecodedInstruction[] bigger = _owner?.RentInstructions(Math.Max(16, old.Length * 2)) ?? new DecodedInstruction[Math.Max(16, old.Length * 2)];
         old.AsSpan(0, _count).CopyTo(bigger);
         _insns = bigger;
+        TierRuns = null;
         _owner?.ReturnInstructions(old);
     }
 }

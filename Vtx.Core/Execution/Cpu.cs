@@ -300,6 +300,7 @@ public sealed unsafe partial class Cpu
         // A non-canonical value no RIP can take stands for "no stop address".
         ulong stopAt = limits.StopAddress ?? 0x8000_0000_0000_0000UL;
         _cycleBoundary = cycleEnd;
+        _tierStopAt = stopAt;
 
         StopReason reason;
         _signal = 0;
@@ -390,8 +391,20 @@ public sealed unsafe partial class Cpu
                 // RF/IF, pending events, host debug), and every instruction that does raises _signal
                 // (POPF, STI, MMIO/APIC and port writes, HLT, VM transitions...). The next run is
                 // entered only when it too fits every limit, else the full boundary path steps to it.
+                _tierChain = !pending; // the chaining test's `pending`, for compiled runs that loop to their own head
                 while (true)
                 {
+                    if (_tierEnabled)
+                    {
+                        // Issue 13, the IL tier (Tier/Cpu.Tier.cs): the same run, compiled once hot.
+                        int k = TierTry(ref d);
+                        if (k >= 0)
+                        {
+                            d = ref Unsafe.Add(ref d, k);
+                            if (_signal != 0) goto signalled;
+                            goto ran;
+                        }
+                    }
                     while (true)
                     {
                         _nextRip = (_rip + d.Length) & _ipMask;
@@ -403,6 +416,7 @@ public sealed unsafe partial class Cpu
                         if ((d.Flags & DecodedFlags.Sequential) == 0) break;
                         d = ref Unsafe.Add(ref d, 1);
                     }
+                ran:
                     // The boundary tests the chained path still makes, in the order of the full path:
                     // limits, host stop, stop address, then the fetch and its fault.
                     if (pending || !ChainsAfter(d.Op) || _retired >= _insnBoundary || _cycles >= cycleEnd
