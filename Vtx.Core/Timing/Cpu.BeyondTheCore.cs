@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Vtx.Decoding;
 using Vtx.Execution;
 using Vtx.Memory.Paging;
@@ -52,12 +53,45 @@ public sealed partial class Cpu
         }
     }
 
-    /// <summary>Adds cycles found inside an instruction and ends the sequential run at its boundary.</summary>
+    /// <summary>
+    /// Adds cycles found inside an instruction; ends the sequential run at its boundary only when the rest of the run,
+    /// with the extra cycles counted, might no longer fit the limits and deadlines it was admitted against.
+    /// </summary>
     private void ChargeExtra(int cycles)
     {
         if (cycles <= 0) return;
         _cycles += (ulong)cycles;
+        if (ChargedChangesNothing()) return;
         _signal |= SignalEvent;
+    }
+
+    /// <summary>
+    /// Test hook (issue 13): when set, every charge ends the run, as before the change below; the differential tests run
+    /// programs both ways and compare every boundary.
+    /// </summary>
+    internal bool ChargesEndRuns;
+
+    /// <summary>
+    /// Issue 13: whether the run may go on after extra cycles were charged inside the current instruction. The run
+    /// loop admits a sequential run (executes it without looking at limits or events between its instructions) when
+    /// the cycles at its start plus the cycles of its instructions stay within the cycle limit and, when something is
+    /// pending, the next event deadline; it retires every instruction's cost as it completes, so <see cref="_cycles"/>
+    /// is current here and the instruction's <c>RunCycles</c> is what the rest of the run (this instruction included)
+    /// will add. If that still fits the limit and every deadline, each boundary left in the run lies before them, and
+    /// ending the run would only make the loop find nothing and admit the rest: same boundaries, cycles and events.
+    /// Otherwise (and whenever the current instruction cannot be identified: executed outside a cached page, its page
+    /// dropped, VMX non-root stepping with its per-instruction bookkeeping) the run ends at this boundary as before.
+    /// In the stepping loop (one instruction per step) ending or not ending the step leaves the same bookkeeping.
+    /// </summary>
+    private bool ChargedChangesNothing()
+    {
+        if (ChargesEndRuns || _vmxStep) return false;
+        ulong lin = _rip + _csBase;
+        if ((lin & ~0xFFFUL) != _fetchLin) return false;
+        ref DecodedInstruction d = ref _fetchPage.Lookup((int)lin & 0xFFF);
+        if (Unsafe.IsNullRef(ref d)) return false;
+        ulong limit = Math.Min(_cycleBoundary, NextDeadline); // NextDeadline is MaxValue when nothing is pending
+        return _cycles <= limit && d.RunCycles <= limit - _cycles;
     }
 
     // ------------------------------------------------------------------ page walks (data TLB)
