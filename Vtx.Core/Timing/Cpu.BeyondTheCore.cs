@@ -10,7 +10,8 @@ namespace Vtx;
 // happen, from CpuModel.Timing's data: page walks on data-TLB misses (TlbTimingModel), REP string throughput
 // by size and alignment, CPUID by leaf class, MOV to CR3, uncached MMIO, and the optional cache model
 // (CpuModel.CacheTiming). Extra cycles inside an instruction end the sequential run at that boundary
-// (SignalEvent), so limits and events see them, as the data-dependent divide does.
+// (SignalEvent), so limits and events see them, as the data-dependent divide does — unless the rest of the run
+// still fits every limit and deadline with them (issue 13, ChargedChangesNothing).
 public sealed partial class Cpu
 {
     // Host wiring (references: snapshots leave them alone).
@@ -90,7 +91,8 @@ public sealed partial class Cpu
         if ((lin & ~0xFFFUL) != _fetchLin) return false;
         ref DecodedInstruction d = ref _fetchPage.Lookup((int)lin & 0xFFF);
         if (Unsafe.IsNullRef(ref d)) return false;
-        ulong limit = Math.Min(_cycleBoundary, NextDeadline); // NextDeadline is MaxValue when nothing is pending
+        // The admission looked at NextDeadline only when something was pending; looking at it always is stricter.
+        ulong limit = Math.Min(_cycleBoundary, NextDeadline);
         return _cycles <= limit && d.RunCycles <= limit - _cycles;
     }
 
