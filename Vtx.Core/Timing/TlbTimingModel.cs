@@ -75,6 +75,7 @@ internal sealed class TlbTimingModel
         WalkCycles = p.System(SystemCost.PageWalk);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ref readonly Geometry Of(int s)
     {
         switch (s)
