@@ -54,11 +54,21 @@ public sealed partial class Cpu
         }
     }
 
-    /// <summary>
-    /// Adds cycles found inside an instruction; ends the sequential run at its boundary only when the rest of the run,
-    /// with the extra cycles counted, might no longer fit the limits and deadlines it was admitted against.
-    /// </summary>
+    /// <summary>Adds cycles found inside an instruction and ends the sequential run at its boundary.</summary>
     private void ChargeExtra(int cycles)
+    {
+        if (cycles <= 0) return;
+        _cycles += (ulong)cycles;
+        _signal |= SignalEvent;
+    }
+
+    /// <summary>
+    /// Issue 13: the charge of a data-TLB miss or of the cache model (timing only, no other effect): ends the sequential run
+    /// at its boundary only when the rest of the run, with the extra cycles counted, might no longer fit the limits and
+    /// deadlines it was admitted against. (CPUID, MOV to CR3 and device accesses keep <see cref="ChargeExtra"/>: a device
+    /// read may change what is pending.)
+    /// </summary>
+    private void ChargeMemoryExtra(int cycles)
     {
         if (cycles <= 0) return;
         _cycles += (ulong)cycles;
@@ -127,7 +137,7 @@ public sealed partial class Cpu
         if (_tlbVpid == 0) _tlbTimingVpid0Clean = false; // issue 13: the access may insert a VPID-0 entry
         var o = _tlbTiming!.Access(_tlbTimingState, lin, ctx, shift, ok && _lastGlobal && (_cr0 & Cr0.PG) != 0, out ulong page, out int evicted);
         if (evicted != 0) DropSoftwareTlb(page, evicted);
-        ChargeExtra(o switch
+        ChargeMemoryExtra(o switch
         {
             TlbTimingModel.Outcome.L1Hit => 0,
             TlbTimingModel.Outcome.StlbHit => _tlbTiming.StlbHitCycles,
@@ -296,7 +306,7 @@ public sealed partial class Cpu
         int extra = _cacheModel!.Access(_cacheState, pa, write: false);
         ulong end = pa + (ulong)size - 1;
         if ((end >> 6) != (pa >> 6)) extra = Math.Max(extra, _cacheModel.Access(_cacheState, end, write: false));
-        ChargeExtra(extra);
+        ChargeMemoryExtra(extra);
     }
 
     /// <summary>A store to RAM with the cache model on: the line is allocated; the store buffer hides the latency.</summary>
