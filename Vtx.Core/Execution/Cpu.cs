@@ -1124,6 +1124,18 @@ public sealed unsafe partial class Cpu
         }
         if (!_mem.IsRamPage(pa >> 12)) return;
         if (_cacheTiming) CacheTimingStore(pa, size); // issue 10: optional cache model
+        if (!_mem.IsCodePage(pa >> 12))
+        {
+            // Issue 13: RAM without decodings (the common slow-path write: a write-TLB miss) is one store.
+            byte* p = _ram + pa;
+            switch (size)
+            {
+                case 1: *p = (byte)v; return;
+                case 2: *(ushort*)p = (ushort)v; return;
+                case 4: *(uint*)p = (uint)v; return;
+                case 8: *(ulong*)p = v; return;
+            }
+        }
         Span<byte> b = stackalloc byte[8];
         MemoryMarshal.Write(b, in v);
         _mem.Write(pa, b[..size]); // drops decodings of the page when it holds code

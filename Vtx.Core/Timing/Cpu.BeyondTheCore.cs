@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Vtx.Decoding;
 using Vtx.Execution;
 using Vtx.Memory.Paging;
@@ -9,7 +10,8 @@ namespace Vtx;
 // happen, from CpuModel.Timing's data: page walks on data-TLB misses (TlbTimingModel), REP string throughput
 // by size and alignment, CPUID by leaf class, MOV to CR3, uncached MMIO, and the optional cache model
 // (CpuModel.CacheTiming). Extra cycles inside an instruction end the sequential run at that boundary
-// (SignalEvent), so limits and events see them, as the data-dependent divide does.
+// (SignalEvent), so limits and events see them, as the data-dependent divide does — unless the rest of the run
+// still fits every limit and deadline with them (issue 13, ChargedChangesNothing).
 public sealed partial class Cpu
 {
     // Host wiring (references: snapshots leave them alone).
@@ -60,6 +62,50 @@ public sealed partial class Cpu
         _signal |= SignalEvent;
     }
 
+    /// <summary>
+    /// Issue 13: the charge of a data-TLB miss or of the cache model (timing only, no other effect): ends the sequential run
+    /// at its boundary only when the rest of the run, with the extra cycles counted, might no longer fit the limits and
+    /// deadlines it was admitted against. (CPUID, MOV to CR3 and device accesses keep <see cref="ChargeExtra"/>: a device
+    /// read may change what is pending.)
+    /// </summary>
+    private void ChargeMemoryExtra(int cycles)
+    {
+        if (cycles <= 0) return;
+        _cycles += (ulong)cycles;
+        if (ChargedChangesNothing()) return;
+        _signal |= SignalEvent;
+    }
+
+    /// <summary>
+    /// Test hook (issue 13): when set, every charge ends the run, as before the change below; the differential tests run
+    /// programs both ways and compare every boundary.
+    /// </summary>
+    internal bool ChargesEndRuns;
+
+    /// <summary>
+    /// Issue 13: whether the run may go on after extra cycles were charged inside the current instruction. The run
+    /// loop admits a sequential run (executes it without looking at limits or events between its instructions) when
+    /// the cycles at its start plus the cycles of its instructions stay within the cycle limit and, when something is
+    /// pending, the next event deadline; it retires every instruction's cost as it completes, so <see cref="_cycles"/>
+    /// is current here and the instruction's <c>RunCycles</c> is what the rest of the run (this instruction included)
+    /// will add. If that still fits the limit and every deadline, each boundary left in the run lies before them, and
+    /// ending the run would only make the loop find nothing and admit the rest: same boundaries, cycles and events.
+    /// Otherwise (and whenever the current instruction cannot be identified: executed outside a cached page, its page
+    /// dropped, VMX non-root stepping with its per-instruction bookkeeping) the run ends at this boundary as before.
+    /// In the stepping loop (one instruction per step) ending or not ending the step leaves the same bookkeeping.
+    /// </summary>
+    private bool ChargedChangesNothing()
+    {
+        if (ChargesEndRuns || _vmxStep) return false;
+        ulong lin = _rip + _csBase;
+        if ((lin & ~0xFFFUL) != _fetchLin) return false;
+        ref DecodedInstruction d = ref _fetchPage.Lookup((int)lin & 0xFFF);
+        if (Unsafe.IsNullRef(ref d)) return false;
+        // The admission looked at NextDeadline only when something was pending; looking at it always is stricter.
+        ulong limit = Math.Min(_cycleBoundary, NextDeadline);
+        return _cycles <= limit && d.RunCycles <= limit - _cycles;
+    }
+
     // ------------------------------------------------------------------ page walks (data TLB)
 
     /// <summary>
@@ -91,7 +137,7 @@ public sealed partial class Cpu
         if (_tlbVpid == 0) _tlbTimingVpid0Clean = false; // issue 13: the access may insert a VPID-0 entry
         var o = _tlbTiming!.Access(_tlbTimingState, lin, ctx, shift, ok && _lastGlobal && (_cr0 & Cr0.PG) != 0, out ulong page, out int evicted);
         if (evicted != 0) DropSoftwareTlb(page, evicted);
-        ChargeExtra(o switch
+        ChargeMemoryExtra(o switch
         {
             TlbTimingModel.Outcome.L1Hit => 0,
             TlbTimingModel.Outcome.StlbHit => _tlbTiming.StlbHitCycles,
@@ -260,7 +306,7 @@ public sealed partial class Cpu
         int extra = _cacheModel!.Access(_cacheState, pa, write: false);
         ulong end = pa + (ulong)size - 1;
         if ((end >> 6) != (pa >> 6)) extra = Math.Max(extra, _cacheModel.Access(_cacheState, end, write: false));
-        ChargeExtra(extra);
+        ChargeMemoryExtra(extra);
     }
 
     /// <summary>A store to RAM with the cache model on: the line is allocated; the store buffer hides the latency.</summary>

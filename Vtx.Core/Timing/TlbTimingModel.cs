@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace Vtx.Timing;
 
@@ -17,7 +18,10 @@ namespace Vtx.Timing;
 /// </para>
 /// <para>
 /// The state is one <c>ulong[]</c> owned by the processor (so snapshots copy it with the rest of its state):
-/// per structure, sets × ways entries of two words (key, context), then one FIFO cursor per set.
+/// per structure, sets × ways entries of two words (key, context), then per structure one word per set (FIFO cursor
+/// in bits 31:0, number of valid ways in bits 63:32), then one word of the (structure, page size) classes inserted
+/// since the last <see cref="FlushAll"/> (issue 13: a lookup skips the classes never inserted; a full set is not
+/// scanned for an empty way). All zero is the empty TLB.
 /// </para>
 /// </summary>
 internal sealed class TlbTimingModel
@@ -30,31 +34,62 @@ internal sealed class TlbTimingModel
     public const ulong PcidMask = 0xFFF, VpidShift = 12, CombinedBit = 1UL << 28, GlobalBit = 1UL << 29;
     private const ulong VpidMask = 0xFFFFUL << 12;
     private const ulong Valid = 1UL << 63;
+    private const ulong PageMask = (1UL << 56) - 1;
 
     private static readonly ConditionalWeakTable<TimingProfile, TlbTimingModel> Cache = new();
 
-    private readonly int[] _sets = new int[Structures], _ways = new int[Structures], _entries = new int[Structures], _cursors = new int[Structures];
+    // Issue 13: a structure's geometry as plain fields (no arrays, no bounds checks on the miss path).
+    private readonly struct Geometry(int entries, int ways, int sets, int counters)
+    {
+        public readonly int Entries = entries;          // index of its first entry word
+        public readonly int Ways = ways;                // 0 when the profile has no such structure
+        public readonly ulong SetMask = (ulong)Math.Max(sets - 1, 0);
+        public readonly int Counters = counters;        // index of its first per-set word: FIFO cursor (bits 31:0) | valid ways (bits 63:32)
+    }
+
+    private readonly Geometry _l14k, _l12m, _l11g, _s, _s1g;
+    private readonly int _presence; // index of the word of (structure, page size) classes inserted since the last FlushAll
 
     private TlbTimingModel(TimingProfile p)
     {
+        var g = new TlbGeometry[Structures];
         int at = 0;
+        var entries = new int[Structures];
         for (int s = 0; s < Structures; s++)
         {
-            TlbGeometry g = p.Tlb((TlbStructure)s);
-            _ways[s] = g.Entries == 0 ? 0 : g.Ways;
-            _sets[s] = g.Entries == 0 ? 0 : g.Entries / g.Ways;
-            _entries[s] = at;
-            at += 2 * g.Entries;
+            g[s] = p.Tlb((TlbStructure)s);
+            entries[s] = at;
+            at += 2 * g[s].Entries;
         }
+        var geo = new Geometry[Structures];
         for (int s = 0; s < Structures; s++)
         {
-            _cursors[s] = at;
-            at += _sets[s];
+            int ways = g[s].Entries == 0 ? 0 : g[s].Ways, sets = g[s].Entries == 0 ? 0 : g[s].Entries / g[s].Ways;
+            geo[s] = new Geometry(entries[s], ways, sets, at);
+            at += sets;
         }
+        (_l14k, _l12m, _l11g, _s, _s1g) = (geo[L14K], geo[L12M], geo[L11G], geo[S], geo[S1G]);
+        _presence = at++;
         StateLength = at;
         StlbHitCycles = p.System(SystemCost.StlbHit);
         WalkCycles = p.System(SystemCost.PageWalk);
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ref readonly Geometry Of(int s)
+    {
+        switch (s)
+        {
+            case L14K: return ref _l14k;
+            case L12M: return ref _l12m;
+            case L11G: return ref _l11g;
+            case S: return ref _s;
+            default: return ref _s1g;
+        }
+    }
+
+    /// <summary>The bit of the presence word for entries of structure <paramref name="s"/> at page size 2^<paramref name="shift"/>.</summary>
+    private static ulong PresenceBit(int s, int shift) => 1UL << (s * 4 + (shift == 12 ? 0 : shift == 21 ? 1 : shift == 22 ? 2 : 3));
 
     /// <summary>The model for <paramref name="p"/> (null when the profile has no TLB data or charges nothing for misses).</summary>
     public static TlbTimingModel? For(TimingProfile p) =>
@@ -98,47 +133,58 @@ internal sealed class TlbTimingModel
     {
         evictedPage = 0;
         evictedShift = 0;
-        if (Find(state, L14K, lin, 12, ctx, out _) || Find(state, L12M, lin, 21, ctx, out _) || Find(state, L12M, lin, 22, ctx, out _)
-            || Find(state, L11G, lin, 30, ctx, out _))
+        // Issue 13: the state is the processor's array of StateLength words (snapshots copy it whole), and every
+        // index below is a set of a structure of this geometry: no bounds checks. Page sizes never inserted into
+        // a structure since the last FlushAll (the presence word) are not looked up: they cannot match.
+        ref ulong st = ref MemoryMarshal.GetArrayDataReference(state);
+        if (state.Length != StateLength) throw new ArgumentException("not this model's state", nameof(state));
+        ulong present = Unsafe.Add(ref st, _presence);
+        if (Find(ref st, in _l14k, present & PresenceBit(L14K, 12), lin, 12, ctx, out _)
+            || Find(ref st, in _l12m, present & PresenceBit(L12M, 21), lin, 21, ctx, out _)
+            || Find(ref st, in _l12m, present & PresenceBit(L12M, 22), lin, 22, ctx, out _)
+            || Find(ref st, in _l11g, present & PresenceBit(L11G, 30), lin, 30, ctx, out _))
             return Outcome.L1Hit;
         ulong gbit = global ? GlobalBit : 0;
         // The STLB holds 4-KByte and 2/4-MByte translations; 1-GByte ones have their own second level (Skylake) or none (Haswell).
         ulong found;
-        int hitShift = Find(state, S, lin, 12, ctx, out found) ? 12 : Find(state, S, lin, 21, ctx, out found) ? 21
-            : Find(state, S, lin, 22, ctx, out found) ? 22 : Find(state, S1G, lin, 30, ctx, out found) ? 30 : 0;
+        int hitShift = Find(ref st, in _s, present & PresenceBit(S, 12), lin, 12, ctx, out found) ? 12
+            : Find(ref st, in _s, present & PresenceBit(S, 21), lin, 21, ctx, out found) ? 21
+            : Find(ref st, in _s, present & PresenceBit(S, 22), lin, 22, ctx, out found) ? 22
+            : Find(ref st, in _s1g, present & PresenceBit(S1G, 30), lin, 30, ctx, out found) ? 30 : 0;
         if (hitShift != 0)
         {
-            InsertL1(state, lin, hitShift, ctx | (found & GlobalBit), out evictedPage, out evictedShift);
+            InsertL1(ref st, lin, hitShift, ctx | (found & GlobalBit), out evictedPage, out evictedShift);
             return Outcome.StlbHit;
         }
         if (pageShift != 0)
         {
-            int second = pageShift == 30 ? S1G : S;
-            if (_sets[second] != 0) Insert(state, second, lin >> pageShift, pageShift, ctx | gbit, out _, out _);
-            InsertL1(state, lin, pageShift, ctx | gbit, out evictedPage, out evictedShift);
+            if (pageShift == 30) { if (_s1g.Ways != 0) Insert(ref st, in _s1g, S1G, lin >> 30, 30, ctx | gbit, out _, out _); }
+            else Insert(ref st, in _s, S, lin >> pageShift, pageShift, ctx | gbit, out _, out _);
+            InsertL1(ref st, lin, pageShift, ctx | gbit, out evictedPage, out evictedShift);
         }
         return Outcome.Miss;
     }
 
-    private void InsertL1(ulong[] state, ulong lin, int shift, ulong ctx, out ulong evictedPage, out int evictedShift)
+    private void InsertL1(ref ulong st, ulong lin, int shift, ulong ctx, out ulong evictedPage, out int evictedShift)
     {
         int s = shift == 12 ? L14K : shift == 30 ? L11G : L12M;
-        if (_sets[s] == 0) { s = L14K; shift = 12; } // no first-level array for the size: the page is held as 4-KByte pieces
-        Insert(state, s, lin >> shift, shift, ctx, out evictedPage, out evictedShift);
+        if (Of(s).Ways == 0) { s = L14K; shift = 12; } // no first-level array for the size: the page is held as 4-KByte pieces
+        Insert(ref st, in Of(s), s, lin >> shift, shift, ctx, out evictedPage, out evictedShift);
     }
 
-    private bool Find(ulong[] state, int s, ulong lin, int shift, ulong ctx, out ulong found)
+    /// <summary>The first way (in way order) of the set holding <paramref name="lin"/> whose entry matches; <paramref name="present"/> 0: none can.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool Find(ref ulong st, in Geometry g, ulong present, ulong lin, int shift, ulong ctx, out ulong found)
     {
         found = 0;
-        int sets = _sets[s];
-        if (sets == 0) return false;
+        if (present == 0 || g.Ways == 0) return false;
         ulong page = lin >> shift;
         ulong key = Key(page, shift);
-        int e = _entries[s] + 2 * (int)(page & (ulong)(sets - 1)) * _ways[s];
-        for (int w = 0; w < _ways[s]; w++, e += 2)
+        ref ulong e = ref Unsafe.Add(ref st, g.Entries + 2 * (int)(page & g.SetMask) * g.Ways);
+        for (int w = 0; w < g.Ways; w++, e = ref Unsafe.Add(ref e, 2))
         {
-            if (state[e] != key) continue;
-            ulong c = state[e + 1];
+            if (e != key) continue;
+            ulong c = Unsafe.Add(ref e, 1);
             // The VPID and the combined bit always match; the PCID too, unless the entry is global.
             if (((c ^ ctx) & (VpidMask | CombinedBit)) != 0) continue;
             if ((c & GlobalBit) == 0 && ((c ^ ctx) & PcidMask) != 0) continue;
@@ -148,34 +194,53 @@ internal sealed class TlbTimingModel
         return false;
     }
 
-    private void Insert(ulong[] state, int s, ulong page, int shift, ulong ctx, out ulong evictedPage, out int evictedShift)
+    /// <summary>
+    /// Inserts into the first empty way of the set (after an invalidation), else into the way the FIFO cursor names (the
+    /// oldest insertion), reporting the entry evicted. Issue 13: the set's word counts its valid ways, so a full set (the
+    /// steady state of a thrashed TLB) is not scanned.
+    /// </summary>
+    private void Insert(ref ulong st, in Geometry g, int s, ulong page, int shift, ulong ctx, out ulong evictedPage, out int evictedShift)
     {
         evictedPage = 0;
         evictedShift = 0;
-        int sets = _sets[s], ways = _ways[s];
-        int set = (int)(page & (ulong)(sets - 1));
-        int e0 = _entries[s] + 2 * set * ways;
-        int way = -1;
-        for (int w = 0; w < ways; w++)
-            if (state[e0 + 2 * w] == 0) { way = w; break; } // an empty way first (after an invalidation)
-        if (way < 0)
+        int ways = g.Ways;
+        int set = (int)(page & g.SetMask);
+        ref ulong e0 = ref Unsafe.Add(ref st, g.Entries + 2 * set * ways);
+        ref ulong counter = ref Unsafe.Add(ref st, g.Counters + set);
+        int way;
+        if ((int)(counter >> 32) < ways)
+        {
+            way = 0;
+            while (Unsafe.Add(ref e0, 2 * way) != 0) way++; // an empty way first (after an invalidation)
+            counter += 1UL << 32;
+        }
+        else
         {
             // FIFO: the way the cursor names is the oldest insertion.
-            ref ulong cursor = ref state[_cursors[s] + set];
-            way = (int)cursor;
-            cursor = (ulong)((way + 1) % ways);
-            ulong old = state[e0 + 2 * way];
+            way = (int)(uint)counter;
+            counter = (counter & ~0xFFFF_FFFFUL) | (uint)(way + 1 == ways ? 0 : way + 1);
+            ulong old = Unsafe.Add(ref e0, 2 * way);
             evictedShift = (int)((old >> 56) & 0x3F);
-            evictedPage = old & ((1UL << 56) - 1);
+            evictedPage = old & PageMask;
         }
-        state[e0 + 2 * way] = Key(page, shift);
-        state[e0 + 2 * way + 1] = ctx;
+        Unsafe.Add(ref e0, 2 * way) = Key(page, shift);
+        Unsafe.Add(ref e0, 2 * way + 1) = ctx;
+        Unsafe.Add(ref st, _presence) |= PresenceBit(s, shift);
     }
 
-    private static ulong Key(ulong page, int shift) => Valid | ((ulong)shift << 56) | (page & ((1UL << 56) - 1));
+    private static ulong Key(ulong page, int shift) => Valid | ((ulong)shift << 56) | (page & PageMask);
 
     /// <summary>Drops every entry.</summary>
     public static void FlushAll(ulong[] state) => Array.Clear(state);
+
+    /// <summary>Empties entry <paramref name="i"/> (0-based within structure <paramref name="g"/>) and counts its set one way less.</summary>
+    private static void Clear(ulong[] state, in Geometry g, int i)
+    {
+        int e = g.Entries + 2 * i;
+        state[e] = 0;
+        state[e + 1] = 0;
+        state[g.Counters + i / g.Ways] -= 1UL << 32;
+    }
 
     /// <summary>
     /// Drops the entries a predicate selects in every structure; the first-level ones dropped are handed to
@@ -185,14 +250,14 @@ internal sealed class TlbTimingModel
     {
         for (int s = 0; s < Structures; s++)
         {
-            int n = _sets[s] * _ways[s];
-            for (int i = 0, e = _entries[s]; i < n; i++, e += 2)
+            ref readonly Geometry g = ref Of(s);
+            int n = g.Ways == 0 ? 0 : (int)(g.SetMask + 1) * g.Ways;
+            for (int i = 0, e = g.Entries; i < n; i++, e += 2)
             {
                 ulong k = state[e];
                 if (k == 0 || !match.Matches(k, state[e + 1])) continue;
-                state[e] = 0;
-                state[e + 1] = 0;
-                if (s <= L11G) dropped?.Invoke(k & ((1UL << 56) - 1), (int)((k >> 56) & 0x3F));
+                Clear(state, in g, i);
+                if (s <= L11G) dropped?.Invoke(k & PageMask, (int)((k >> 56) & 0x3F));
             }
         }
     }
@@ -225,7 +290,7 @@ internal sealed class TlbTimingModel
         public bool Matches(ulong key, ulong ctx)
         {
             int shift = (int)((key >> 56) & 0x3F);
-            return (ctx & VpidMask) == vpid && (key & ((1UL << 56) - 1)) == lin >> shift;
+            return (ctx & VpidMask) == vpid && (key & PageMask) == lin >> shift;
         }
     }
 
@@ -254,17 +319,18 @@ internal sealed class TlbTimingModel
         var match = new Covering(lin, (ulong)vpid << 12);
         for (int s = 0; s < Structures; s++)
         {
-            if (_sets[s] == 0) continue;
+            ref readonly Geometry g = ref Of(s);
+            if (g.Ways == 0) continue;
             foreach (int shift in s is L14K ? Shifts4K : s is L12M ? Shifts2M : s is S ? ShiftsStlb : Shifts1G)
             {
-                int e = _entries[s] + 2 * (int)((lin >> shift) & (ulong)(_sets[s] - 1)) * _ways[s];
-                for (int w = 0; w < _ways[s]; w++, e += 2)
+                int i = (int)((lin >> shift) & g.SetMask) * g.Ways;
+                for (int w = 0; w < g.Ways; w++, i++)
                 {
+                    int e = g.Entries + 2 * i;
                     ulong k = state[e];
                     if (k == 0 || (int)((k >> 56) & 0x3F) != shift || !match.Matches(k, state[e + 1])) continue;
-                    state[e] = 0;
-                    state[e + 1] = 0;
-                    if (s <= L11G) dropped?.Invoke(k & ((1UL << 56) - 1), shift);
+                    Clear(state, in g, i);
+                    if (s <= L11G) dropped?.Invoke(k & PageMask, shift);
                 }
             }
         }

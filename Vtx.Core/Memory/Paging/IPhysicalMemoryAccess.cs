@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 
 namespace Vtx.Memory.Paging;
 
@@ -45,7 +46,16 @@ public readonly unsafe struct PhysicalMemoryAccess : IPhysicalMemoryAccess
     }
 
     /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ulong ReadU64(ulong address)
+    {
+        // Issue 13: an entry in low RAM (the page walk's usual case) is one load; anything else goes the general way.
+        if (address < _memory.LowSize && _memory.LowSize - address >= 8) return BinaryPrimitives.ReadUInt64LittleEndian(new ReadOnlySpan<byte>(_memory.Pointer + address, 8));
+        return ReadU64Slow(address);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ulong ReadU64Slow(ulong address)
     {
         if (_memory.IsRam(address, 8))
             return BinaryPrimitives.ReadUInt64LittleEndian(new ReadOnlySpan<byte>(_memory.Pointer + address, 8));
