@@ -79,6 +79,7 @@ public sealed partial class Cpu
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void FastAluRR<T, S>(ref DecodedInstruction d) where T : struct, IAluOp where S : struct, IOpSize
     {
         int size = S.Size;
@@ -90,6 +91,7 @@ public sealed partial class Cpu
         T.Flags(this, size, a, b, r, 0);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void FastAluRI<T, S>(ref DecodedInstruction d) where T : struct, IAluOp where S : struct, IOpSize
     {
         int size = S.Size;
@@ -134,6 +136,7 @@ public sealed partial class Cpu
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void FastMovMR(ref DecodedInstruction d, int size) => Write(Lin(ref d), size, R(d.Reg2), d.Segment == 2);
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void FastIncDec<S>(ref DecodedInstruction d, bool dec) where S : struct, IOpSize
     {
         int size = S.Size;
