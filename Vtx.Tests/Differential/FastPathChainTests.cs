@@ -31,32 +31,47 @@ public sealed class FastPathChainTests(ITestOutputHelper output)
     [NativeFact]
     public void RotateFlagsAfterEveryProducerMatchHostCpu()
     {
-        DifferentialTests.Check("fast-path rotate chains", Chains(rotate: true), 800 * DifferentialTests.Scale());
+        DifferentialTests.Check("fast-path rotate chains", Chains(Kind.Rotate), 800 * DifferentialTests.Scale());
         output.WriteLine("800 producer -> ROL/ROR/RCL/RCR -> consumer chains agree with the host");
     }
 
     [NativeFact]
     public void IncDecCarryChainsMatchHostCpu()
     {
-        DifferentialTests.Check("fast-path inc/dec chains", Chains(rotate: false), 600 * DifferentialTests.Scale());
+        DifferentialTests.Check("fast-path inc/dec chains", Chains(Kind.IncDec), 600 * DifferentialTests.Scale());
         output.WriteLine("600 producer -> INC/DEC -> consumer chains agree with the host");
     }
+
+    /// <summary>
+    /// The interpreter's fast forms (ROL/ROR/SHL/SHR/SAR reg, imm8 at 32/64 bits with any count byte; MOV m, imm at
+    /// 8/32/64; MOV m8, r8; MOVZX r32/r64, m8; CMP m, imm at 8/32/64 including imm8 sign-extended) after a producer and
+    /// before a consumer of their flags, against the host.
+    /// </summary>
+    [NativeFact]
+    public void FastFormsInChainsMatchHostCpu()
+    {
+        DifferentialTests.Check("fast-form chains", Chains(Kind.FastForm), 800 * DifferentialTests.Scale());
+        output.WriteLine("800 producer -> fast form -> consumer chains agree with the host");
+    }
+
+    private enum Kind { Rotate, IncDec, FastForm }
 
     /// <summary>A generated step: the instruction and the flags it leaves undefined (given the count it was built with).</summary>
     private sealed record Step(Instruction Ins, ulong Undefined, ulong Reads, ulong Writes);
 
-    private static Gen<DiffCase> Chains(bool rotate) =>
+    private static Gen<DiffCase> Chains(Kind kind) =>
         (from gpr in Gen.ArrayOf(Values.Value64, 16)
          from flags in Values.Flags
          from seed in Values.Seed
          from picks in Gen.ArrayOf(Gen.Choose(0, int.MaxValue), 16)
          from count in Values.ShiftCount
-         select Build(rotate, gpr, flags, seed, picks, (int)count))
+         select Build(kind, gpr, flags, seed, picks, (int)count))
         .Where(c => c is not null)
         .Select(c => c!);
 
-    private static DiffCase? Build(bool rotate, ulong[] gpr, ulong flags, int seed, int[] p, int count)
+    private static DiffCase? Build(Kind kind, ulong[] gpr, ulong flags, int seed, int[] p, int count)
     {
+        bool rotate = kind == Kind.Rotate;
         var rnd = new Random(seed);
         var scratch = new byte[ScratchSize];
         rnd.NextBytes(scratch);
@@ -65,7 +80,7 @@ public sealed class FastPathChainTests(ITestOutputHelper output)
         gpr = (ulong[])gpr.Clone();
         gpr[4] = StackTop - 0x400;
         // Memory destinations are [RBX + disp8] inside the scratch region, so RBX is not a register operand then.
-        bool mem = p[0] % 3 == 0;
+        bool mem = kind == Kind.FastForm || p[0] % 3 == 0;
         int[] regs = mem ? s_regs.Where(r => r != 3).ToArray() : s_regs;
         if (mem) gpr[3] = Scratch + 0x100 + (ulong)(p[1] % 0x1000) * 8 + (ulong)(p[1] % 8);
         int Reg(int i) => regs[p[i] % regs.Length];
@@ -117,14 +132,14 @@ public sealed class FastPathChainTests(ITestOutputHelper output)
         if (rotate)
         {
             string op = (p[11] % 4) switch { 0 => "Rol", 1 => "Ror", 2 => "Rcl", _ => "Rcr" };
-            int kind = p[12] % 3; // 1, imm8, CL
-            int c = kind == 0 ? 1 : kind == 1 ? count & 0xFF : (int)(gpr[1] & 0xFF);
-            if (kind == 2 && p[13] % 2 == 0) { gpr[1] = (gpr[1] & ~0xFFUL) | (uint)(count & 0xFF); c = count & 0xFF; }
-            if (kind == 2 && !mem && Reg(9) == 1) c = (int)(gpr[1] & 0xFF); // CL is also the destination
+            int form = p[12] % 3; // 1, imm8, CL
+            int c = form == 0 ? 1 : form == 1 ? count & 0xFF : (int)(gpr[1] & 0xFF);
+            if (form == 2 && p[13] % 2 == 0) { gpr[1] = (gpr[1] & ~0xFFUL) | (uint)(count & 0xFF); c = count & 0xFF; }
+            if (form == 2 && !mem && Reg(9) == 1) c = (int)(gpr[1] & 0xFF); // CL is also the destination
             int masked = c & (ms == 8 ? 63 : 31);
-            string tail = kind == 0 ? "1" : kind == 1 ? "imm8" : "CL";
+            string tail = form == 0 ? "1" : form == 1 ? "imm8" : "CL";
             Code code = Code(op, "rm", ms, tail);
-            Instruction ins = kind switch
+            Instruction ins = form switch
             {
                 0 => mem ? Instruction.Create(code, mo) : Instruction.Create(code, md),
                 1 => mem ? Instruction.Create(code, mo, c) : Instruction.Create(code, md, c),
@@ -132,6 +147,55 @@ public sealed class FastPathChainTests(ITestOutputHelper output)
             };
             ulong reads = op is "Rcl" or "Rcr" && masked != 0 ? CF : 0;
             steps.Add(new(ins, masked > 1 ? OF : 0, reads, masked != 0 ? CF | OF : 0));
+        }
+        else if (kind == Kind.FastForm)
+        {
+            int r = Reg(9);
+            int c = count & 0xFF;
+            int wide = p[13] % 2 == 0 ? 4 : 8;
+            Register wr = Regs.Of(r, wide);
+            long imm = (long)gpr[r]; // a full-range value from the register generator
+            switch (p[11] % 9)
+            {
+                case 0:
+                case 1:
+                {
+                    string op = (p[11] / 9 % 5) switch { 0 => "Rol", 1 => "Ror", 2 => "Shl", 3 => "Shr", _ => "Sar" };
+                    int masked = c & (wide == 8 ? 63 : 31);
+                    bool shift = op is "Shl" or "Shr" or "Sar";
+                    ulong und = masked == 0 ? 0 : (masked > 1 ? OF : 0) | (shift ? AF : 0);
+                    steps.Add(new(Instruction.Create(Code(op, "rm", wide, "imm8"), wr, c), und, 0,
+                        masked == 0 ? 0 : shift ? Status : CF | OF));
+                    break;
+                }
+                case 2:
+                {
+                    int ms8 = (p[11] / 9 % 3) switch { 0 => 1, 1 => 4, _ => 8 };
+                    Code code = ms8 == 1 ? Iced.Intel.Code.Mov_rm8_imm8 : Code("Mov", "rm", ms8, "imm32");
+                    long v = ms8 == 1 ? (byte)imm : (int)imm;
+                    steps.Add(new(Instruction.Create(code, mo, (int)v), 0, 0, 0));
+                    break;
+                }
+                case 3:
+                    steps.Add(new(Instruction.Create(Iced.Intel.Code.Mov_rm8_r8, mo, p[13] % 4 == 0 ? Register.AH + r % 4 : Regs.Of(r, 1)), 0, 0, 0));
+                    break;
+                case 4:
+                    steps.Add(new(Instruction.Create(wide == 8 ? Iced.Intel.Code.Movzx_r64_rm8 : Iced.Intel.Code.Movzx_r32_rm8, wr, mo), 0, 0, 0));
+                    break;
+                default:
+                {
+                    (Code code, long v) = (p[11] / 9 % 5) switch
+                    {
+                        0 => (Iced.Intel.Code.Cmp_rm8_imm8, (long)(byte)imm),
+                        1 => (Iced.Intel.Code.Cmp_rm32_imm32, (long)(uint)imm),
+                        2 => (Iced.Intel.Code.Cmp_rm64_imm32, (long)(int)imm),
+                        3 => (Iced.Intel.Code.Cmp_rm32_imm8, (long)(int)(sbyte)imm),
+                        _ => (Iced.Intel.Code.Cmp_rm64_imm8, (long)(sbyte)imm),
+                    };
+                    steps.Add(new(Instruction.Create(code, mo, (int)v), 0, 0, Status));
+                    break;
+                }
+            }
         }
         else
         {
@@ -143,7 +207,7 @@ public sealed class FastPathChainTests(ITestOutputHelper output)
         // 3. a consumer that reads flags lazily.
         int cs = Size(14) == 1 ? 4 : Size(14);
         Register cd = Regs.Of(Reg(15), cs), csrc = Regs.Of(Reg(0), cs);
-        string cc = rotate ? s_cc[p[13] / 2 % 16] : new[] { "b", "ae", "be", "a" }[p[13] / 2 % 4];
+        string cc = kind != Kind.IncDec ? s_cc[p[13] / 2 % 16] : new[] { "b", "ae", "be", "a" }[p[13] / 2 % 4];
         switch (p[12] / 3 % 5)
         {
             case 0: steps.Add(new(Instruction.Create(Enum.Parse<Code>($"Set{cc}_rm8", true), Regs.Of(Reg(15), 1)), 0, CondReads(cc), 0)); break;
@@ -180,7 +244,7 @@ public sealed class FastPathChainTests(ITestOutputHelper output)
         u.MaskFlags(undefined, "SDM Vol. 2B SAL/SAR/SHL/SHR, RCL/RCR/ROL/ROR: AF after a shift, OF after a shift or rotate by a masked count other than 1");
         return new DiffCase
         {
-            Family = rotate ? "fast-path rotate chain" : "fast-path inc/dec chain",
+            Family = $"fast-path {kind} chain",
             Bytes = bytes,
             Instruction = first,
             Second = second,
