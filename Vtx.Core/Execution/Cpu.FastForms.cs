@@ -79,7 +79,6 @@ public sealed partial class Cpu
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void FastAluRR<T, S>(ref DecodedInstruction d) where T : struct, IAluOp where S : struct, IOpSize
     {
         int size = S.Size;
@@ -91,7 +90,6 @@ public sealed partial class Cpu
         T.Flags(this, size, a, b, r, 0);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void FastAluRI<T, S>(ref DecodedInstruction d) where T : struct, IAluOp where S : struct, IOpSize
     {
         int size = S.Size;
@@ -136,7 +134,6 @@ public sealed partial class Cpu
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void FastMovMR(ref DecodedInstruction d, int size) => Write(Lin(ref d), size, R(d.Reg2), d.Segment == 2);
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void FastIncDec<S>(ref DecodedInstruction d, bool dec) where S : struct, IOpSize
     {
         int size = S.Size;
@@ -151,7 +148,10 @@ public sealed partial class Cpu
     }
 
     // Issue 13: the 64-bit stack forms use the stack pointer without a bounds check (R(4)) and are
-    // inlined into the dispatch; the memory access is the software-TLB hit of Read/Write.
+    // inlined into the dispatch; the memory access is the software-TLB hit of Read/Write. Nothing more
+    // is forced inline: Run holds the dispatch twice (quiet and stepping loops) and sits at the JIT's
+    // inlining budget; forcing the ALU/INC/DEC forms in too (checksum +20 % in the quiet loop)
+    // made the JIT stop inlining R(), Condition and JumpRelative in the stepping loop's copy.
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void FastPush64(ref DecodedInstruction d)
