@@ -521,5 +521,43 @@ public enum Op : ushort
     /// the handler, and the CPUID features that gate it, when it finishes the decoding. A code with
     /// no handler, or of a feature the CPU model does not offer, becomes <see cref="Invalid"/> (#UD).
     /// </summary>
-    Ext,
+        Ext,
+
+    // ---- issue 13 (interpreter) fast forms, appended: chosen by Cpu.Specialize; same semantics as the generic op ----
+    /// <summary>Fast form of ROL register, imm8 (or 1), 64-bit.</summary>
+    RolRI64,
+    /// <summary>Fast form of ROL register, imm8 (or 1), 32-bit.</summary>
+    RolRI32,
+    /// <summary>Fast form of ROR register, imm8 (or 1), 64-bit.</summary>
+    RorRI64,
+    /// <summary>Fast form of ROR register, imm8 (or 1), 32-bit.</summary>
+    RorRI32,
+    /// <summary>Fast form of SHL/SAL register, imm8 (or 1), 64-bit.</summary>
+    ShlRI64,
+    /// <summary>Fast form of SHL/SAL register, imm8 (or 1), 32-bit.</summary>
+    ShlRI32,
+    /// <summary>Fast form of SHR register, imm8 (or 1), 64-bit.</summary>
+    ShrRI64,
+    /// <summary>Fast form of SHR register, imm8 (or 1), 32-bit.</summary>
+    ShrRI32,
+    /// <summary>Fast form of SAR register, imm8 (or 1), 64-bit.</summary>
+    SarRI64,
+    /// <summary>Fast form of SAR register, imm8 (or 1), 32-bit.</summary>
+    SarRI32,
+    /// <summary>Fast form of MOV memory, imm32 sign-extended, 64-bit.</summary>
+    MovMI64,
+    /// <summary>Fast form of MOV memory, imm32, 32-bit.</summary>
+    MovMI32,
+    /// <summary>Fast form of MOV memory, imm8, 8-bit.</summary>
+    MovMI8,
+    /// <summary>Fast form of MOV memory, register, 8-bit.</summary>
+    MovMR8,
+    /// <summary>Fast form of MOVZX 32- or 64-bit register, 8-bit memory.</summary>
+    MovzxRM8,
+    /// <summary>Fast form of CMP memory, imm8, 8-bit.</summary>
+    CmpMI8,
+    /// <summary>Fast form of CMP memory, immediate, 64-bit.</summary>
+    CmpMI64,
+    /// <summary>Fast form of CMP memory, immediate, 32-bit.</summary>
+    CmpMI32,
 }

@@ -93,7 +93,7 @@ public sealed partial class Cpu
     {
         int size = d.OpSize;
         if (!ReadB(ref d, size, out ulong b)) return;
-        ulong carry = T.UsesCarry && GetCF() ? 1UL : 0UL;
+        ulong carry = T.UsesCarry ? CarryBit() : 0UL;
         if ((d.Flags & DecodedFlags.MemA) != 0)
         {
             ulong lin = Lin(ref d);
@@ -119,7 +119,7 @@ public sealed partial class Cpu
         if (!ReadARmw(ref d, size, out ulong a, out ulong lin)) return;
         ulong r = dec ? a - 1 : a + 1;
         if (!WriteA(ref d, size, r, lin)) return;
-        ulong cf = GetCF() ? 1UL : 0UL;
+        ulong cf = CarryBit();
         SetFlags(dec ? FlagOp.Dec : FlagOp.Inc, size, a, 1, r);
         _faux = cf;
     }

@@ -68,7 +68,8 @@ public sealed partial class Cpu
 
     /// <summary>
     /// ROL, ROR, RCL, RCR (SDM Vol. 2B, RCL/RCR/ROL/ROR): only CF and OF change; OF is defined
-    /// for a masked count of 1 (Vtx applies the same rule for every count).
+    /// for a masked count of 1 (Vtx applies the same rule for every count). SF/ZF/AF/PF stay lazy
+    /// (<see cref="SetRotateFlags"/>).
     /// </summary>
     private void ExecRotate(ref DecodedInstruction d)
     {
@@ -127,7 +128,7 @@ public sealed partial class Cpu
             }
         }
         if (!WriteA(ref d, size, r, lin)) return;
-        SetStatus(CF | OF, (cf ? CF : 0) | (of ? OF : 0));
+        SetRotateFlags((cf ? CF : 0) | (of ? OF : 0));
     }
 
     /// <summary>

@@ -86,6 +86,24 @@ public sealed partial class Cpu
             case Op.CallRel64: FastCall64(ref d); break;
             case Op.Ret64: FastRet64(); break;
             case Op.LeaR64: R(d.Reg) = Ea(ref d); break;
+            case Op.RolRI64: FastRotateRI<S64>(ref d, false); break;
+            case Op.RolRI32: FastRotateRI<S32>(ref d, false); break;
+            case Op.RorRI64: FastRotateRI<S64>(ref d, true); break;
+            case Op.RorRI32: FastRotateRI<S32>(ref d, true); break;
+            case Op.ShlRI64: FastShiftRI<S64>(ref d, 0); break;
+            case Op.ShlRI32: FastShiftRI<S32>(ref d, 0); break;
+            case Op.ShrRI64: FastShiftRI<S64>(ref d, 1); break;
+            case Op.ShrRI32: FastShiftRI<S32>(ref d, 1); break;
+            case Op.SarRI64: FastShiftRI<S64>(ref d, 2); break;
+            case Op.SarRI32: FastShiftRI<S32>(ref d, 2); break;
+            case Op.MovMI64: FastMovMI(ref d, 8); break;
+            case Op.MovMI32: FastMovMI(ref d, 4); break;
+            case Op.MovMI8: FastMovMI(ref d, 1); break;
+            case Op.MovMR8: FastMovMR8(ref d); break;
+            case Op.MovzxRM8: FastMovzxRM8(ref d); break;
+            case Op.CmpMI64: FastCmpMI(ref d, 8); break;
+            case Op.CmpMI32: FastCmpMI(ref d, 4); break;
+            case Op.CmpMI8: FastCmpMI(ref d, 1); break;
 
             case Op.Mov: ExecMov(ref d); break;
             case Op.Movzx: ExecMovzx(ref d); break;

@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Runtime.CompilerServices;
 using Vtx.Decoding;
 using Vtx.Execution;
@@ -32,8 +33,16 @@ public sealed partial class Cpu
             };
             if (mr != Op.Invalid) return s64 ? mr : mr + 1;
         }
+        if (f == (DecodedFlags.MemA | DecodedFlags.ImmB) && size is 8 or 4 or 1)
+        {
+            // Memory destination, immediate source.
+            if (d.Op == Op.Mov) return size == 8 ? Op.MovMI64 : size == 4 ? Op.MovMI32 : Op.MovMI8;
+            if (d.Op == Op.Cmp) return size == 8 ? Op.CmpMI64 : size == 4 ? Op.CmpMI32 : Op.CmpMI8;
+        }
         switch (d.Op)
         {
+            case Op.Mov when size == 1 && f == DecodedFlags.MemA: return Op.MovMR8;
+            case Op.Movzx when wide && rm && d.SrcSize == 1: return Op.MovzxRM8;
             case Op.Mov when wide:
                 if (rr) return s64 ? Op.MovRR64 : Op.MovRR32;
                 if (ri) return s64 ? Op.MovRI64 : Op.MovRI32;
@@ -54,6 +63,11 @@ public sealed partial class Cpu
             case Op.Call when _codeBits == 64 && s64: return Op.CallRel64;
             case Op.Ret when _codeBits == 64 && s64 && d.Imm == 0: return Op.Ret64;
             case Op.Lea when s64 && d.AddrSize == 8: return Op.LeaR64;
+            case Op.Rol when wide && ri: return s64 ? Op.RolRI64 : Op.RolRI32;
+            case Op.Ror when wide && ri: return s64 ? Op.RorRI64 : Op.RorRI32;
+            case Op.Shl when wide && ri: return s64 ? Op.ShlRI64 : Op.ShlRI32;
+            case Op.Shr when wide && ri: return s64 ? Op.ShrRI64 : Op.ShrRI32;
+            case Op.Sar when wide && ri: return s64 ? Op.SarRI64 : Op.SarRI32;
         }
         return d.Op;
 
@@ -126,42 +140,146 @@ public sealed partial class Cpu
         ref ulong g = ref R(d.Reg);
         ulong a = size == 8 ? g : (uint)g;
         ulong r = dec ? a - 1 : a + 1;
-        ulong cf = GetCF() ? 1UL : 0UL;
+        // CF is kept (SDM Vol. 2A, INC/DEC): after another INC/DEC it already is in _faux.
+        ulong cf = _fop is FlagOp.Inc or FlagOp.Dec ? _faux : CarryBit();
         g = size == 8 ? r : (uint)r;
         SetFlags(dec ? FlagOp.Dec : FlagOp.Inc, size, a, 1, r);
         _faux = cf;
     }
 
+    // Issue 13: the 64-bit stack forms use the stack pointer without a bounds check (R(4)) and are
+    // inlined into the dispatch; the memory access is the software-TLB hit of Read/Write. Nothing more
+    // is forced inline: Run holds the dispatch twice (quiet and stepping loops) and sits at the JIT's
+    // inlining budget; forcing the ALU/INC/DEC forms in too (checksum +20 % in the quiet loop)
+    // made the JIT stop inlining R(), Condition and JumpRelative in the stepping loop's copy.
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void FastPush64(ref DecodedInstruction d)
     {
-        ulong sp = _gpr[4] - 8;
-        if (Write(sp, 8, R(d.Reg), stack: true)) _gpr[4] = sp;
+        ref ulong rsp = ref R(4);
+        ulong sp = rsp - 8;
+        if (Write(sp, 8, R(d.Reg), stack: true)) rsp = sp;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void FastPop64(ref DecodedInstruction d)
     {
-        ulong sp = _gpr[4];
+        ref ulong rsp = ref R(4);
+        ulong sp = rsp;
         if (!Read(sp, 8, out ulong v, stack: true)) return;
-        _gpr[4] = sp + 8;
+        rsp = sp + 8;
         R(d.Reg) = v; // POP RSP: the popped value wins over the increment
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void FastCall64(ref DecodedInstruction d)
     {
         ulong ret = _nextRip, target = ret + (ulong)d.Disp;
         if (!IsCanonical(target)) { FaultGp0(); return; }
-        ulong sp = _gpr[4] - 8;
+        ref ulong rsp = ref R(4);
+        ulong sp = rsp - 8;
         if (!Write(sp, 8, ret, stack: true)) return;
-        _gpr[4] = sp;
+        rsp = sp;
         _nextRip = target;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void FastRet64()
     {
-        ulong sp = _gpr[4];
+        ref ulong rsp = ref R(4);
+        ulong sp = rsp;
         if (!Read(sp, 8, out ulong target, stack: true)) return;
         if (!IsCanonical(target)) { FaultGp0(); return; }
-        _gpr[4] = sp + 8;
+        rsp = sp + 8;
         _nextRip = target;
+    }
+
+    /// <summary>
+    /// ROL/ROR register, imm8 at 32/64 bits: <see cref="ExecRotate"/> for these operands. The count is
+    /// masked to 5 (6) bits, so it is below the width and the rotate is one host rotate; a zero count
+    /// changes no flag but still zero-extends a 32-bit register.
+    /// </summary>
+    private void FastRotateRI<S>(ref DecodedInstruction d, bool right) where S : struct, IOpSize
+    {
+        int size = S.Size;
+        ref ulong g = ref R(d.Reg);
+        int cnt = (int)(d.Imm & (size == 8 ? 63u : 31u));
+        if (size == 4) g = (uint)g;
+        if (cnt == 0) return;
+        ulong r;
+        ulong bits;
+        if (size == 8)
+        {
+            r = right ? BitOperations.RotateRight(g, cnt) : BitOperations.RotateLeft(g, cnt);
+            ulong msb = r >> 63;
+            bits = right ? (msb * CF) | ((msb ^ ((r >> 62) & 1)) * OF) : ((r & 1) * CF) | ((msb ^ (r & 1)) * OF);
+        }
+        else
+        {
+            uint r32 = right ? BitOperations.RotateRight((uint)g, cnt) : BitOperations.RotateLeft((uint)g, cnt);
+            r = r32;
+            ulong msb = r >> 31;
+            bits = right ? (msb * CF) | ((msb ^ ((r >> 30) & 1)) * OF) : ((r & 1) * CF) | ((msb ^ (r & 1)) * OF);
+        }
+        g = r;
+        SetRotateFlags(bits);
+    }
+
+    /// <summary>
+    /// SHL/SHR/SAR register, imm8 at 32/64 bits: <see cref="ExecShift"/> for these operands (the masked
+    /// count is below the width; OF by the count-1 rule for every count, AF = 0, as there).
+    /// </summary>
+    private void FastShiftRI<S>(ref DecodedInstruction d, int kind) where S : struct, IOpSize
+    {
+        int size = S.Size;
+        ref ulong g = ref R(d.Reg);
+        int cnt = (int)(d.Imm & (size == 8 ? 63u : 31u));
+        ulong a = size == 8 ? g : (uint)g;
+        if (size == 4) g = a;
+        if (cnt == 0) return;
+        int bits = size * 8;
+        ulong r, cf, of;
+        if (kind == 0) // SHL
+        {
+            r = size == 8 ? a << cnt : (uint)(a << cnt);
+            cf = (a >> (bits - cnt)) & 1;
+            of = (r >> (bits - 1)) ^ cf;
+        }
+        else if (kind == 1) // SHR
+        {
+            r = a >> cnt;
+            cf = (a >> (cnt - 1)) & 1;
+            of = a >> (bits - 1);
+        }
+        else // SAR
+        {
+            long sa = size == 8 ? (long)a : (int)(uint)a;
+            r = size == 8 ? (ulong)(sa >> cnt) : (uint)(sa >> cnt);
+            cf = (ulong)(sa >> (cnt - 1)) & 1;
+            of = 0;
+        }
+        g = r;
+        SetFlagsResult(size, r, (cf * CF) | (of * OF));
+    }
+
+    /// <summary>MOV memory, immediate (8, 32, 64 bits; the 64-bit immediate is the sign-extended imm32).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void FastMovMI(ref DecodedInstruction d, int size) => Write(Lin(ref d), size, d.Imm, d.Segment == 2);
+
+    /// <summary>MOV m8, r8 (AH..BH as registers 16..19).</summary>
+    private void FastMovMR8(ref DecodedInstruction d) => Write(Lin(ref d), 1, GetReg(d.Reg2, 1), d.Segment == 2);
+
+    /// <summary>MOVZX r32/r64, m8: the byte zero-extended into the whole register.</summary>
+    private void FastMovzxRM8(ref DecodedInstruction d)
+    {
+        if (Read(Lin(ref d), 1, out ulong v, d.Segment == 2)) R(d.Reg) = v;
+    }
+
+    /// <summary>CMP memory, immediate: <see cref="Alu{T}"/> with <see cref="CmpOp"/> for these operands.</summary>
+    private void FastCmpMI(ref DecodedInstruction d, int size)
+    {
+        if (!Read(Lin(ref d), size, out ulong a, d.Segment == 2)) return;
+        ulong b = d.Imm;
+        SetFlags(FlagOp.Sub, size, a, b, a - b);
     }
 }

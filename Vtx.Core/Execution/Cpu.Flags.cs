@@ -128,6 +128,62 @@ public sealed partial class Cpu
         _fop = Execution.FlagOp.None;
     }
 
+    /// <summary>
+    /// The flags of a rotate by a non-zero masked count (SDM Vol. 2B, RCL/RCR/ROL/ROR): CF and OF
+    /// change, SF, ZF, AF and PF keep the values the previous producer left. Issue 13: this does not
+    /// materialize them. Every lazy <see cref="Execution.FlagOp"/> derives ZF, SF and PF from the kept
+    /// result and size alone, so the state becomes <see cref="Execution.FlagOp.Result"/> with the same
+    /// result and size, the previous AF as an explicit bit, and the new CF/OF bits.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void SetRotateFlags(ulong cfOf)
+    {
+        if (_fop == Execution.FlagOp.None)
+        {
+            _rflags = (_rflags & ~(CF | OF)) | cfOf;
+            return;
+        }
+        _faux = (GetAFLazy() ? AF : 0) | cfOf;
+        _fop = Execution.FlagOp.Result;
+    }
+
+    /// <summary>AF of a lazy producer (<c>_fop != None</c>), with the commonest producers inline.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool GetAFLazy() => _fop switch
+    {
+        Execution.FlagOp.Logic => false,
+        Execution.FlagOp.Result => (_faux & AF) != 0,
+        Execution.FlagOp.Add or Execution.FlagOp.Sub => ((_fdst ^ _fsrc ^ _fres) & 0x10) != 0,
+        _ => GetAF(),
+    };
+
+    /// <summary>
+    /// CF as 0 or 1, with the commonest producers inline (INC/DEC keep CF, ADC/SBB/RCL/RCR read it):
+    /// the same value as <see cref="GetCF"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ulong CarryBit()
+    {
+        switch (_fop)
+        {
+            case Execution.FlagOp.Inc:
+            case Execution.FlagOp.Dec: return _faux != 0 ? 1UL : 0UL;
+            case Execution.FlagOp.Logic: return 0;
+            case Execution.FlagOp.None: return _rflags & CF;
+            case Execution.FlagOp.Add:
+            {
+                ulong m = Execution.Sz.Mask(_fsize);
+                return (_fres & m) < (_fdst & m) ? 1UL : 0UL;
+            }
+            case Execution.FlagOp.Sub:
+            {
+                ulong m = Execution.Sz.Mask(_fsize);
+                return (_fdst & m) < (_fsrc & m) ? 1UL : 0UL;
+            }
+            default: return GetCF() ? 1UL : 0UL;
+        }
+    }
+
     /// <summary>Sets or clears status bits <paramref name="mask"/> to <paramref name="value"/> (other status bits kept).</summary>
     private void SetStatus(ulong mask, ulong value)
     {

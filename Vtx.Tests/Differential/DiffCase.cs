@@ -92,8 +92,10 @@ public sealed class DiffCase
     public required Undefined Undefined { get; init; }
     /// <summary>A second instruction following the first in <see cref="Bytes"/> (flag-chain cases), or null.</summary>
     public Instruction? Second { get; init; }
-    /// <summary>Instructions Vtx must retire (1, or 2 for a flag chain).</summary>
-    public int InstructionCount => Second is null ? 1 : 2;
+    /// <summary>Instructions in <see cref="Bytes"/> when more than two (the fast-path chains); else null.</summary>
+    public int? Count { get; init; }
+    /// <summary>Instructions Vtx must retire (1, 2 for a flag chain, or <see cref="Count"/>).</summary>
+    public int InstructionCount => Count ?? (Second is null ? 1 : 2);
     /// <summary>Linear address of the explicit memory operand, when it is accessed.</summary>
     public ulong? MemoryAddress { get; init; }
     public int MemorySize { get; init; }
