@@ -108,32 +108,6 @@ public class TimelineTests
     }
 
     [Fact]
-    public void SinksStreamAndTheHtmlPageCapsWhatItDraws()
-    {
-        // 300,000 marks through both sinks into nothing: what they hold does not grow with the marks. A sink
-        // that kept them would hold well over 30 MB (100+ bytes each); the bound leaves room for other
-        // tests allocating in parallel (the heap size is process-wide).
-        long before = GC.GetTotalMemory(forceFullCollection: true);
-        var json = new TraceEventJsonSink(TextWriter.Null);
-        var html = new HtmlTimelineSink(TextWriter.Null) { MaxDrawn = 1000 };
-        for (int i = 0; i < 300_000; i++)
-        {
-            var m = new TimelineMark(0, i & 1, (TimelineMarkKind)(1 + (i & 1)), (ulong)i * 1000, 0, "exit 10 Cpuid", "reason: 10 (Cpuid)\nguest RIP: 0x1234");
-            json.Add(m);
-            html.Add(m);
-        }
-        long during = GC.GetTotalMemory(forceFullCollection: true);
-        json.Dispose();
-        html.Dispose();
-        Assert.True(during - before < 16_000_000, $"held {during - before} bytes after 300,000 marks");
-        var page = new StringWriter();
-        using (var capped = new HtmlTimelineSink(page, ownsWriter: false) { MaxDrawn = 3 })
-            for (int i = 0; i < 5; i++) capped.Add(new TimelineMark(0, 1, TimelineMarkKind.VmExit, (ulong)i, 0, "exit", "x: </script><b>"));
-        Assert.Contains("\"drawn\":3,\"dropped\":2", page.ToString(), StringComparison.Ordinal);
-        Assert.DoesNotContain("</script><b>", page.ToString(), StringComparison.Ordinal); // details cannot end the data block
-    }
-
-    [Fact]
     public void TheHtmlPageRendersInARealBrowser()
     {
         HostTools.Ensure("chromium", "chromium");
@@ -152,5 +126,44 @@ public class TimelineTests
             Assert.Contains("NmiWindow", dom, StringComparison.Ordinal); // hover text of the NMI-window exit
         }
         finally { File.Delete(path); }
+    }
+}
+
+/// <summary>Tests that measure the process-wide heap: they run alone, not beside other test classes.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class HeapMeasuringCollection
+{
+    /// <summary>The collection's name.</summary>
+    public const string Name = "Heap-measuring tests";
+}
+
+/// <summary>The timeline sinks hold bounded memory however many marks pass through them.</summary>
+[Collection(HeapMeasuringCollection.Name)]
+public class TimelineMemoryTests
+{
+    [Fact]
+    public void SinksStreamAndTheHtmlPageCapsWhatItDraws()
+    {
+        // 300,000 marks through both sinks into nothing: what they hold does not grow with the marks. A sink
+        // that kept them would hold well over 30 MB (100+ bytes each). The heap size is process-wide, so this
+        // class runs in a collection of its own with parallelization off: no other test allocates meanwhile.
+        long before = GC.GetTotalMemory(forceFullCollection: true);
+        var json = new TraceEventJsonSink(TextWriter.Null);
+        var html = new HtmlTimelineSink(TextWriter.Null) { MaxDrawn = 1000 };
+        for (int i = 0; i < 300_000; i++)
+        {
+            var m = new TimelineMark(0, i & 1, (TimelineMarkKind)(1 + (i & 1)), (ulong)i * 1000, 0, "exit 10 Cpuid", "reason: 10 (Cpuid)\nguest RIP: 0x1234");
+            json.Add(m);
+            html.Add(m);
+        }
+        long during = GC.GetTotalMemory(forceFullCollection: true);
+        json.Dispose();
+        html.Dispose();
+        Assert.True(during - before < 16_000_000, $"held {during - before} bytes after 300,000 marks");
+        var page = new StringWriter();
+        using (var capped = new HtmlTimelineSink(page, ownsWriter: false) { MaxDrawn = 3 })
+            for (int i = 0; i < 5; i++) capped.Add(new TimelineMark(0, 1, TimelineMarkKind.VmExit, (ulong)i, 0, "exit", "x: </script><b>"));
+        Assert.Contains("\"drawn\":3,\"dropped\":2", page.ToString(), StringComparison.Ordinal);
+        Assert.DoesNotContain("</script><b>", page.ToString(), StringComparison.Ordinal); // details cannot end the data block
     }
 }
