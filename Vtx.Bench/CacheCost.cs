@@ -47,11 +47,7 @@ public static class CacheCost
         return Stopwatch.GetElapsedTime(t0).TotalSeconds;
     }
 
-    private static double Median(List<double> v)
-    {
-        v.Sort();
-        return v[v.Count / 2];
-    }
+    private static double Median(List<double> v) => HostProcess.Median(v);
 
     /// <summary>A <see cref="VtxHost"/> with the cache model switched by the <see cref="CpuModel"/>.</summary>
     private sealed class Host

@@ -274,7 +274,7 @@ public static class PagedKernel
         string path = Path.Combine(Path.GetTempPath(), "vtx-paged-kernel.bin");
         File.WriteAllBytes(path, Build());
         string expected = ExpectedOutput();
-        string qemu = EnsureQemu();
+        string qemu = HostProcess.EnsureQemu();
         string self = Environment.ProcessPath ?? "dotnet";
         string selfArgs = self.EndsWith("dotnet", StringComparison.Ordinal) ? $"\"{typeof(PagedKernel).Assembly.Location}\" " : "";
         Console.WriteLine($"paged kernel: {path} ({SieveSize >> 20} MiB sieve, {ChaseSteps:N0} chase steps over {ChasePages} pages, {MemoryMiB} MiB RAM)");
@@ -299,73 +299,13 @@ public static class PagedKernel
         return 0;
     }
 
-    /// <summary>Wall time and CPU time (user + system of the reaped child, from getrusage(RUSAGE_CHILDREN)) of one process.</summary>
+    /// <summary>One timed process (<see cref="HostProcess.Time"/>), printed as it finishes.</summary>
     private static (double Wall, double Cpu) TimeProcess(string file, string args, string expected, int expectedExit, string name)
     {
-        var psi = new ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        double cpu0 = ChildrenCpuSeconds();
-        var sw = Stopwatch.StartNew();
-        using var p = Process.Start(psi) ?? throw new InvalidOperationException($"cannot start {file}");
-        var errTask = p.StandardError.ReadToEndAsync();
-        string stdout = p.StandardOutput.ReadToEnd();
-        p.WaitForExit();
-        sw.Stop();
-        string err = errTask.Result;
-        if (p.ExitCode != expectedExit || stdout != expected)
-            throw new InvalidOperationException($"{name}: exit {p.ExitCode}, output \"{stdout.Trim()}\" (expected \"{expected.Trim()}\"); stderr: {err.Trim()}");
-        double cpu = ChildrenCpuSeconds() - cpu0;
-        Console.WriteLine($"  {name,-5} {sw.Elapsed.TotalSeconds,7:F2} s wall, {cpu,7:F2} s CPU  {err.Trim()}");
-        return (sw.Elapsed.TotalSeconds, cpu);
+        var (wall, cpu, err) = HostProcess.Time(file, args, expected, expectedExit, name);
+        Console.WriteLine($"  {name,-5} {wall,7:F2} s wall, {cpu,7:F2} s CPU  {err.Trim()}");
+        return (wall, cpu);
     }
 
-    // On a shared machine the wall time of a process depends on the others; its CPU time much less (QEMU's
-    // TCG and I/O threads are both counted). Linux x86-64 struct rusage: two timevals first.
-    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
-    private static extern int getrusage(int who, out RUsage usage);
-
-    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Sequential)]
-    private struct RUsage
-    {
-        public long UserSec, UserUsec, SysSec, SysUsec;
-        public long Rest0, Rest1, Rest2, Rest3, Rest4, Rest5, Rest6, Rest7, Rest8, Rest9, Rest10, Rest11, Rest12, Rest13;
-    }
-
-    private static double ChildrenCpuSeconds()
-    {
-        const int RusageChildren = -1;
-        if (!OperatingSystem.IsLinux() || getrusage(RusageChildren, out RUsage u) != 0) return double.NaN;
-        return u.UserSec + u.UserUsec / 1e6 + u.SysSec + u.SysUsec / 1e6;
-    }
-
-    private static double Median(IEnumerable<double> values)
-    {
-        var v = values.ToList();
-        var s = v.OrderBy(x => x).ToArray();
-        return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
-    }
-
-    /// <summary>The QEMU binary, installing Debian's qemu-system-x86 when it is missing (never assumed present).</summary>
-    private static string EnsureQemu()
-    {
-        string? found = Which("qemu-system-x86_64");
-        if (found is not null) return found;
-        Console.WriteLine("qemu-system-x86_64 not found: apt-get install -y qemu-system-x86");
-        try
-        {
-            foreach (string args in new[] { "update", "install -y qemu-system-x86" })
-            {
-                using var p = Process.Start(new ProcessStartInfo("apt-get", args) { UseShellExecute = false, RedirectStandardOutput = true });
-                p?.StandardOutput.ReadToEnd();
-                p?.WaitForExit();
-            }
-        }
-        catch (System.ComponentModel.Win32Exception e)
-        {
-            Console.WriteLine($"apt-get failed: {e.Message}");
-        }
-        return Which("qemu-system-x86_64") ?? "";
-    }
-
-    private static string? Which(string name) =>
-        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Select(d => Path.Combine(d, name)).FirstOrDefault(File.Exists);
+    private static double Median(IEnumerable<double> values) => HostProcess.Median(values);
 }

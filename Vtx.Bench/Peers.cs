@@ -73,7 +73,7 @@ public static class Peers
     /// <summary>Runs the table for <paramref name="rounds"/> rounds over <paramref name="only"/> (workload names; empty = all).</summary>
     public static int Run(int rounds, IReadOnlyCollection<string> only)
     {
-        string qemu = Which("qemu-system-x86_64") ?? InstallQemu();
+        string qemu = HostProcess.EnsureQemu();
         bool haveUnicorn = UnicornHost.IsAvailable(install: true, out string unicornReason);
         string tmp = Path.Combine(Path.GetTempPath(), "vtx-peers");
         Directory.CreateDirectory(tmp);
@@ -269,11 +269,7 @@ public static class Peers
         return t.Sec * 1e9 + t.Nsec;
     }
 
-    private static double Median(IEnumerable<double> values)
-    {
-        double[] s = [.. values.Order()];
-        return s.Length == 0 ? double.NaN : s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
-    }
+    private static double Median(IEnumerable<double> values) => HostProcess.Median(values);
 
     private static string Format(double ns) =>
         double.IsNaN(ns) ? "n/a"
@@ -295,40 +291,11 @@ public static class Peers
         return $"Machine: nproc {Environment.ProcessorCount}, \"{model}\", load average {load}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, .NET {Environment.Version}";
     }
 
-    /// <summary>Wall and CPU time (user + system of the reaped child, getrusage(RUSAGE_CHILDREN)) of one QEMU process; its output and exit status are checked.</summary>
+    /// <summary>One QEMU process (<see cref="HostProcess.Time"/>): isa-debug-exit gives status (value &lt;&lt; 1) | 1 = 1.</summary>
     private static (double Wall, double Cpu) TimeProcess(string file, string args, string expected)
     {
-        var psi = new ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        double cpu0 = ChildrenCpuSeconds();
-        var sw = Stopwatch.StartNew();
-        using var p = Process.Start(psi) ?? throw new InvalidOperationException($"cannot start {file}");
-        var errTask = p.StandardError.ReadToEndAsync();
-        string stdout = p.StandardOutput.ReadToEnd();
-        p.WaitForExit();
-        sw.Stop();
-        double cpu = ChildrenCpuSeconds() - cpu0;
-        string err = errTask.Result;
-        if (p.ExitCode != 1 || stdout != expected)   // isa-debug-exit: status (value << 1) | 1 = 1
-            throw new InvalidOperationException($"exit {p.ExitCode}, output \"{stdout.Trim()}\" (expected \"{expected.Trim()}\"); stderr: {err.Trim()}");
-        return (sw.Elapsed.TotalSeconds, cpu);
-    }
-
-    [DllImport("libc", SetLastError = true)]
-    private static extern int getrusage(int who, out RUsage usage);
-
-    // Linux x86-64 struct rusage: two timevals (user, system), then 14 longs.
-    [StructLayout(LayoutKind.Sequential)]
-    private struct RUsage
-    {
-        public long UserSec, UserUsec, SysSec, SysUsec;
-        public long Rest0, Rest1, Rest2, Rest3, Rest4, Rest5, Rest6, Rest7, Rest8, Rest9, Rest10, Rest11, Rest12, Rest13;
-    }
-
-    private static double ChildrenCpuSeconds()
-    {
-        const int RusageChildren = -1;
-        if (!OperatingSystem.IsLinux() || getrusage(RusageChildren, out RUsage u) != 0) return double.NaN;
-        return u.UserSec + u.UserUsec / 1e6 + u.SysSec + u.SysUsec / 1e6;
+        var (wall, cpu, _) = HostProcess.Time(file, args, expected, 1, "qemu");
+        return (wall, cpu);
     }
 
     private static string QemuVersion(string qemu)
@@ -343,29 +310,4 @@ public static class Peers
         }
         catch (System.ComponentModel.Win32Exception) { return "qemu-system-x86_64"; }
     }
-
-    /// <summary>Debian's qemu-system-x86 through apt-get when the binary is missing; "" when that fails (the column then says so).</summary>
-    private static string InstallQemu()
-    {
-        Console.WriteLine("qemu-system-x86_64 not found: apt-get install -y qemu-system-x86");
-        try
-        {
-            foreach (string args in new[] { "update", "install -y qemu-system-x86" })
-            {
-                using var p = Process.Start(new ProcessStartInfo("apt-get", args) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true });
-                if (p is null) continue;
-                p.StandardError.ReadToEndAsync();
-                p.StandardOutput.ReadToEnd();
-                p.WaitForExit();
-            }
-        }
-        catch (System.ComponentModel.Win32Exception e)
-        {
-            Console.WriteLine($"apt-get failed: {e.Message}");
-        }
-        return Which("qemu-system-x86_64") ?? "";
-    }
-
-    private static string? Which(string name) =>
-        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Select(d => Path.Combine(d, name)).FirstOrDefault(File.Exists);
 }
