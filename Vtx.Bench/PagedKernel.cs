@@ -19,7 +19,7 @@ namespace Vtx.Bench;
 public static class PagedKernel
 {
     public const ulong LoadAddress = 0x10_0000;
-    private const ulong Gdt = LoadAddress + 0x40, Gdtr = LoadAddress + 0x60, Entry32 = LoadAddress + 0x100, Entry64 = LoadAddress + 0x800;
+    private const ulong Gdtr = LoadAddress + MultibootHeader.GdtrOffset, Entry32 = LoadAddress + 0x100, Entry64 = LoadAddress + 0x800;
     private const ulong Pml4 = 0x20_0000, Pdpt = 0x20_1000, Pd = 0x20_2000, Pt = 0x20_3000;
     private const int MappedMiB = 128, PtPages = MappedMiB / 2;    // one page table maps 2 MiB
     public const ulong Sieve = 0x100_0000, SieveSize = 64UL << 20;  // 16 MiB .. 80 MiB
@@ -53,21 +53,7 @@ public static class PagedKernel
     {
         var image = new byte[0x1000];
         Span<byte> s = image;
-        // Multiboot header: magic, flags (page-align modules, memory info, address fields), checksum, addresses.
-        const uint Magic = 0x1BADB002, Flags = 1 | 2 | (1 << 16);
-        BinaryPrimitives.WriteUInt32LittleEndian(s[0..], Magic);
-        BinaryPrimitives.WriteUInt32LittleEndian(s[4..], Flags);
-        BinaryPrimitives.WriteUInt32LittleEndian(s[8..], unchecked(0u - Magic - Flags));
-        BinaryPrimitives.WriteUInt32LittleEndian(s[12..], (uint)LoadAddress);             // header_addr
-        BinaryPrimitives.WriteUInt32LittleEndian(s[16..], (uint)LoadAddress);             // load_addr
-        BinaryPrimitives.WriteUInt32LittleEndian(s[20..], (uint)LoadAddress + 0x1000);    // load_end_addr
-        BinaryPrimitives.WriteUInt32LittleEndian(s[24..], (uint)LoadAddress + 0x1000);    // bss_end_addr
-        BinaryPrimitives.WriteUInt32LittleEndian(s[28..], (uint)Entry32);                 // entry_addr
-        // GDT: null, 08h 64-bit code, 10h data; GDTR.
-        BinaryPrimitives.WriteUInt64LittleEndian(s[0x48..], 0x00AF_9A00_0000_FFFFUL);
-        BinaryPrimitives.WriteUInt64LittleEndian(s[0x50..], 0x00CF_9200_0000_FFFFUL);
-        BinaryPrimitives.WriteUInt16LittleEndian(s[0x60..], 23);
-        BinaryPrimitives.WriteUInt32LittleEndian(s[0x62..], (uint)Gdt);
+        MultibootHeader.Write(s, LoadAddress, LoadAddress + 0x1000, Entry32);
 
         byte[] c32 = Assemble(32, Entry32, a =>
         {

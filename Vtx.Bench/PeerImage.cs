@@ -25,7 +25,7 @@ namespace Vtx.Bench;
 public static class PeerImage
 {
     public const ulong LoadAddress = 0x10_0000;
-    private const ulong Gdt = LoadAddress + 0x40, Gdtr = LoadAddress + 0x60, Entry32 = LoadAddress + 0x100, Entry64 = LoadAddress + 0x400;
+    private const ulong Gdtr = LoadAddress + MultibootHeader.GdtrOffset, Entry32 = LoadAddress + 0x100, Entry64 = LoadAddress + 0x400;
 
     /// <summary>Where the workload's code is placed in the image (one page after the load address).</summary>
     public const ulong CodeAddress = LoadAddress + 0x1000;
@@ -73,22 +73,7 @@ public static class PeerImage
         byte[] data = InitialData(w);
         var image = new byte[(int)(DataImage - LoadAddress) + data.Length];
         Span<byte> s = image;
-        // Multiboot header (v1): magic, flags (page-align, memory info, address fields valid), checksum, addresses.
-        const uint Magic = 0x1BADB002, Flags = 1 | 2 | (1 << 16);
-        uint end = (uint)LoadAddress + (uint)image.Length;
-        BinaryPrimitives.WriteUInt32LittleEndian(s[0..], Magic);
-        BinaryPrimitives.WriteUInt32LittleEndian(s[4..], Flags);
-        BinaryPrimitives.WriteUInt32LittleEndian(s[8..], unchecked(0u - Magic - Flags));
-        BinaryPrimitives.WriteUInt32LittleEndian(s[12..], (uint)LoadAddress);   // header_addr
-        BinaryPrimitives.WriteUInt32LittleEndian(s[16..], (uint)LoadAddress);   // load_addr
-        BinaryPrimitives.WriteUInt32LittleEndian(s[20..], end);                 // load_end_addr
-        BinaryPrimitives.WriteUInt32LittleEndian(s[24..], end);                 // bss_end_addr
-        BinaryPrimitives.WriteUInt32LittleEndian(s[28..], (uint)Entry32);       // entry_addr
-        // GDT: null, 08h 64-bit code, 10h flat data; GDTR.
-        BinaryPrimitives.WriteUInt64LittleEndian(s[0x48..], 0x00AF_9A00_0000_FFFFUL);
-        BinaryPrimitives.WriteUInt64LittleEndian(s[0x50..], 0x00CF_9200_0000_FFFFUL);
-        BinaryPrimitives.WriteUInt16LittleEndian(s[0x60..], 23);
-        BinaryPrimitives.WriteUInt32LittleEndian(s[0x62..], (uint)Gdt);
+        MultibootHeader.Write(s, LoadAddress, LoadAddress + (ulong)image.Length, Entry32);
 
         byte[] c32 = Assemble(32, Entry32, a =>
         {

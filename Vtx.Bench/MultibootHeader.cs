@@ -1,0 +1,39 @@
+using System.Buffers.Binary;
+
+namespace Vtx.Bench;
+
+/// <summary>
+/// The first bytes of the benchmarks' multiboot v1 kernels (<see cref="PagedKernel"/>, <see cref="PeerImage"/>):
+/// the a.out-kludge header that QEMU's <c>-kernel</c> and Vtx's multiboot loader both accept (Multiboot
+/// Specification 0.6.96, 3.1.1-3.1.3), and a GDT for the switch to long mode.
+/// </summary>
+internal static class MultibootHeader
+{
+    /// <summary>Offset of the GDT in the image (null, 08h 64-bit code, 10h flat data).</summary>
+    public const int GdtOffset = 0x40;
+
+    /// <summary>Offset of the GDTR image (limit, base) for LGDT.</summary>
+    public const int GdtrOffset = 0x60;
+
+    /// <summary>
+    /// Writes the header (magic, flags: page-aligned modules, memory info, address fields valid; checksum;
+    /// header/load addresses = <paramref name="loadAddress"/>, load and BSS end = <paramref name="endAddress"/>,
+    /// entry = <paramref name="entry32"/>, entered in 32-bit protected mode) and the GDT with its GDTR.
+    /// </summary>
+    public static void Write(Span<byte> s, ulong loadAddress, ulong endAddress, ulong entry32)
+    {
+        const uint Magic = 0x1BADB002, Flags = 1 | 2 | (1 << 16);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[0..], Magic);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[4..], Flags);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[8..], unchecked(0u - Magic - Flags));
+        BinaryPrimitives.WriteUInt32LittleEndian(s[12..], (uint)loadAddress);   // header_addr
+        BinaryPrimitives.WriteUInt32LittleEndian(s[16..], (uint)loadAddress);   // load_addr
+        BinaryPrimitives.WriteUInt32LittleEndian(s[20..], (uint)endAddress);    // load_end_addr
+        BinaryPrimitives.WriteUInt32LittleEndian(s[24..], (uint)endAddress);    // bss_end_addr
+        BinaryPrimitives.WriteUInt32LittleEndian(s[28..], (uint)entry32);       // entry_addr
+        BinaryPrimitives.WriteUInt64LittleEndian(s[(GdtOffset + 8)..], 0x00AF_9A00_0000_FFFFUL);
+        BinaryPrimitives.WriteUInt64LittleEndian(s[(GdtOffset + 16)..], 0x00CF_9200_0000_FFFFUL);
+        BinaryPrimitives.WriteUInt16LittleEndian(s[GdtrOffset..], 23);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[(GdtrOffset + 2)..], (uint)(loadAddress + GdtOffset));
+    }
+}
