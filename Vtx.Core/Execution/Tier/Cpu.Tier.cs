@@ -161,6 +161,12 @@ public sealed partial class Cpu
         Op.CallRel64 => FastCall64,
         Op.Ret64 => TierRet64,
         Op.LeaR64 => TierLeaR64,
+        Op.RolRI64 => TierRolRI64, Op.RolRI32 => TierRolRI32, Op.RorRI64 => TierRorRI64, Op.RorRI32 => TierRorRI32,
+        Op.ShlRI64 => TierShlRI64, Op.ShlRI32 => TierShlRI32, Op.ShrRI64 => TierShrRI64, Op.ShrRI32 => TierShrRI32,
+        Op.SarRI64 => TierSarRI64, Op.SarRI32 => TierSarRI32,
+        Op.MovMI64 => TierMovMI64, Op.MovMI32 => TierMovMI32, Op.MovMI8 => TierMovMI8,
+        Op.MovMR8 => FastMovMR8, Op.MovzxRM8 => FastMovzxRM8,
+        Op.CmpMI64 => TierCmpMI64, Op.CmpMI32 => TierCmpMI32, Op.CmpMI8 => TierCmpMI8,
         Op.Mov => ExecMov, Op.Movzx => ExecMovzx, Op.Movsx => ExecMovsx, Op.Xchg => ExecXchg,
         Op.Lea => ExecLea, Op.Push => ExecPush, Op.Pop => ExecPop,
         Op.Add => Alu<AddOp>, Op.Or => Alu<OrOp>, Op.Adc => Alu<AdcOp>, Op.Sbb => Alu<SbbOp>, Op.And => Alu<AndOp>,
@@ -180,6 +186,22 @@ public sealed partial class Cpu
     [MethodImpl(MethodImplOptions.AggressiveInlining)] private void TierMovMR32(ref DecodedInstruction d) => FastMovMR(ref d, 4);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] private void TierRet64(ref DecodedInstruction d) => FastRet64();
     [MethodImpl(MethodImplOptions.AggressiveInlining)] private void TierLeaR64(ref DecodedInstruction d) => R(d.Reg) = Ea(ref d);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] private void TierRolRI64(ref DecodedInstruction d) => FastRotateRI<S64>(ref d, false);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] private void TierRolRI32(ref DecodedInstruction d) => FastRotateRI<S32>(ref d, false);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] private void TierRorRI64(ref DecodedInstruction d) => FastRotateRI<S64>(ref d, true);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] private void TierRorRI32(ref DecodedInstruction d) => FastRotateRI<S32>(ref d, true);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] private void TierShlRI64(ref DecodedInstruction d) => FastShiftRI<S64>(ref d, 0);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] private void TierShlRI32(ref DecodedInstruction d) => FastShiftRI<S32>(ref d, 0);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] private void TierShrRI64(ref DecodedInstruction d) => FastShiftRI<S64>(ref d, 1);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] private void TierShrRI32(ref DecodedInstruction d) => FastShiftRI<S32>(ref d, 1);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] private void TierSarRI64(ref DecodedInstruction d) => FastShiftRI<S64>(ref d, 2);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] private void TierSarRI32(ref DecodedInstruction d) => FastShiftRI<S32>(ref d, 2);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] private void TierMovMI64(ref DecodedInstruction d) => FastMovMI(ref d, 8);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] private void TierMovMI32(ref DecodedInstruction d) => FastMovMI(ref d, 4);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] private void TierMovMI8(ref DecodedInstruction d) => FastMovMI(ref d, 1);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] private void TierCmpMI64(ref DecodedInstruction d) => FastCmpMI(ref d, 8);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] private void TierCmpMI32(ref DecodedInstruction d) => FastCmpMI(ref d, 4);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] private void TierCmpMI8(ref DecodedInstruction d) => FastCmpMI(ref d, 1);
 
     /// <summary>What an inline form does to the lazy-flag record.</summary>
     private enum TierFlags : byte
