@@ -370,6 +370,94 @@ public class TierDifferentialTests
         }), ToEnd, Guest.CodeBase, 4096);
     }
 
+    // ------------------------------------------------------------------ chains between compiled runs
+
+    /// <summary>
+    /// Runs that end in CALL/RET/JMP/Jcc to other runs (compiled runs chain into each other without going back to the
+    /// quiet loop). Every 16th iteration g rewrites the count of f's ROL, a run the loop chains into (SMC of a chained
+    /// target: f's page is dropped with its compiled runs and decoded again); <paramref name="farTail"/> puts h on the
+    /// next page (the chain crosses a code page and goes back through the loop's fetch).
+    /// </summary>
+    private static Action<Assembler> CallChain(bool farTail, ulong iterations = 300) => a =>
+    {
+        Label loop = a.CreateLabel(), f = a.CreateLabel(), g = a.CreateLabel(), h = a.CreateLabel(), rolAt = a.CreateLabel();
+        Label skip = a.CreateLabel(), done = a.CreateLabel();
+        a.mov(r15, iterations);
+        a.Label(ref loop);
+        a.call(f);
+        a.add(rax, rdx);
+        a.call(g);
+        a.xor(rax, rcx);
+        a.call(h);
+        a.dec(r15);
+        a.jnz(loop);
+        a.jmp(done);
+        a.Label(ref f);
+        a.inc(rdx);
+        a.Label(ref rolAt);
+        a.rol(rdx, 5);                       // REX.W C1 /0 ib: the count is the 4th byte
+        a.ret();
+        a.Label(ref g);
+        a.mov(ecx, r15d);
+        a.test(r15, 15);
+        a.jnz(skip);
+        a.lea(rsi, __[rolAt]);
+        a.mov(__byte_ptr[rsi + 3], cl);
+        a.Label(ref skip);
+        a.add(rcx, rax);
+        a.ret();
+        if (farTail) { a.jmp(done); for (int i = 0; i < 4096; i++) a.nop(); }
+        a.Label(ref h);
+        a.lea(rbx, __[rbx + rax * 2 + 1]);
+        a.cmp(rbx, rdx);
+        a.cmovb(rbx, rcx);
+        a.ret();
+        a.Label(ref done);
+    };
+
+    /// <summary>Stops at every address of the chain program in turn (run heads, chain points, mid-instruction bytes), each run bounded (the program outlasts them all).</summary>
+    private static IEnumerable<RunResult> StopAtEachAddress(Machine m, ulong from, int count)
+    {
+        for (int i = 0; i < count; i++)
+        {
+            RunResult r = m.Run(new RunLimits { MaxInstructions = 500, StopAddress = from + (ulong)i });
+            Assert.NotEqual(StopReason.Halted, r.Reason);
+            yield return r;
+        }
+        yield return m.Run(RunLimits.Instructions(5_000_000));
+    }
+
+    [Theory]
+    [InlineData(false)] [InlineData(true)]
+    public void ChainedRunsGiveIdenticalResults(bool farTail) =>
+        Differential(Flat(CallChain(farTail)), ToEnd, Guest.CodeBase, 4096 * 3);
+
+    [Theory]
+    [InlineData(false, 1)] [InlineData(false, 5)] [InlineData(true, 7)] [InlineData(false, 53)]
+    public void ChainedRunsWithInstructionLimits(bool farTail, int slice) =>
+        Differential(Flat(CallChain(farTail)), Sliced((ulong)slice, 400), Guest.CodeBase, 4096 * 3);
+
+    [Theory]
+    [InlineData(false, 3)] [InlineData(false, 29)] [InlineData(true, 101)]
+    public void ChainedRunsWithCycleLimits(bool farTail, int slice) =>
+        Differential(Flat(CallChain(farTail)), m => CycleSlices(m, (ulong)slice), Guest.CodeBase, 4096 * 3);
+
+    [Theory]
+    [InlineData(false)] [InlineData(true)]
+    public void ChainedRunsWithStopAddresses(bool farTail) =>
+        Differential(Flat(CallChain(farTail, 5_000)), m => StopAtEachAddress(m, Guest.CodeBase, 96), Guest.CodeBase, 4096 * 3);
+
+    /// <summary>NMIs and interrupts posted at exact cycles land at the same boundaries between chained runs.</summary>
+    [Theory]
+    [InlineData(true, 97)] [InlineData(false, 1_001)] [InlineData(true, 4_321)]
+    public void EventsLandIdenticallyBetweenChainedRuns(bool nmi, int at) =>
+        Differential(Long(CallChain(false), s =>
+        {
+            s.Cpu.Rflags = 0x202;
+            s.Cpu.PostEvent(s.Cpu.Cycles + (ulong)at, nmi, 0x40);
+            s.Cpu.PostEvent(s.Cpu.Cycles + (ulong)at * 3, !nmi, 0x40);
+        }), ToEnd, 0x9000, 0x1000);
+
     /// <summary>A #GP (non-canonical address) in the middle of a compiled run, intercepted: same RIP, state and fault.</summary>
     [Fact]
     public void GeneralProtectionFaultMidRun()

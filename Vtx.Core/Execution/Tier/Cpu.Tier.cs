@@ -62,23 +62,69 @@ public sealed partial class Cpu
     public int CompiledRuns => _tierCompiled;
 
     /// <summary>
-    /// At a quiet run entry: executes the run through its compiled code when it has some (returns the index
-    /// of the last instruction executed, <c>_signal</c> telling whether it stopped early), else counts the
-    /// entry and returns -1 (the interpreter executes the run).
+    /// At a quiet run entry: executes the run through its compiled code when it has some, chaining on to the next
+    /// compiled runs while the quiet loop would (<see cref="TierChain"/>), and returns the last instruction executed
+    /// (<c>_signal</c> telling whether it stopped early); else counts the entry and returns a null reference (the
+    /// interpreter executes the run).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private int TierTry(ref DecodedInstruction d)
+    private ref DecodedInstruction TierTry(ref DecodedInstruction d)
     {
         DecodedPage p = _fetchPage;
         int i = p.IndexOf(ref d);
-        if (i < 0) return -1;
-        object?[]? runs = p.TierRuns;
-        if (runs is not null)
+        if (i >= 0)
         {
-            object? r = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(runs), i); // runs is as long as the instruction array
-            if (r is not null) return r is TierRun run ? run(this, ref d) : -1;
+            object?[]? runs = p.TierRuns;
+            if (runs is not null)
+            {
+                object? r = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(runs), i); // runs is as long as the instruction array
+                if (r is not null)
+                {
+                    if (r is TierRun run) return ref TierChain(run, ref d);
+                    return ref Unsafe.NullRef<DecodedInstruction>();
+                }
+            }
+            int k = TierCount(p, i, ref d);
+            if (k >= 0) return ref Unsafe.Add(ref d, k);
         }
-        return TierCount(p, i, ref d);
+        return ref Unsafe.NullRef<DecodedInstruction>();
+    }
+
+    /// <summary>
+    /// Runs <paramref name="run"/>, then, for as long as the quiet loop would go from the run's last instruction
+    /// straight into another compiled run, runs that one too without returning to the loop. The tests are the
+    /// loop's, in its order, on the same fields: no signal; nothing pending at the loop's entry (<c>_tierChain</c>),
+    /// a chaining branch, retired and cycles below the limits, no host stop, not at the stop address; then the
+    /// fetch (its fast path only: same code page, decoding cached) and the next run fits every limit
+    /// (retired + RunLength, cycles + RunCycles, stop address - RIP &gt;= RunBytes); then the next head's compiled
+    /// code, looked up exactly as <see cref="TierTry"/> does (a head not yet compiled or not compiled is left to the
+    /// loop, which counts it). When any test fails the last instruction is returned and the loop makes the same
+    /// tests itself, with the same outcome (they only read state), so boundaries, counts and cycles are unchanged.
+    /// Invalidation is the fetch's: a dropped page is never the fetch page's cached decodings, and its compiled
+    /// runs go with it.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ref DecodedInstruction TierChain(TierRun run, ref DecodedInstruction d)
+    {
+        while (true)
+        {
+            d = ref Unsafe.Add(ref d, run(this, ref d));
+            if (_signal != 0 || !_tierChain || !ChainsAfter(d.Op) || _retired >= _insnBoundary || _cycles >= _cycleBoundary
+                || Volatile.Read(ref _hostStop) != 0 || _rip == _tierStopAt) return ref d;
+            ulong lin = _rip + _csBase;
+            if ((lin & ~0xFFFUL) != _fetchLin) return ref d;
+            DecodedPage p = _fetchPage;
+            ref DecodedInstruction n = ref p.Lookup((int)lin & 0xFFF);
+            if (Unsafe.IsNullRef(ref n)
+                || _retired + n.RunLength > _insnBoundary || _cycles + n.RunCycles > _cycleBoundary || _tierStopAt - _rip < n.RunBytes)
+                return ref d;
+            object?[]? runs = p.TierRuns;
+            if (runs is null) return ref d;
+            int i = p.IndexOf(ref n);
+            if (i < 0 || Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(runs), i) is not TierRun next) return ref d;
+            run = next;
+            d = ref n;
+        }
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
