@@ -178,7 +178,9 @@ public sealed partial class Cpu
     private static readonly MethodInfo TmGetCF = typeof(Cpu).GetMethod(nameof(GetCF), TierMember)!;
     private static readonly MethodInfo TmArrayData =
         typeof(MemoryMarshal).GetMethod(nameof(MemoryMarshal.GetArrayDataReference), 1, [Type.MakeGenericMethodParameter(0).MakeArrayType()])!.MakeGenericMethod(typeof(ulong));
-    private static readonly Type[] TierParams = [typeof(Cpu), typeof(DecodedInstruction).MakeByRefType()];
+    // The method's first parameter is an unused object the delegate is closed over (null): a delegate closed over its first
+    // argument calls the method directly, where an open static one goes through a shuffle thunk on every call.
+    private static readonly Type[] TierParams = [typeof(object), typeof(Cpu), typeof(DecodedInstruction).MakeByRefType()];
     private static readonly int InsnSize = Unsafe.SizeOf<DecodedInstruction>();
 
     /// <summary>
@@ -301,7 +303,7 @@ public sealed partial class Cpu
         ILGenerator il = dm.GetILGenerator(64 + n * 96);
         LocalBuilder g = il.DeclareLocal(typeof(ulong).MakeByRefType());
         // g = ref _gpr[0]: registers are read and written in place (a handler called later sees them).
-        il.Emit(OpCodes.Ldarg_0);
+        il.Emit(OpCodes.Ldarg_1);
         il.Emit(OpCodes.Ldfld, TfGpr);
         il.Emit(OpCodes.Call, TmArrayData);
         il.Emit(OpCodes.Stloc, g);
@@ -312,7 +314,7 @@ public sealed partial class Cpu
         Label top = il.DefineLabel();
         if (selfLoop)
         {
-            il.Emit(OpCodes.Ldarg_0);
+            il.Emit(OpCodes.Ldarg_1);
             il.Emit(OpCodes.Ldfld, TfRip);
             il.Emit(OpCodes.Stloc, headRip);
         }
@@ -360,18 +362,18 @@ public sealed partial class Cpu
             if (anchor != k) EmitAdvanceRip(il, TfRip, offset[k] - offset[anchor]);
             anchor = k;
             // _nextRip = (_rip + Length) & _ipMask
-            il.Emit(OpCodes.Ldarg_0);
-            il.Emit(OpCodes.Ldarg_0);
+            il.Emit(OpCodes.Ldarg_1);
+            il.Emit(OpCodes.Ldarg_1);
             il.Emit(OpCodes.Ldfld, TfRip);
             il.Emit(OpCodes.Ldc_I8, (long)d.Length);
             il.Emit(OpCodes.Add);
-            il.Emit(OpCodes.Ldarg_0);
+            il.Emit(OpCodes.Ldarg_1);
             il.Emit(OpCodes.Ldfld, TfIpMask);
             il.Emit(OpCodes.And);
             il.Emit(OpCodes.Stfld, TfNextRip);
             // handler(ref head[k])
-            il.Emit(OpCodes.Ldarg_0);
             il.Emit(OpCodes.Ldarg_1);
+            il.Emit(OpCodes.Ldarg_2);
             if (k != 0) { il.Emit(OpCodes.Ldc_I4, k * InsnSize); il.Emit(OpCodes.Add); }
             if (d.Op == Op.Jcc)
             {
@@ -385,15 +387,15 @@ public sealed partial class Cpu
             }
             // if (_signal != 0) return k;  (instruction k uncommitted, as the quiet loop leaves it)
             Label go = il.DefineLabel();
-            il.Emit(OpCodes.Ldarg_0);
+            il.Emit(OpCodes.Ldarg_1);
             il.Emit(OpCodes.Ldfld, TfSignal);
             il.Emit(OpCodes.Brfalse, go);
             il.Emit(OpCodes.Ldc_I4, k);
             il.Emit(OpCodes.Ret);
             il.MarkLabel(go);
             // _rip = _nextRip
-            il.Emit(OpCodes.Ldarg_0);
-            il.Emit(OpCodes.Ldarg_0);
+            il.Emit(OpCodes.Ldarg_1);
+            il.Emit(OpCodes.Ldarg_1);
             il.Emit(OpCodes.Ldfld, TfNextRip);
             il.Emit(OpCodes.Stfld, TfRip);
             anchor = k + 1;
@@ -404,15 +406,15 @@ public sealed partial class Cpu
         if (anchor != n)
         {
             EmitAdvanceRip(il, TfRip, offset[n] - offset[anchor]);
-            il.Emit(OpCodes.Ldarg_0);
-            il.Emit(OpCodes.Ldarg_0);
+            il.Emit(OpCodes.Ldarg_1);
+            il.Emit(OpCodes.Ldarg_1);
             il.Emit(OpCodes.Ldfld, TfRip);
             il.Emit(OpCodes.Stfld, TfNextRip);
         }
         if (selfLoop) EmitSelfChain(il, headRip, top, n, cost[n], offset[n]);
         il.Emit(OpCodes.Ldc_I4, n - 1);
         il.Emit(OpCodes.Ret);
-        return (TierRun)dm.CreateDelegate(typeof(TierRun));
+        return (TierRun)dm.CreateDelegate(typeof(TierRun), null);
     }
 
     /// <summary>
@@ -426,25 +428,25 @@ public sealed partial class Cpu
     {
         Label exit = il.DefineLabel();
         // _rip == headRip (the branch went back to the head)
-        il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldfld, TfRip); il.Emit(OpCodes.Ldloc, headRip); il.Emit(OpCodes.Bne_Un, exit);
+        il.Emit(OpCodes.Ldarg_1); il.Emit(OpCodes.Ldfld, TfRip); il.Emit(OpCodes.Ldloc, headRip); il.Emit(OpCodes.Bne_Un, exit);
         // _tierChain (nothing pending)
-        il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldfld, TfTierChain); il.Emit(OpCodes.Brfalse, exit);
+        il.Emit(OpCodes.Ldarg_1); il.Emit(OpCodes.Ldfld, TfTierChain); il.Emit(OpCodes.Brfalse, exit);
         // _retired + n <= _insnBoundary (implies _retired < _insnBoundary); no overflow: _retired counts instructions
-        il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldfld, TfRetired); il.Emit(OpCodes.Ldc_I8, (long)n); il.Emit(OpCodes.Add);
-        il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldfld, TfInsnBoundary); il.Emit(OpCodes.Bgt_Un, exit);
+        il.Emit(OpCodes.Ldarg_1); il.Emit(OpCodes.Ldfld, TfRetired); il.Emit(OpCodes.Ldc_I8, (long)n); il.Emit(OpCodes.Add);
+        il.Emit(OpCodes.Ldarg_1); il.Emit(OpCodes.Ldfld, TfInsnBoundary); il.Emit(OpCodes.Bgt_Un, exit);
         // _cycles + RunCycles <= _cycleBoundary (the run's cycle end)
-        il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldfld, TfCycles); il.Emit(OpCodes.Ldc_I8, (long)runCycles); il.Emit(OpCodes.Add);
-        il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldfld, TfCycleBoundary); il.Emit(OpCodes.Bgt_Un, exit);
+        il.Emit(OpCodes.Ldarg_1); il.Emit(OpCodes.Ldfld, TfCycles); il.Emit(OpCodes.Ldc_I8, (long)runCycles); il.Emit(OpCodes.Add);
+        il.Emit(OpCodes.Ldarg_1); il.Emit(OpCodes.Ldfld, TfCycleBoundary); il.Emit(OpCodes.Bgt_Un, exit);
         if (runCycles == 0)
         {
             // _cycles < _cycleBoundary, which the test above implies only for a run that costs something
-            il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldfld, TfCycles);
-            il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldfld, TfCycleBoundary); il.Emit(OpCodes.Bge_Un, exit);
+            il.Emit(OpCodes.Ldarg_1); il.Emit(OpCodes.Ldfld, TfCycles);
+            il.Emit(OpCodes.Ldarg_1); il.Emit(OpCodes.Ldfld, TfCycleBoundary); il.Emit(OpCodes.Bge_Un, exit);
         }
         // no host stop (volatile read, as the loop's)
-        il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Volatile); il.Emit(OpCodes.Ldfld, TfHostStop); il.Emit(OpCodes.Brtrue, exit);
+        il.Emit(OpCodes.Ldarg_1); il.Emit(OpCodes.Volatile); il.Emit(OpCodes.Ldfld, TfHostStop); il.Emit(OpCodes.Brtrue, exit);
         // stopAt - _rip >= RunBytes (also excludes _rip == stopAt)
-        il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldfld, TfTierStopAt); il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldfld, TfRip); il.Emit(OpCodes.Sub);
+        il.Emit(OpCodes.Ldarg_1); il.Emit(OpCodes.Ldfld, TfTierStopAt); il.Emit(OpCodes.Ldarg_1); il.Emit(OpCodes.Ldfld, TfRip); il.Emit(OpCodes.Sub);
         il.Emit(OpCodes.Ldc_I8, (long)runBytes); il.Emit(OpCodes.Blt_Un, exit);
         il.Emit(OpCodes.Br, top);
         il.MarkLabel(exit);
@@ -468,14 +470,14 @@ public sealed partial class Cpu
     private static void EmitCommit(ILGenerator il, ulong cycles, int count)
     {
         if (count == 0) return;
-        il.Emit(OpCodes.Ldarg_0);
-        il.Emit(OpCodes.Ldarg_0);
+        il.Emit(OpCodes.Ldarg_1);
+        il.Emit(OpCodes.Ldarg_1);
         il.Emit(OpCodes.Ldfld, TfCycles);
         il.Emit(OpCodes.Ldc_I8, (long)cycles);
         il.Emit(OpCodes.Add);
         il.Emit(OpCodes.Stfld, TfCycles);
-        il.Emit(OpCodes.Ldarg_0);
-        il.Emit(OpCodes.Ldarg_0);
+        il.Emit(OpCodes.Ldarg_1);
+        il.Emit(OpCodes.Ldarg_1);
         il.Emit(OpCodes.Ldfld, TfRetired);
         il.Emit(OpCodes.Ldc_I8, (long)count);
         il.Emit(OpCodes.Add);
@@ -485,12 +487,12 @@ public sealed partial class Cpu
     /// <summary>field = (_rip + bytes) &amp; _ipMask: the masks are 2^k - 1, so one masked sum equals the loop's masked steps.</summary>
     private static void EmitAdvanceRip(ILGenerator il, FieldInfo field, int bytes)
     {
-        il.Emit(OpCodes.Ldarg_0);
-        il.Emit(OpCodes.Ldarg_0);
+        il.Emit(OpCodes.Ldarg_1);
+        il.Emit(OpCodes.Ldarg_1);
         il.Emit(OpCodes.Ldfld, TfRip);
         il.Emit(OpCodes.Ldc_I8, (long)bytes);
         il.Emit(OpCodes.Add);
-        il.Emit(OpCodes.Ldarg_0);
+        il.Emit(OpCodes.Ldarg_1);
         il.Emit(OpCodes.Ldfld, TfIpMask);
         il.Emit(OpCodes.And);
         il.Emit(OpCodes.Stfld, field);
@@ -540,7 +542,7 @@ public sealed partial class Cpu
             case FlagOp.Inc: case FlagOp.Dec: // _faux != 0 (the aux of INC/DEC is 0 or 1)
                 il.Emit(OpCodes.Ldloc, p.Aux!); return;
             default:
-                il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Call, TmGetCF); il.Emit(OpCodes.Conv_U8); return;
+                il.Emit(OpCodes.Ldarg_1); il.Emit(OpCodes.Call, TmGetCF); il.Emit(OpCodes.Conv_U8); return;
         }
     }
 
@@ -596,13 +598,13 @@ public sealed partial class Cpu
                 FlagOp op = dec ? FlagOp.Dec : FlagOp.Inc;
                 if (!recordDead)
                 {
-                    il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldc_I4, (int)op); il.Emit(OpCodes.Stfld, TfFop);
-                    il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldc_I4, size); il.Emit(OpCodes.Stfld, TfFsize);
-                    il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldloc, a); il.Emit(OpCodes.Stfld, TfFdst);
-                    il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldc_I8, 1L); il.Emit(OpCodes.Stfld, TfFsrc);
-                    il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldloc, r); il.Emit(OpCodes.Stfld, TfFres);
+                    il.Emit(OpCodes.Ldarg_1); il.Emit(OpCodes.Ldc_I4, (int)op); il.Emit(OpCodes.Stfld, TfFop);
+                    il.Emit(OpCodes.Ldarg_1); il.Emit(OpCodes.Ldc_I4, size); il.Emit(OpCodes.Stfld, TfFsize);
+                    il.Emit(OpCodes.Ldarg_1); il.Emit(OpCodes.Ldloc, a); il.Emit(OpCodes.Stfld, TfFdst);
+                    il.Emit(OpCodes.Ldarg_1); il.Emit(OpCodes.Ldc_I8, 1L); il.Emit(OpCodes.Stfld, TfFsrc);
+                    il.Emit(OpCodes.Ldarg_1); il.Emit(OpCodes.Ldloc, r); il.Emit(OpCodes.Stfld, TfFres);
                 }
-                if (!auxDead) { il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldloc, cf); il.Emit(OpCodes.Stfld, TfFaux); }
+                if (!auxDead) { il.Emit(OpCodes.Ldarg_1); il.Emit(OpCodes.Ldloc, cf); il.Emit(OpCodes.Stfld, TfFaux); }
                 return new TierProducer(op, size, a, null, r, cf);
             }
         }
@@ -634,11 +636,11 @@ public sealed partial class Cpu
         if (store) EmitStoreReg(il, g, d.Reg & 15, sz, lr);
         if (!recordDead)
         {
-            il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldc_I4, (int)fop); il.Emit(OpCodes.Stfld, TfFop);
-            il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldc_I4, sz); il.Emit(OpCodes.Stfld, TfFsize);
-            il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldloc, la); il.Emit(OpCodes.Stfld, TfFdst);
-            il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldloc, lb); il.Emit(OpCodes.Stfld, TfFsrc);
-            il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldloc, lr); il.Emit(OpCodes.Stfld, TfFres);
+            il.Emit(OpCodes.Ldarg_1); il.Emit(OpCodes.Ldc_I4, (int)fop); il.Emit(OpCodes.Stfld, TfFop);
+            il.Emit(OpCodes.Ldarg_1); il.Emit(OpCodes.Ldc_I4, sz); il.Emit(OpCodes.Stfld, TfFsize);
+            il.Emit(OpCodes.Ldarg_1); il.Emit(OpCodes.Ldloc, la); il.Emit(OpCodes.Stfld, TfFdst);
+            il.Emit(OpCodes.Ldarg_1); il.Emit(OpCodes.Ldloc, lb); il.Emit(OpCodes.Stfld, TfFsrc);
+            il.Emit(OpCodes.Ldarg_1); il.Emit(OpCodes.Ldloc, lr); il.Emit(OpCodes.Stfld, TfFres);
         }
         return new TierProducer(fop, sz, la, lb, lr, null);
     }
