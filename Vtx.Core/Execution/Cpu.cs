@@ -397,10 +397,10 @@ public sealed unsafe partial class Cpu
                     if (_tierEnabled)
                     {
                         // Issue 13, the IL tier (Tier/Cpu.Tier.cs): the same run, compiled once hot.
-                        int k = TierTry(ref d);
-                        if (k >= 0)
+                        ref DecodedInstruction last = ref TierTry(ref d);
+                        if (!Unsafe.IsNullRef(ref last))
                         {
-                            d = ref Unsafe.Add(ref d, k);
+                            d = ref last;
                             if (_signal != 0) goto signalled;
                             goto ran;
                         }

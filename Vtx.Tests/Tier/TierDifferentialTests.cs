@@ -270,7 +270,7 @@ public class TierDifferentialTests
             var x32 = R32[rnd.Next(R32.Length)]; var y32 = R32[rnd.Next(R32.Length)];
             var mem = __qword_ptr[rbx + rnd.Next(0, 4088)];
             var mem32 = __dword_ptr[rbx + rnd.Next(0, 4092)];
-            switch (rnd.Next(34))
+            switch (rnd.Next(45))
             {
                 case 0: a.add(x, y); break;
                 case 1: a.sub(x32, y32); break;
@@ -312,6 +312,17 @@ public class TierDifferentialTests
                 case 30: a.add(__byte_ptr[rbx + rnd.Next(0, 4095)], (byte)rnd.Next(256)); break;
                 case 31: a.movzx(x32, __word_ptr[rbx + rnd.Next(0, 4094)]); break;
                 case 32: a.xchg(x, y); break;
+                // The interpreter's fast-form ops (shifts/rotates by an immediate, MOV m, imm, MOV m8, r8, MOVZX r, m8, CMP m, imm).
+                case 34: if (rnd.Next(2) == 0) a.ror(x, (byte)rnd.Next(64)); else a.rol(x32, (byte)rnd.Next(32)); break;
+                case 35: if (rnd.Next(2) == 0) a.shl(x, (byte)rnd.Next(64)); else a.shl(x32, (byte)rnd.Next(32)); break;
+                case 36: if (rnd.Next(2) == 0) a.sar(x32, (byte)rnd.Next(32)); else a.shr(x, (byte)rnd.Next(64)); break;
+                case 37: a.mov(mem, Imm32()); break;
+                case 38: a.mov(mem32, Imm32()); break;
+                case 39: a.mov(__byte_ptr[rbx + rnd.Next(0, 4095)], (byte)rnd.Next(256)); break;
+                case 40: a.mov(__byte_ptr[rbx + rnd.Next(0, 4095)], rnd.Next(2) == 0 ? cl : dh); break;
+                case 41: if (rnd.Next(2) == 0) a.movzx(x32, __byte_ptr[rbx + rnd.Next(0, 4095)]); else a.movzx(x, __byte_ptr[rbx + rnd.Next(0, 4095)]); break;
+                case 42: a.cmp(mem, Imm32()); break;
+                case 43: if (rnd.Next(2) == 0) a.cmp(mem32, Imm32()); else a.cmp(__byte_ptr[rbx + rnd.Next(0, 4095)], (byte)rnd.Next(256)); break;
                 default: a.test(x, Imm32()); break;
             }
         }
@@ -358,6 +369,94 @@ public class TierDifferentialTests
             a.jnz(loop);
         }), ToEnd, Guest.CodeBase, 4096);
     }
+
+    // ------------------------------------------------------------------ chains between compiled runs
+
+    /// <summary>
+    /// Runs that end in CALL/RET/JMP/Jcc to other runs (compiled runs chain into each other without going back to the
+    /// quiet loop). Every 16th iteration g rewrites the count of f's ROL, a run the loop chains into (SMC of a chained
+    /// target: f's page is dropped with its compiled runs and decoded again); <paramref name="farTail"/> puts h on the
+    /// next page (the chain crosses a code page and goes back through the loop's fetch).
+    /// </summary>
+    private static Action<Assembler> CallChain(bool farTail, ulong iterations = 300) => a =>
+    {
+        Label loop = a.CreateLabel(), f = a.CreateLabel(), g = a.CreateLabel(), h = a.CreateLabel(), rolAt = a.CreateLabel();
+        Label skip = a.CreateLabel(), done = a.CreateLabel();
+        a.mov(r15, iterations);
+        a.Label(ref loop);
+        a.call(f);
+        a.add(rax, rdx);
+        a.call(g);
+        a.xor(rax, rcx);
+        a.call(h);
+        a.dec(r15);
+        a.jnz(loop);
+        a.jmp(done);
+        a.Label(ref f);
+        a.inc(rdx);
+        a.Label(ref rolAt);
+        a.rol(rdx, 5);                       // REX.W C1 /0 ib: the count is the 4th byte
+        a.ret();
+        a.Label(ref g);
+        a.mov(ecx, r15d);
+        a.test(r15, 15);
+        a.jnz(skip);
+        a.lea(rsi, __[rolAt]);
+        a.mov(__byte_ptr[rsi + 3], cl);
+        a.Label(ref skip);
+        a.add(rcx, rax);
+        a.ret();
+        if (farTail) { a.jmp(done); for (int i = 0; i < 4096; i++) a.nop(); }
+        a.Label(ref h);
+        a.lea(rbx, __[rbx + rax * 2 + 1]);
+        a.cmp(rbx, rdx);
+        a.cmovb(rbx, rcx);
+        a.ret();
+        a.Label(ref done);
+    };
+
+    /// <summary>Stops at every address of the chain program in turn (run heads, chain points, mid-instruction bytes), each run bounded (the program outlasts them all).</summary>
+    private static IEnumerable<RunResult> StopAtEachAddress(Machine m, ulong from, int count)
+    {
+        for (int i = 0; i < count; i++)
+        {
+            RunResult r = m.Run(new RunLimits { MaxInstructions = 500, StopAddress = from + (ulong)i });
+            Assert.NotEqual(StopReason.Halted, r.Reason);
+            yield return r;
+        }
+        yield return m.Run(RunLimits.Instructions(5_000_000));
+    }
+
+    [Theory]
+    [InlineData(false)] [InlineData(true)]
+    public void ChainedRunsGiveIdenticalResults(bool farTail) =>
+        Differential(Flat(CallChain(farTail)), ToEnd, Guest.CodeBase, 4096 * 3);
+
+    [Theory]
+    [InlineData(false, 1)] [InlineData(false, 5)] [InlineData(true, 7)] [InlineData(false, 53)]
+    public void ChainedRunsWithInstructionLimits(bool farTail, int slice) =>
+        Differential(Flat(CallChain(farTail)), Sliced((ulong)slice, 400), Guest.CodeBase, 4096 * 3);
+
+    [Theory]
+    [InlineData(false, 3)] [InlineData(false, 29)] [InlineData(true, 101)]
+    public void ChainedRunsWithCycleLimits(bool farTail, int slice) =>
+        Differential(Flat(CallChain(farTail)), m => CycleSlices(m, (ulong)slice), Guest.CodeBase, 4096 * 3);
+
+    [Theory]
+    [InlineData(false)] [InlineData(true)]
+    public void ChainedRunsWithStopAddresses(bool farTail) =>
+        Differential(Flat(CallChain(farTail, 5_000)), m => StopAtEachAddress(m, Guest.CodeBase, 96), Guest.CodeBase, 4096 * 3);
+
+    /// <summary>NMIs and interrupts posted at exact cycles land at the same boundaries between chained runs.</summary>
+    [Theory]
+    [InlineData(true, 97)] [InlineData(false, 1_001)] [InlineData(true, 4_321)]
+    public void EventsLandIdenticallyBetweenChainedRuns(bool nmi, int at) =>
+        Differential(Long(CallChain(false), s =>
+        {
+            s.Cpu.Rflags = 0x202;
+            s.Cpu.PostEvent(s.Cpu.Cycles + (ulong)at, nmi, 0x40);
+            s.Cpu.PostEvent(s.Cpu.Cycles + (ulong)at * 3, !nmi, 0x40);
+        }), ToEnd, 0x9000, 0x1000);
 
     /// <summary>A #GP (non-canonical address) in the middle of a compiled run, intercepted: same RIP, state and fault.</summary>
     [Fact]
@@ -433,6 +532,34 @@ public class TierDifferentialTests
         a.mov(__qword_ptr[rbx + rcx * 8 + 8], rax);
         a.cmp(rcx, 700);
         a.jb(loop);
+    }
+
+    /// <summary>The PagedLoop walk made with the interpreter's newer memory fast forms (MOV m, imm, MOV m8, r8, MOVZX r, m8, CMP m, imm), each of which meets the not-present page in turn.</summary>
+    private static void PagedLoopFastForms(Assembler a)
+    {
+        Label loop = a.CreateLabel();
+        a.mov(r15, 200UL);
+        a.mov(rbx, 0x7F_F000UL);
+        a.Label(ref loop);
+        a.inc(rcx);
+        a.movzx(edx, __byte_ptr[rbx + rcx * 8]);          // reaches 8 MiB (not present) at iteration 512
+        a.add(rax, rdx);
+        a.mov(__byte_ptr[rbx + rcx * 8 + 9], al);          // and its neighbours one iteration earlier/later
+        a.mov(__dword_ptr[rbx + rcx * 8 + 10], 0x1234_5678);
+        a.mov(__qword_ptr[rbx + rcx * 8 + 11], -5);
+        a.cmp(__qword_ptr[rbx + rcx * 8 + 3], 7);
+        a.adc(rax, 1);
+        a.shl(rax, 3);
+        a.cmp(rcx, 700);
+        a.jb(loop);
+    }
+
+    /// <summary>#PF in each of the newer memory fast forms of a compiled run, delivered through the IDT and intercepted: CR2, error code, RIP, counts identical.</summary>
+    [Fact]
+    public void PageFaultInNewerMemoryFastFormsIsIdentical()
+    {
+        Differential(Long(PagedLoopFastForms, s => s.W64(Sys.Pd + 4 * 8, 0)), ToEnd, 0x9000, 0x1000);
+        Differential(Long(PagedLoopFastForms, s => { s.W64(Sys.Pd + 4 * 8, 0); s.Cpu.InterceptedExceptions = 1u << 14; }), Faults, 0x7F_F000, 0x1000);
     }
 
     /// <summary>A #PF mid-run, delivered through the IDT (handler maps the page and returns): CR2, error code, state identical.</summary>

@@ -62,23 +62,69 @@ public sealed partial class Cpu
     public int CompiledRuns => _tierCompiled;
 
     /// <summary>
-    /// At a quiet run entry: executes the run through its compiled code when it has some (returns the index
-    /// of the last instruction executed, <c>_signal</c> telling whether it stopped early), else counts the
-    /// entry and returns -1 (the interpreter executes the run).
+    /// At a quiet run entry: executes the run through its compiled code when it has some, chaining on to the next
+    /// compiled runs while the quiet loop would (<see cref="TierChain"/>), and returns the last instruction executed
+    /// (<c>_signal</c> telling whether it stopped early); else counts the entry and returns a null reference (the
+    /// interpreter executes the run).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private int TierTry(ref DecodedInstruction d)
+    private ref DecodedInstruction TierTry(ref DecodedInstruction d)
     {
         DecodedPage p = _fetchPage;
         int i = p.IndexOf(ref d);
-        if (i < 0) return -1;
-        object?[]? runs = p.TierRuns;
-        if (runs is not null)
+        if (i >= 0)
         {
-            object? r = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(runs), i); // runs is as long as the instruction array
-            if (r is not null) return r is TierRun run ? run(this, ref d) : -1;
+            object?[]? runs = p.TierRuns;
+            if (runs is not null)
+            {
+                object? r = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(runs), i); // runs is as long as the instruction array
+                if (r is not null)
+                {
+                    if (r is TierRun run) return ref TierChain(run, ref d);
+                    return ref Unsafe.NullRef<DecodedInstruction>();
+                }
+            }
+            int k = TierCount(p, i, ref d);
+            if (k >= 0) return ref Unsafe.Add(ref d, k);
         }
-        return TierCount(p, i, ref d);
+        return ref Unsafe.NullRef<DecodedInstruction>();
+    }
+
+    /// <summary>
+    /// Runs <paramref name="run"/>, then, for as long as the quiet loop would go from the run's last instruction
+    /// straight into another compiled run, runs that one too without returning to the loop. The tests are the
+    /// loop's, in its order, on the same fields: no signal; nothing pending at the loop's entry (<c>_tierChain</c>),
+    /// a chaining branch, retired and cycles below the limits, no host stop, not at the stop address; then the
+    /// fetch (its fast path only: same code page, decoding cached) and the next run fits every limit
+    /// (retired + RunLength, cycles + RunCycles, stop address - RIP &gt;= RunBytes); then the next head's compiled
+    /// code, looked up exactly as <see cref="TierTry"/> does (a head not yet compiled or not compiled is left to the
+    /// loop, which counts it). When any test fails the last instruction is returned and the loop makes the same
+    /// tests itself, with the same outcome (they only read state), so boundaries, counts and cycles are unchanged.
+    /// Invalidation is the fetch's: a dropped page is never the fetch page's cached decodings, and its compiled
+    /// runs go with it.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ref DecodedInstruction TierChain(TierRun run, ref DecodedInstruction d)
+    {
+        while (true)
+        {
+            d = ref Unsafe.Add(ref d, run(this, ref d));
+            if (_signal != 0 || !_tierChain || !ChainsAfter(d.Op) || _retired >= _insnBoundary || _cycles >= _cycleBoundary
+                || Volatile.Read(ref _hostStop) != 0 || _rip == _tierStopAt) return ref d;
+            ulong lin = _rip + _csBase;
+            if ((lin & ~0xFFFUL) != _fetchLin) return ref d;
+            DecodedPage p = _fetchPage;
+            ref DecodedInstruction n = ref p.Lookup((int)lin & 0xFFF);
+            if (Unsafe.IsNullRef(ref n)
+                || _retired + n.RunLength > _insnBoundary || _cycles + n.RunCycles > _cycleBoundary || _tierStopAt - _rip < n.RunBytes)
+                return ref d;
+            object?[]? runs = p.TierRuns;
+            if (runs is null) return ref d;
+            int i = p.IndexOf(ref n);
+            if (i < 0 || Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(runs), i) is not TierRun next) return ref d;
+            run = next;
+            d = ref n;
+        }
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
@@ -132,7 +178,9 @@ public sealed partial class Cpu
     private static readonly MethodInfo TmGetCF = typeof(Cpu).GetMethod(nameof(GetCF), TierMember)!;
     private static readonly MethodInfo TmArrayData =
         typeof(MemoryMarshal).GetMethod(nameof(MemoryMarshal.GetArrayDataReference), 1, [Type.MakeGenericMethodParameter(0).MakeArrayType()])!.MakeGenericMethod(typeof(ulong));
-    private static readonly Type[] TierParams = [typeof(Cpu), typeof(DecodedInstruction).MakeByRefType()];
+    // The method's first parameter is an unused object the delegate is closed over (null): a delegate closed over its first
+    // argument calls the method directly, where an open static one goes through a shuffle thunk on every call.
+    private static readonly Type[] TierParams = [typeof(object), typeof(Cpu), typeof(DecodedInstruction).MakeByRefType()];
     private static readonly int InsnSize = Unsafe.SizeOf<DecodedInstruction>();
 
     /// <summary>
@@ -161,6 +209,12 @@ public sealed partial class Cpu
         Op.CallRel64 => FastCall64,
         Op.Ret64 => TierRet64,
         Op.LeaR64 => TierLeaR64,
+        Op.RolRI64 => TierRolRI64, Op.RolRI32 => TierRolRI32, Op.RorRI64 => TierRorRI64, Op.RorRI32 => TierRorRI32,
+        Op.ShlRI64 => TierShlRI64, Op.ShlRI32 => TierShlRI32, Op.ShrRI64 => TierShrRI64, Op.ShrRI32 => TierShrRI32,
+        Op.SarRI64 => TierSarRI64, Op.SarRI32 => TierSarRI32,
+        Op.MovMI64 => TierMovMI64, Op.MovMI32 => TierMovMI32, Op.MovMI8 => TierMovMI8,
+        Op.MovMR8 => FastMovMR8, Op.MovzxRM8 => FastMovzxRM8,
+        Op.CmpMI64 => TierCmpMI64, Op.CmpMI32 => TierCmpMI32, Op.CmpMI8 => TierCmpMI8,
         Op.Mov => ExecMov, Op.Movzx => ExecMovzx, Op.Movsx => ExecMovsx, Op.Xchg => ExecXchg,
         Op.Lea => ExecLea, Op.Push => ExecPush, Op.Pop => ExecPop,
         Op.Add => Alu<AddOp>, Op.Or => Alu<OrOp>, Op.Adc => Alu<AdcOp>, Op.Sbb => Alu<SbbOp>, Op.And => Alu<AndOp>,
@@ -180,6 +234,22 @@ public sealed partial class Cpu
     [MethodImpl(MethodImplOptions.AggressiveInlining)] private void TierMovMR32(ref DecodedInstruction d) => FastMovMR(ref d, 4);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] private void TierRet64(ref DecodedInstruction d) => FastRet64();
     [MethodImpl(MethodImplOptions.AggressiveInlining)] private void TierLeaR64(ref DecodedInstruction d) => R(d.Reg) = Ea(ref d);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] private void TierRolRI64(ref DecodedInstruction d) => FastRotateRI<S64>(ref d, false);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] private void TierRolRI32(ref DecodedInstruction d) => FastRotateRI<S32>(ref d, false);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] private void TierRorRI64(ref DecodedInstruction d) => FastRotateRI<S64>(ref d, true);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] private void TierRorRI32(ref DecodedInstruction d) => FastRotateRI<S32>(ref d, true);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] private void TierShlRI64(ref DecodedInstruction d) => FastShiftRI<S64>(ref d, 0);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] private void TierShlRI32(ref DecodedInstruction d) => FastShiftRI<S32>(ref d, 0);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] private void TierShrRI64(ref DecodedInstruction d) => FastShiftRI<S64>(ref d, 1);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] private void TierShrRI32(ref DecodedInstruction d) => FastShiftRI<S32>(ref d, 1);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] private void TierSarRI64(ref DecodedInstruction d) => FastShiftRI<S64>(ref d, 2);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] private void TierSarRI32(ref DecodedInstruction d) => FastShiftRI<S32>(ref d, 2);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] private void TierMovMI64(ref DecodedInstruction d) => FastMovMI(ref d, 8);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] private void TierMovMI32(ref DecodedInstruction d) => FastMovMI(ref d, 4);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] private void TierMovMI8(ref DecodedInstruction d) => FastMovMI(ref d, 1);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] private void TierCmpMI64(ref DecodedInstruction d) => FastCmpMI(ref d, 8);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] private void TierCmpMI32(ref DecodedInstruction d) => FastCmpMI(ref d, 4);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] private void TierCmpMI8(ref DecodedInstruction d) => FastCmpMI(ref d, 1);
 
     /// <summary>What an inline form does to the lazy-flag record.</summary>
     private enum TierFlags : byte
@@ -233,7 +303,7 @@ public sealed partial class Cpu
         ILGenerator il = dm.GetILGenerator(64 + n * 96);
         LocalBuilder g = il.DeclareLocal(typeof(ulong).MakeByRefType());
         // g = ref _gpr[0]: registers are read and written in place (a handler called later sees them).
-        il.Emit(OpCodes.Ldarg_0);
+        il.Emit(OpCodes.Ldarg_1);
         il.Emit(OpCodes.Ldfld, TfGpr);
         il.Emit(OpCodes.Call, TmArrayData);
         il.Emit(OpCodes.Stloc, g);
@@ -244,7 +314,7 @@ public sealed partial class Cpu
         Label top = il.DefineLabel();
         if (selfLoop)
         {
-            il.Emit(OpCodes.Ldarg_0);
+            il.Emit(OpCodes.Ldarg_1);
             il.Emit(OpCodes.Ldfld, TfRip);
             il.Emit(OpCodes.Stloc, headRip);
         }
@@ -292,18 +362,18 @@ public sealed partial class Cpu
             if (anchor != k) EmitAdvanceRip(il, TfRip, offset[k] - offset[anchor]);
             anchor = k;
             // _nextRip = (_rip + Length) & _ipMask
-            il.Emit(OpCodes.Ldarg_0);
-            il.Emit(OpCodes.Ldarg_0);
+            il.Emit(OpCodes.Ldarg_1);
+            il.Emit(OpCodes.Ldarg_1);
             il.Emit(OpCodes.Ldfld, TfRip);
             il.Emit(OpCodes.Ldc_I8, (long)d.Length);
             il.Emit(OpCodes.Add);
-            il.Emit(OpCodes.Ldarg_0);
+            il.Emit(OpCodes.Ldarg_1);
             il.Emit(OpCodes.Ldfld, TfIpMask);
             il.Emit(OpCodes.And);
             il.Emit(OpCodes.Stfld, TfNextRip);
             // handler(ref head[k])
-            il.Emit(OpCodes.Ldarg_0);
             il.Emit(OpCodes.Ldarg_1);
+            il.Emit(OpCodes.Ldarg_2);
             if (k != 0) { il.Emit(OpCodes.Ldc_I4, k * InsnSize); il.Emit(OpCodes.Add); }
             if (d.Op == Op.Jcc)
             {
@@ -317,15 +387,15 @@ public sealed partial class Cpu
             }
             // if (_signal != 0) return k;  (instruction k uncommitted, as the quiet loop leaves it)
             Label go = il.DefineLabel();
-            il.Emit(OpCodes.Ldarg_0);
+            il.Emit(OpCodes.Ldarg_1);
             il.Emit(OpCodes.Ldfld, TfSignal);
             il.Emit(OpCodes.Brfalse, go);
             il.Emit(OpCodes.Ldc_I4, k);
             il.Emit(OpCodes.Ret);
             il.MarkLabel(go);
             // _rip = _nextRip
-            il.Emit(OpCodes.Ldarg_0);
-            il.Emit(OpCodes.Ldarg_0);
+            il.Emit(OpCodes.Ldarg_1);
+            il.Emit(OpCodes.Ldarg_1);
             il.Emit(OpCodes.Ldfld, TfNextRip);
             il.Emit(OpCodes.Stfld, TfRip);
             anchor = k + 1;
@@ -336,15 +406,15 @@ public sealed partial class Cpu
         if (anchor != n)
         {
             EmitAdvanceRip(il, TfRip, offset[n] - offset[anchor]);
-            il.Emit(OpCodes.Ldarg_0);
-            il.Emit(OpCodes.Ldarg_0);
+            il.Emit(OpCodes.Ldarg_1);
+            il.Emit(OpCodes.Ldarg_1);
             il.Emit(OpCodes.Ldfld, TfRip);
             il.Emit(OpCodes.Stfld, TfNextRip);
         }
         if (selfLoop) EmitSelfChain(il, headRip, top, n, cost[n], offset[n]);
         il.Emit(OpCodes.Ldc_I4, n - 1);
         il.Emit(OpCodes.Ret);
-        return (TierRun)dm.CreateDelegate(typeof(TierRun));
+        return (TierRun)dm.CreateDelegate(typeof(TierRun), null);
     }
 
     /// <summary>
@@ -358,25 +428,25 @@ public sealed partial class Cpu
     {
         Label exit = il.DefineLabel();
         // _rip == headRip (the branch went back to the head)
-        il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldfld, TfRip); il.Emit(OpCodes.Ldloc, headRip); il.Emit(OpCodes.Bne_Un, exit);
+        il.Emit(OpCodes.Ldarg_1); il.Emit(OpCodes.Ldfld, TfRip); il.Emit(OpCodes.Ldloc, headRip); il.Emit(OpCodes.Bne_Un, exit);
         // _tierChain (nothing pending)
-        il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldfld, TfTierChain); il.Emit(OpCodes.Brfalse, exit);
+        il.Emit(OpCodes.Ldarg_1); il.Emit(OpCodes.Ldfld, TfTierChain); il.Emit(OpCodes.Brfalse, exit);
         // _retired + n <= _insnBoundary (implies _retired < _insnBoundary); no overflow: _retired counts instructions
-        il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldfld, TfRetired); il.Emit(OpCodes.Ldc_I8, (long)n); il.Emit(OpCodes.Add);
-        il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldfld, TfInsnBoundary); il.Emit(OpCodes.Bgt_Un, exit);
+        il.Emit(OpCodes.Ldarg_1); il.Emit(OpCodes.Ldfld, TfRetired); il.Emit(OpCodes.Ldc_I8, (long)n); il.Emit(OpCodes.Add);
+        il.Emit(OpCodes.Ldarg_1); il.Emit(OpCodes.Ldfld, TfInsnBoundary); il.Emit(OpCodes.Bgt_Un, exit);
         // _cycles + RunCycles <= _cycleBoundary (the run's cycle end)
-        il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldfld, TfCycles); il.Emit(OpCodes.Ldc_I8, (long)runCycles); il.Emit(OpCodes.Add);
-        il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldfld, TfCycleBoundary); il.Emit(OpCodes.Bgt_Un, exit);
+        il.Emit(OpCodes.Ldarg_1); il.Emit(OpCodes.Ldfld, TfCycles); il.Emit(OpCodes.Ldc_I8, (long)runCycles); il.Emit(OpCodes.Add);
+        il.Emit(OpCodes.Ldarg_1); il.Emit(OpCodes.Ldfld, TfCycleBoundary); il.Emit(OpCodes.Bgt_Un, exit);
         if (runCycles == 0)
         {
             // _cycles < _cycleBoundary, which the test above implies only for a run that costs something
-            il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldfld, TfCycles);
-            il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldfld, TfCycleBoundary); il.Emit(OpCodes.Bge_Un, exit);
+            il.Emit(OpCodes.Ldarg_1); il.Emit(OpCodes.Ldfld, TfCycles);
+            il.Emit(OpCodes.Ldarg_1); il.Emit(OpCodes.Ldfld, TfCycleBoundary); il.Emit(OpCodes.Bge_Un, exit);
         }
         // no host stop (volatile read, as the loop's)
-        il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Volatile); il.Emit(OpCodes.Ldfld, TfHostStop); il.Emit(OpCodes.Brtrue, exit);
+        il.Emit(OpCodes.Ldarg_1); il.Emit(OpCodes.Volatile); il.Emit(OpCodes.Ldfld, TfHostStop); il.Emit(OpCodes.Brtrue, exit);
         // stopAt - _rip >= RunBytes (also excludes _rip == stopAt)
-        il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldfld, TfTierStopAt); il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldfld, TfRip); il.Emit(OpCodes.Sub);
+        il.Emit(OpCodes.Ldarg_1); il.Emit(OpCodes.Ldfld, TfTierStopAt); il.Emit(OpCodes.Ldarg_1); il.Emit(OpCodes.Ldfld, TfRip); il.Emit(OpCodes.Sub);
         il.Emit(OpCodes.Ldc_I8, (long)runBytes); il.Emit(OpCodes.Blt_Un, exit);
         il.Emit(OpCodes.Br, top);
         il.MarkLabel(exit);
@@ -400,14 +470,14 @@ public sealed partial class Cpu
     private static void EmitCommit(ILGenerator il, ulong cycles, int count)
     {
         if (count == 0) return;
-        il.Emit(OpCodes.Ldarg_0);
-        il.Emit(OpCodes.Ldarg_0);
+        il.Emit(OpCodes.Ldarg_1);
+        il.Emit(OpCodes.Ldarg_1);
         il.Emit(OpCodes.Ldfld, TfCycles);
         il.Emit(OpCodes.Ldc_I8, (long)cycles);
         il.Emit(OpCodes.Add);
         il.Emit(OpCodes.Stfld, TfCycles);
-        il.Emit(OpCodes.Ldarg_0);
-        il.Emit(OpCodes.Ldarg_0);
+        il.Emit(OpCodes.Ldarg_1);
+        il.Emit(OpCodes.Ldarg_1);
         il.Emit(OpCodes.Ldfld, TfRetired);
         il.Emit(OpCodes.Ldc_I8, (long)count);
         il.Emit(OpCodes.Add);
@@ -417,12 +487,12 @@ public sealed partial class Cpu
     /// <summary>field = (_rip + bytes) &amp; _ipMask: the masks are 2^k - 1, so one masked sum equals the loop's masked steps.</summary>
     private static void EmitAdvanceRip(ILGenerator il, FieldInfo field, int bytes)
     {
-        il.Emit(OpCodes.Ldarg_0);
-        il.Emit(OpCodes.Ldarg_0);
+        il.Emit(OpCodes.Ldarg_1);
+        il.Emit(OpCodes.Ldarg_1);
         il.Emit(OpCodes.Ldfld, TfRip);
         il.Emit(OpCodes.Ldc_I8, (long)bytes);
         il.Emit(OpCodes.Add);
-        il.Emit(OpCodes.Ldarg_0);
+        il.Emit(OpCodes.Ldarg_1);
         il.Emit(OpCodes.Ldfld, TfIpMask);
         il.Emit(OpCodes.And);
         il.Emit(OpCodes.Stfld, field);
@@ -472,7 +542,7 @@ public sealed partial class Cpu
             case FlagOp.Inc: case FlagOp.Dec: // _faux != 0 (the aux of INC/DEC is 0 or 1)
                 il.Emit(OpCodes.Ldloc, p.Aux!); return;
             default:
-                il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Call, TmGetCF); il.Emit(OpCodes.Conv_U8); return;
+                il.Emit(OpCodes.Ldarg_1); il.Emit(OpCodes.Call, TmGetCF); il.Emit(OpCodes.Conv_U8); return;
         }
     }
 
@@ -528,13 +598,13 @@ public sealed partial class Cpu
                 FlagOp op = dec ? FlagOp.Dec : FlagOp.Inc;
                 if (!recordDead)
                 {
-                    il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldc_I4, (int)op); il.Emit(OpCodes.Stfld, TfFop);
-                    il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldc_I4, size); il.Emit(OpCodes.Stfld, TfFsize);
-                    il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldloc, a); il.Emit(OpCodes.Stfld, TfFdst);
-                    il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldc_I8, 1L); il.Emit(OpCodes.Stfld, TfFsrc);
-                    il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldloc, r); il.Emit(OpCodes.Stfld, TfFres);
+                    il.Emit(OpCodes.Ldarg_1); il.Emit(OpCodes.Ldc_I4, (int)op); il.Emit(OpCodes.Stfld, TfFop);
+                    il.Emit(OpCodes.Ldarg_1); il.Emit(OpCodes.Ldc_I4, size); il.Emit(OpCodes.Stfld, TfFsize);
+                    il.Emit(OpCodes.Ldarg_1); il.Emit(OpCodes.Ldloc, a); il.Emit(OpCodes.Stfld, TfFdst);
+                    il.Emit(OpCodes.Ldarg_1); il.Emit(OpCodes.Ldc_I8, 1L); il.Emit(OpCodes.Stfld, TfFsrc);
+                    il.Emit(OpCodes.Ldarg_1); il.Emit(OpCodes.Ldloc, r); il.Emit(OpCodes.Stfld, TfFres);
                 }
-                if (!auxDead) { il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldloc, cf); il.Emit(OpCodes.Stfld, TfFaux); }
+                if (!auxDead) { il.Emit(OpCodes.Ldarg_1); il.Emit(OpCodes.Ldloc, cf); il.Emit(OpCodes.Stfld, TfFaux); }
                 return new TierProducer(op, size, a, null, r, cf);
             }
         }
@@ -566,11 +636,11 @@ public sealed partial class Cpu
         if (store) EmitStoreReg(il, g, d.Reg & 15, sz, lr);
         if (!recordDead)
         {
-            il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldc_I4, (int)fop); il.Emit(OpCodes.Stfld, TfFop);
-            il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldc_I4, sz); il.Emit(OpCodes.Stfld, TfFsize);
-            il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldloc, la); il.Emit(OpCodes.Stfld, TfFdst);
-            il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldloc, lb); il.Emit(OpCodes.Stfld, TfFsrc);
-            il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Ldloc, lr); il.Emit(OpCodes.Stfld, TfFres);
+            il.Emit(OpCodes.Ldarg_1); il.Emit(OpCodes.Ldc_I4, (int)fop); il.Emit(OpCodes.Stfld, TfFop);
+            il.Emit(OpCodes.Ldarg_1); il.Emit(OpCodes.Ldc_I4, sz); il.Emit(OpCodes.Stfld, TfFsize);
+            il.Emit(OpCodes.Ldarg_1); il.Emit(OpCodes.Ldloc, la); il.Emit(OpCodes.Stfld, TfFdst);
+            il.Emit(OpCodes.Ldarg_1); il.Emit(OpCodes.Ldloc, lb); il.Emit(OpCodes.Stfld, TfFsrc);
+            il.Emit(OpCodes.Ldarg_1); il.Emit(OpCodes.Ldloc, lr); il.Emit(OpCodes.Stfld, TfFres);
         }
         return new TierProducer(fop, sz, la, lb, lr, null);
     }
