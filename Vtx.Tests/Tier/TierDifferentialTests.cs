@@ -77,11 +77,14 @@ public class TierDifferentialTests
 
     // ------------------------------------------------------------------ the benchmark workloads (copies of Vtx.Bench's code)
 
-    private static void Checksum(Assembler a)
+    private static void Checksum(Assembler a) => Checksum(a, 3000);
+
+    /// <summary>The checksum loop over <paramref name="iterations"/> iterations.</summary>
+    private static void Checksum(Assembler a, ulong iterations)
     {
         Label loop = a.CreateLabel(), done = a.CreateLabel();
         a.mov(rdi, Data);
-        a.mov(rsi, 3000UL);
+        a.mov(rsi, iterations);
         a.xor(eax, eax);
         a.xor(ecx, ecx);
         a.test(rsi, rsi);
@@ -648,13 +651,18 @@ public class TierDifferentialTests
     [Fact]
     public void DefaultThresholdCompilesHotRunsOnly()
     {
-        var m = Flat(Checksum, InitData)();
+        // A loop entered fewer times than the threshold stays interpreted; one entered more often is compiled.
+        var cold = Flat(a => Checksum(a, Cpu.DefaultTierThreshold / 2), InitData)();
+        Assert.Equal(StopReason.Halted, cold.Run(RunLimits.Instructions(5_000_000)).Reason);
+        Assert.Equal(0, cold.Cpu.CompiledRuns);
+        Action<Assembler> hot = a => Checksum(a, 2UL * Cpu.DefaultTierThreshold);
+        var m = Flat(hot, InitData)();
         Assert.True(m.Cpu.CompileHotRuns);
         Assert.Equal(Cpu.DefaultTierThreshold, m.Cpu.TierThreshold);
         var r = m.Run(RunLimits.Instructions(5_000_000));
         Assert.Equal(StopReason.Halted, r.Reason);
         Assert.InRange(m.Cpu.CompiledRuns, 1, 4); // the loop body (and at most a few others)
-        var i = Flat(Checksum, InitData)();
+        var i = Flat(hot, InitData)();
         i.Cpu.CompileHotRuns = false;
         Assert.Equal(r, i.Run(RunLimits.Instructions(5_000_000)));
         Assert.Equal(State(i, Data, 4096), State(m, Data, 4096));
