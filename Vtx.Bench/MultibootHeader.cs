@@ -1,11 +1,12 @@
 using System.Buffers.Binary;
+using Iced.Intel;
 
 namespace Vtx.Bench;
 
 /// <summary>
 /// The first bytes of the benchmarks' multiboot v1 kernels (<see cref="PagedKernel"/>, <see cref="PeerImage"/>):
 /// the a.out-kludge header that QEMU's <c>-kernel</c> and Vtx's multiboot loader both accept (Multiboot
-/// Specification 0.6.96, 3.1.1-3.1.3), and a GDT for the switch to long mode.
+/// Specification 0.6.96, 3.1.1-3.1.3), a GDT for the switch to long mode, and the assembler both use.
 /// </summary>
 internal static class MultibootHeader
 {
@@ -35,5 +36,21 @@ internal static class MultibootHeader
         BinaryPrimitives.WriteUInt64LittleEndian(s[(GdtOffset + 16)..], 0x00CF_9200_0000_FFFFUL);
         BinaryPrimitives.WriteUInt16LittleEndian(s[GdtrOffset..], 23);
         BinaryPrimitives.WriteUInt32LittleEndian(s[(GdtrOffset + 2)..], (uint)(loadAddress + GdtOffset));
+    }
+
+    /// <summary>Assembles <paramref name="body"/> as <paramref name="bits"/>-bit code placed at <paramref name="at"/>.</summary>
+    public static byte[] Assemble(int bits, ulong at, Action<Assembler> body)
+    {
+        var a = new Assembler(bits);
+        body(a);
+        var w = new Writer();
+        a.Assemble(w, at);
+        return [.. w.Bytes];
+    }
+
+    private sealed class Writer : CodeWriter
+    {
+        public List<byte> Bytes { get; } = [];
+        public override void WriteByte(byte value) => Bytes.Add(value);
     }
 }

@@ -215,20 +215,7 @@ public static class PagedKernel
         return image;
     }
 
-    private static byte[] Assemble(int bits, ulong at, Action<Assembler> body)
-    {
-        var a = new Assembler(bits);
-        body(a);
-        var w = new Writer();
-        a.Assemble(w, at);
-        return w.Bytes.ToArray();
-    }
-
-    private sealed class Writer : CodeWriter
-    {
-        public List<byte> Bytes { get; } = new();
-        public override void WriteByte(byte value) => Bytes.Add(value);
-    }
+    private static byte[] Assemble(int bits, ulong at, Action<Assembler> body) => MultibootHeader.Assemble(bits, at, body);
 
     /// <summary>
     /// <c>--paged-guest FILE</c>: the Vtx side, in its own process so that both sides are timed alike

@@ -207,18 +207,5 @@ public static class PeerImage
         return (output.ToString(), r.Reason, r.Instructions);
     }
 
-    private static byte[] Assemble(int bits, ulong at, Action<Assembler> body)
-    {
-        var a = new Assembler(bits);
-        body(a);
-        var w = new Writer();
-        a.Assemble(w, at);
-        return [.. w.Bytes];
-    }
-
-    private sealed class Writer : CodeWriter
-    {
-        public List<byte> Bytes { get; } = [];
-        public override void WriteByte(byte value) => Bytes.Add(value);
-    }
+    private static byte[] Assemble(int bits, ulong at, Action<Assembler> body) => MultibootHeader.Assemble(bits, at, body);
 }
