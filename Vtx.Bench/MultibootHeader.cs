@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using Iced.Intel;
+using static Iced.Intel.AssemblerRegisters;
 
 namespace Vtx.Bench;
 
@@ -52,5 +53,30 @@ internal static class MultibootHeader
     {
         public List<byte> Bytes { get; } = [];
         public override void WriteByte(byte value) => Bytes.Add(value);
+    }
+
+    /// <summary>
+    /// The 32-bit tail of the switch to IA-32e mode (SDM Vol. 3A, 10.8.5) once the page tables at
+    /// <paramref name="pml4"/> are built: CR4 |= <paramref name="cr4Set"/> (which must hold PAE), CR3, EFER.LME,
+    /// CR0 &amp;= ~<paramref name="cr0Clear"/> then |= <paramref name="cr0Set"/> (which must hold PG and PE), LGDT
+    /// from <paramref name="gdtr"/>, and a far jump to <paramref name="entry64"/> through the 64-bit code selector 08h.
+    /// </summary>
+    public static void EnterLongMode(Assembler a, ulong pml4, ulong gdtr, ulong entry64, int cr4Set, int cr0Clear, uint cr0Set)
+    {
+        a.mov(eax, cr4);
+        a.or(eax, cr4Set);
+        a.mov(cr4, eax);
+        a.mov(eax, (uint)pml4);
+        a.mov(cr3, eax);
+        a.mov(ecx, 0xC000_0080);
+        a.rdmsr();
+        a.or(eax, 0x100);                                  // EFER.LME
+        a.wrmsr();
+        a.mov(eax, cr0);
+        if (cr0Clear != 0) a.and(eax, ~cr0Clear);
+        a.or(eax, unchecked((int)cr0Set));
+        a.mov(cr0, eax);
+        a.lgdt(__fword_ptr[(uint)gdtr]);
+        a.jmp(0x08, (uint)entry64);
     }
 }

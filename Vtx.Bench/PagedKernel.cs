@@ -84,20 +84,7 @@ public static class PagedKernel
             a.inc(ecx);
             a.cmp(ecx, PtPages * 512);
             a.jb(pt);
-            a.mov(eax, cr4);
-            a.or(eax, 0x20);                                   // PAE
-            a.mov(cr4, eax);
-            a.mov(eax, (uint)Pml4);
-            a.mov(cr3, eax);
-            a.mov(ecx, 0xC000_0080);
-            a.rdmsr();
-            a.or(eax, 0x100);                                  // EFER.LME
-            a.wrmsr();
-            a.mov(eax, cr0);
-            a.or(eax, 0x8000_0001);                            // PG: IA-32e mode active
-            a.mov(cr0, eax);
-            a.lgdt(__fword_ptr[(uint)Gdtr]);
-            a.jmp(0x08, (uint)Entry64);
+            MultibootHeader.EnterLongMode(a, Pml4, Gdtr, Entry64, cr4Set: 0x20, cr0Clear: 0, cr0Set: 0x8000_0001); // PAE; PG, PE
         });
         byte[] c64 = Assemble(64, Entry64, a =>
         {

@@ -94,21 +94,8 @@ public static class PeerImage
             a.inc(ecx);
             a.cmp(ecx, 512);
             a.jb(pd);
-            a.mov(eax, cr4);
-            a.or(eax, 0x20 | 0x200 | 0x400);                   // PAE, OSFXSR, OSXMMEXCPT (the SSE workload)
-            a.mov(cr4, eax);
-            a.mov(eax, (uint)Pml4);
-            a.mov(cr3, eax);
-            a.mov(ecx, 0xC000_0080);
-            a.rdmsr();
-            a.or(eax, 0x100);                                  // EFER.LME
-            a.wrmsr();
-            a.mov(eax, cr0);
-            a.and(eax, ~0x4);                                  // EM off: x87/SSE execute
-            a.or(eax, unchecked((int)0x8000_0023));            // PG, NE, MP, PE: IA-32e mode active
-            a.mov(cr0, eax);
-            a.lgdt(__fword_ptr[(uint)Gdtr]);
-            a.jmp(0x08, (uint)Entry64);
+            // PAE, OSFXSR, OSXMMEXCPT (the SSE workload); EM off (x87/SSE execute); PG, NE, MP, PE.
+            MultibootHeader.EnterLongMode(a, Pml4, Gdtr, Entry64, cr4Set: 0x20 | 0x200 | 0x400, cr0Clear: 0x4, cr0Set: 0x8000_0023);
         });
         byte[] c64 = Assemble(64, Entry64, a =>
         {
