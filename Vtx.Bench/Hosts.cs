@@ -21,10 +21,11 @@ public sealed class VtxHost
     private readonly Workload _w;
     private readonly RunLimits _limits = new() { MaxInstructions = 10_000_000_000 };
 
-    public VtxHost(Workload w)
+    /// <summary>A machine holding <paramref name="w"/>'s code and data, with <paramref name="model"/> (the default model when null).</summary>
+    public VtxHost(Workload w, CpuModel? model = null)
     {
         _w = w;
-        Machine = new Machine(new MachineOptions { MemoryMiB = Layout.MemoryMiB });
+        Machine = new Machine(new MachineOptions { MemoryMiB = Layout.MemoryMiB, CpuModel = model });
         Machine.WriteMemory(Layout.CodeAddress, w.Code);
         if (w.DataBytes > 0)
         {
